@@ -1,0 +1,7 @@
+//! The delivery-svc process; everything it does is in the library.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    foodmesh_shared::app::run_service(foodmesh_shared::ServiceName::Delivery, delivery_svc::build)
+        .await
+}

@@ -1,0 +1,10 @@
+//! The notification-svc process; everything it does is in the library.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    foodmesh_shared::app::run_service(
+        foodmesh_shared::ServiceName::Notification,
+        notification_svc::build,
+    )
+    .await
+}

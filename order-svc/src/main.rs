@@ -1,0 +1,6 @@
+//! The order-svc process; everything it does is in the library.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    foodmesh_shared::app::run_service(foodmesh_shared::ServiceName::Order, order_svc::build).await
+}

@@ -1,0 +1,186 @@
+//! One service process from bound socket to clean exit, so every service
+//! starts and stops in the same order:
+//!
+//! 1. bind the listener (port 0 in tests), then register in discovery;
+//! 2. serve until the shutdown future resolves;
+//! 3. deregister and report NOT_SERVING first, so no new calls arrive;
+//! 4. let in-flight calls finish, then close the database pool.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
+
+use crate::config::ServiceConfig;
+use crate::discovery::{Discovery, HealthCheck, Registration};
+use crate::grpc::GrpcServer;
+
+/// A service ready to run: what each service's `build` returns.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    server: GrpcServer,
+    discovery: Discovery,
+    registration: Registration,
+    pool: PgPool,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Binds `config.listen_addr` and prepares the registration.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub async fn bind(
+        config: &ServiceConfig,
+        server: GrpcServer,
+        pool: PgPool,
+        discovery: Discovery,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen_addr).await?;
+        let local_addr = listener.local_addr()?;
+        let (host, port) = advertised(config.advertise_addr.as_deref(), local_addr);
+        let registration =
+            Registration::new(config.service.service_id(), &host, port, HealthCheck::Grpc);
+        Ok(Self {
+            listener,
+            local_addr,
+            server,
+            discovery,
+            registration,
+            pool,
+            background: Vec::new(),
+        })
+    }
+
+    /// The address actually bound (the port is real even when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Keeps a background task (relay, consumer, timer) that stops with the
+    /// service.
+    pub fn spawn_background(&mut self, task: JoinHandle<()>) {
+        self.background.push(task);
+    }
+
+    /// Serves until `shutdown` resolves, then stops in order.
+    ///
+    /// # Errors
+    /// The gRPC transport fails.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            local_addr,
+            server,
+            discovery,
+            registration,
+            pool,
+            background,
+        } = self;
+        let registrar = {
+            let discovery = discovery.clone();
+            let registration = registration.clone();
+            // Keep trying: Consul may start after us, and the service is
+            // still useful to anyone with its address meanwhile.
+            tokio::spawn(async move {
+                while let Err(e) = discovery.register(&registration).await {
+                    tracing::warn!(error = %e, "registration failed; retrying in 5s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            })
+        };
+        let health = server.health();
+        let id = registration.id.clone();
+        let stop = {
+            let discovery = discovery.clone();
+            async move {
+                shutdown.await;
+                registrar.abort();
+                if let Err(e) = discovery.deregister(&id).await {
+                    tracing::warn!(error = %e, "deregistration failed");
+                }
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                tracing::info!("draining in-flight calls");
+            }
+        };
+        tracing::info!(addr = %local_addr, id = %registration.id, "serving gRPC and /metrics");
+        let served = server.serve(listener, stop).await;
+        for task in background {
+            task.abort();
+        }
+        pool.close().await;
+        tracing::info!("stopped");
+        served.map_err(Into::into)
+    }
+}
+
+/// The `host:port` to register: the configured one, else the bound address,
+/// with an unspecified IP replaced by the host name.
+fn advertised(configured: Option<&str>, bound: SocketAddr) -> (String, u16) {
+    if let Some(addr) = configured {
+        if let Some((host, port)) = addr.rsplit_once(':') {
+            if let Ok(port) = port.parse() {
+                return (host.to_owned(), port);
+            }
+        }
+        return (addr.to_owned(), bound.port());
+    }
+    if bound.ip().is_unspecified() {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        (host, bound.port())
+    } else {
+        (bound.ip().to_string(), bound.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
+        let bound: SocketAddr = "127.0.0.1:8002".parse().expect("addr");
+        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8002));
+        assert_eq!(
+            advertised(Some("restaurant:9000"), bound),
+            ("restaurant".to_owned(), 9000)
+        );
+    }
+}
+
+/// The whole life of a service process: configuration from the environment,
+/// telemetry, `build`, serve until Ctrl-C or SIGTERM, flush traces. Every
+/// service's `main` and the `foodmesh` launcher call this, so they cannot
+/// drift apart.
+///
+/// # Errors
+/// Bad configuration, a failed build (database unreachable, port taken), or
+/// a transport failure while serving.
+pub async fn run_service<F, Fut>(service: crate::ServiceName, build: F) -> anyhow::Result<()>
+where
+    F: FnOnce(ServiceConfig) -> Fut,
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    let config = ServiceConfig::from_env(service)?;
+    let telemetry = crate::telemetry::init(service.service_id(), &config.telemetry)?;
+    let result = async {
+        let app = build(config).await?;
+        app.run(crate::shutdown::signal()).await
+    }
+    .await;
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "{service} failed");
+    }
+    telemetry.shutdown();
+    result
+}

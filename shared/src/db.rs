@@ -1,0 +1,108 @@
+//! Postgres for one service: its own database, created if missing, migrated
+//! with the service's embedded migrations, behind a pool whose use is
+//! exported as metrics.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// Why the database could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL does not parse or names no database.
+    #[error("database url: {0}")]
+    Url(String),
+    /// Postgres refused or failed a statement.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Creates the database named in `url` if it does not exist, runs
+/// `migrator`, and returns a pool of at most `max_connections`.
+///
+/// # Errors
+/// Postgres is unreachable, the role may not create databases, or a
+/// migration fails.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+    migrator: &Migrator,
+) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| DbError::Url(e.to_string()))?
+        .log_statements(tracing::log::LevelFilter::Trace)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(250));
+    let name = options
+        .get_database()
+        .ok_or_else(|| DbError::Url("no database name in the url".to_owned()))?
+        .to_owned();
+    ensure_database(&options, &name).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    migrator.run(&pool).await?;
+    spawn_pool_metrics(pool.clone(), name);
+    Ok(pool)
+}
+
+/// Creates `name` through the server's maintenance database. Two processes
+/// racing to create it both succeed.
+///
+/// # Errors
+/// Postgres is unreachable or refuses.
+pub async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(), DbError> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(DbError::Url(format!("unsafe database name `{name}`")));
+    }
+    let mut conn = options.clone().database("postgres").connect().await?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(&mut conn)
+        .await?;
+    if exists.is_none() {
+        let created = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await;
+        match created {
+            Ok(_) => tracing::info!(database = name, "created database"),
+            // 42P04 duplicate_database; 23505 when two CREATEs race on the catalog.
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04") | Some("23505")) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+/// Exports `db_pool_connections{database,state}` and
+/// `db_pool_max_connections{database}` every few seconds, for the
+/// "database pool" panel.
+fn spawn_pool_metrics(pool: PgPool, database: String) {
+    tokio::spawn(async move {
+        let max = f64::from(pool.options().get_max_connections());
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        while !pool.is_closed() {
+            tick.tick().await;
+            let size = pool.size();
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+            metrics::gauge!("db_pool_max_connections", "database" => database.clone()).set(max);
+            metrics::gauge!("db_pool_connections", "database" => database.clone(), "state" => "idle")
+                .set(f64::from(idle));
+            metrics::gauge!("db_pool_connections", "database" => database.clone(), "state" => "in_use")
+                .set(f64::from(size - idle));
+        }
+    });
+}

@@ -1,0 +1,185 @@
+//! Logs, traces and metrics for one process.
+//!
+//! Every process installs the same three things: a `tracing` subscriber
+//! (pretty or JSON), an OpenTelemetry tracer so every span has a W3C trace id
+//! (exported over OTLP only when an endpoint is configured), and a Prometheus
+//! recorder whose text `/metrics` renders. Trace context crosses process
+//! boundaries through [`inject`] and [`extract`] on header maps.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{LogFormat, TelemetryConfig};
+
+/// Latency buckets (seconds) shared by every `*_seconds` histogram, dense
+/// under 50 ms where the mesh's own calls live.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder, installed on first use so tests that
+/// run several services in one process share it.
+pub fn prometheus() -> &'static PrometheusHandle {
+    PROMETHEUS.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+            .and_then(|b| {
+                b.upkeep_timeout(Duration::from_secs(5))
+                    .set_buckets(LATENCY_BUCKETS)
+            });
+        let recorder = match builder {
+            Ok(b) => b.build_recorder(),
+            // The bucket list is a non-empty constant, so this cannot happen;
+            // fall back to summaries rather than lose metrics.
+            Err(_) => PrometheusBuilder::new().build_recorder(),
+        };
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        handle
+    })
+}
+
+/// Keeps the tracer provider alive; dropping it without [`Telemetry::shutdown`]
+/// may lose the last batch of spans.
+#[must_use = "call shutdown() at exit to flush spans"]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    /// Flushes pending spans to the collector.
+    pub fn shutdown(self) {
+        if let Err(e) = self.provider.shutdown() {
+            tracing::warn!(error = %e, "tracer provider shutdown");
+        }
+    }
+}
+
+/// Installs logging, tracing and metrics for a process named `service`.
+///
+/// Safe to call more than once in one process (tests): later calls keep the
+/// first subscriber.
+///
+/// # Errors
+/// The OTLP exporter cannot be built from the configured endpoint.
+pub fn init(service: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let mut builder = SdkTracerProvider::builder().with_resource(
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name(service.to_owned())
+            .build(),
+    );
+    if let Some(endpoint) = &config.otlp_endpoint {
+        use opentelemetry_otlp::WithExportConfig;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.clone())
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer(service.to_owned());
+    opentelemetry::global::set_tracer_provider(provider.clone());
+
+    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+    };
+    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    // A second init in one process (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    prometheus();
+    match &config.otlp_endpoint {
+        Some(endpoint) => tracing::info!(service, endpoint, "exporting traces over OTLP"),
+        None => tracing::info!(
+            service,
+            "trace export off (OTEL_EXPORTER_OTLP_ENDPOINT unset)"
+        ),
+    }
+    Ok(Telemetry { provider })
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Makes `span` a child of the trace context in `headers` (if any) and
+/// records its trace id in the span's `trace_id` field, so every log line
+/// inside it carries the id an operator searches for.
+pub fn adopt_remote_parent(span: &tracing::Span, headers: &http::HeaderMap) {
+    let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+    record_trace_id(span);
+}
+
+/// Writes the span's OpenTelemetry trace id into its `trace_id` field.
+pub fn record_trace_id(span: &tracing::Span) {
+    let id = span.context().span().span_context().trace_id();
+    if id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(id));
+    }
+}
+
+/// Writes the current span's trace context (`traceparent`, `tracestate`)
+/// into outgoing headers.
+pub fn inject(headers: &mut http::HeaderMap) {
+    let cx = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&cx, &mut HeaderInjector(headers));
+}
+
+/// The current span's trace context as key/value pairs, for event envelopes.
+pub fn current_trace_context() -> std::collections::HashMap<String, String> {
+    let mut headers = http::HeaderMap::new();
+    inject(&mut headers);
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}

@@ -1,0 +1,96 @@
+//! Test harness shared by every crate's tests (feature `test-util`):
+//! [`TestDb`] gives each test its own fresh database on the real Postgres,
+//! and [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
+//! run on development machines.
+
+pub mod consul;
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// The Postgres server tests use: `FOODMESH_TEST_PG_URL`, else the local one.
+pub fn pg_base() -> String {
+    std::env::var("FOODMESH_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A database that exists for one test only. It is created empty (the
+/// service's own start-up migrates it) and dropped when this value drops.
+#[derive(Debug)]
+pub struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// A fresh, empty database named `test_<prefix>_<uuid>`.
+    ///
+    /// # Panics
+    /// Postgres is not reachable: tests cannot run without it.
+    pub async fn new(prefix: &str) -> Self {
+        let name = format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let url = format!("{}/{name}", pg_base());
+        let options = PgConnectOptions::from_str(&url).expect("test database url parses");
+        crate::db::ensure_database(&options, &name)
+            .await
+            .expect("Postgres must be running for the tests (see README)");
+        Self { name, url }
+    }
+
+    /// The database's URL, for a service's `DATABASE_URL`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let base = pg_base();
+        // Drop runs outside async context; a short-lived runtime on its own
+        // thread does the async work without blocking the test's runtime.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async move {
+                let options = PgConnectOptions::from_str(&format!("{base}/postgres")).ok()?;
+                let mut conn = options.connect().await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: test database {} was not dropped", self.name);
+        }
+    }
+}
+
+/// Configuration for a service under test: its own fresh database, port 0,
+/// static discovery, quiet logs.
+pub fn service_config(service: crate::ServiceName, db: &TestDb) -> crate::ServiceConfig {
+    let mut config = crate::ServiceConfig::from_lookup(service, &|_| None)
+        .expect("default configuration parses");
+    config.listen_addr = "127.0.0.1:0".parse().expect("literal address");
+    config.database_url = db.url().to_owned();
+    config.db_max_connections = 20;
+    config
+}
