@@ -167,7 +167,8 @@ impl DiscoveryConfig {
         DiscoveryConfig::Static(map)
     }
 
-    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+    /// Consul when `CONSUL_HTTP_ADDR` is set, else the static map.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
         match lookup("CONSUL_HTTP_ADDR").filter(|a| !a.is_empty()) {
             Some(addr) => DiscoveryConfig::Consul {
                 addr: with_scheme(addr),

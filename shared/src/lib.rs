@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`] — environment variables with local defaults, parsed once.
 //! - [`telemetry`] — logs with trace ids, OTLP traces, the Prometheus recorder.
+//! - [`money`] — ISO 4217 minor units and exact decimal text.
 //! - [`grpc`] — the gRPC server (health, reflection, metrics, trace context)
 //!   and the client-side interceptor that carries trace context onwards.
 //! - [`db`] — Postgres: create the service's database if missing, migrate, pool.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod discovery;
 pub mod grpc;
+pub mod money;
 pub mod shutdown;
 pub mod telemetry;
 
