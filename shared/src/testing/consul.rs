@@ -117,6 +117,24 @@ impl ConsulDouble {
         self.shared.lock().services.clone()
     }
 
+    /// Waits (up to ten seconds) until the registered services satisfy
+    /// `condition`, waking on every change rather than polling.
+    pub async fn wait_for(&self, condition: impl Fn(&BTreeMap<String, Value>) -> bool) -> bool {
+        let mut changes = self.shared.index.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                changes.borrow_and_update();
+                if condition(&self.services()) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        waited.await.is_ok() && condition(&self.services())
+    }
+
     /// Sets an instance's check status (`passing`, `warning`, `critical`).
     pub fn set_status(&self, id: &str, status: &str) {
         self.shared
