@@ -94,3 +94,91 @@ pub fn service_config(service: crate::ServiceName, db: &TestDb) -> crate::Servic
     config.db_max_connections = 20;
     config
 }
+
+/// A service running in the test's runtime on a free port, with its own
+/// fresh database. The listener is bound before this returns, so a client
+/// may connect at once: no sleeps.
+pub struct SpawnedService {
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    db: TestDb,
+}
+
+impl SpawnedService {
+    /// Builds `service` with `build` (the service crate's `build`) on a
+    /// fresh database and starts it.
+    ///
+    /// # Panics
+    /// The service fails to build: the test cannot go on.
+    pub async fn start<F, Fut>(service: crate::ServiceName, build: F) -> Self
+    where
+        F: FnOnce(crate::ServiceConfig) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<crate::Application>>,
+    {
+        Self::start_with(service, |_| {}, build).await
+    }
+
+    /// As [`SpawnedService::start`], after `tweak` adjusts the configuration
+    /// (discovery, peers).
+    ///
+    /// # Panics
+    /// The service fails to build: the test cannot go on.
+    pub async fn start_with<F, Fut>(
+        service: crate::ServiceName,
+        tweak: impl FnOnce(&mut crate::ServiceConfig),
+        build: F,
+    ) -> Self
+    where
+        F: FnOnce(crate::ServiceConfig) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<crate::Application>>,
+    {
+        let db = TestDb::new(service.short()).await;
+        let mut config = service_config(service, &db);
+        tweak(&mut config);
+        let app = build(config).await.expect("the service builds");
+        let addr = app.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+            db,
+        }
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `http://addr`, for tonic clients and static discovery maps.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The service's database.
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
+    /// Stops the service the way a signal would and waits for it.
+    ///
+    /// # Errors
+    /// The service reported an error while serving or stopping.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await?
+    }
+}
+
+impl Drop for SpawnedService {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
