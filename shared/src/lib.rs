@@ -17,6 +17,8 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod discovery;
+#[cfg(feature = "events")]
+pub mod events;
 pub mod grpc;
 pub mod money;
 pub mod shutdown;

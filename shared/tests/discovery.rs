@@ -73,7 +73,10 @@ async fn deregistration_removes_the_instance_by_id() {
     assert!(double.services().is_empty());
     let last = double.requests().pop().expect("a request");
     assert_eq!(last.method, "PUT");
-    assert_eq!(last.path, "/v1/agent/service/deregister/order-svc-127.0.0.1-8001");
+    assert_eq!(
+        last.path,
+        "/v1/agent/service/deregister/order-svc-127.0.0.1-8001"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +118,10 @@ async fn the_double_refuses_malformed_registrations() {
 
     for (body, why) in [
         (json!({"Port": 1}), "no Name"),
-        (json!({"Name": "x", "Check": {"GRPC": "h:1"}}), "no Interval"),
+        (
+            json!({"Name": "x", "Check": {"GRPC": "h:1"}}),
+            "no Interval",
+        ),
         (
             json!({"Name": "x", "Check": {"GRPC": "h:1", "HTTP": "http://h", "Interval": "10s"}}),
             "two check kinds",
@@ -134,7 +140,12 @@ async fn put_status(url: &str, body: String) -> u16 {
     let req = http::Request::put(url)
         .body(http_body_util::Full::new(bytes::Bytes::from(body)))
         .expect("request");
-    client.request(req).await.expect("answered").status().as_u16()
+    client
+        .request(req)
+        .await
+        .expect("answered")
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]

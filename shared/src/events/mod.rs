@@ -1,0 +1,71 @@
+//! Domain events that are never lost: written to an outbox in the same
+//! transaction as the change ([`outbox::enqueue`]), published to Redis
+//! Streams by a [`relay::Relay`] woken on commit, and applied by
+//! [`consumer::Consumer`]s in consumer groups exactly once per consumer
+//! (processed ids recorded in the consumer's own transaction).
+//!
+//! Every event travels as one stream entry with a single field, `envelope`:
+//! the protobuf [`Envelope`] with id, type, aggregate id, time, trace context
+//! and the payload message.
+
+pub mod consumer;
+pub mod outbox;
+pub mod relay;
+
+use std::borrow::Cow;
+
+pub use foodmesh_proto::events::v1::Envelope;
+use sqlx::migrate::Migrator;
+
+use crate::ServiceName;
+
+/// The event tables (outbox, processed ids), merged into every service's
+/// own migrations by [`crate::db::connect`]. Their versions start at 10000
+/// so they never collide with a service's.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The stream field that holds the encoded envelope.
+pub const ENVELOPE_FIELD: &str = "envelope";
+
+/// Where a service's events go: `<prefix>:<service>`. The prefix is
+/// `foodmesh` in a deployment and unique per test, so tests sharing one
+/// Redis never see each other's events.
+pub fn stream(prefix: &str, service: ServiceName) -> String {
+    format!("{prefix}:{}", service.short())
+}
+
+/// The stream an event goes to after failing for good.
+pub fn dead_letter_stream(stream: &str) -> String {
+    format!("{stream}:dead")
+}
+
+/// Combines the event tables with a service's own migrations.
+pub fn with_event_tables(service: &Migrator) -> Migrator {
+    let mut all: Vec<_> = MIGRATOR.iter().cloned().collect();
+    all.extend(service.iter().cloned());
+    let mut migrator = Migrator::with_migrations(all);
+    migrator.locking = service.locking;
+    migrator.table_name = Cow::Borrowed("_sqlx_migrations");
+    migrator
+}
+
+/// A received event: the envelope and where it came from.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The stream it was read from.
+    pub stream: String,
+    /// The Redis entry id.
+    pub entry_id: String,
+    /// What the publisher wrote.
+    pub envelope: Envelope,
+}
+
+impl Event {
+    /// Decodes the payload as `M`.
+    ///
+    /// # Errors
+    /// The payload is not a valid `M`.
+    pub fn payload<M: prost::Message + Default>(&self) -> Result<M, prost::DecodeError> {
+        M::decode(self.envelope.payload.as_slice())
+    }
+}
