@@ -1,0 +1,468 @@
+//! The event backbone on the real Postgres and Redis: what commits is
+//! published, what rolls back is not, a redelivery has one effect, a poison
+//! event is dead-lettered while the stream flows on, a crashed consumer's
+//! entries are taken over, and a Redis restart loses nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use foodmesh_proto::events::v1::MenuChanged;
+use foodmesh_shared::events::consumer::{Consumer, ConsumerConfig, Handler, HandlerError};
+use foodmesh_shared::events::relay::Relay;
+use foodmesh_shared::events::{self, Event, outbox};
+use foodmesh_shared::testing::TestDb;
+use futures::future::BoxFuture;
+use redis::AsyncCommands;
+use sqlx::{PgConnection, PgPool};
+
+/// Records each applied event; fails for restaurant ids it is told to.
+struct Effects {
+    fail_with: Option<fn(i64) -> Option<HandlerError>>,
+}
+
+impl Handler for Effects {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let payload: MenuChanged = event
+                .payload()
+                .map_err(|e| HandlerError::Reject(e.to_string()))?;
+            if let Some(err) = self.fail_with.and_then(|f| f(payload.restaurant_id)) {
+                return Err(err);
+            }
+            sqlx::query("INSERT INTO effects (restaurant_id) VALUES ($1)")
+                .bind(payload.restaurant_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+struct Bench {
+    pool: PgPool,
+    redis_url: String,
+    stream: String,
+    _db: TestDb,
+}
+
+impl Bench {
+    async fn new(redis_url: &str) -> Self {
+        let db = TestDb::new("events").await;
+        let pool = foodmesh_shared::db::connect(db.url(), 10, &events::MIGRATOR)
+            .await
+            .expect("migrated");
+        sqlx::query(
+            "CREATE TABLE effects (id BIGSERIAL PRIMARY KEY, restaurant_id BIGINT NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .expect("effects table");
+        let prefix = format!("test_{}", uuid::Uuid::new_v4().simple());
+        Self {
+            pool,
+            redis_url: redis_url.to_owned(),
+            stream: format!("{prefix}:restaurant"),
+            _db: db,
+        }
+    }
+
+    async fn redis(&self) -> redis::aio::ConnectionManager {
+        Consumer::connect_redis(&self.redis_url)
+            .await
+            .expect("redis answers")
+    }
+
+    async fn commit_event(&self, restaurant_id: i64) {
+        let mut tx = self.pool.begin().await.expect("tx");
+        outbox::enqueue(
+            &mut tx,
+            &self.stream,
+            "menu.changed",
+            &restaurant_id.to_string(),
+            &MenuChanged { restaurant_id },
+        )
+        .await
+        .expect("enqueued");
+        tx.commit().await.expect("committed");
+    }
+
+    async fn relay(&self) -> Relay {
+        Relay::new(self.pool.clone(), self.redis().await)
+    }
+
+    fn config(&self) -> ConsumerConfig {
+        let mut config = ConsumerConfig::new("test-group", vec![self.stream.clone()]);
+        config.retry_base = Duration::from_millis(20);
+        config.claim_after = Duration::from_millis(200);
+        config.block = Duration::from_millis(100);
+        config.max_attempts = 3;
+        config
+    }
+
+    async fn consumer(&self, handler: Effects) -> tokio::task::JoinHandle<()> {
+        Consumer::new(
+            self.pool.clone(),
+            self.redis().await,
+            self.config(),
+            Arc::new(handler),
+        )
+        .spawn()
+    }
+
+    async fn effects(&self) -> Vec<i64> {
+        sqlx::query_scalar("SELECT restaurant_id FROM effects ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .expect("effects")
+    }
+
+    /// Waits (bounded) until `n` effects exist.
+    async fn wait_for_effects(&self, n: usize) -> Vec<i64> {
+        for _ in 0..500 {
+            let effects = self.effects().await;
+            if effects.len() >= n {
+                return effects;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.effects().await
+    }
+
+    async fn stream_len(&self, stream: &str) -> usize {
+        let mut redis = self.redis().await;
+        redis.xlen(stream).await.expect("xlen")
+    }
+
+    async fn cleanup(&self) {
+        let mut redis = self.redis().await;
+        let _: redis::RedisResult<()> = redis
+            .del(&[
+                self.stream.clone(),
+                events::dead_letter_stream(&self.stream),
+            ])
+            .await;
+    }
+}
+
+const LOCAL_REDIS: &str = "redis://127.0.0.1:6379";
+
+#[tokio::test]
+async fn a_committed_event_is_published_and_applied_once() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    bench.commit_event(7).await;
+
+    let published = bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let consumer = bench.consumer(Effects { fail_with: None }).await;
+    let effects = bench.wait_for_effects(1).await;
+
+    assert_eq!(published, 1);
+    assert_eq!(effects, vec![7]);
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rolled_back_change_publishes_nothing() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    let mut tx = bench.pool.begin().await.expect("tx");
+    outbox::enqueue(
+        &mut tx,
+        &bench.stream,
+        "menu.changed",
+        "1",
+        &MenuChanged { restaurant_id: 1 },
+    )
+    .await
+    .expect("enqueued");
+    tx.rollback().await.expect("rolled back");
+
+    let published = bench.relay().await.publish_batch().await.expect("ran");
+
+    assert_eq!(published, 0);
+    assert_eq!(bench.stream_len(&bench.stream).await, 0);
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_committed_while_no_relay_runs_is_published_when_one_starts() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    // The service "crashed" after its commit, before any publish.
+    bench.commit_event(3).await;
+    bench.commit_event(4).await;
+
+    let relay = bench.relay().await.spawn();
+    let consumer = bench.consumer(Effects { fail_with: None }).await;
+    let effects = bench.wait_for_effects(2).await;
+
+    assert_eq!(effects, vec![3, 4]);
+    relay.abort();
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_has_one_effect() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    bench.commit_event(5).await;
+    let envelope: Vec<u8> = sqlx::query_scalar("SELECT envelope FROM outbox")
+        .fetch_one(&bench.pool)
+        .await
+        .expect("row");
+    let mut redis = bench.redis().await;
+    for _ in 0..2 {
+        let _: String = redis
+            .xadd(
+                &bench.stream,
+                "*",
+                &[(events::ENVELOPE_FIELD, envelope.as_slice())],
+            )
+            .await
+            .expect("xadd");
+    }
+    bench.commit_event(6).await;
+
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let consumer = bench.consumer(Effects { fail_with: None }).await;
+    let effects = bench.wait_for_effects(2).await;
+
+    assert_eq!(effects, vec![5, 6]);
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_and_the_stream_keeps_flowing() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    let mut redis = bench.redis().await;
+    let _: String = redis
+        .xadd(
+            &bench.stream,
+            "*",
+            &[(events::ENVELOPE_FIELD, b"not protobuf at all".as_slice())],
+        )
+        .await
+        .expect("xadd");
+    bench.commit_event(11).await;
+
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let consumer = bench.consumer(Effects { fail_with: None }).await;
+    let effects = bench.wait_for_effects(1).await;
+
+    assert_eq!(effects, vec![11]);
+    assert_eq!(
+        bench
+            .stream_len(&events::dead_letter_stream(&bench.stream))
+            .await,
+        1
+    );
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    bench.commit_event(13).await;
+    bench.commit_event(14).await;
+
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let consumer = bench
+        .consumer(Effects {
+            fail_with: Some(|id| {
+                (id == 13).then(|| HandlerError::Retry(anyhow::anyhow!("peer down")))
+            }),
+        })
+        .await;
+    let effects = bench.wait_for_effects(1).await;
+    let dead = events::dead_letter_stream(&bench.stream);
+    let mut dead_len = 0;
+    for _ in 0..250 {
+        dead_len = bench.stream_len(&dead).await;
+        if dead_len > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert_eq!(
+        effects,
+        vec![14],
+        "the failing event does not block the next"
+    );
+    assert_eq!(dead_len, 1);
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn entries_left_pending_by_a_crashed_consumer_are_taken_over() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    bench.commit_event(21).await;
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let mut redis = bench.redis().await;
+    let _: redis::RedisResult<()> = redis
+        .xgroup_create_mkstream(&bench.stream, "test-group", "0")
+        .await;
+    // A consumer reads the entry and dies before acknowledging it.
+    let options = redis::streams::StreamReadOptions::default()
+        .group("test-group", "crashed-consumer")
+        .count(10);
+    let read: redis::streams::StreamReadReply = redis
+        .xread_options(&[&bench.stream], &[">"], &options)
+        .await
+        .expect("read");
+    assert_eq!(read.keys.iter().map(|k| k.ids.len()).sum::<usize>(), 1);
+
+    let consumer = bench.consumer(Effects { fail_with: None }).await;
+    let effects = bench.wait_for_effects(1).await;
+
+    assert_eq!(effects, vec![21]);
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+/// A Redis of the test's own, with the append-only file on, that can be
+/// restarted.
+struct OwnRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let dir =
+            std::env::temp_dir().join(format!("foodmesh-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
+        redis.spawn();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+            ])
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        self.child = Some(child);
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(client) = redis::Client::open(self.url()) {
+                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                    let pong: redis::RedisResult<String> =
+                        redis::cmd("PING").query_async(&mut conn).await;
+                    if pong.is_ok() {
+                        return;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("own redis did not start");
+    }
+
+    /// Kills the server outright (no SHUTDOWN save), as a crash would.
+    fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.crash();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn a_redis_crash_and_restart_loses_no_published_event() {
+    let mut own = OwnRedis::start();
+    own.wait_ready().await;
+    let bench = Bench::new(&own.url()).await;
+    for id in 1..=20 {
+        bench.commit_event(id).await;
+    }
+    let relay = bench.relay().await.spawn();
+    let consumer = bench.consumer(Effects { fail_with: None }).await;
+    let before = bench.wait_for_effects(5).await.len();
+
+    own.crash();
+    for id in 21..=40 {
+        bench.commit_event(id).await;
+    }
+    own.spawn();
+    own.wait_ready().await;
+    let effects = bench.wait_for_effects(40).await;
+
+    assert!(before >= 5);
+    let mut sorted = effects.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted,
+        (1..=40).collect::<Vec<i64>>(),
+        "every event applied once"
+    );
+    assert_eq!(effects.len(), 40, "no event applied twice");
+    relay.abort();
+    consumer.abort();
+}
