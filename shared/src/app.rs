@@ -125,10 +125,10 @@ impl Application {
 /// with an unspecified IP replaced by the host name.
 fn advertised(configured: Option<&str>, bound: SocketAddr) -> (String, u16) {
     if let Some(addr) = configured {
-        if let Some((host, port)) = addr.rsplit_once(':') {
-            if let Ok(port) = port.parse() {
-                return (host.to_owned(), port);
-            }
+        if let Some((host, port)) = addr.rsplit_once(':')
+            && let Ok(port) = port.parse()
+        {
+            return (host.to_owned(), port);
         }
         return (addr.to_owned(), bound.port());
     }
@@ -140,21 +140,6 @@ fn advertised(configured: Option<&str>, bound: SocketAddr) -> (String, u16) {
         (host, bound.port())
     } else {
         (bound.ip().to_string(), bound.port())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
-        let bound: SocketAddr = "127.0.0.1:8002".parse().expect("addr");
-        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8002));
-        assert_eq!(
-            advertised(Some("restaurant:9000"), bound),
-            ("restaurant".to_owned(), 9000)
-        );
     }
 }
 
@@ -183,4 +168,19 @@ where
     }
     telemetry.shutdown();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
+        let bound: SocketAddr = "127.0.0.1:8002".parse().expect("addr");
+        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8002));
+        assert_eq!(
+            advertised(Some("restaurant:9000"), bound),
+            ("restaurant".to_owned(), 9000)
+        );
+    }
 }

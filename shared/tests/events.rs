@@ -403,13 +403,13 @@ impl OwnRedis {
 
     async fn wait_ready(&self) {
         for _ in 0..200 {
-            if let Ok(client) = redis::Client::open(self.url()) {
-                if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                    let pong: redis::RedisResult<String> =
-                        redis::cmd("PING").query_async(&mut conn).await;
-                    if pong.is_ok() {
-                        return;
-                    }
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+            {
+                let pong: redis::RedisResult<String> =
+                    redis::cmd("PING").query_async(&mut conn).await;
+                if pong.is_ok() {
+                    return;
                 }
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

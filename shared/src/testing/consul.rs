@@ -175,15 +175,15 @@ async fn register(State(shared): State<Shared>, body: axum::body::Bytes) -> Resp
     else {
         return bad_request("Missing service name");
     };
-    if let Some(port) = obj.get("Port") {
-        if port.as_u64().is_none_or(|p| p > 65535) {
-            return bad_request("Request decode failed: Port must be an integer port");
-        }
+    if let Some(port) = obj.get("Port")
+        && port.as_u64().is_none_or(|p| p > 65535)
+    {
+        return bad_request("Request decode failed: Port must be an integer port");
     }
-    if let Some(check) = obj.get("Check") {
-        if let Err(reason) = validate_check(check) {
-            return bad_request(reason);
-        }
+    if let Some(check) = obj.get("Check")
+        && let Err(reason) = validate_check(check)
+    {
+        return bad_request(reason);
     }
     let id = obj
         .get("ID")

@@ -1,0 +1,408 @@
+//! The rules of restaurants, menus, pricing and coupons. This layer knows
+//! neither SQL nor gRPC: input arrives as plain values, is parsed into types
+//! that can only hold valid data, and every refusal is a [`DomainError`].
+//!
+//! Write models (`RestaurantDetails`, `NewMenuItem`, ...) are built from
+//! parsed newtypes; read models (`Restaurant`, `MenuItem`, ...) are plain
+//! structs filled from what was stored, which was valid when written.
+
+pub mod coupon;
+pub mod menu;
+pub mod pricing;
+pub mod restaurant;
+
+use std::fmt;
+
+use foodmesh_shared::money::MAX_MINOR;
+
+/// Everything a request can be refused for, so the gRPC layer has one type
+/// to turn into a status and every refusal has a stable meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Input that breaks a rule of its own, naming each bad field.
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    /// No live restaurant has this id (never created, or deleted).
+    #[error("restaurant {0} not found")]
+    RestaurantNotFound(i64),
+    /// The restaurant exists but takes no orders now.
+    #[error("restaurant {0} is not taking orders")]
+    RestaurantInactive(i64),
+    /// The restaurant has no category with this id.
+    #[error("category {0} not found")]
+    CategoryNotFound(i64),
+    /// The restaurant has no menu item with this id.
+    #[error("menu item {0} not found")]
+    MenuItemNotFound(i64),
+    /// The restaurant has no option group with this id.
+    #[error("option group {0} not found")]
+    OptionGroupNotFound(i64),
+    /// One order line cannot be priced; `field` is the line's path.
+    #[error("{field}: {problem}")]
+    Line {
+        /// Where in the request, e.g. `lines[2].menu_item_id`.
+        field: String,
+        /// What is wrong with it.
+        problem: pricing::LineProblem,
+    },
+    /// The restaurant has no coupon with this code or id.
+    #[error("coupon {0} not found")]
+    CouponNotFound(String),
+    /// Another coupon of the restaurant already has this code.
+    #[error("coupon code {0} is already taken")]
+    CouponCodeTaken(String),
+    /// The coupon exists but may not be used for this order now.
+    #[error("coupon {code} refused: {refusal}")]
+    CouponRefused {
+        /// The coupon's code.
+        code: String,
+        /// Which rule refused it.
+        refusal: coupon::Refusal,
+    },
+    /// The order already holds a redemption of a different coupon.
+    #[error("order {0} already redeemed another coupon")]
+    OrderAlreadyRedeemed(String),
+    /// The order holds no redemption to release.
+    #[error("no coupon redemption for order {0}")]
+    RedemptionNotFound(String),
+    /// A failure no client can fix (the database is down, a bug); logged
+    /// with its cause chain and answered opaquely.
+    #[error("unexpected failure")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl DomainError {
+    /// One bad field, for rules that need stored data to decide.
+    pub fn invalid(field: impl fmt::Display, description: impl Into<String>) -> Self {
+        let mut violations = Violations::default();
+        violations.add(field, description);
+        Self::Invalid(violations)
+    }
+}
+
+/// One field that broke a rule, named by its path in the request
+/// (`address.zip_code`, `opening_hours[1].opens`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The field's path, relative to the request's input fields.
+    pub field: String,
+    /// What is wrong, readable by whoever typed it.
+    pub description: String,
+}
+
+/// The violations found while parsing one request, collected so the reply
+/// names every bad field at once rather than one per attempt.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records that `field` breaks a rule.
+    pub fn add(&mut self, field: impl fmt::Display, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.to_string(),
+            description: description.into(),
+        });
+    }
+
+    /// Keeps a parsed value, or records why `field` did not parse.
+    pub fn check<T>(&mut self, field: impl fmt::Display, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|why| self.add(field, why)).ok()
+    }
+
+    /// Like [`check`](Self::check) for a field the request may leave out.
+    pub fn check_opt<T>(
+        &mut self,
+        field: impl fmt::Display,
+        parsed: Option<Result<T, String>>,
+    ) -> Option<T> {
+        parsed.and_then(|p| self.check(field, p))
+    }
+
+    /// Keeps a parsed composite value, or records its violations under
+    /// `prefix` (`address` + `zip_code` → `address.zip_code`).
+    pub fn nested<T>(
+        &mut self,
+        prefix: impl fmt::Display,
+        parsed: Result<T, Violations>,
+    ) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(inner) => {
+                for v in inner.0 {
+                    self.add(format_args!("{prefix}.{}", v.field), v.description);
+                }
+                None
+            }
+        }
+    }
+
+    /// Keeps a parsed value whose violations already carry full paths.
+    pub fn merge<T>(&mut self, parsed: Result<T, Violations>) -> Option<T> {
+        parsed.map_err(|inner| self.0.extend(inner.0)).ok()
+    }
+
+    /// True when nothing was wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The violations, for the gRPC layer's field list.
+    pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
+        self.0.iter()
+    }
+
+    /// The value `build` assembles from the parsed parts when nothing was
+    /// wrong. `build` returns `None` only when a part failed to parse, which
+    /// recorded a violation.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] with every violation recorded.
+    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
+        self.finish_with(build).map_err(DomainError::Invalid)
+    }
+
+    /// [`finish`](Self::finish) for composite parts that are nested into a
+    /// larger request.
+    ///
+    /// # Errors
+    /// These violations.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Violations> {
+        if !self.is_empty() {
+            return Err(self);
+        }
+        build().ok_or(self)
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", v.field, v.description)?;
+        }
+        Ok(())
+    }
+}
+
+/// A name: trimmed, 1 to `MAX` characters, on one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name<const MAX: usize>(String);
+
+impl<const MAX: usize> Name<MAX> {
+    /// # Errors
+    /// Empty after trimming, longer than `MAX`, or holding control characters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        if text.chars().any(char::is_control) {
+            return Err("must be a single line of text".to_owned());
+        }
+        check_length(text, MAX)?;
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The name as stored and shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Free text (a description): trimmed, at most `MAX` characters, possibly
+/// empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<const MAX: usize>(String);
+
+impl<const MAX: usize> Text<MAX> {
+    /// # Errors
+    /// Longer than `MAX` characters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        check_length(text, MAX)?;
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The text as stored and shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check_length(text: &str, max: usize) -> Result<(), String> {
+    if text.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(())
+}
+
+/// A whole number from 0 to `MAX` (minutes, basis points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpTo<const MAX: u32>(u32);
+
+impl<const MAX: u32> UpTo<MAX> {
+    /// # Errors
+    /// Larger than `MAX`.
+    pub fn parse(raw: u32) -> Result<Self, String> {
+        if raw > MAX {
+            return Err(format!("must be at most {MAX}"));
+        }
+        Ok(Self(raw))
+    }
+
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A non-negative amount of money in minor units, no larger than the
+/// platform stores ([`MAX_MINOR`]): prices, fees, minimum orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Amount(i64);
+
+impl Amount {
+    /// # Errors
+    /// Negative, or above [`MAX_MINOR`].
+    pub fn parse(minor: i64) -> Result<Self, String> {
+        if !(0..=MAX_MINOR).contains(&minor) {
+            return Err(format!("must be between 0 and {MAX_MINOR} minor units"));
+        }
+        Ok(Self(minor))
+    }
+
+    /// The amount in minor units.
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+}
+
+/// Where a page of a listing starts and how long it is. The page token is
+/// opaque to clients; it encodes the last id of the previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    size: u32,
+    after_id: i64,
+}
+
+impl Page {
+    /// The size of a page when the request asks for none.
+    pub const DEFAULT_SIZE: u32 = 20;
+    /// The largest page a request may ask for.
+    pub const MAX_SIZE: u32 = 100;
+
+    /// # Errors
+    /// `page_size` above the maximum, or a `page_token` this service did not
+    /// issue.
+    pub fn parse(page_size: u32, page_token: &str) -> Result<Self, DomainError> {
+        let mut v = Violations::default();
+        let size = match page_size {
+            0 => Some(Self::DEFAULT_SIZE),
+            n if n <= Self::MAX_SIZE => Some(n),
+            _ => {
+                v.add("page_size", format!("must be at most {}", Self::MAX_SIZE));
+                None
+            }
+        };
+        let after_id = match page_token {
+            "" => Some(0),
+            token => v.check("page_token", decode_token(token)),
+        };
+        v.finish(|| {
+            Some(Self {
+                size: size?,
+                after_id: after_id?,
+            })
+        })
+    }
+
+    /// How many rows the page holds at most.
+    pub fn size(self) -> u32 {
+        self.size
+    }
+
+    /// Rows with larger ids than this come next.
+    pub fn after_id(self) -> i64 {
+        self.after_id
+    }
+
+    /// The token that asks for the rows after `last_id`.
+    pub fn token_after(last_id: i64) -> String {
+        format!("{TOKEN_PREFIX}{last_id:x}")
+    }
+}
+
+/// Marks tokens of this service's own making, so a token from another
+/// listing is refused rather than misread.
+const TOKEN_PREFIX: &str = "r1.";
+
+fn decode_token(token: &str) -> Result<i64, String> {
+    token
+        .strip_prefix(TOKEN_PREFIX)
+        .filter(|hex| !hex.is_empty() && hex.len() <= 16)
+        .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| "is not a page token issued by this listing".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            Name::<5>::parse("  Pizza ").map(|n| n.0),
+            Ok("Pizza".to_owned())
+        );
+        assert!(Name::<5>::parse("   ").is_err());
+        assert!(Name::<5>::parse("Pizzas").is_err());
+        assert!(Name::<20>::parse("two\nlines").is_err());
+        assert_eq!(Name::<2>::parse("éé").map(|n| n.0), Ok("éé".to_owned()));
+    }
+
+    #[test]
+    fn texts_may_be_empty_but_not_too_long() {
+        assert!(Text::<3>::parse("").is_ok());
+        assert!(Text::<3>::parse("abcd").is_err());
+    }
+
+    #[test]
+    fn amounts_are_between_zero_and_the_platform_maximum() {
+        assert_eq!(Amount::parse(0).map(Amount::minor), Ok(0));
+        assert!(Amount::parse(MAX_MINOR).is_ok());
+        assert!(Amount::parse(-1).is_err());
+        assert!(Amount::parse(MAX_MINOR + 1).is_err());
+    }
+
+    #[test]
+    fn page_tokens_round_trip_and_strangers_are_refused() {
+        let token = Page::token_after(1234);
+        let page = Page::parse(0, &token).expect("own token");
+        assert_eq!((page.size(), page.after_id()), (Page::DEFAULT_SIZE, 1234));
+        for bad in ["1234", "r1.", "r1.xyz", "r1.-5", "r1.ffffffffffffffffff"] {
+            assert!(Page::parse(10, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_page_larger_than_the_maximum_names_page_size() {
+        let Err(DomainError::Invalid(v)) = Page::parse(101, "nonsense") else {
+            panic!("expected a violation");
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["page_size", "page_token"]);
+    }
+
+    #[test]
+    fn nested_violations_are_prefixed() {
+        let mut inner = Violations::default();
+        inner.add("zip_code", "too long");
+        let mut outer = Violations::default();
+        assert_eq!(outer.nested::<()>("address", Err(inner)), None);
+        assert_eq!(outer.to_string(), "address.zip_code: too long");
+    }
+}

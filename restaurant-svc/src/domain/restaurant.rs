@@ -1,0 +1,505 @@
+//! A restaurant's own facts: contact, address, location, currency, opening
+//! hours and the figures orders are priced with.
+
+use chrono::{DateTime, NaiveTime, Utc};
+
+use super::{Amount, Name, Text, UpTo, Violations};
+
+/// A restaurant as stored and shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restaurant {
+    /// The restaurant's id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Free text shown under the name.
+    pub description: String,
+    /// E.164, or empty.
+    pub phone: String,
+    /// Contact address, or empty.
+    pub email: String,
+    /// Free-form cuisine ("Italian"), used as a listing filter.
+    pub cuisine_type: String,
+    /// Where it is; deliveries are picked up here.
+    pub address: PostalAddress,
+    /// Where it is on the map, when known.
+    pub location: Option<Coordinates>,
+    /// ISO 4217 code of every price of this restaurant.
+    pub currency: String,
+    /// When it is open, in `timezone`.
+    pub opening_hours: Vec<OpeningHours>,
+    /// IANA zone the opening hours are read in.
+    pub timezone: String,
+    /// Charged once per delivery order, in minor units.
+    pub delivery_fee_minor: i64,
+    /// How long an order usually takes to prepare.
+    pub avg_prep_minutes: u32,
+    /// Sales tax in basis points of the discounted subtotal.
+    pub tax_rate_bps: u32,
+    /// Whether it takes orders.
+    pub active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A postal address as given and as shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostalAddress {
+    /// Street and number.
+    pub street: String,
+    /// City.
+    pub city: String,
+    /// State or region, when the country has them.
+    pub state: String,
+    /// Postal code, when the country has them.
+    pub zip_code: String,
+    /// ISO 3166-1 alpha-2 code.
+    pub country: String,
+}
+
+/// A point on the earth in WGS 84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Coordinates {
+    /// −90 to 90.
+    pub latitude: f64,
+    /// −180 to 180.
+    pub longitude: f64,
+}
+
+/// One opening span. A span that closes at or before it opens runs past
+/// midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpeningHours {
+    /// ISO weekday: 1 = Monday ... 7 = Sunday.
+    pub day_of_week: u32,
+    /// Local opening time.
+    pub opens: NaiveTime,
+    /// Local closing time.
+    pub closes: NaiveTime,
+}
+
+/// Everything needed to create a restaurant, each part valid.
+#[derive(Debug, Clone)]
+pub struct RestaurantDetails {
+    /// Display name.
+    pub name: Name<200>,
+    /// Free text.
+    pub description: Text<2000>,
+    /// E.164 or empty.
+    pub phone: Phone,
+    /// Contact address or empty.
+    pub email: Email,
+    /// Free-form cuisine.
+    pub cuisine_type: Text<100>,
+    /// Where it is.
+    pub address: Address,
+    /// Where it is on the map, when known.
+    pub location: Option<Location>,
+    /// The currency of every price.
+    pub currency: Currency,
+    /// When it is open.
+    pub opening_hours: Vec<OpeningSpan>,
+    /// The zone opening hours are read in.
+    pub timezone: TimeZone,
+    /// Charged per delivery order.
+    pub delivery_fee: Amount,
+    /// Usual preparation time.
+    pub avg_prep_minutes: PrepMinutes,
+    /// Sales tax.
+    pub tax_rate_bps: TaxRateBps,
+    /// Whether it takes orders.
+    pub active: bool,
+}
+
+/// The parts of a restaurant an update changes; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct RestaurantPatch {
+    /// New display name.
+    pub name: Option<Name<200>>,
+    /// New description.
+    pub description: Option<Text<2000>>,
+    /// New phone; empty clears it.
+    pub phone: Option<Phone>,
+    /// New email; empty clears it.
+    pub email: Option<Email>,
+    /// New cuisine.
+    pub cuisine_type: Option<Text<100>>,
+    /// New address, replacing the whole address.
+    pub address: Option<Address>,
+    /// New location.
+    pub location: Option<Location>,
+    /// New currency.
+    pub currency: Option<Currency>,
+    /// New opening hours, replacing every span.
+    pub opening_hours: Option<Vec<OpeningSpan>>,
+    /// New zone.
+    pub timezone: Option<TimeZone>,
+    /// New delivery fee.
+    pub delivery_fee: Option<Amount>,
+    /// New preparation time.
+    pub avg_prep_minutes: Option<PrepMinutes>,
+    /// New tax rate.
+    pub tax_rate_bps: Option<TaxRateBps>,
+    /// Opens or closes the restaurant for orders.
+    pub active: Option<bool>,
+}
+
+/// What a listing shows: filters compare case-insensitively, empty means
+/// any.
+#[derive(Debug, Clone, Default)]
+pub struct RestaurantFilter {
+    /// Exact cuisine, any case.
+    pub cuisine_type: String,
+    /// Exact city, any case.
+    pub city: String,
+    /// Show restaurants that take no orders (staff views).
+    pub include_inactive: bool,
+}
+
+/// Usual preparation time: at most ten hours.
+pub type PrepMinutes = UpTo<600>;
+
+/// Sales tax in basis points: at most 100%.
+pub type TaxRateBps = UpTo<10_000>;
+
+/// The most opening spans a restaurant keeps (several per day is plenty).
+pub const MAX_OPENING_SPANS: usize = 50;
+
+/// A phone number in E.164 form (`+` then 7–15 digits, no leading 0), or
+/// empty when the restaurant gives none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// # Errors
+    /// Not empty and not E.164.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        let e164 = text.strip_prefix('+').is_some_and(|digits| {
+            (7..=15).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0')
+        });
+        if !text.is_empty() && !e164 {
+            return Err("must be an E.164 number such as +12125550100".to_owned());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The number, or empty.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A plausible email address (one `@`, a dotted domain, at most 254
+/// characters), or empty when the restaurant gives none. Whether it
+/// receives mail is not this service's to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// # Errors
+    /// Not empty and not shaped like an email address.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Ok(Self(String::new()));
+        }
+        let plausible = match text.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        };
+        if !plausible || text.len() > 254 || text.chars().any(|c| c.is_whitespace()) {
+            return Err("must be an email address such as info@example.com".to_owned());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The address, or empty.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A complete postal address: street, city and a two-letter country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address(PostalAddress);
+
+impl Address {
+    /// Violations name the address's own fields (`zip_code`).
+    ///
+    /// # Errors
+    /// Any part missing or too long, or a country that is not two letters.
+    pub fn parse(raw: &PostalAddress) -> Result<Self, Violations> {
+        let mut v = Violations::default();
+        let street = v.check("street", Name::<200>::parse(&raw.street));
+        let city = v.check("city", Name::<200>::parse(&raw.city));
+        let state = v.check("state", Text::<100>::parse(&raw.state));
+        let zip_code = v.check("zip_code", Text::<20>::parse(&raw.zip_code));
+        let country = v.check("country", country_code(&raw.country));
+        v.finish_with(|| {
+            Some(Self(PostalAddress {
+                street: street?.0,
+                city: city?.0,
+                state: state?.0,
+                zip_code: zip_code?.0,
+                country: country?,
+            }))
+        })
+    }
+
+    /// The address's parts.
+    pub fn parts(&self) -> &PostalAddress {
+        &self.0
+    }
+}
+
+fn country_code(raw: &str) -> Result<String, String> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err("must be an ISO 3166-1 alpha-2 code such as US".to_owned());
+    }
+    Ok(code)
+}
+
+/// A point on the earth with both coordinates in range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location(Coordinates);
+
+impl Location {
+    /// # Errors
+    /// A coordinate out of range or not a number.
+    pub fn parse(raw: Coordinates) -> Result<Self, Violations> {
+        let mut v = Violations::default();
+        if !(raw.latitude.is_finite() && (-90.0..=90.0).contains(&raw.latitude)) {
+            v.add("latitude", "must be between -90 and 90");
+        }
+        if !(raw.longitude.is_finite() && (-180.0..=180.0).contains(&raw.longitude)) {
+            v.add("longitude", "must be between -180 and 180");
+        }
+        v.finish_with(|| Some(Self(raw)))
+    }
+
+    /// The coordinates.
+    pub fn coordinates(self) -> Coordinates {
+        self.0
+    }
+}
+
+/// An ISO 4217 code the platform knows the minor unit of; empty means USD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Currency(String);
+
+impl Currency {
+    /// # Errors
+    /// A code the platform does not support.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = match raw.trim() {
+            "" => "USD".to_owned(),
+            code => code.to_ascii_uppercase(),
+        };
+        foodmesh_shared::money::exponent(&code).map_err(|e| e.to_string())?;
+        Ok(Self(code))
+    }
+
+    /// The upper-case code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IANA time zone name; empty means UTC. Only its shape is checked: the
+/// zone database belongs to whoever reads the hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeZone(String);
+
+impl TimeZone {
+    /// # Errors
+    /// Longer than 64 characters or holding characters no zone name has.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = match raw.trim() {
+            "" => "UTC",
+            name => name,
+        };
+        let shaped = name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+        if !shaped {
+            return Err("must be an IANA time zone such as Europe/Paris".to_owned());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The zone's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A valid opening span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpeningSpan(OpeningHours);
+
+impl OpeningSpan {
+    /// Violations name the span's own fields (`opens`).
+    ///
+    /// # Errors
+    /// A weekday outside 1..=7 or a time that is not `HH:MM`.
+    pub fn parse(day_of_week: u32, opens: &str, closes: &str) -> Result<Self, Violations> {
+        let mut v = Violations::default();
+        if !(1..=7).contains(&day_of_week) {
+            v.add("day_of_week", "must be 1 (Monday) to 7 (Sunday)");
+        }
+        let opens = v.check("opens", clock_time(opens));
+        let closes = v.check("closes", clock_time(closes));
+        v.finish_with(|| {
+            Some(Self(OpeningHours {
+                day_of_week,
+                opens: opens?,
+                closes: closes?,
+            }))
+        })
+    }
+
+    /// The span.
+    pub fn hours(self) -> OpeningHours {
+        self.0
+    }
+}
+
+/// `HH:MM` on the 24-hour clock, exactly five characters.
+fn clock_time(raw: &str) -> Result<NaiveTime, String> {
+    let parsed = match raw.as_bytes() {
+        [h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()) => {
+            let hours = u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0');
+            let minutes = u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0');
+            NaiveTime::from_hms_opt(hours, minutes, 0)
+        }
+        _ => None,
+    };
+    parsed.ok_or_else(|| "must be a time of day as HH:MM, such as 09:30".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_must_be_e164_or_empty() {
+        assert!(Phone::parse("+12125550100").is_ok());
+        assert!(Phone::parse("").is_ok());
+        for bad in [
+            "12125550100",
+            "+0212555",
+            "+123456",
+            "+1234567890123456",
+            "+1 212 555",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_must_be_plausible_or_empty() {
+        assert!(Email::parse("info@pizza.example").is_ok());
+        assert!(Email::parse("").is_ok());
+        for bad in [
+            "info",
+            "a@b",
+            "a@@b.com",
+            "@b.com",
+            "a@.com",
+            "a@b.",
+            "a b@c.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn an_address_names_each_bad_part() {
+        let raw = PostalAddress {
+            street: " ".to_owned(),
+            city: "Paris".to_owned(),
+            state: String::new(),
+            zip_code: "x".repeat(21),
+            country: "FRA".to_owned(),
+        };
+        let Err(v) = Address::parse(&raw) else {
+            panic!("expected violations");
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["street", "zip_code", "country"]);
+    }
+
+    #[test]
+    fn a_country_is_upper_cased() {
+        let raw = PostalAddress {
+            street: "1 Rue".to_owned(),
+            city: "Paris".to_owned(),
+            country: "fr".to_owned(),
+            ..PostalAddress::default()
+        };
+        assert_eq!(
+            Address::parse(&raw).map(|a| a.0.country),
+            Ok("FR".to_owned())
+        );
+    }
+
+    #[test]
+    fn coordinates_must_be_on_the_earth() {
+        let at = |latitude, longitude| {
+            Location::parse(Coordinates {
+                latitude,
+                longitude,
+            })
+        };
+        assert!(at(40.7, -74.0).is_ok());
+        assert!(at(90.0, 180.0).is_ok());
+        assert!(at(90.1, 0.0).is_err());
+        assert!(at(0.0, -180.5).is_err());
+        assert!(at(f64::NAN, 0.0).is_err());
+    }
+
+    #[test]
+    fn currencies_default_to_usd_and_must_be_known() {
+        assert_eq!(Currency::parse("").map(|c| c.0), Ok("USD".to_owned()));
+        assert_eq!(Currency::parse("kes").map(|c| c.0), Ok("KES".to_owned()));
+        assert!(Currency::parse("XYZ").is_err());
+    }
+
+    #[test]
+    fn opening_spans_need_a_weekday_and_clock_times() {
+        let span = OpeningSpan::parse(1, "09:00", "00:30").expect("valid");
+        assert_eq!(
+            span.hours().closes,
+            NaiveTime::from_hms_opt(0, 30, 0).expect("time")
+        );
+        let Err(v) = OpeningSpan::parse(8, "9:00", "24:00") else {
+            panic!("expected violations");
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["day_of_week", "opens", "closes"]);
+    }
+
+    #[test]
+    fn time_zones_default_to_utc() {
+        assert_eq!(TimeZone::parse("").map(|z| z.0), Ok("UTC".to_owned()));
+        assert!(TimeZone::parse("America/New_York").is_ok());
+        assert!(TimeZone::parse("Mars/Olympus Mons").is_err());
+        assert!(TimeZone::parse(&"A".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,885 @@
+//! The gRPC face of restaurant-svc. Each method turns its request into
+//! domain values (naming every bad field by its path in the request),
+//! calls the store and the domain's rules, and turns the result back into
+//! the contract's messages. Prost types go no deeper than this module.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::restaurant::v1 as pb;
+use pb::restaurant_service_server::RestaurantService;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::domain::coupon::{
+    Coupon, CouponCode, CouponPatch, Discount, DiscountKind, NewCoupon, RedeemRequest, Redemption,
+    Refusal, ValidityWindow,
+};
+use crate::domain::menu::{
+    self, Category, CategoryPatch, ImageUrl, Menu, MenuItem, MenuItemPatch, NewCategory,
+    NewMenuItem, NewOptionGroup, OptionGroup, OptionGroupIds, OptionGroupPatch, OptionInput,
+    SelectionRules,
+};
+use crate::domain::pricing::{self, LineProblem, OrderLine, PricedLines};
+use crate::domain::restaurant::{
+    Address, Coordinates, Currency, Email, Location, MAX_OPENING_SPANS, OpeningSpan, Phone,
+    PostalAddress, PrepMinutes, Restaurant, RestaurantDetails, RestaurantFilter, RestaurantPatch,
+    TaxRateBps, TimeZone,
+};
+use crate::domain::{Amount, DomainError, Name, Page, Text, Violations};
+use crate::store::Store;
+
+/// The `ErrorInfo.domain` of every error this service returns.
+const ERROR_DOMAIN: &str = "foodmesh.restaurant";
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// The `RestaurantService` implementation.
+#[derive(Debug, Clone)]
+pub struct RestaurantApi {
+    store: Store,
+}
+
+impl RestaurantApi {
+    /// Serves from `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+#[tonic::async_trait]
+impl RestaurantService for RestaurantApi {
+    async fn create_restaurant(
+        &self,
+        request: Request<pb::CreateRestaurantRequest>,
+    ) -> Reply<pb::Restaurant> {
+        let input = request.into_inner().restaurant.unwrap_or_default();
+        let details = restaurant_details(input)?;
+        let created = self.store.create_restaurant(&details).await?;
+        Ok(Response::new(restaurant_to_pb(created)))
+    }
+
+    async fn get_restaurant(
+        &self,
+        request: Request<pb::GetRestaurantRequest>,
+    ) -> Reply<pb::Restaurant> {
+        let found = self.store.restaurant(request.into_inner().id).await?;
+        Ok(Response::new(restaurant_to_pb(found)))
+    }
+
+    async fn list_restaurants(
+        &self,
+        request: Request<pb::ListRestaurantsRequest>,
+    ) -> Reply<pb::ListRestaurantsResponse> {
+        let req = request.into_inner();
+        let page_request = req.page.unwrap_or_default();
+        let page = Page::parse(page_request.page_size, &page_request.page_token)?;
+        let filter = RestaurantFilter {
+            cuisine_type: req.cuisine_type,
+            city: req.city,
+            include_inactive: req.include_inactive,
+        };
+        let (restaurants, next) = self.store.list_restaurants(&filter, page).await?;
+        Ok(Response::new(pb::ListRestaurantsResponse {
+            restaurants: restaurants.into_iter().map(restaurant_to_pb).collect(),
+            page: Some(common::PageResponse {
+                next_page_token: next.unwrap_or_default(),
+            }),
+        }))
+    }
+
+    async fn update_restaurant(
+        &self,
+        request: Request<pb::UpdateRestaurantRequest>,
+    ) -> Reply<pb::Restaurant> {
+        let req = request.into_inner();
+        let patch = restaurant_patch(req.patch.unwrap_or_default())?;
+        let updated = self.store.update_restaurant(req.id, &patch).await?;
+        Ok(Response::new(restaurant_to_pb(updated)))
+    }
+
+    async fn delete_restaurant(&self, request: Request<pb::DeleteRestaurantRequest>) -> Reply<()> {
+        self.store
+            .delete_restaurant(request.into_inner().id)
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn get_menu(&self, request: Request<pb::GetMenuRequest>) -> Reply<pb::Menu> {
+        let req = request.into_inner();
+        let menu = self
+            .store
+            .menu(req.restaurant_id, req.include_unavailable)
+            .await?;
+        Ok(Response::new(menu_to_pb(menu)))
+    }
+
+    async fn create_category(
+        &self,
+        request: Request<pb::CreateCategoryRequest>,
+    ) -> Reply<pb::Category> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let name = v.check("name", Name::parse(&req.name));
+        let description = v.check("description", Text::parse(&req.description));
+        let new = v.finish(|| {
+            Some(NewCategory {
+                name: name?,
+                description: description?,
+                position: req.position,
+            })
+        })?;
+        let created = self.store.create_category(req.restaurant_id, &new).await?;
+        Ok(Response::new(category_to_pb(created)))
+    }
+
+    async fn update_category(
+        &self,
+        request: Request<pb::UpdateCategoryRequest>,
+    ) -> Reply<pb::Category> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let patch = CategoryPatch {
+            name: v.check_opt("name", req.name.as_deref().map(Name::parse)),
+            description: v.check_opt("description", req.description.as_deref().map(Text::parse)),
+            position: req.position,
+        };
+        let patch = v.finish(|| Some(patch))?;
+        let updated = self
+            .store
+            .update_category(req.restaurant_id, req.category_id, &patch)
+            .await?;
+        Ok(Response::new(category_to_pb(updated)))
+    }
+
+    async fn delete_category(&self, request: Request<pb::DeleteCategoryRequest>) -> Reply<()> {
+        let req = request.into_inner();
+        self.store
+            .delete_category(req.restaurant_id, req.category_id)
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn create_menu_item(
+        &self,
+        request: Request<pb::CreateMenuItemRequest>,
+    ) -> Reply<pb::MenuItem> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let name = v.check("name", Name::parse(&req.name));
+        let description = v.check("description", Text::parse(&req.description));
+        let price = v.check("price_minor", Amount::parse(req.price_minor));
+        let image_url = v.check("image_url", ImageUrl::parse(&req.image_url));
+        let groups = v.check(
+            "option_group_ids",
+            OptionGroupIds::parse(&req.option_group_ids),
+        );
+        let new = v.finish(|| {
+            Some(NewMenuItem {
+                name: name?,
+                description: description?,
+                price: price?,
+                // 0 is "no category", as MenuItem.category_id reads.
+                category_id: req.category_id.filter(|id| *id != 0),
+                available: req.available.unwrap_or(true),
+                image_url: image_url?,
+                option_group_ids: groups?,
+                position: req.position,
+            })
+        })?;
+        let created = self.store.create_menu_item(req.restaurant_id, &new).await?;
+        Ok(Response::new(item_to_pb(created)))
+    }
+
+    async fn get_menu_item(&self, request: Request<pb::GetMenuItemRequest>) -> Reply<pb::MenuItem> {
+        let req = request.into_inner();
+        let item = self.store.menu_item(req.restaurant_id, req.item_id).await?;
+        Ok(Response::new(item_to_pb(item)))
+    }
+
+    async fn update_menu_item(
+        &self,
+        request: Request<pb::UpdateMenuItemRequest>,
+    ) -> Reply<pb::MenuItem> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let category_id = match (req.category_id, req.clear_category) {
+            (Some(_), true) => {
+                v.add("clear_category", "cannot be set together with category_id");
+                None
+            }
+            (Some(id), false) => Some(Some(id).filter(|id| *id != 0)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let replace_groups = replacement(
+            &mut v,
+            ("option_group_ids", !req.option_group_ids.is_empty()),
+            ("replace_option_groups", req.replace_option_groups),
+        );
+        let option_group_ids = if replace_groups {
+            let ids = OptionGroupIds::parse(&req.option_group_ids);
+            v.check("option_group_ids", ids)
+        } else {
+            None
+        };
+        let patch = MenuItemPatch {
+            name: v.check_opt("name", req.name.as_deref().map(Name::parse)),
+            description: v.check_opt("description", req.description.as_deref().map(Text::parse)),
+            price: v.check_opt("price_minor", req.price_minor.map(Amount::parse)),
+            category_id,
+            available: req.available,
+            image_url: v.check_opt("image_url", req.image_url.as_deref().map(ImageUrl::parse)),
+            option_group_ids,
+            position: req.position,
+        };
+        let patch = v.finish(|| Some(patch))?;
+        let updated = self
+            .store
+            .update_menu_item(req.restaurant_id, req.item_id, &patch)
+            .await?;
+        Ok(Response::new(item_to_pb(updated)))
+    }
+
+    async fn delete_menu_item(&self, request: Request<pb::DeleteMenuItemRequest>) -> Reply<()> {
+        let req = request.into_inner();
+        self.store
+            .delete_menu_item(req.restaurant_id, req.item_id)
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn create_option_group(
+        &self,
+        request: Request<pb::CreateOptionGroupRequest>,
+    ) -> Reply<pb::OptionGroup> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let name = v.check("name", Name::parse(&req.name));
+        let options = v.merge(menu::parse_options(&option_inputs(&req.options)));
+        let rules = v.merge(SelectionRules::parse(
+            req.min_select,
+            req.max_select,
+            req.options.len(),
+        ));
+        if options.iter().flatten().any(|o| o.id.is_some()) {
+            v.add("options", "new options have no id yet");
+        }
+        let new = v.finish(|| {
+            Some(NewOptionGroup {
+                name: name?,
+                rules: rules?,
+                options: options?,
+            })
+        })?;
+        let created = self
+            .store
+            .create_option_group(req.restaurant_id, &new)
+            .await?;
+        Ok(Response::new(group_to_pb(created)))
+    }
+
+    async fn update_option_group(
+        &self,
+        request: Request<pb::UpdateOptionGroupRequest>,
+    ) -> Reply<pb::OptionGroup> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let replace_options = replacement(
+            &mut v,
+            ("options", !req.options.is_empty()),
+            ("replace_options", req.replace_options),
+        );
+        let options = if replace_options {
+            v.merge(menu::parse_options(&option_inputs(&req.options)))
+        } else {
+            None
+        };
+        let patch = OptionGroupPatch {
+            name: v.check_opt("name", req.name.as_deref().map(Name::parse)),
+            min_select: req.min_select,
+            max_select: req.max_select,
+            options,
+        };
+        let patch = v.finish(|| Some(patch))?;
+        let updated = self
+            .store
+            .update_option_group(req.restaurant_id, req.option_group_id, &patch)
+            .await?;
+        Ok(Response::new(group_to_pb(updated)))
+    }
+
+    async fn delete_option_group(
+        &self,
+        request: Request<pb::DeleteOptionGroupRequest>,
+    ) -> Reply<()> {
+        let req = request.into_inner();
+        self.store
+            .delete_option_group(req.restaurant_id, req.option_group_id)
+            .await?;
+        Ok(Response::new(()))
+    }
+
+    async fn price_order(&self, request: Request<pb::PriceOrderRequest>) -> Reply<pb::PricedOrder> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        if let Err(why) = pricing::check_line_count(req.lines.len()) {
+            v.add("lines", why);
+        }
+        let lines: Vec<Option<OrderLine>> = req
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                v.nested(
+                    format_args!("lines[{i}]"),
+                    OrderLine::parse(line.menu_item_id, line.quantity, &line.option_ids),
+                )
+            })
+            .collect();
+        let lines = v.finish(|| lines.into_iter().collect::<Option<Vec<_>>>())?;
+        let ids: Vec<i64> = lines.iter().map(OrderLine::menu_item_id).collect();
+        let inputs = self.store.pricing_inputs(req.restaurant_id, &ids).await?;
+        let priced = pricing::price(
+            &inputs.restaurant,
+            &inputs.items,
+            &inputs.option_groups,
+            &lines,
+        )?;
+        Ok(Response::new(priced_to_pb(inputs.restaurant, priced)))
+    }
+
+    async fn create_coupon(&self, request: Request<pb::CreateCouponRequest>) -> Reply<pb::Coupon> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let code = v.check("code", CouponCode::parse(&req.code));
+        let description = v.check("description", Text::parse(&req.description));
+        let kind = match req.kind() {
+            pb::DiscountKind::Percent => Some(DiscountKind::Percent),
+            pb::DiscountKind::Fixed => Some(DiscountKind::Fixed),
+            pb::DiscountKind::Unspecified => {
+                v.add("kind", "must be PERCENT or FIXED");
+                None
+            }
+        };
+        let discount = kind.and_then(|kind| v.check("value", Discount::parse(kind, req.value)));
+        let valid_from = match req.valid_from {
+            Some(at) => v.check("valid_from", time_from_pb(at)),
+            None => Some(Utc::now()),
+        };
+        let valid_until = req
+            .valid_until
+            .and_then(|at| v.check("valid_until", time_from_pb(at)));
+        let window = valid_from
+            .and_then(|from| v.check("valid_until", ValidityWindow::parse(from, valid_until)));
+        let min_order = v.check("min_order_minor", Amount::parse(req.min_order_minor));
+        let new = v.finish(|| {
+            Some(NewCoupon {
+                code: code?,
+                description: description?,
+                discount: discount?,
+                window: window?,
+                min_order: min_order?,
+                max_redemptions: req.max_redemptions,
+                max_per_customer: req.max_per_customer,
+                first_n_customers: req.first_n_customers,
+            })
+        })?;
+        let created = self.store.create_coupon(req.restaurant_id, &new).await?;
+        Ok(Response::new(coupon_to_pb(created)))
+    }
+
+    async fn list_coupons(
+        &self,
+        request: Request<pb::ListCouponsRequest>,
+    ) -> Reply<pb::ListCouponsResponse> {
+        let coupons = self
+            .store
+            .coupons(request.into_inner().restaurant_id)
+            .await?;
+        Ok(Response::new(pb::ListCouponsResponse {
+            coupons: coupons.into_iter().map(coupon_to_pb).collect(),
+        }))
+    }
+
+    async fn update_coupon(&self, request: Request<pb::UpdateCouponRequest>) -> Reply<pb::Coupon> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let patch = CouponPatch {
+            active: req.active,
+            description: v.check_opt("description", req.description.as_deref().map(Text::parse)),
+            valid_until: v.check_opt("valid_until", req.valid_until.map(time_from_pb)),
+            max_redemptions: req.max_redemptions,
+        };
+        let patch = v.finish(|| Some(patch))?;
+        let updated = self
+            .store
+            .update_coupon(req.restaurant_id, req.coupon_id, &patch)
+            .await?;
+        Ok(Response::new(coupon_to_pb(updated)))
+    }
+
+    async fn redeem_coupon(
+        &self,
+        request: Request<pb::RedeemCouponRequest>,
+    ) -> Reply<pb::Redemption> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let code = v.check("code", CouponCode::parse(&req.code));
+        let order_ref = v.check("order_ref", Name::parse(&req.order_ref));
+        let customer_ref = v.check("customer_ref", Name::parse(&req.customer_ref));
+        let subtotal = v.check("subtotal_minor", Amount::parse(req.subtotal_minor));
+        let redeem = v.finish(|| {
+            Some(RedeemRequest {
+                code: code?,
+                order_ref: order_ref?,
+                customer_ref: customer_ref?,
+                subtotal: subtotal?,
+            })
+        })?;
+        let redemption = self
+            .store
+            .redeem_coupon(req.restaurant_id, &redeem, Utc::now())
+            .await?;
+        Ok(Response::new(redemption_to_pb(redemption)))
+    }
+
+    async fn release_coupon(
+        &self,
+        request: Request<pb::ReleaseCouponRequest>,
+    ) -> Reply<pb::Redemption> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let order_ref = v.check("order_ref", Name::<100>::parse(&req.order_ref));
+        let order_ref = v.finish(|| order_ref)?;
+        let released = self
+            .store
+            .release_coupon(req.restaurant_id, order_ref.as_str())
+            .await?;
+        Ok(Response::new(redemption_to_pb(released)))
+    }
+}
+
+impl From<DomainError> for Status {
+    fn from(error: DomainError) -> Self {
+        use DomainError as E;
+        let (code, reason) = match &error {
+            E::Invalid(_) => (Code::InvalidArgument, "VALIDATION_FAILED"),
+            E::RestaurantNotFound(_) => (Code::NotFound, "RESTAURANT_NOT_FOUND"),
+            E::RestaurantInactive(_) => (Code::FailedPrecondition, "RESTAURANT_INACTIVE"),
+            E::CategoryNotFound(_) => (Code::NotFound, "CATEGORY_NOT_FOUND"),
+            E::MenuItemNotFound(_) => (Code::NotFound, "MENU_ITEM_NOT_FOUND"),
+            E::OptionGroupNotFound(_) => (Code::NotFound, "OPTION_GROUP_NOT_FOUND"),
+            E::Line { problem, .. } => line_status(problem),
+            E::CouponNotFound(_) => (Code::NotFound, "COUPON_NOT_FOUND"),
+            E::CouponCodeTaken(_) => (Code::AlreadyExists, "COUPON_CODE_TAKEN"),
+            E::CouponRefused { refusal, .. } => {
+                (Code::FailedPrecondition, refusal_reason(*refusal))
+            }
+            E::OrderAlreadyRedeemed(_) => (Code::AlreadyExists, "ORDER_ALREADY_REDEEMED"),
+            E::RedemptionNotFound(_) => (Code::NotFound, "REDEMPTION_NOT_FOUND"),
+            E::Unexpected(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "unexpected failure");
+                return Status::internal("internal error");
+            }
+        };
+        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new());
+        let violations: Vec<FieldViolation> = match &error {
+            E::Invalid(violations) => violations
+                .iter()
+                .map(|v| FieldViolation::new(&v.field, &v.description))
+                .collect(),
+            E::Line { field, problem } => vec![FieldViolation::new(field, problem.to_string())],
+            _ => Vec::new(),
+        };
+        if !violations.is_empty() {
+            details.set_bad_request(violations);
+        }
+        Status::with_error_details(code, error.to_string(), details)
+    }
+}
+
+/// A priced line's refusal: bad references are the caller's mistake
+/// (InvalidArgument), things off the menu for now are a state that may
+/// change (FailedPrecondition).
+fn line_status(problem: &LineProblem) -> (Code, &'static str) {
+    match problem {
+        LineProblem::UnknownItem => (Code::InvalidArgument, "MENU_ITEM_NOT_FOUND"),
+        LineProblem::ItemUnavailable => (Code::FailedPrecondition, "ITEM_UNAVAILABLE"),
+        LineProblem::OptionNotOffered => (Code::InvalidArgument, "OPTION_NOT_OFFERED"),
+        LineProblem::OptionUnavailable => (Code::FailedPrecondition, "OPTION_UNAVAILABLE"),
+        LineProblem::TooFewOptions { .. } | LineProblem::TooManyOptions { .. } => {
+            (Code::InvalidArgument, "OPTION_SELECTION_INVALID")
+        }
+        LineProblem::NegativePrice => (Code::FailedPrecondition, "PRICE_BELOW_ZERO"),
+        LineProblem::TooLarge => (Code::InvalidArgument, "AMOUNT_TOO_LARGE"),
+    }
+}
+
+fn refusal_reason(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Inactive => "COUPON_INACTIVE",
+        Refusal::NotYetValid => "COUPON_NOT_YET_VALID",
+        Refusal::Expired => "COUPON_EXPIRED",
+        Refusal::MinOrderNotMet => "COUPON_MIN_ORDER_NOT_MET",
+        Refusal::Exhausted => "COUPON_EXHAUSTED",
+        Refusal::CustomerLimit => "COUPON_CUSTOMER_LIMIT",
+        Refusal::FirstCustomersTaken => "COUPON_FIRST_CUSTOMERS_TAKEN",
+    }
+}
+
+// ----- proto → domain ------------------------------------------------------
+
+fn restaurant_details(input: pb::RestaurantInput) -> Result<RestaurantDetails, DomainError> {
+    let mut v = Violations::default();
+    let name = v.check("name", Name::parse(&input.name));
+    let description = v.check("description", Text::parse(&input.description));
+    let phone = v.check("phone", Phone::parse(&input.phone));
+    let email = v.check("email", Email::parse(&input.email));
+    let cuisine_type = v.check("cuisine_type", Text::parse(&input.cuisine_type));
+    let address = match &input.address {
+        Some(address) => v.nested("address", Address::parse(&postal_from_pb(address))),
+        None => {
+            v.add("address", "is required");
+            None
+        }
+    };
+    let location = input
+        .location
+        .and_then(|at| v.nested("location", Location::parse(coordinates_from_pb(at))));
+    let currency = v.check("currency", Currency::parse(&input.currency));
+    let opening_hours = opening_hours(&mut v, &input.opening_hours);
+    let timezone = v.check("timezone", TimeZone::parse(&input.timezone));
+    let delivery_fee = v.check(
+        "delivery_fee_minor",
+        Amount::parse(input.delivery_fee_minor),
+    );
+    let avg_prep = v.check(
+        "avg_prep_minutes",
+        PrepMinutes::parse(input.avg_prep_minutes),
+    );
+    let tax_rate = v.check("tax_rate_bps", TaxRateBps::parse(input.tax_rate_bps));
+    v.finish(|| {
+        Some(RestaurantDetails {
+            name: name?,
+            description: description?,
+            phone: phone?,
+            email: email?,
+            cuisine_type: cuisine_type?,
+            address: address?,
+            location,
+            currency: currency?,
+            opening_hours: opening_hours?,
+            timezone: timezone?,
+            delivery_fee: delivery_fee?,
+            avg_prep_minutes: avg_prep?,
+            tax_rate_bps: tax_rate?,
+            active: input.active.unwrap_or(true),
+        })
+    })
+}
+
+fn restaurant_patch(p: pb::RestaurantPatch) -> Result<RestaurantPatch, DomainError> {
+    let mut v = Violations::default();
+    let replace_hours = replacement(
+        &mut v,
+        ("opening_hours", !p.opening_hours.is_empty()),
+        ("replace_opening_hours", p.replace_opening_hours),
+    );
+    let opening_hours = if replace_hours {
+        opening_hours(&mut v, &p.opening_hours)
+    } else {
+        None
+    };
+    let patch = RestaurantPatch {
+        name: v.check_opt("name", p.name.as_deref().map(Name::parse)),
+        description: v.check_opt("description", p.description.as_deref().map(Text::parse)),
+        phone: v.check_opt("phone", p.phone.as_deref().map(Phone::parse)),
+        email: v.check_opt("email", p.email.as_deref().map(Email::parse)),
+        cuisine_type: v.check_opt("cuisine_type", p.cuisine_type.as_deref().map(Text::parse)),
+        address: p
+            .address
+            .as_ref()
+            .and_then(|a| v.nested("address", Address::parse(&postal_from_pb(a)))),
+        location: p
+            .location
+            .and_then(|at| v.nested("location", Location::parse(coordinates_from_pb(at)))),
+        currency: v.check_opt("currency", p.currency.as_deref().map(Currency::parse)),
+        opening_hours,
+        timezone: v.check_opt("timezone", p.timezone.as_deref().map(TimeZone::parse)),
+        delivery_fee: v.check_opt(
+            "delivery_fee_minor",
+            p.delivery_fee_minor.map(Amount::parse),
+        ),
+        avg_prep_minutes: v.check_opt(
+            "avg_prep_minutes",
+            p.avg_prep_minutes.map(PrepMinutes::parse),
+        ),
+        tax_rate_bps: v.check_opt("tax_rate_bps", p.tax_rate_bps.map(TaxRateBps::parse)),
+        active: p.active,
+    };
+    v.finish(|| Some(patch))
+}
+
+/// Whether a request replaces a list: only when its flag says so, and a
+/// list given without the flag is refused rather than silently ignored.
+fn replacement(
+    v: &mut Violations,
+    (list, given): (&str, bool),
+    (flag, replace): (&str, bool),
+) -> bool {
+    if given && !replace {
+        v.add(flag, format!("must be true to change {list}"));
+    }
+    replace
+}
+
+fn opening_hours(v: &mut Violations, spans: &[pb::OpeningHours]) -> Option<Vec<OpeningSpan>> {
+    if spans.len() > MAX_OPENING_SPANS {
+        v.add(
+            "opening_hours",
+            format!("must hold at most {MAX_OPENING_SPANS} spans"),
+        );
+    }
+    let parsed: Vec<Option<OpeningSpan>> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, span)| {
+            v.nested(
+                format_args!("opening_hours[{i}]"),
+                OpeningSpan::parse(span.day_of_week, &span.opens, &span.closes),
+            )
+        })
+        .collect();
+    parsed.into_iter().collect()
+}
+
+fn postal_from_pb(address: &common::Address) -> PostalAddress {
+    PostalAddress {
+        street: address.street.clone(),
+        city: address.city.clone(),
+        state: address.state.clone(),
+        zip_code: address.zip_code.clone(),
+        country: address.country.clone(),
+    }
+}
+
+fn coordinates_from_pb(at: common::GeoPoint) -> Coordinates {
+    Coordinates {
+        latitude: at.latitude,
+        longitude: at.longitude,
+    }
+}
+
+fn option_inputs(options: &[pb::OptionInput]) -> Vec<OptionInput> {
+    options
+        .iter()
+        .map(|o| OptionInput {
+            id: o.id,
+            name: o.name.clone(),
+            price_delta_minor: o.price_delta_minor,
+            available: o.available,
+        })
+        .collect()
+}
+
+fn time_from_pb(at: prost_types::Timestamp) -> Result<DateTime<Utc>, String> {
+    u32::try_from(at.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
+        .ok_or_else(|| "must be a valid timestamp".to_owned())
+}
+
+// ----- domain → proto ------------------------------------------------------
+
+fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
+    Some(common::Money {
+        amount_minor,
+        currency: currency.to_owned(),
+    })
+}
+
+fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    })
+}
+
+fn address_to_pb(address: PostalAddress) -> Option<common::Address> {
+    Some(common::Address {
+        street: address.street,
+        city: address.city,
+        state: address.state,
+        zip_code: address.zip_code,
+        country: address.country,
+    })
+}
+
+fn location_to_pb(location: Option<Coordinates>) -> Option<common::GeoPoint> {
+    location.map(|at| common::GeoPoint {
+        latitude: at.latitude,
+        longitude: at.longitude,
+    })
+}
+
+fn restaurant_to_pb(r: Restaurant) -> pb::Restaurant {
+    pb::Restaurant {
+        id: r.id,
+        delivery_fee: money(r.delivery_fee_minor, &r.currency),
+        name: r.name,
+        description: r.description,
+        phone: r.phone,
+        email: r.email,
+        cuisine_type: r.cuisine_type,
+        address: address_to_pb(r.address),
+        location: location_to_pb(r.location),
+        currency: r.currency,
+        opening_hours: r
+            .opening_hours
+            .into_iter()
+            .map(|h| pb::OpeningHours {
+                day_of_week: h.day_of_week,
+                opens: h.opens.format("%H:%M").to_string(),
+                closes: h.closes.format("%H:%M").to_string(),
+            })
+            .collect(),
+        timezone: r.timezone,
+        avg_prep_minutes: r.avg_prep_minutes,
+        tax_rate_bps: r.tax_rate_bps,
+        active: r.active,
+        created_at: time_to_pb(r.created_at),
+        updated_at: time_to_pb(r.updated_at),
+    }
+}
+
+fn menu_to_pb(menu: Menu) -> pb::Menu {
+    pb::Menu {
+        restaurant_id: menu.restaurant_id,
+        currency: menu.currency,
+        categories: menu.categories.into_iter().map(category_to_pb).collect(),
+        items: menu.items.into_iter().map(item_to_pb).collect(),
+        option_groups: menu.option_groups.into_iter().map(group_to_pb).collect(),
+    }
+}
+
+fn category_to_pb(c: Category) -> pb::Category {
+    pb::Category {
+        id: c.id,
+        restaurant_id: c.restaurant_id,
+        name: c.name,
+        description: c.description,
+        position: c.position,
+    }
+}
+
+fn item_to_pb(item: MenuItem) -> pb::MenuItem {
+    pb::MenuItem {
+        id: item.id,
+        restaurant_id: item.restaurant_id,
+        price: money(item.price_minor, &item.currency),
+        name: item.name,
+        description: item.description,
+        category_id: item.category_id.unwrap_or(0),
+        available: item.available,
+        image_url: item.image_url,
+        option_group_ids: item.option_group_ids,
+        position: item.position,
+        updated_at: time_to_pb(item.updated_at),
+    }
+}
+
+fn group_to_pb(group: OptionGroup) -> pb::OptionGroup {
+    let currency = group.currency;
+    pb::OptionGroup {
+        id: group.id,
+        restaurant_id: group.restaurant_id,
+        name: group.name,
+        min_select: group.min_select,
+        max_select: group.max_select,
+        options: group
+            .options
+            .into_iter()
+            .map(|o| pb::Option {
+                id: o.id,
+                name: o.name,
+                price_delta: money(o.price_delta_minor, &currency),
+                available: o.available,
+            })
+            .collect(),
+    }
+}
+
+fn priced_to_pb(restaurant: Restaurant, priced: PricedLines) -> pb::PricedOrder {
+    let currency = restaurant.currency;
+    pb::PricedOrder {
+        restaurant_id: restaurant.id,
+        restaurant_name: restaurant.name,
+        lines: priced
+            .lines
+            .into_iter()
+            .map(|line| pb::PricedLine {
+                menu_item_id: line.menu_item_id,
+                name: line.name,
+                quantity: line.quantity,
+                base_price: money(line.base_price_minor, &currency),
+                options: line
+                    .options
+                    .into_iter()
+                    .map(|o| pb::PricedOption {
+                        option_id: o.option_id,
+                        option_group_id: o.option_group_id,
+                        name: o.name,
+                        price_delta: money(o.price_delta_minor, &currency),
+                    })
+                    .collect(),
+                unit_price: money(line.unit_price_minor, &currency),
+                line_total: money(line.line_total_minor, &currency),
+            })
+            .collect(),
+        subtotal: money(priced.subtotal_minor, &currency),
+        delivery_fee: money(restaurant.delivery_fee_minor, &currency),
+        tax_rate_bps: restaurant.tax_rate_bps,
+        avg_prep_minutes: restaurant.avg_prep_minutes,
+        address: address_to_pb(restaurant.address),
+        location: location_to_pb(restaurant.location),
+        currency,
+    }
+}
+
+fn coupon_to_pb(c: Coupon) -> pb::Coupon {
+    let kind = match c.discount.kind() {
+        DiscountKind::Percent => pb::DiscountKind::Percent,
+        DiscountKind::Fixed => pb::DiscountKind::Fixed,
+    };
+    pb::Coupon {
+        id: c.id,
+        restaurant_id: c.restaurant_id,
+        code: c.code,
+        kind: kind.into(),
+        value: c.discount.value(),
+        valid_from: time_to_pb(c.valid_from),
+        valid_until: c.valid_until.and_then(time_to_pb),
+        min_order: money(c.min_order_minor, &c.currency),
+        max_redemptions: c.max_redemptions,
+        max_per_customer: c.max_per_customer,
+        first_n_customers: c.first_n_customers,
+        redemptions: c.redemptions,
+        active: c.active,
+        description: c.description,
+    }
+}
+
+fn redemption_to_pb(r: Redemption) -> pb::Redemption {
+    pb::Redemption {
+        id: r.id,
+        coupon_id: r.coupon_id,
+        code: r.code,
+        order_ref: r.order_ref,
+        customer_ref: r.customer_ref,
+        discount: money(r.discount_minor, &r.currency),
+        released: r.released,
+        redeemed_at: time_to_pb(r.redeemed_at),
+    }
+}

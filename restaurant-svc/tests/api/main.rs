@@ -1,0 +1,9 @@
+//! restaurant-svc over its real gRPC socket, against a fresh Postgres
+//! database per test. One binary, so the tests compile once.
+
+mod coupons;
+mod health;
+mod helpers;
+mod menu;
+mod pricing;
+mod restaurants;
