@@ -204,6 +204,9 @@ pub struct ServiceConfig {
     pub db_max_connections: u32,
     /// `REDIS_URL`, default `redis://127.0.0.1:6379`.
     pub redis_url: String,
+    /// `EVENT_STREAM_PREFIX`, default `foodmesh`: streams are named
+    /// `<prefix>:<service>`.
+    pub event_prefix: String,
     /// Consul or static, see [`DiscoveryConfig`].
     pub discovery: DiscoveryConfig,
     /// Logs, traces.
@@ -244,6 +247,9 @@ impl ServiceConfig {
             database_url,
             db_max_connections: parse_var(lookup, "DB_MAX_CONNECTIONS", "10".to_owned())?,
             redis_url: redis_url(lookup),
+            event_prefix: lookup("EVENT_STREAM_PREFIX")
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "foodmesh".to_owned()),
             discovery: DiscoveryConfig::from_lookup(lookup),
             telemetry: TelemetryConfig::from_lookup(lookup)?,
         })

@@ -24,7 +24,9 @@ pub enum DbError {
 }
 
 /// Creates the database named in `url` if it does not exist, runs
-/// `migrator`, and returns a pool of at most `max_connections`.
+/// `migrator` together with the event tables every service has
+/// ([`crate::events::MIGRATOR`]), and returns a pool of at most
+/// `max_connections`.
 ///
 /// # Errors
 /// Postgres is unreachable, the role may not create databases, or a
@@ -49,7 +51,7 @@ pub async fn connect(
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await?;
-    migrator.run(&pool).await?;
+    crate::events::with_event_tables(migrator).run(&pool).await?;
     spawn_pool_metrics(pool.clone(), name);
     Ok(pool)
 }

@@ -9,6 +9,7 @@
 //!   and the client-side interceptor that carries trace context onwards.
 //! - [`db`] — Postgres: create the service's database if missing, migrate, pool.
 //! - [`discovery`] — Consul or a static map, behind one type.
+//! - [`events`] — outbox, relay and consumer groups over Redis Streams.
 //! - [`app`] — bind, register, serve, and shut down in the right order.
 //! - [`shutdown`] — the signal future that starts a graceful stop.
 //! - `testing` (feature `test-util`) — fresh databases and a Consul agent double.
@@ -17,7 +18,6 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod discovery;
-#[cfg(feature = "events")]
 pub mod events;
 pub mod grpc;
 pub mod money;

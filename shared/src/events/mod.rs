@@ -42,7 +42,12 @@ pub fn dead_letter_stream(stream: &str) -> String {
 /// Combines the event tables with a service's own migrations.
 pub fn with_event_tables(service: &Migrator) -> Migrator {
     let mut all: Vec<_> = MIGRATOR.iter().cloned().collect();
-    all.extend(service.iter().cloned());
+    all.extend(
+        service
+            .iter()
+            .filter(|m| !MIGRATOR.iter().any(|e| e.version == m.version))
+            .cloned(),
+    );
     let mut migrator = Migrator::with_migrations(all);
     migrator.locking = service.locking;
     migrator.table_name = Cow::Borrowed("_sqlx_migrations");
@@ -67,5 +72,64 @@ impl Event {
     /// The payload is not a valid `M`.
     pub fn payload<M: prost::Message + Default>(&self) -> Result<M, prost::DecodeError> {
         M::decode(self.envelope.payload.as_slice())
+    }
+}
+
+/// A service's view of the bus: its own stream, its relay, its consumers,
+/// all named from its configuration.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    service: ServiceName,
+    prefix: String,
+    redis_url: String,
+}
+
+impl EventBus {
+    /// The bus as `config` describes it.
+    pub fn new(config: &crate::ServiceConfig) -> Self {
+        Self {
+            service: config.service,
+            prefix: config.event_prefix.clone(),
+            redis_url: config.redis_url.clone(),
+        }
+    }
+
+    /// The stream this service publishes to.
+    pub fn own_stream(&self) -> String {
+        stream(&self.prefix, self.service)
+    }
+
+    /// The stream `service` publishes to.
+    pub fn stream_of(&self, service: ServiceName) -> String {
+        stream(&self.prefix, service)
+    }
+
+    /// A relay for this service's outbox.
+    ///
+    /// # Errors
+    /// Redis is unreachable.
+    pub async fn relay(&self, pool: sqlx::PgPool) -> redis::RedisResult<relay::Relay> {
+        let redis = redis::Client::open(self.redis_url.as_str())?
+            .get_connection_manager()
+            .await?;
+        Ok(relay::Relay::new(pool, redis))
+    }
+
+    /// A consumer in this service's group reading what `from` publish.
+    ///
+    /// # Errors
+    /// Redis is unreachable.
+    pub async fn consumer(
+        &self,
+        pool: sqlx::PgPool,
+        from: &[ServiceName],
+        handler: std::sync::Arc<dyn consumer::Handler>,
+    ) -> redis::RedisResult<consumer::Consumer> {
+        let redis = consumer::Consumer::connect_redis(&self.redis_url).await?;
+        let config = consumer::ConsumerConfig::new(
+            self.service.service_id(),
+            from.iter().map(|s| self.stream_of(*s)).collect(),
+        );
+        Ok(consumer::Consumer::new(pool, redis, config, handler))
     }
 }

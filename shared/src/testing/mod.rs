@@ -85,13 +85,14 @@ impl Drop for TestDb {
 }
 
 /// Configuration for a service under test: its own fresh database, port 0,
-/// static discovery, quiet logs.
+/// static discovery, and event streams under a prefix no other test uses.
 pub fn service_config(service: crate::ServiceName, db: &TestDb) -> crate::ServiceConfig {
     let mut config = crate::ServiceConfig::from_lookup(service, &|_| None)
         .expect("default configuration parses");
     config.listen_addr = "127.0.0.1:0".parse().expect("literal address");
     config.database_url = db.url().to_owned();
     config.db_max_connections = 20;
+    config.event_prefix = format!("test_{}", uuid::Uuid::new_v4().simple());
     config
 }
 
