@@ -217,8 +217,8 @@ def check_compose() -> int:
             if not str(env.get("DATABASE_URL", "")).endswith(f"/{db}"):
                 fail(f"{where}: DATABASE_URL should name its own database {db}")
     redis = " ".join(services.get("redis", {}).get("command", []))
-    if "--appendonly yes" not in redis or "--appendfsync everysec" not in redis:
-        fail("docker-compose.yml redis: the append-only file must be on (appendonly yes, appendfsync everysec)")
+    if "--appendonly yes" not in redis or "--appendfsync always" not in redis:
+        fail("docker-compose.yml redis: the append-only file must be on (appendonly yes, appendfsync always)")
     if not any(str(v).endswith(":/data") for v in services.get("redis", {}).get("volumes", [])):
         fail("docker-compose.yml redis: /data must be a volume")
     return len(services)
