@@ -1,1 +1,231 @@
-//! placeholder
+//! The FoodMesh gateway: the only process that speaks HTTP/JSON to clients.
+//! It authenticates, authorizes and validates the shape of each request,
+//! translates it into gRPC calls to the services, and translates their
+//! answers (and gRPC statuses) back. It holds no business data.
+//!
+//! # Layout
+//! - [`config`] — environment variables with local defaults.
+//! - [`auth`] — bearer JWTs: issuing, verifying, and the extractors that
+//!   answer 401/403.
+//! - [`problem`] — problem+json errors and the gRPC → HTTP status table.
+//! - [`extract`] — JSON bodies, path ids and query parameters, refused with
+//!   the field named.
+//! - [`validate`] — shape checks collected into one 422.
+//! - [`money`] — exact decimal amounts in and out.
+//! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
+//! - [`middleware`] — request scope, access span, HTTP metrics.
+//! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
+//! - [`openapi`] — the generated OpenAPI document.
+//!
+//! [`build`] binds the listener and returns a [`Gateway`]; its
+//! [`Gateway::run`] serves until a shutdown future resolves. The end-to-end
+//! tests go through these two; the binary and the `foodmesh` launcher
+//! through [`run_from_env`], which wraps them.
+
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod middleware;
+pub mod money;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod upstream;
+pub mod validate;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use foodmesh_shared::discovery::{Discovery, HealthCheck, Registration};
+use tokio::net::TcpListener;
+
+pub use config::GatewayConfig;
+pub use routes::{AppState, router};
+
+/// The name the gateway registers under in discovery and logs as.
+pub const SERVICE_ID: &str = "gateway";
+
+/// The whole life of the gateway process: configuration from the
+/// environment, telemetry, [`build`], serve until Ctrl-C or SIGTERM, flush
+/// traces. The binary and the `foodmesh` launcher both call this, so they
+/// cannot drift apart.
+///
+/// # Errors
+/// Bad configuration, a failed build (port taken), or a server failure.
+pub async fn run_from_env() -> anyhow::Result<()> {
+    let config = GatewayConfig::from_env()?;
+    let telemetry = foodmesh_shared::telemetry::init(SERVICE_ID, &config.telemetry)?;
+    let result = async {
+        let gateway = build(config).await?;
+        gateway.run(foodmesh_shared::shutdown::signal()).await
+    }
+    .await;
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "gateway failed");
+    }
+    telemetry.shutdown();
+    result
+}
+
+/// A gateway with its listener bound, ready to [`Gateway::run`].
+pub struct Gateway {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    app: Router,
+    discovery: Discovery,
+    registration: Registration,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("local_addr", &self.local_addr)
+            .field("registration", &self.registration.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects (lazily) to the services, builds the HTTP application and binds
+/// `config.listen_addr`. Nothing is served until [`Gateway::run`], but the
+/// port is already taken, so a test can use [`Gateway::local_addr`] at once.
+///
+/// # Errors
+/// A malformed static service address, or the address cannot be bound.
+pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
+    if config.jwt_secret_is_default {
+        tracing::warn!(
+            "JWT_SECRET is unset: using the public development secret; \
+             anyone can mint tokens for this gateway"
+        );
+    }
+    // Installs the recorder if telemetry::init did not (tests), so the
+    // metrics recorded from here on are exported.
+    foodmesh_shared::telemetry::prometheus();
+    let discovery = Discovery::from_config(&config.discovery);
+    let upstreams = upstream::Upstreams::connect(&discovery, config.upstream_timeout)?;
+    let state = AppState {
+        upstreams,
+        verifier: Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes())),
+        body_limit_bytes: config.body_limit_bytes.get(),
+        request_timeout: config.request_timeout(),
+    };
+    let app = router(state);
+    let listener = TcpListener::bind(config.listen_addr).await?;
+    let local_addr = listener.local_addr()?;
+    let (host, port) = advertised(config.advertise_addr.as_deref(), local_addr);
+    let registration = Registration::new(
+        SERVICE_ID,
+        &host,
+        port,
+        HealthCheck::Http("/healthz".to_owned()),
+    );
+    Ok(Gateway {
+        listener,
+        local_addr,
+        app,
+        discovery,
+        registration,
+    })
+}
+
+impl Gateway {
+    /// The address actually bound (a real port even when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Registers in discovery, serves until `shutdown` resolves, then
+    /// deregisters first (so no new requests are routed here) and lets the
+    /// requests in flight finish.
+    ///
+    /// # Errors
+    /// The HTTP server fails.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            local_addr,
+            app,
+            discovery,
+            registration,
+        } = self;
+        let registrar = {
+            let discovery = discovery.clone();
+            let registration = registration.clone();
+            // Keep trying: Consul may start after us, and the gateway is
+            // useful to anyone with its address meanwhile.
+            tokio::spawn(async move {
+                while let Err(e) = discovery.register(&registration).await {
+                    tracing::warn!(error = %e, "registration failed; retrying in 5s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            })
+        };
+        // Histograms and idle series are kept tidy by the exporter's upkeep.
+        let upkeep = tokio::spawn(async {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                foodmesh_shared::telemetry::prometheus().run_upkeep();
+            }
+        });
+        let id = registration.id.clone();
+        let stop = async move {
+            shutdown.await;
+            registrar.abort();
+            if let Err(e) = discovery.deregister(&id).await {
+                tracing::warn!(error = %e, "deregistration failed");
+            }
+            tracing::info!("draining in-flight requests");
+        };
+        tracing::info!(addr = %local_addr, id = %registration.id, "serving HTTP");
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await;
+        upkeep.abort();
+        tracing::info!("stopped");
+        served.map_err(Into::into)
+    }
+}
+
+/// The `host:port` to register: the configured one, else the bound address,
+/// with an unspecified IP replaced by the host name.
+fn advertised(configured: Option<&str>, bound: SocketAddr) -> (String, u16) {
+    if let Some(addr) = configured {
+        if let Some((host, port)) = addr.rsplit_once(':')
+            && let Ok(port) = port.parse()
+        {
+            return (host.to_owned(), port);
+        }
+        return (addr.to_owned(), bound.port());
+    }
+    if bound.ip().is_unspecified() {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        (host, bound.port())
+    } else {
+        (bound.ip().to_string(), bound.port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
+        let bound: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
+        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8000));
+        assert_eq!(
+            advertised(Some("gateway:9000"), bound),
+            ("gateway".to_owned(), 9000)
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The gateway's configuration, read once from environment variables. Every
+//! value has a default that works on one machine, so `cargo run -p gateway`
+//! needs no setup; containers override what differs.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::time::Duration;
+
+use foodmesh_shared::config::{ConfigError, DiscoveryConfig, TelemetryConfig, parse_var};
+
+use crate::auth::DEV_SECRET;
+
+/// Everything the gateway process reads from its environment.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// `LISTEN_ADDR`, default `127.0.0.1:8000` (the original layout's port).
+    /// Port 0 picks a free port, which tests use.
+    pub listen_addr: SocketAddr,
+    /// `ADVERTISE_ADDR`: `host:port` registered in Consul. Defaults to the
+    /// bound address.
+    pub advertise_addr: Option<String>,
+    /// `JWT_SECRET`: the HS256 key bearer tokens are signed with.
+    pub jwt_secret: String,
+    /// True when `JWT_SECRET` was unset and [`DEV_SECRET`] is in use.
+    pub jwt_secret_is_default: bool,
+    /// `BODY_LIMIT_BYTES`, default 65536: larger request bodies get 413
+    /// before any of them is parsed.
+    pub body_limit_bytes: NonZeroUsize,
+    /// `UPSTREAM_TIMEOUT_MS`, default 5000: the deadline of each gRPC call.
+    pub upstream_timeout: Duration,
+    /// Consul or the static address map.
+    pub discovery: DiscoveryConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+}
+
+impl fmt::Debug for GatewayConfig {
+    // Hand-written so the signing secret never reaches a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen_addr", &self.listen_addr)
+            .field("advertise_addr", &self.advertise_addr)
+            .field("jwt_secret", &"<redacted>")
+            .field("jwt_secret_is_default", &self.jwt_secret_is_default)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("upstream_timeout", &self.upstream_timeout)
+            .field("discovery", &self.discovery)
+            .field("telemetry", &self.telemetry)
+            .finish()
+    }
+}
+
+impl GatewayConfig {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but cannot be parsed, named in the error.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the
+    /// process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but cannot be parsed, named in the error.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let listen_addr = parse_var(lookup, "LISTEN_ADDR", "127.0.0.1:8000".to_owned())?;
+        let body_limit_bytes = parse_var(lookup, "BODY_LIMIT_BYTES", "65536".to_owned())?;
+        let timeout_ms: NonZeroU64 = parse_var(lookup, "UPSTREAM_TIMEOUT_MS", "5000".to_owned())?;
+        let secret = lookup("JWT_SECRET").filter(|s| !s.is_empty());
+        Ok(Self {
+            listen_addr,
+            advertise_addr: lookup("ADVERTISE_ADDR").filter(|a| !a.is_empty()),
+            jwt_secret_is_default: secret.is_none(),
+            jwt_secret: secret.unwrap_or_else(|| DEV_SECRET.to_owned()),
+            body_limit_bytes,
+            upstream_timeout: Duration::from_millis(timeout_ms.get()),
+            discovery: DiscoveryConfig::from_lookup(lookup),
+            telemetry: TelemetryConfig::from_lookup(lookup)?,
+        })
+    }
+
+    /// How long one REST request may take in all: room for a currency
+    /// lookup with its one retry and the write itself, each bounded by the
+    /// upstream deadline, plus a second of slack.
+    pub fn request_timeout(&self) -> Duration {
+        self.upstream_timeout * 3 + Duration::from_secs(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_fit_one_machine() {
+        let cfg = GatewayConfig::from_lookup(&lookup_from(&[])).expect("defaults parse");
+        assert_eq!(cfg.listen_addr.port(), 8000);
+        assert_eq!(cfg.body_limit_bytes.get(), 65536);
+        assert_eq!(cfg.upstream_timeout, Duration::from_secs(5));
+        assert!(cfg.jwt_secret_is_default);
+        assert_eq!(cfg.jwt_secret, DEV_SECRET);
+        assert!(matches!(cfg.discovery, DiscoveryConfig::Static(_)));
+    }
+
+    #[test]
+    fn a_configured_secret_replaces_the_development_one_and_is_never_printed() {
+        let cfg = GatewayConfig::from_lookup(&lookup_from(&[("JWT_SECRET", "s3cret-value")]))
+            .expect("parses");
+        assert!(!cfg.jwt_secret_is_default);
+        assert_eq!(cfg.jwt_secret, "s3cret-value");
+        assert!(!format!("{cfg:?}").contains("s3cret-value"));
+    }
+
+    #[test]
+    fn a_zero_timeout_or_limit_is_refused_naming_the_variable() {
+        let err = GatewayConfig::from_lookup(&lookup_from(&[("UPSTREAM_TIMEOUT_MS", "0")]))
+            .expect_err("zero must fail");
+        assert!(err.to_string().starts_with("UPSTREAM_TIMEOUT_MS"), "{err}");
+        let err = GatewayConfig::from_lookup(&lookup_from(&[("BODY_LIMIT_BYTES", "lots")]))
+            .expect_err("text must fail");
+        assert!(err.to_string().starts_with("BODY_LIMIT_BYTES"), "{err}");
+    }
+}

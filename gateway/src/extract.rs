@@ -1,0 +1,400 @@
+//! Getting a request's parts into typed values, or a problem that names what
+//! is wrong: JSON bodies, path ids and query parameters. axum's own
+//! extractors answer in plain text and with less precise statuses; these
+//! answer in problem+json with the field at fault.
+//!
+//! Statuses: a body not declared as JSON is 415, one over the limit 413,
+//! text that is not JSON 400, JSON of the wrong shape (a wrong type, a
+//! missing field) 422 naming the field path; path and query parameters that
+//! do not parse are 400 naming the parameter.
+
+use std::future::Future;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::problem::{FieldError, Problem};
+
+/// A JSON request body parsed into `T`. Unknown fields are ignored, so
+/// clients written against older or richer shapes keep working.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !declares_json(request.headers()) {
+            return Err(Problem::unsupported_media_type());
+        }
+        // `Bytes` honours the `DefaultBodyLimit` layer and stops reading at
+        // the limit, so an oversized body is never buffered whole.
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::payload_too_large()
+                } else {
+                    Problem::malformed_json(format!(
+                        "The request body could not be read: {}",
+                        rejection.body_text()
+                    ))
+                }
+            })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// True for `application/json` and `application/<anything>+json`, with or
+/// without parameters (`; charset=utf-8`).
+fn declares_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses `bytes` as `T`: text that is not JSON is a 400; JSON that does not
+/// fit `T` is a 422 naming the field by its path (`address.zip_code`,
+/// `options[0].price_delta`), including a missing field's own name.
+///
+/// # Errors
+/// The problem to answer with.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        json_problem(&path, &inner)
+    })?;
+    deserializer.end().map_err(|e| {
+        Problem::malformed_json(format!(
+            "The body is not valid JSON: {}",
+            without_position(&e)
+        ))
+    })?;
+    Ok(value)
+}
+
+fn json_problem(path: &str, error: &serde_json::Error) -> Problem {
+    use serde_json::error::Category;
+    let message = without_position(error);
+    match error.classify() {
+        Category::Data => {
+            let (field, message) = match missing_field(&message) {
+                Some(name) => (join_path(path, name), "is required".to_owned()),
+                None => (join_path(path, ""), message),
+            };
+            Problem::field(field, message)
+        }
+        Category::Io | Category::Syntax | Category::Eof => {
+            Problem::malformed_json(format!("The body is not valid JSON: {message}"))
+        }
+    }
+}
+
+/// serde's message with the ` at line L column C` suffix removed: the
+/// position means little to a client that sent one line.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// The field name in serde's "missing field `name`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+}
+
+/// `address` + `zip_code` → `address.zip_code`; the root path is `.`.
+fn join_path(path: &str, name: &str) -> String {
+    match (path, name) {
+        ("." | "", "") => "body".to_owned(),
+        ("." | "", name) => name.to_owned(),
+        (path, "") => path.to_owned(),
+        (path, name) => format!("{path}.{name}"),
+    }
+}
+
+/// The ids in a route's path. Every id is a positive integer; anything else
+/// is a 400 naming the parameter, before any service is asked.
+pub trait PathIds: Sized {
+    /// The restaurant the path is under, for authorization.
+    fn restaurant_id(&self) -> i64;
+
+    /// Parses the ids out of the request's matched path.
+    fn from_parts(parts: &mut Parts) -> impl Future<Output = Result<Self, Problem>> + Send;
+}
+
+/// `/api/restaurants/{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestaurantId(pub i64);
+
+/// `/api/restaurants/{id}/<things>/{thing_id}`: the restaurant and one of
+/// its menu items, categories, option groups or coupons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NestedId {
+    /// `{id}`.
+    pub restaurant_id: i64,
+    /// The second parameter (`{item_id}`, `{category_id}`, ...).
+    pub id: i64,
+}
+
+async fn path_ids(parts: &mut Parts) -> Result<Vec<(String, i64)>, Problem> {
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| Problem::invalid_parameter("path", e.body_text()))?;
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    for (name, value) in &params {
+        let is_id = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        match value.parse::<i64>().ok().filter(|id| is_id && *id > 0) {
+            Some(id) => ids.push((name.to_owned(), id)),
+            None => errors.push(FieldError::new(name, "must be a positive integer")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(Problem::invalid_parameters(errors))
+    }
+}
+
+fn id_named(ids: &[(String, i64)], wanted: impl Fn(&str) -> bool) -> Result<i64, Problem> {
+    ids.iter()
+        .find(|(name, _)| wanted(name))
+        .map(|(_, id)| *id)
+        .ok_or_else(|| Problem::internal(&"route has no such path parameter"))
+}
+
+impl PathIds for RestaurantId {
+    fn restaurant_id(&self) -> i64 {
+        self.0
+    }
+
+    async fn from_parts(parts: &mut Parts) -> Result<Self, Problem> {
+        let ids = path_ids(parts).await?;
+        id_named(&ids, |n| n == "id").map(RestaurantId)
+    }
+}
+
+impl PathIds for NestedId {
+    fn restaurant_id(&self) -> i64 {
+        self.restaurant_id
+    }
+
+    async fn from_parts(parts: &mut Parts) -> Result<Self, Problem> {
+        let ids = path_ids(parts).await?;
+        Ok(NestedId {
+            restaurant_id: id_named(&ids, |n| n == "id")?,
+            id: id_named(&ids, |n| n != "id")?,
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RestaurantId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Self::from_parts(parts).await
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for NestedId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Self::from_parts(parts).await
+    }
+}
+
+/// The query string as name/value pairs, read by name with typed getters
+/// that name the parameter when its value does not parse.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map(|Query(pairs)| QueryParams(pairs))
+            .map_err(|e| Problem::invalid_parameter("query", e.body_text()))
+    }
+}
+
+impl QueryParams {
+    /// The last non-empty value of `name`.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    }
+
+    /// `true`/`false` (absent is false).
+    ///
+    /// # Errors
+    /// Any other value.
+    pub fn flag(&self, name: &str) -> Result<bool, Problem> {
+        match self.text(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(Problem::invalid_parameter(
+                name,
+                "must be `true` or `false`",
+            )),
+        }
+    }
+
+    /// A positive integer, if given.
+    ///
+    /// # Errors
+    /// A value that is not a positive integer.
+    pub fn positive(&self, name: &str) -> Result<Option<u32>, Problem> {
+        self.text(name)
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Problem::invalid_parameter(name, "must be a positive integer"))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Body1 {
+        #[allow(dead_code)]
+        name: String,
+        #[allow(dead_code)]
+        address: Address,
+        #[serde(default)]
+        items: Vec<Line>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Address {
+        #[allow(dead_code)]
+        zip_code: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Line {
+        #[allow(dead_code)]
+        quantity: u32,
+    }
+
+    fn problem_of(json: &str) -> Problem {
+        parse_json::<Body1>(json.as_bytes()).expect_err("must fail")
+    }
+
+    #[test]
+    fn a_missing_nested_field_is_named_by_its_full_path() {
+        let p = problem_of(r#"{"name": "x", "address": {}}"#);
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "address.zip_code");
+        assert_eq!(p.errors[0].message, "is required");
+    }
+
+    #[test]
+    fn a_missing_top_level_field_is_named_alone() {
+        let p = problem_of(r#"{"address": {"zip_code": "1"}}"#);
+        assert_eq!(p.errors[0].field, "name");
+    }
+
+    #[test]
+    fn a_wrong_type_in_a_list_is_named_with_its_index() {
+        let p = problem_of(
+            r#"{"name": "x", "address": {"zip_code": "1"}, "items": [{"quantity": 1}, {"quantity": "two"}]}"#,
+        );
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "items[1].quantity");
+        assert!(
+            p.errors[0].message.starts_with("invalid type"),
+            "{:?}",
+            p.errors
+        );
+        assert!(!p.errors[0].message.contains("line"), "{:?}", p.errors);
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_a_400() {
+        for bad in [
+            r#"{"name": "x", "#,
+            "not json",
+            "",
+            r#"{"name":"x","address":{"zip_code":"1"}} trailing"#,
+        ] {
+            let p = problem_of(bad);
+            assert_eq!(p.status, 400, "{bad:?}");
+            assert_eq!(p.code, "malformed_json");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let body: Body1 =
+            parse_json(br#"{"name": "x", "address": {"zip_code": "1", "extra": 1}, "more": []}"#)
+                .expect("parses");
+        assert!(body.items.is_empty());
+    }
+
+    #[test]
+    fn json_content_types_are_recognized() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, ct.parse().expect("header"));
+            declares_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("Application/JSON"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!declares_json(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_json_content_type_is_a_415() {
+        let request = Request::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("{}"))
+            .expect("request");
+        let p = JsonBody::<serde_json::Value>::from_request(request, &())
+            .await
+            .expect_err("must fail");
+        assert_eq!(p.status, 415);
+    }
+}

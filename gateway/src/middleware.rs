@@ -1,0 +1,171 @@
+//! The gateway's own pieces of the tower stack (the stack itself is laid out
+//! in [`crate::routes::router`]): the per-request scope that carries the
+//! request id into gRPC calls and problem bodies, the net that turns any
+//! bare error response into problem+json, the access span, and the HTTP
+//! metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use foodmesh_shared::grpc::REQUEST_ID;
+
+use crate::problem::Problem;
+
+/// The header a request id travels in, both ways.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What code deep inside a request needs to know about it without being
+/// handed it: its id and path, for problem bodies.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The `x-request-id` (the client's, or one generated for it).
+    pub request_id: String,
+    /// The request path, the problem's `instance`.
+    pub path: String,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+/// The request being served on this task, if any.
+pub fn current_request() -> Option<RequestContext> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Runs the rest of the stack inside the request's scope: the request id is
+/// set in the shared `REQUEST_ID` task-local (so every gRPC call made for
+/// this request carries it) and in [`current_request`] (so every problem
+/// body names it). On the way out, an error response without a body of ours
+/// (a timeout, a router 405) is rewritten as problem+json.
+pub async fn request_scope(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let context = RequestContext {
+        request_id: request_id.clone(),
+        path: request.uri().path().to_owned(),
+    };
+    CURRENT
+        .scope(
+            context,
+            REQUEST_ID.scope(request_id, async move {
+                let response = next.run(request).await;
+                as_problem_if_bare(response)
+            }),
+        )
+        .await
+}
+
+/// Replaces the body of a 4xx/5xx response that has no content type or a
+/// plain-text one with a problem for its status, keeping its other headers
+/// (`Allow` on a 405). JSON bodies (ours, `/readyz`) pass untouched.
+fn as_problem_if_bare(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let bare = match response.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.as_bytes().starts_with(b"text/plain"),
+    };
+    if !bare {
+        return response;
+    }
+    let (parts, _body) = response.into_parts();
+    let mut problem = Problem::for_status(status).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    problem
+}
+
+/// Removes a client's `x-request-id` unless it is short printable ASCII, so
+/// the id layer generates a clean one instead: ids end up in logs, gRPC
+/// metadata and response bodies.
+pub async fn drop_unusable_request_id(mut request: Request, next: Next) -> Response {
+    let unusable = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .is_some_and(|v| !is_usable_request_id(v.as_bytes()));
+    if unusable {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    next.run(request).await
+}
+
+fn is_usable_request_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.iter().all(u8::is_ascii_graphic)
+}
+
+/// The route template a request matched (`/api/restaurants/{id}`), or
+/// `unmatched`, so metric labels stay few however many ids are requested.
+fn route_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
+}
+
+/// Counts every request as `http_requests_total{method,route,status}` and
+/// times it as `http_request_duration_seconds{method,route}`.
+pub async fn record_http_metrics(request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let route = route_of(&request);
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "method" => method.clone(),
+        "route" => route.clone()
+    )
+    .record(started.elapsed().as_secs_f64());
+    metrics::counter!(
+        "http_requests_total",
+        "method" => method,
+        "route" => route,
+        "status" => response.status().as_u16().to_string()
+    )
+    .increment(1);
+    response
+}
+
+/// The span every request is served in: a child of the caller's
+/// `traceparent` when there is one, with the `trace_id` and `request_id`
+/// fields every log line inside it carries.
+pub fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let route = route_of(request);
+    let span = tracing::info_span!(
+        "http.request",
+        otel.name = %format_args!("{} {route}", request.method()),
+        otel.kind = "server",
+        http.method = %request.method(),
+        http.route = %route,
+        http.path = %request.uri().path(),
+        request_id = %request_id,
+        trace_id = tracing::field::Empty,
+    );
+    foodmesh_shared::telemetry::adopt_remote_parent(&span, request.headers());
+    span
+}
+
+/// A `Location` header value for a created resource's path.
+pub fn location(path: &str) -> (header::HeaderName, HeaderValue) {
+    // Paths are built from integer ids and literals, always valid header
+    // text; the fallback only keeps the type total.
+    let value = HeaderValue::from_str(path).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (header::LOCATION, value)
+}

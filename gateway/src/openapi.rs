@@ -1,0 +1,245 @@
+//! The OpenAPI document, generated from the handlers' `#[utoipa::path]`
+//! annotations and the body and view types' `ToSchema` derives, so it cannot
+//! drift from the code. Served at `/openapi.json`, browsed at `/docs`.
+//!
+//! Error responses are added here rather than on each handler: which ones
+//! an operation can answer follows from its shape (a body can be malformed,
+//! too large or invalid; a path id can be unknown; a protected route can
+//! refuse), and writing that once keeps every operation honest.
+
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::{FieldError, PROBLEM_JSON, ProblemDetails};
+
+/// The document's fixed parts: info, tags, shared schemas and the bearer
+/// security scheme. Routes are added by [`crate::routes::router`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "FoodMesh API",
+        description = "Order food from restaurants: restaurants, menus and coupons. \
+            Reads of restaurants and menus are public; writes need a bearer JWT \
+            (`admin`, or `staff` of the restaurant). Amounts are decimals in the \
+            restaurant's currency, read and written exactly. Errors are \
+            `application/problem+json` with a stable `code` and per-field `errors`."
+    ),
+    tags(
+        (name = "restaurants", description = "Restaurants and their details."),
+        (name = "menu", description = "Menu items, categories and option groups."),
+        (name = "coupons", description = "A restaurant's discount codes."),
+        (name = "platform", description = "Liveness, readiness and metrics."),
+    ),
+    components(schemas(ProblemDetails, FieldError, crate::auth::Role)),
+    modifiers(&BearerScheme)
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the protected operations name.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "HS256 JWT with `role` (customer, staff, driver, admin) and, for \
+                         staff, `restaurant_id`. Issue one with `foodmesh token --role admin`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The shared problem responses: name, description, example.
+const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
+    (
+        "BadRequest",
+        400,
+        "invalid_parameter",
+        "A path or query parameter does not parse, or the body is not JSON.",
+        "id",
+    ),
+    (
+        "Unauthorized",
+        401,
+        "unauthorized",
+        "No valid bearer token (see `WWW-Authenticate`).",
+        "",
+    ),
+    (
+        "Forbidden",
+        403,
+        "forbidden",
+        "The token's role or restaurant may not do this.",
+        "",
+    ),
+    (
+        "NotFound",
+        404,
+        "restaurant_not_found",
+        "The restaurant or one of its parts does not exist.",
+        "",
+    ),
+    (
+        "Conflict",
+        409,
+        "coupon_code_taken",
+        "The change conflicts with the current state.",
+        "",
+    ),
+    (
+        "PayloadTooLarge",
+        413,
+        "payload_too_large",
+        "The body is over the gateway's limit.",
+        "",
+    ),
+    (
+        "UnsupportedMediaType",
+        415,
+        "unsupported_media_type",
+        "The body is not declared as `application/json`.",
+        "",
+    ),
+    (
+        "ValidationFailed",
+        422,
+        "validation_failed",
+        "Fields of the body are missing or invalid; `errors` names each.",
+        "price",
+    ),
+    (
+        "InternalError",
+        500,
+        "internal_error",
+        "Unexpected; quote `request_id`.",
+        "",
+    ),
+    (
+        "ServiceUnavailable",
+        503,
+        "service_unavailable",
+        "A service behind the gateway is unavailable.",
+        "",
+    ),
+    (
+        "GatewayTimeout",
+        504,
+        "upstream_timeout",
+        "A service behind the gateway did not answer in time.",
+        "",
+    ),
+];
+
+/// Adds the problem responses to the components and to every operation
+/// according to its shape, and returns the finished document.
+pub fn complete(mut openapi: Document) -> Document {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (name, status, code, description, field) in PROBLEMS {
+        let errors = if field.is_empty() {
+            serde_json::json!([])
+        } else {
+            serde_json::json!([{"field": field, "message": "must be a positive integer"}])
+        };
+        let example = serde_json::json!({
+            "type": format!("urn:foodmesh:problem:{code}"),
+            "title": axum::http::StatusCode::from_u16(*status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error"),
+            "status": status,
+            "detail": description,
+            "code": code,
+            "instance": "/api/restaurants/1",
+            "request_id": "5f0c6a1e-8d1b-4c47-a3a4-2f7f6f0c9b11",
+            "errors": errors,
+        });
+        let response = ResponseBuilder::new()
+            .description(*description)
+            .content(
+                PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ProblemDetails")))
+                    .example(Some(example))
+                    .build(),
+            )
+            .build();
+        components
+            .responses
+            .insert((*name).to_owned(), RefOr::T(response));
+    }
+    for (path, item) in &mut openapi.paths.paths {
+        let api = path.starts_with("/api/");
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.post, true),
+            (&mut item.put, true),
+            (&mut item.patch, true),
+            (&mut item.delete, true),
+        ];
+        for (operation, writes) in operations {
+            if let Some(operation) = operation.as_mut()
+                && api
+            {
+                add_problems(operation, writes);
+            }
+        }
+    }
+    openapi
+}
+
+fn add_problems(operation: &mut Operation, writes: bool) {
+    let params = operation.parameters.as_deref().unwrap_or_default();
+    let param = |place: ParameterIn, name: Option<&str>| {
+        params.iter().any(|p| match p {
+            RefOr::T(p) => p.parameter_in == place && name.is_none_or(|n| p.name.starts_with(n)),
+            RefOr::Ref(_) => false,
+        })
+    };
+    let has_path = param(ParameterIn::Path, None);
+    let has_query = param(ParameterIn::Query, None);
+    let asks_more = param(ParameterIn::Query, Some("include_"));
+    let has_body = operation.request_body.is_some();
+    let secured = operation.security.is_some();
+    let mut wanted = vec![
+        ("500", "InternalError"),
+        ("503", "ServiceUnavailable"),
+        ("504", "GatewayTimeout"),
+    ];
+    if has_path || has_query || has_body {
+        wanted.push(("400", "BadRequest"));
+    }
+    if secured || asks_more {
+        wanted.push(("401", "Unauthorized"));
+        wanted.push(("403", "Forbidden"));
+    }
+    if has_path {
+        wanted.push(("404", "NotFound"));
+    }
+    if writes {
+        wanted.push(("409", "Conflict"));
+    }
+    if has_body {
+        wanted.push(("413", "PayloadTooLarge"));
+        wanted.push(("415", "UnsupportedMediaType"));
+    }
+    if has_body || has_query || writes {
+        wanted.push(("422", "ValidationFailed"));
+    }
+    for (status, name) in wanted {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}

@@ -1,0 +1,496 @@
+//! Every error the gateway answers with, as `application/problem+json`
+//! (RFC 9457), and the one table that turns a gRPC status into an HTTP one.
+//!
+//! A client reads three things: the HTTP status, a stable lower_snake `code`
+//! to branch on, and `errors` naming each field at fault in REST terms. A
+//! human reads `title` and `detail`. An operator finds the request by its
+//! `request_id`. Unexpected failures tell the client nothing more than that
+//! they happened: their cause goes to the log, never into the body.
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tonic_types::StatusExt;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field at fault, named as the REST body names it (`address.zip_code`,
+/// `options[0].price_delta`), so a form can put the message beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"field": "price", "message": "has more than 2 decimal places for USD"}))]
+pub struct FieldError {
+    /// Path to the field in the request body, or the name of the path or
+    /// query parameter.
+    pub field: String,
+    /// Why the value was refused.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A violation of `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An error response body (RFC 9457 problem details with FoodMesh members).
+/// Handlers hold it as a boxed [`Problem`], keeping their `Result`s small.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:foodmesh:problem:validation_failed",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "The request has invalid fields: price.",
+    "code": "validation_failed",
+    "instance": "/api/restaurants/1/menu",
+    "request_id": "5f0c6a1e-8d1b-4c47-a3a4-2f7f6f0c9b11",
+    "errors": [{"field": "price", "message": "must not be negative"}]
+}))]
+pub struct ProblemDetails {
+    /// `urn:foodmesh:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// The HTTP reason phrase of `status`.
+    pub title: String,
+    /// The HTTP status, repeated for clients that lose the status line.
+    pub status: u16,
+    /// What went wrong, for a human.
+    pub detail: String,
+    /// Stable machine-readable reason, lower_snake (`validation_failed`,
+    /// `not_found`, `coupon_code_taken`).
+    pub code: String,
+    /// The path of the request that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The `x-request-id` of the request, also in the logs and traces.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// The fields at fault; empty when the problem is not about fields.
+    #[serde(default)]
+    pub errors: Vec<FieldError>,
+    /// Extra response headers (`WWW-Authenticate`), not part of the body.
+    #[serde(skip)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl ProblemDetails {
+    /// The HTTP status this problem is sent with.
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// The error every handler and extractor returns: a problem on its way to
+/// becoming a response.
+#[derive(Debug, Clone)]
+pub struct Problem(Box<ProblemDetails>);
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemDetails;
+
+    fn deref(&self) -> &ProblemDetails {
+        &self.0
+    }
+}
+
+impl Problem {
+    /// A problem with `status`, a stable `code` and a human `detail`.
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self(Box::new(ProblemDetails {
+            type_uri: format!("urn:foodmesh:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+            instance: None,
+            request_id: None,
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }))
+    }
+
+    /// The response body, for callers that want it without a response.
+    pub fn into_details(self) -> ProblemDetails {
+        *self.0
+    }
+
+    /// Adds the fields at fault.
+    #[must_use]
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.0.errors = errors;
+        self
+    }
+
+    /// Adds a response header (e.g. `WWW-Authenticate` on a 401).
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.push((name, value));
+        self
+    }
+
+    /// 422: the body is well-formed JSON but these fields are wrong.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!("The request has invalid fields: {}.", fields.join(", "));
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(errors)
+    }
+
+    /// 422 for one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    /// 400: the body is not JSON at all.
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_json", detail)
+    }
+
+    /// 400: a path or query parameter is unusable.
+    pub fn invalid_parameters(errors: Vec<FieldError>) -> Self {
+        let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let detail = format!("Invalid parameters: {}.", names.join(", "));
+        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", detail).with_errors(errors)
+    }
+
+    /// 400 for one parameter.
+    pub fn invalid_parameter(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid_parameters(vec![FieldError::new(name, message)])
+    }
+
+    /// 415: the body is not declared as JSON.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the request body as JSON with `Content-Type: application/json`.",
+        )
+    }
+
+    /// 413: the body is over the configured limit.
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is larger than the gateway accepts.",
+        )
+    }
+
+    /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
+    /// `invalid_token` is true when a token was sent but refused.
+    pub fn unauthorized(detail: impl Into<String>, invalid_token: bool) -> Self {
+        let challenge = if invalid_token {
+            "Bearer realm=\"foodmesh\", error=\"invalid_token\""
+        } else {
+            "Bearer realm=\"foodmesh\""
+        };
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        )
+    }
+
+    /// 403: authenticated, but this caller may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// 500 with an opaque detail. The cause is logged here, with the
+    /// request's span fields (request id, trace id), and never sent.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(cause = %cause, "request failed unexpectedly");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred. Quote the request id when reporting it.",
+        )
+    }
+
+    /// The problem for a bare error status that some layer produced without
+    /// a body of ours (a timeout, a 405 from the router).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, detail) = match status {
+            StatusCode::NOT_FOUND => ("not_found", "No such resource."),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "This resource does not support that method; see the Allow header.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload_too_large",
+                "The request body is larger than the gateway accepts.",
+            ),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => (
+                "request_timeout",
+                "The request took longer than the gateway allows.",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "Send the request body as JSON with `Content-Type: application/json`.",
+            ),
+            s if s.is_server_error() => (
+                "internal_error",
+                "An unexpected error occurred. Quote the request id when reporting it.",
+            ),
+            _ => ("bad_request", "The request could not be processed."),
+        };
+        Self::new(status, code, detail)
+    }
+
+    /// Translates a failed gRPC call to `service` into a problem: the HTTP
+    /// status from [`classify`], the code from the status's `ErrorInfo`
+    /// reason when it has one, and its `BadRequest` violations renamed to
+    /// REST field names.
+    pub fn from_grpc(service: &str, method: &str, status: &tonic::Status) -> Self {
+        let (http, default_code) = classify(status.code());
+        let details = status.get_error_details();
+        let reason = details
+            .error_info()
+            .map(|info| info.reason.to_ascii_lowercase())
+            .filter(|r| !r.is_empty());
+        let code = reason.as_deref().unwrap_or(default_code);
+        let errors: Vec<FieldError> = details
+            .bad_request()
+            .map(|br| {
+                br.field_violations
+                    .iter()
+                    .map(|v| FieldError::new(rest_field(&v.field), v.description.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let detail = match status.code() {
+            tonic::Code::Unavailable => {
+                tracing::warn!(
+                    service,
+                    method,
+                    message = status.message(),
+                    "upstream unavailable"
+                );
+                format!("{service} is unavailable; try again shortly.")
+            }
+            tonic::Code::DeadlineExceeded => {
+                tracing::warn!(service, method, "upstream deadline exceeded");
+                format!("{service} did not answer in time.")
+            }
+            tonic::Code::Unimplemented => format!("{service} does not implement this yet."),
+            _ if http.is_server_error() => {
+                return Self::internal(&format_args!(
+                    "{service}/{method} failed: {:?}: {}",
+                    status.code(),
+                    status.message()
+                ));
+            }
+            _ if status.message().is_empty() => http.canonical_reason().unwrap_or("").to_owned(),
+            _ if errors.is_empty() => status.message().to_owned(),
+            _ => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                format!("The request has invalid fields: {}.", fields.join(", "))
+            }
+        };
+        Self::new(http, code, detail).with_errors(errors)
+    }
+}
+
+/// THE table from gRPC status code to HTTP status, with the problem code
+/// used when the service gives no `ErrorInfo` reason. Malformed JSON (400)
+/// never reaches a service, so InvalidArgument is always a 422 here.
+pub fn classify(code: tonic::Code) -> (StatusCode, &'static str) {
+    use tonic::Code;
+    match code {
+        Code::InvalidArgument => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        Code::OutOfRange => (StatusCode::UNPROCESSABLE_ENTITY, "out_of_range"),
+        Code::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        Code::AlreadyExists => (StatusCode::CONFLICT, "already_exists"),
+        Code::Aborted => (StatusCode::CONFLICT, "conflict"),
+        Code::FailedPrecondition => (StatusCode::CONFLICT, "failed_precondition"),
+        Code::PermissionDenied => (StatusCode::FORBIDDEN, "forbidden"),
+        Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "resource_exhausted"),
+        Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+        Code::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+        Code::Unimplemented => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
+        Code::Ok | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        }
+    }
+}
+
+/// Renames a field path of a gRPC request to the REST body's name for it:
+/// the request wrapper (`restaurant.`, `patch.`, `page.`) goes, amounts lose
+/// their `_minor` suffix, and the few renamed fields get their REST names.
+/// Indexes are kept: `options[1].price_delta_minor` → `options[1].price_delta`.
+pub fn rest_field(proto: &str) -> String {
+    let mut path = proto;
+    for wrapper in ["restaurant.", "patch.", "page."] {
+        if let Some(rest) = path.strip_prefix(wrapper) {
+            path = rest;
+        }
+    }
+    path.split('.')
+        .map(|segment| {
+            let (name, index) = match segment.find('[') {
+                Some(at) => segment.split_at(at),
+                None => (segment, ""),
+            };
+            let name = match name {
+                "tax_rate_bps" => "tax_rate",
+                "kind" => "discount_type",
+                "page_token" => "cursor",
+                "page_size" => "limit",
+                "option_group_id" => "group_id",
+                "price_delta_minor" => "price_delta",
+                other => other.strip_suffix("_minor").unwrap_or(other),
+            };
+            format!("{name}{index}")
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut details = self.into_details();
+        if let Some(context) = crate::middleware::current_request() {
+            details.request_id.get_or_insert(context.request_id);
+            details.instance.get_or_insert(context.path);
+        }
+        let status = details.status_code();
+        let headers = std::mem::take(&mut details.headers);
+        // Serializing plain strings and numbers cannot fail; the fallback
+        // keeps the status and content type right even so.
+        let body = serde_json::to_vec(&details).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            body,
+        )
+            .into_response();
+        for (name, value) in headers {
+            response.headers_mut().append(name, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::{ErrorDetails, FieldViolation};
+
+    use super::*;
+
+    #[test]
+    fn every_grpc_code_has_one_http_status() {
+        use tonic::Code;
+        let table = [
+            (Code::InvalidArgument, 422),
+            (Code::OutOfRange, 422),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::Aborted, 409),
+            (Code::FailedPrecondition, 409),
+            (Code::PermissionDenied, 403),
+            (Code::Unauthenticated, 401),
+            (Code::ResourceExhausted, 429),
+            (Code::Unavailable, 503),
+            (Code::DeadlineExceeded, 504),
+            (Code::Unimplemented, 501),
+            (Code::Internal, 500),
+            (Code::Unknown, 500),
+            (Code::DataLoss, 500),
+            (Code::Cancelled, 500),
+        ];
+        for (code, http) in table {
+            assert_eq!(classify(code).0.as_u16(), http, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn proto_field_names_become_rest_field_names() {
+        assert_eq!(rest_field("price_minor"), "price");
+        assert_eq!(rest_field("delivery_fee_minor"), "delivery_fee");
+        assert_eq!(rest_field("restaurant.tax_rate_bps"), "tax_rate");
+        assert_eq!(rest_field("kind"), "discount_type");
+        assert_eq!(rest_field("min_order_minor"), "min_order");
+        assert_eq!(
+            rest_field("options[1].price_delta_minor"),
+            "options[1].price_delta"
+        );
+        assert_eq!(rest_field("address.zip_code"), "address.zip_code");
+        assert_eq!(
+            rest_field("opening_hours[1].opens"),
+            "opening_hours[1].opens"
+        );
+        assert_eq!(rest_field("page.page_token"), "cursor");
+        assert_eq!(rest_field("page_token"), "cursor");
+        assert_eq!(rest_field("lines[0].quantity"), "lines[0].quantity");
+    }
+
+    #[test]
+    fn an_invalid_argument_with_violations_is_a_422_naming_rest_fields() {
+        let status = tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "bad input",
+            ErrorDetails::with_bad_request(vec![
+                FieldViolation::new("price_minor", "must not be negative"),
+                FieldViolation::new("address.zip_code", "is required"),
+            ]),
+        );
+        let problem = Problem::from_grpc("restaurant-svc", "CreateMenuItem", &status);
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.code, "validation_failed");
+        assert_eq!(problem.type_uri, "urn:foodmesh:problem:validation_failed");
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["price", "address.zip_code"]);
+    }
+
+    #[test]
+    fn an_error_info_reason_becomes_the_lower_snake_code() {
+        let status = tonic::Status::with_error_details(
+            tonic::Code::FailedPrecondition,
+            "coupon WELCOME has no redemptions left",
+            ErrorDetails::with_error_info("COUPON_EXHAUSTED", "foodmesh.restaurant", []),
+        );
+        let problem = Problem::from_grpc("restaurant-svc", "RedeemCoupon", &status);
+        assert_eq!(problem.status, 409);
+        assert_eq!(problem.code, "coupon_exhausted");
+        assert_eq!(problem.detail, "coupon WELCOME has no redemptions left");
+    }
+
+    #[test]
+    fn internal_failures_reveal_nothing_of_their_cause() {
+        let status = tonic::Status::internal("connection to postgres lost: password=hunter2");
+        let problem = Problem::from_grpc("restaurant-svc", "GetMenu", &status);
+        assert_eq!(problem.status, 500);
+        assert_eq!(problem.code, "internal_error");
+        assert!(!problem.detail.contains("postgres"));
+    }
+
+    #[test]
+    fn an_unavailable_upstream_is_a_503_naming_the_service() {
+        let status = tonic::Status::unavailable("tcp connect error");
+        let problem = Problem::from_grpc("restaurant-svc", "GetMenu", &status);
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.code, "service_unavailable");
+        assert!(problem.detail.contains("restaurant-svc"));
+        assert!(!problem.detail.contains("tcp"));
+    }
+
+    #[test]
+    fn a_401_carries_the_bearer_challenge() {
+        let response = Problem::unauthorized("no token", false).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"foodmesh\""
+        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+}

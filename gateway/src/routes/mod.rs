@@ -1,0 +1,366 @@
+//! The REST API: every route, the state handlers share, and the tower stack
+//! every request passes through.
+//!
+//! Handlers are thin: an extractor authenticates and parses, a body type
+//! turns itself into a gRPC request (or a 422), the upstream is called, and
+//! a view type turns the answer into JSON. Only this layer knows HTTP.
+
+pub mod coupons;
+pub mod menu;
+pub mod platform;
+pub mod restaurants;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use chrono::{DateTime, Utc};
+use foodmesh_proto::common::v1::Money;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::Verifier;
+use crate::middleware;
+use crate::money::Decimal;
+use crate::openapi::ApiDoc;
+use crate::problem::Problem;
+use crate::upstream::Upstreams;
+
+/// What every handler can reach: the upstream clients, the token verifier
+/// and the limits the stack enforces.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// gRPC clients of the services.
+    pub upstreams: Upstreams,
+    /// Checks bearer tokens.
+    pub verifier: Arc<Verifier>,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// Longest a whole request may take.
+    pub request_timeout: Duration,
+}
+
+impl FromRef<AppState> for Arc<Verifier> {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+/// The gateway's whole HTTP application: the API, `/openapi.json`,
+/// `/docs`, the platform routes, problem+json for unknown routes, and the
+/// layers below, in order. The binary and tests both serve exactly this.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api_routes().split_for_parts();
+    let openapi = crate::openapi::complete(openapi);
+    let body_limit = state.body_limit_bytes;
+    let request_timeout = state.request_timeout;
+    let stack = ServiceBuilder::new()
+        // A client's request id is kept only when it is short printable
+        // text, so what is logged and echoed stays clean.
+        .layer(axum::middleware::from_fn(
+            middleware::drop_unusable_request_id,
+        ))
+        // Every request gets an id (the client's, or a fresh UUID) before
+        // anything below logs or calls out.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // The response carries the id back, so a client can quote it.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // One span per request, joined to the caller's `traceparent`, so
+        // every log line and gRPC call below shares its trace id.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(middleware::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        // Counted and timed outside everything that can refuse a request,
+        // so refusals and timeouts show in the metrics too.
+        .layer(axum::middleware::from_fn(middleware::record_http_metrics))
+        // The request id into gRPC metadata and problem bodies; bare error
+        // responses from the layers below become problem+json.
+        .layer(axum::middleware::from_fn(middleware::request_scope))
+        // A request that outlives its upstream deadlines is cut off (504)
+        // rather than holding its connection.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ))
+        // Bodies are refused (413) as soon as they pass the limit, never
+        // buffered whole.
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .merge(api.with_state(state))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(unknown_route)
+        .layer(stack)
+}
+
+/// Every documented route, registered with axum and the OpenAPI document
+/// in one place. One `routes!` per path.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(
+            restaurants::create_restaurant,
+            restaurants::list_restaurants
+        ))
+        .routes(routes!(
+            restaurants::get_restaurant,
+            restaurants::update_restaurant,
+            restaurants::delete_restaurant
+        ))
+        .routes(routes!(menu::get_menu, menu::create_menu_item))
+        .routes(routes!(
+            menu::get_menu_item,
+            menu::update_menu_item,
+            menu::delete_menu_item
+        ))
+        .routes(routes!(menu::list_categories, menu::create_category))
+        .routes(routes!(menu::update_category, menu::delete_category))
+        .routes(routes!(menu::list_option_groups, menu::create_option_group))
+        .routes(routes!(
+            menu::update_option_group,
+            menu::delete_option_group
+        ))
+        .routes(routes!(coupons::list_coupons, coupons::create_coupon))
+        .routes(routes!(coupons::get_coupon, coupons::update_coupon))
+        .routes(routes!(platform::healthz))
+        .routes(routes!(platform::readyz))
+        .routes(routes!(platform::metrics))
+}
+
+async fn unknown_route() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "No such route; see /openapi.json for the API.",
+    )
+}
+
+/// A 201 with the new resource's `Location` and its JSON.
+pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 1], Json<T>);
+
+/// Builds a [`Created`] response.
+pub fn created<T>(location: &str, body: T) -> Created<T> {
+    (
+        StatusCode::CREATED,
+        [middleware::location(location)],
+        Json(body),
+    )
+}
+
+/// A protobuf timestamp as RFC 3339 time.
+pub fn from_timestamp(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    let ts = ts?;
+    DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))
+}
+
+/// RFC 3339 time as a protobuf timestamp.
+pub fn to_timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// An amount from a service as a REST decimal with its currency. A missing
+/// amount is zero in `currency`, the restaurant's.
+///
+/// # Errors
+/// A currency the platform does not know: the service broke the contract,
+/// so the client gets an opaque 500 and the log says why.
+pub fn amount(money: Option<&Money>, currency: &str) -> Result<(Decimal, String), Problem> {
+    let (minor, code) = match money {
+        Some(m) if !m.currency.is_empty() => (m.amount_minor, m.currency.as_str()),
+        Some(m) => (m.amount_minor, currency),
+        None => (0, currency),
+    };
+    Decimal::from_minor(minor, code)
+        .map(|d| (d, code.to_owned()))
+        .map_err(|e| Problem::internal(&format_args!("amount from upstream: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use foodmesh_shared::ServiceName;
+    use foodmesh_shared::config::DiscoveryConfig;
+    use foodmesh_shared::discovery::Discovery;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::problem::PROBLEM_JSON;
+
+    /// The application with every upstream pointing at a closed port: only
+    /// what the gateway answers by itself can succeed.
+    fn app() -> Router {
+        let map: HashMap<ServiceName, String> = ServiceName::ALL
+            .into_iter()
+            .map(|s| (s, "http://127.0.0.1:9".to_owned()))
+            .collect();
+        let discovery = Discovery::from_config(&DiscoveryConfig::Static(map));
+        let upstreams =
+            Upstreams::connect(&discovery, Duration::from_millis(200)).expect("static map");
+        router(AppState {
+            upstreams,
+            verifier: Arc::new(Verifier::new(b"secret")),
+            body_limit_bytes: 1024,
+            request_timeout: Duration::from_secs(2),
+        })
+    }
+
+    async fn send(
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = app().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (status, headers, json)
+    }
+
+    fn get(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).expect("request")
+    }
+
+    fn admin_token() -> String {
+        crate::auth::issue(
+            b"secret",
+            crate::auth::Role::Admin,
+            "root",
+            None,
+            Duration::from_secs(60),
+        )
+        .expect("token")
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_problem_404_with_the_request_id() {
+        let request = Request::get("/nowhere")
+            .header("x-request-id", "abc-123")
+            .body(Body::empty())
+            .expect("request");
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(headers["x-request-id"], "abc-123");
+        assert_eq!(body["request_id"], "abc-123");
+        assert_eq!(body["instance"], "/nowhere");
+        assert_eq!(body["code"], "not_found");
+    }
+
+    #[tokio::test]
+    async fn an_unusable_request_id_is_replaced_by_a_generated_one() {
+        let request = Request::get("/nowhere")
+            .header("x-request-id", "x".repeat(500))
+            .body(Body::empty())
+            .expect("request");
+        let (_, headers, body) = send(request).await;
+        let id = headers["x-request-id"].to_str().expect("text");
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        assert_eq!(body["request_id"], id);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_a_problem_405_keeping_allow() {
+        let request = Request::put("/api/restaurants")
+            .body(Body::empty())
+            .expect("request");
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert!(headers.contains_key(header::ALLOW));
+        assert_eq!(body["code"], "method_not_allowed");
+        assert!(!body["request_id"].as_str().unwrap_or_default().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_write_without_a_token_is_401_before_the_body_is_read() {
+        let request = Request::post("/api/restaurants")
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("not even json"))
+            .expect("request");
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            headers[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with("Bearer")
+        );
+        assert_eq!(body["code"], "unauthorized");
+    }
+
+    #[tokio::test]
+    async fn a_non_numeric_path_id_is_a_400_naming_the_parameter() {
+        let (status, _, body) = send(get("/api/restaurants/abc/menu")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["errors"][0]["field"], "id");
+        let (status, _, body) = send(get("/api/restaurants/0")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["errors"][0]["field"], "id");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_a_413() {
+        let request = Request::post("/api/restaurants")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {}", admin_token()))
+            .body(Body::from(format!(r#"{{"name": "{}"}}"#, "x".repeat(2048))))
+            .expect("request");
+        let (status, _, body) = send(request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["code"], "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_a_503_problem() {
+        let (status, headers, body) = send(get("/api/restaurants/1")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(body["code"], "service_unavailable");
+    }
+
+    #[tokio::test]
+    async fn readiness_names_every_upstream_and_fails_when_they_are_down() {
+        let (status, _, body) = send(get("/readyz")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "not_ready");
+        for service in ServiceName::ALL {
+            assert_eq!(body["upstreams"][service.service_id()], "unreachable");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_has_problem_responses_and_the_bearer_scheme() {
+        let (status, _, doc) = send(get("/openapi.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        let create = &doc["paths"]["/api/restaurants/{id}/menu"]["post"];
+        for code in [
+            "201", "400", "401", "403", "404", "413", "415", "422", "500", "503",
+        ] {
+            assert!(create["responses"][code].is_object(), "{code}: {create}");
+        }
+    }
+}

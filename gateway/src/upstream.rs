@@ -1,0 +1,374 @@
+//! The gRPC side of the gateway: one balanced channel per service from
+//! discovery, and every call made the same way.
+//!
+//! Each call carries the request's trace context and request id (the shared
+//! [`Propagate`] interceptor), has a deadline of `UPSTREAM_TIMEOUT_MS` that
+//! the server is told about and the gateway enforces, is retried once on
+//! `UNAVAILABLE` only when it is a read (a write might have happened), and
+//! is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
+//! and timed as `grpc_client_request_duration_seconds{grpc_service,grpc_method}`.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use foodmesh_proto::restaurant::v1 as pb;
+use foodmesh_proto::restaurant::v1::restaurant_service_client::RestaurantServiceClient;
+use foodmesh_shared::ServiceName;
+use foodmesh_shared::discovery::{Discovery, DiscoveryError};
+use foodmesh_shared::grpc::{Propagate, TracedChannel, code_name};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tracing::Instrument;
+
+use crate::problem::Problem;
+
+/// A failed call to a service, with enough to log it and answer the client.
+#[derive(Debug)]
+pub struct UpstreamError {
+    /// The service called.
+    pub service: ServiceName,
+    /// The RPC called.
+    pub method: &'static str,
+    /// What it answered (or the gateway's own deadline).
+    pub status: tonic::Status,
+}
+
+impl From<UpstreamError> for Problem {
+    fn from(e: UpstreamError) -> Self {
+        Problem::from_grpc(e.service.service_id(), e.method, &e.status)
+    }
+}
+
+/// Whether a call may be repeated without a second effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// A read: retried once when the service is unavailable.
+    Read,
+    /// A write: never retried, since the first attempt may have landed.
+    Write,
+}
+
+/// A generated client plus the deadline, retry and metrics every call gets.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient<C> {
+    client: C,
+    service: ServiceName,
+    grpc_service: &'static str,
+    timeout: Duration,
+}
+
+impl<C: Clone> UpstreamClient<C> {
+    /// Wraps `client` for `service`, whose full gRPC name (for metric
+    /// labels, as the server reports it) is `grpc_service`.
+    pub fn new(
+        client: C,
+        service: ServiceName,
+        grpc_service: &'static str,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            client,
+            service,
+            grpc_service,
+            timeout,
+        }
+    }
+
+    /// Calls `method` with `message` through `send` (which names the
+    /// generated client method), retrying once on UNAVAILABLE for reads.
+    ///
+    /// # Errors
+    /// The service's status, or DEADLINE_EXCEEDED when it did not answer
+    /// within the deadline.
+    pub async fn unary<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        idempotency: Idempotency,
+        message: Req,
+        send: F,
+    ) -> Result<Resp, UpstreamError>
+    where
+        Req: Clone,
+        F: Fn(C, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let attempts = match idempotency {
+            Idempotency::Read => 2,
+            Idempotency::Write => 1,
+        };
+        let mut attempt = 1;
+        loop {
+            match self.attempt(method, message.clone(), &send).await {
+                Err(status) if status.code() == tonic::Code::Unavailable && attempt < attempts => {
+                    tracing::debug!(method, "upstream unavailable; retrying the read once");
+                    attempt += 1;
+                    // A moment for the balancer to drop a dead instance.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                result => {
+                    return result.map_err(|status| UpstreamError {
+                        service: self.service,
+                        method,
+                        status,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn attempt<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        message: Req,
+        send: &F,
+    ) -> Result<Resp, tonic::Status>
+    where
+        F: Fn(C, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        let mut request = tonic::Request::new(message);
+        // Tells the server how long the caller waits, so it can give up too.
+        request.set_timeout(self.timeout);
+        let span = tracing::info_span!(
+            "grpc.client",
+            otel.name = %format_args!("{}/{method}", self.grpc_service),
+            otel.kind = "client",
+            rpc.system = "grpc",
+            rpc.service = self.grpc_service,
+            rpc.method = method,
+        );
+        let started = Instant::now();
+        let call = send(self.client.clone(), request);
+        let result = match tokio::time::timeout(self.timeout, call)
+            .instrument(span)
+            .await
+        {
+            Ok(result) => result.map(tonic::Response::into_inner),
+            Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+                "no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        };
+        let code = result
+            .as_ref()
+            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok);
+        metrics::histogram!(
+            "grpc_client_request_duration_seconds",
+            "grpc_service" => self.grpc_service,
+            "grpc_method" => method
+        )
+        .record(started.elapsed().as_secs_f64());
+        metrics::counter!(
+            "grpc_client_requests_total",
+            "grpc_service" => self.grpc_service,
+            "grpc_method" => method,
+            "grpc_code" => code_name(code)
+        )
+        .increment(1);
+        result
+    }
+}
+
+/// Declares one RPC of a service as a typed async method.
+macro_rules! rpc {
+    ($(#[$doc:meta])* $name:ident, $method:literal, $idempotency:ident, $req:ty => $resp:ty) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// The service's status, as an [`UpstreamError`].
+        pub async fn $name(&self, request: $req) -> Result<$resp, UpstreamError> {
+            self.0
+                .unary($method, Idempotency::$idempotency, request, |mut client, request| async move {
+                    client.$name(request).await
+                })
+                .await
+        }
+    };
+}
+
+/// restaurant-svc: restaurants, menus and coupons.
+#[derive(Debug, Clone)]
+pub struct Restaurants(UpstreamClient<RestaurantServiceClient<TracedChannel>>);
+
+impl Restaurants {
+    /// A client over `channel`, each call bounded by `timeout`.
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
+        let client = RestaurantServiceClient::with_interceptor(channel, Propagate);
+        Self(UpstreamClient::new(
+            client,
+            ServiceName::Restaurant,
+            pb::restaurant_service_server::SERVICE_NAME,
+            timeout,
+        ))
+    }
+
+    /// The currency every amount of restaurant `id` is in: the gateway
+    /// needs it to read the decimals a client sends.
+    ///
+    /// # Errors
+    /// The restaurant does not exist (404) or the service failed.
+    pub async fn currency_of(&self, id: i64) -> Result<String, UpstreamError> {
+        self.get_restaurant(pb::GetRestaurantRequest { id })
+            .await
+            .map(|r| r.currency)
+    }
+
+    rpc!(
+        /// One restaurant.
+        get_restaurant, "GetRestaurant", Read, pb::GetRestaurantRequest => pb::Restaurant
+    );
+    rpc!(
+        /// A page of restaurants.
+        list_restaurants, "ListRestaurants", Read, pb::ListRestaurantsRequest => pb::ListRestaurantsResponse
+    );
+    rpc!(
+        /// Adds a restaurant.
+        create_restaurant, "CreateRestaurant", Write, pb::CreateRestaurantRequest => pb::Restaurant
+    );
+    rpc!(
+        /// Changes some fields of a restaurant.
+        update_restaurant, "UpdateRestaurant", Write, pb::UpdateRestaurantRequest => pb::Restaurant
+    );
+    rpc!(
+        /// Removes a restaurant from listings and ordering.
+        delete_restaurant, "DeleteRestaurant", Write, pb::DeleteRestaurantRequest => ()
+    );
+    rpc!(
+        /// The whole menu.
+        get_menu, "GetMenu", Read, pb::GetMenuRequest => pb::Menu
+    );
+    rpc!(
+        /// Adds a menu category.
+        create_category, "CreateCategory", Write, pb::CreateCategoryRequest => pb::Category
+    );
+    rpc!(
+        /// Changes a menu category.
+        update_category, "UpdateCategory", Write, pb::UpdateCategoryRequest => pb::Category
+    );
+    rpc!(
+        /// Removes a menu category.
+        delete_category, "DeleteCategory", Write, pb::DeleteCategoryRequest => ()
+    );
+    rpc!(
+        /// Adds a menu item.
+        create_menu_item, "CreateMenuItem", Write, pb::CreateMenuItemRequest => pb::MenuItem
+    );
+    rpc!(
+        /// One menu item.
+        get_menu_item, "GetMenuItem", Read, pb::GetMenuItemRequest => pb::MenuItem
+    );
+    rpc!(
+        /// Changes a menu item.
+        update_menu_item, "UpdateMenuItem", Write, pb::UpdateMenuItemRequest => pb::MenuItem
+    );
+    rpc!(
+        /// Removes a menu item.
+        delete_menu_item, "DeleteMenuItem", Write, pb::DeleteMenuItemRequest => ()
+    );
+    rpc!(
+        /// Adds an option group.
+        create_option_group, "CreateOptionGroup", Write, pb::CreateOptionGroupRequest => pb::OptionGroup
+    );
+    rpc!(
+        /// Changes an option group.
+        update_option_group, "UpdateOptionGroup", Write, pb::UpdateOptionGroupRequest => pb::OptionGroup
+    );
+    rpc!(
+        /// Removes an option group.
+        delete_option_group, "DeleteOptionGroup", Write, pb::DeleteOptionGroupRequest => ()
+    );
+    rpc!(
+        /// Adds a coupon.
+        create_coupon, "CreateCoupon", Write, pb::CreateCouponRequest => pb::Coupon
+    );
+    rpc!(
+        /// A restaurant's coupons.
+        list_coupons, "ListCoupons", Read, pb::ListCouponsRequest => pb::ListCouponsResponse
+    );
+    rpc!(
+        /// Changes a coupon.
+        update_coupon, "UpdateCoupon", Write, pb::UpdateCouponRequest => pb::Coupon
+    );
+}
+
+/// How one upstream answered its health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// SERVING.
+    Serving,
+    /// Answered, but not SERVING (starting, draining).
+    NotServing,
+    /// No answer within the probe's time.
+    Unreachable,
+}
+
+impl Health {
+    /// The word `/readyz` shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Serving => "serving",
+            Health::NotServing => "not_serving",
+            Health::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// The standard gRPC health check against every service, for `/readyz`.
+#[derive(Debug, Clone)]
+pub struct Probes(Vec<(ServiceName, Channel)>);
+
+impl Probes {
+    /// Checks every service at once, each within `timeout`.
+    pub async fn check_all(&self, timeout: Duration) -> Vec<(ServiceName, Health)> {
+        let checks = self.0.iter().map(|(service, channel)| async move {
+            let mut client = HealthClient::new(channel.clone());
+            let request = HealthCheckRequest {
+                service: String::new(),
+            };
+            let health = match tokio::time::timeout(timeout, client.check(request)).await {
+                Ok(Ok(answer)) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+                    Health::Serving
+                }
+                Ok(Ok(_)) => Health::NotServing,
+                Ok(Err(_)) | Err(_) => Health::Unreachable,
+            };
+            (*service, health)
+        });
+        futures::future::join_all(checks).await
+    }
+}
+
+/// Every upstream the gateway talks to.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    /// restaurant-svc.
+    pub restaurants: Restaurants,
+    /// Health checks of all six services.
+    pub probes: Probes,
+}
+
+impl Upstreams {
+    /// Lazily connecting channels to every service through `discovery`:
+    /// nothing is dialled until the first call, so the gateway starts
+    /// whether or not the services are up yet.
+    ///
+    /// # Errors
+    /// A static address that is missing or malformed.
+    pub fn connect(discovery: &Discovery, timeout: Duration) -> Result<Self, DiscoveryError> {
+        let channels = ServiceName::ALL
+            .into_iter()
+            .map(|service| Ok((service, discovery.channel(service)?)))
+            .collect::<Result<Vec<_>, DiscoveryError>>()?;
+        let restaurant = channels
+            .iter()
+            .find(|(s, _)| *s == ServiceName::Restaurant)
+            .map(|(_, c)| c.clone())
+            .ok_or_else(|| DiscoveryError::Unknown(ServiceName::Restaurant.to_string()))?;
+        Ok(Self {
+            restaurants: Restaurants::new(restaurant, timeout),
+            probes: Probes(channels),
+        })
+    }
+}
