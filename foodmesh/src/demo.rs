@@ -56,10 +56,34 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         delivery_fee_minor: 299,
         tax_rate_bps: 888,
         items: &[
-            DemoItem { category: "Pizzas", name: "Margherita", description: "Tomato, mozzarella, basil", price_minor: 1299, extras: true },
-            DemoItem { category: "Pizzas", name: "Pepperoni", description: "Tomato, mozzarella, pepperoni", price_minor: 1449, extras: true },
-            DemoItem { category: "Sides", name: "Garlic bread", description: "Four slices", price_minor: 499, extras: false },
-            DemoItem { category: "Drinks", name: "Lemonade", description: "Fresh, 400 ml", price_minor: 350, extras: false },
+            DemoItem {
+                category: "Pizzas",
+                name: "Margherita",
+                description: "Tomato, mozzarella, basil",
+                price_minor: 1299,
+                extras: true,
+            },
+            DemoItem {
+                category: "Pizzas",
+                name: "Pepperoni",
+                description: "Tomato, mozzarella, pepperoni",
+                price_minor: 1449,
+                extras: true,
+            },
+            DemoItem {
+                category: "Sides",
+                name: "Garlic bread",
+                description: "Four slices",
+                price_minor: 499,
+                extras: false,
+            },
+            DemoItem {
+                category: "Drinks",
+                name: "Lemonade",
+                description: "Fresh, 400 ml",
+                price_minor: 350,
+                extras: false,
+            },
         ],
         extras: &[("Extra cheese", 150), ("Mushrooms", 100), ("No onions", 0)],
     },
@@ -81,9 +105,27 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         delivery_fee_minor: 399,
         tax_rate_bps: 863,
         items: &[
-            DemoItem { category: "Rolls", name: "California roll", description: "Crab, avocado, cucumber", price_minor: 895, extras: true },
-            DemoItem { category: "Rolls", name: "Salmon maki", description: "Six pieces", price_minor: 750, extras: true },
-            DemoItem { category: "Noodles", name: "Tonkotsu ramen", description: "Pork broth, egg, chashu", price_minor: 1595, extras: false },
+            DemoItem {
+                category: "Rolls",
+                name: "California roll",
+                description: "Crab, avocado, cucumber",
+                price_minor: 895,
+                extras: true,
+            },
+            DemoItem {
+                category: "Rolls",
+                name: "Salmon maki",
+                description: "Six pieces",
+                price_minor: 750,
+                extras: true,
+            },
+            DemoItem {
+                category: "Noodles",
+                name: "Tonkotsu ramen",
+                description: "Pork broth, egg, chashu",
+                price_minor: 1595,
+                extras: false,
+            },
         ],
         extras: &[("Extra wasabi", 0), ("Spicy mayo", 75)],
     },
@@ -105,9 +147,27 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         delivery_fee_minor: 15000,
         tax_rate_bps: 1600,
         items: &[
-            DemoItem { category: "Mains", name: "Nyama choma", description: "Grilled goat, kachumbari", price_minor: 95000, extras: true },
-            DemoItem { category: "Mains", name: "Pilau", description: "Spiced rice with beef", price_minor: 65000, extras: true },
-            DemoItem { category: "Drinks", name: "Chai", description: "Spiced milk tea", price_minor: 15000, extras: false },
+            DemoItem {
+                category: "Mains",
+                name: "Nyama choma",
+                description: "Grilled goat, kachumbari",
+                price_minor: 95000,
+                extras: true,
+            },
+            DemoItem {
+                category: "Mains",
+                name: "Pilau",
+                description: "Spiced rice with beef",
+                price_minor: 65000,
+                extras: true,
+            },
+            DemoItem {
+                category: "Drinks",
+                name: "Chai",
+                description: "Spiced milk tea",
+                price_minor: 15000,
+                extras: false,
+            },
         ],
         extras: &[("Extra chapati", 5000), ("Pili pili", 0)],
     },
@@ -119,7 +179,9 @@ const RESTAURANTS: &[DemoRestaurant] = &[
 /// # Errors
 /// restaurant-svc is unreachable or refuses a demo record.
 pub async fn load(restaurant_url: &str) -> anyhow::Result<()> {
-    let channel = Channel::from_shared(restaurant_url.to_owned())?.connect().await?;
+    let channel = Channel::from_shared(restaurant_url.to_owned())?
+        .connect()
+        .await?;
     let mut client = RestaurantServiceClient::new(channel);
     let existing = client
         .list_restaurants(pb::ListRestaurantsRequest {
@@ -232,7 +294,11 @@ async fn load_one(
                 category_id: Some(category_id),
                 available: Some(true),
                 image_url: String::new(),
-                option_group_ids: if item.extras { vec![group.id] } else { Vec::new() },
+                option_group_ids: if item.extras {
+                    vec![group.id]
+                } else {
+                    Vec::new()
+                },
                 position: None,
             })
             .await?;

@@ -40,10 +40,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     preflight(&pg, &redis).await?;
 
     let exe = std::env::current_exe().context("cannot find the foodmesh executable")?;
-    let addrs: HashMap<ServiceName, u16> = ServiceName::ALL
-        .into_iter()
-        .zip(args.base_port..)
-        .collect();
+    let addrs: HashMap<ServiceName, u16> =
+        ServiceName::ALL.into_iter().zip(args.base_port..).collect();
     let mut env: Vec<(String, String)> = addrs
         .iter()
         .map(|(s, port)| (s.addr_var(), format!("http://{}:{port}", args.host)))
@@ -80,7 +78,9 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let exited = wait_for_stop(&mut running).await;
     stop_all(&mut running).await;
     match exited {
-        Some((process, status)) => bail!("{process} exited unexpectedly ({status}); stopped the rest"),
+        Some((process, status)) => {
+            bail!("{process} exited unexpectedly ({status}); stopped the rest")
+        }
         None => {
             println!("foodmesh: every process stopped");
             Ok(())
@@ -124,7 +124,7 @@ async fn start_all(
 /// Refuses early, with the fix, when Postgres or Redis is not there.
 async fn preflight(pg: &str, redis: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&format!("{pg}/postgres"))
+    let conn = sqlx::PgConnection::connect(&format!("{pg}/postgres"))
         .await
         .with_context(|| format!("Postgres is not answering at {pg} (set FOODMESH_PG_URL)"))?;
     let _ = conn.close().await;
@@ -140,7 +140,11 @@ async fn preflight(pg: &str, redis: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn(exe: &std::path::Path, process: Process, env: &[(String, String)]) -> anyhow::Result<Running> {
+fn spawn(
+    exe: &std::path::Path,
+    process: Process,
+    env: &[(String, String)],
+) -> anyhow::Result<Running> {
     let mut cmd = Command::new(exe);
     cmd.arg("serve")
         .arg(process.to_string())
@@ -166,7 +170,10 @@ fn spawn(exe: &std::path::Path, process: Process, env: &[(String, String)]) -> a
     if let Some(err) = child.stderr.take() {
         tokio::spawn(prefix_lines(err, label, true));
     }
-    println!("foodmesh: started {process} (pid {})", child.id().unwrap_or(0));
+    println!(
+        "foodmesh: started {process} (pid {})",
+        child.id().unwrap_or(0)
+    );
     Ok(Running { process, child })
 }
 
@@ -196,7 +203,10 @@ where
             bail!("{} exited while starting ({status})", running.process);
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("{} did not become healthy within {START_TIMEOUT:?}", running.process);
+            bail!(
+                "{} did not become healthy within {START_TIMEOUT:?}",
+                running.process
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -207,7 +217,11 @@ async fn grpc_serving(url: String) -> bool {
     let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url) else {
         return false;
     };
-    let Ok(channel) = endpoint.connect_timeout(Duration::from_millis(500)).connect().await else {
+    let Ok(channel) = endpoint
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+    else {
         return false;
     };
     let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
@@ -231,7 +245,7 @@ async fn http_ok(addr: String, path: &str) -> bool {
         return false;
     }
     let mut head = [0_u8; 12];
-    matches!(stream.read_exact(&mut head).await, Ok(_) if head.starts_with(b"HTTP/1.1 200"))
+    stream.read_exact(&mut head).await.is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
 /// Waits for Ctrl-C/SIGTERM (→ `None`) or the first process to exit.
@@ -269,7 +283,10 @@ async fn stop_all(running: &mut Vec<Running>) {
         match tokio::time::timeout(STOP_GRACE, r.child.wait()).await {
             Ok(_) => println!("foodmesh: stopped {}", r.process),
             Err(_) => {
-                eprintln!("foodmesh: {} did not stop in {STOP_GRACE:?}; killing it", r.process);
+                eprintln!(
+                    "foodmesh: {} did not stop in {STOP_GRACE:?}; killing it",
+                    r.process
+                );
                 let _ = r.child.kill().await;
             }
         }

@@ -5,17 +5,17 @@
 use std::time::Duration;
 
 use foodmesh_shared::config::DiscoveryConfig;
-use foodmesh_shared::testing::consul::ConsulDouble;
 use foodmesh_shared::testing::SpawnedService;
+use foodmesh_shared::testing::consul::ConsulDouble;
 use foodmesh_shared::{Application, ServiceConfig, ServiceName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     match config.service {
@@ -28,8 +28,16 @@ async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     }
 }
 
+async fn channel(url: String) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(url)
+        .expect("a valid url")
+        .connect()
+        .await
+        .expect("connects")
+}
+
 async fn list_services(url: String) -> Vec<String> {
-    let mut client = ServerReflectionClient::connect(url).await.expect("connects");
+    let mut client = ServerReflectionClient::new(channel(url).await);
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -81,7 +89,7 @@ async fn every_service_answers_health_reflection_and_metrics() {
     for service in ServiceName::ALL {
         let spawned = SpawnedService::start(service, build).await;
 
-        let mut health = HealthClient::connect(spawned.url()).await.expect("connects");
+        let mut health = HealthClient::new(channel(spawned.url()).await);
         let status = health
             .check(HealthCheckRequest {
                 service: String::new(),
@@ -136,7 +144,8 @@ async fn a_service_registers_in_consul_and_deregisters_when_it_stops() {
         addr: double.url(),
         token: None,
     };
-    let spawned = SpawnedService::start_with(ServiceName::Kitchen, |c| c.discovery = consul, build).await;
+    let spawned =
+        SpawnedService::start_with(ServiceName::Kitchen, |c| c.discovery = consul, build).await;
     let id = format!("kitchen-svc-127.0.0.1-{}", spawned.addr().port());
 
     let registered = double.wait_for(|s| s.contains_key(&id)).await;
@@ -156,9 +165,10 @@ async fn a_service_registers_in_consul_and_deregisters_when_it_stops() {
         register["Check"]["GRPC"],
         format!("127.0.0.1:{}", spawned_port(&id))
     );
-    assert!(sent
-        .iter()
-        .any(|r| r.path == format!("/v1/agent/service/deregister/{id}")));
+    assert!(
+        sent.iter()
+            .any(|r| r.path == format!("/v1/agent/service/deregister/{id}"))
+    );
 }
 
 fn spawned_port(id: &str) -> &str {
@@ -168,7 +178,8 @@ fn spawned_port(id: &str) -> &str {
 /// Seven consecutive free ports, so `up` can be given a base port.
 fn free_port_run() -> u16 {
     for base in (20_000..60_000).step_by(97) {
-        let all_free = (base..base + 7).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        let all_free =
+            (base..base + 7).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
         if all_free {
             return base;
         }
@@ -272,10 +283,16 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
     drop_databases(&prefix).await;
 
     assert_eq!(ready, Ok(true), "banner: {banner}");
-    assert!(banner.contains(&format!("http://127.0.0.1:{gateway_port}/docs")), "{banner}");
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{gateway_port}/docs")),
+        "{banner}"
+    );
     assert!(banner.contains("admin token"), "{banner}");
     assert_eq!(health, 200);
-    assert!(restaurants.iter().any(|r| r.name == "Pizza Palace"), "demo data loaded");
+    assert!(
+        restaurants.iter().any(|r| r.name == "Pizza Palace"),
+        "demo data loaded"
+    );
     assert!(exit.success(), "{exit}");
     assert_eq!(pids.len(), 7, "seven processes started: {banner}");
     for pid in pids {

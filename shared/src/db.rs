@@ -51,7 +51,9 @@ pub async fn connect(
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await?;
-    crate::events::with_event_tables(migrator).run(&pool).await?;
+    crate::events::with_event_tables(migrator)
+        .run(&pool)
+        .await?;
     spawn_pool_metrics(pool.clone(), name);
     Ok(pool)
 }

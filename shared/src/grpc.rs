@@ -40,6 +40,9 @@ impl Default for GrpcServer {
 impl GrpcServer {
     /// A server with health, reflection and the HTTP `/metrics` route.
     pub fn new() -> Self {
+        // Metrics recorded before a recorder exists are lost; make sure it
+        // does before the first call can arrive.
+        crate::telemetry::prometheus();
         let (health, health_service) = tonic_health::server::health_reporter();
         let http = axum::Router::new()
             .route("/metrics", axum::routing::get(render_metrics))
