@@ -36,10 +36,11 @@ pub mod validate;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use foodmesh_shared::discovery::{Discovery, HealthCheck, Registration};
+use foodmesh_shared::discovery::{
+    Discovery, HealthCheck, Registration, advertised, keep_registered,
+};
 use tokio::net::TcpListener;
 
 pub use config::GatewayConfig;
@@ -154,26 +155,8 @@ impl Gateway {
             discovery,
             registration,
         } = self;
-        let registrar = {
-            let discovery = discovery.clone();
-            let registration = registration.clone();
-            // Keep trying: Consul may start after us, and the gateway is
-            // useful to anyone with its address meanwhile.
-            tokio::spawn(async move {
-                while let Err(e) = discovery.register(&registration).await {
-                    tracing::warn!(error = %e, "registration failed; retrying in 5s");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            })
-        };
-        // Histograms and idle series are kept tidy by the exporter's upkeep.
-        let upkeep = tokio::spawn(async {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                foodmesh_shared::telemetry::prometheus().run_upkeep();
-            }
-        });
+        let registrar = keep_registered(discovery.clone(), registration.clone());
+        let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
         let id = registration.id.clone();
         let stop = async move {
             shutdown.await;
@@ -190,42 +173,5 @@ impl Gateway {
         upkeep.abort();
         tracing::info!("stopped");
         served.map_err(Into::into)
-    }
-}
-
-/// The `host:port` to register: the configured one, else the bound address,
-/// with an unspecified IP replaced by the host name.
-fn advertised(configured: Option<&str>, bound: SocketAddr) -> (String, u16) {
-    if let Some(addr) = configured {
-        if let Some((host, port)) = addr.rsplit_once(':')
-            && let Ok(port) = port.parse()
-        {
-            return (host.to_owned(), port);
-        }
-        return (addr.to_owned(), bound.port());
-    }
-    if bound.ip().is_unspecified() {
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "127.0.0.1".to_owned());
-        (host, bound.port())
-    } else {
-        (bound.ip().to_string(), bound.port())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
-        let bound: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
-        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8000));
-        assert_eq!(
-            advertised(Some("gateway:9000"), bound),
-            ("gateway".to_owned(), 9000)
-        );
     }
 }

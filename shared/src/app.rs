@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -16,7 +15,7 @@ use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 
 use crate::config::ServiceConfig;
-use crate::discovery::{Discovery, HealthCheck, Registration};
+use crate::discovery::{Discovery, HealthCheck, Registration, advertised, keep_registered};
 use crate::grpc::GrpcServer;
 
 /// A service ready to run: what each service's `build` returns.
@@ -82,18 +81,7 @@ impl Application {
             pool,
             background,
         } = self;
-        let registrar = {
-            let discovery = discovery.clone();
-            let registration = registration.clone();
-            // Keep trying: Consul may start after us, and the service is
-            // still useful to anyone with its address meanwhile.
-            tokio::spawn(async move {
-                while let Err(e) = discovery.register(&registration).await {
-                    tracing::warn!(error = %e, "registration failed; retrying in 5s");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            })
-        };
+        let registrar = keep_registered(discovery.clone(), registration.clone());
         let health = server.health();
         let id = registration.id.clone();
         let stop = {
@@ -118,69 +106,5 @@ impl Application {
         pool.close().await;
         tracing::info!("stopped");
         served.map_err(Into::into)
-    }
-}
-
-/// The `host:port` to register: the configured one, else the bound address,
-/// with an unspecified IP replaced by the host name.
-fn advertised(configured: Option<&str>, bound: SocketAddr) -> (String, u16) {
-    if let Some(addr) = configured {
-        if let Some((host, port)) = addr.rsplit_once(':')
-            && let Ok(port) = port.parse()
-        {
-            return (host.to_owned(), port);
-        }
-        return (addr.to_owned(), bound.port());
-    }
-    if bound.ip().is_unspecified() {
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "127.0.0.1".to_owned());
-        (host, bound.port())
-    } else {
-        (bound.ip().to_string(), bound.port())
-    }
-}
-
-/// The whole life of a service process: configuration from the environment,
-/// telemetry, `build`, serve until Ctrl-C or SIGTERM, flush traces. Every
-/// service's `main` and the `foodmesh` launcher call this, so they cannot
-/// drift apart.
-///
-/// # Errors
-/// Bad configuration, a failed build (database unreachable, port taken), or
-/// a transport failure while serving.
-pub async fn run_service<F, Fut>(service: crate::ServiceName, build: F) -> anyhow::Result<()>
-where
-    F: FnOnce(ServiceConfig) -> Fut,
-    Fut: Future<Output = anyhow::Result<Application>>,
-{
-    let config = ServiceConfig::from_env(service)?;
-    let telemetry = crate::telemetry::init(service.service_id(), &config.telemetry)?;
-    let result = async {
-        let app = build(config).await?;
-        app.run(crate::shutdown::signal()).await
-    }
-    .await;
-    if let Err(e) = &result {
-        tracing::error!(error = format!("{e:#}"), "{service} failed");
-    }
-    telemetry.shutdown();
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
-        let bound: SocketAddr = "127.0.0.1:8002".parse().expect("addr");
-        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8002));
-        assert_eq!(
-            advertised(Some("restaurant:9000"), bound),
-            ("restaurant".to_owned(), 9000)
-        );
     }
 }

@@ -187,6 +187,43 @@ impl Discovery {
     }
 }
 
+/// The `host:port` to register: the configured one, else the bound address,
+/// with an unspecified IP replaced by the host name.
+pub fn advertised(configured: Option<&str>, bound: std::net::SocketAddr) -> (String, u16) {
+    if let Some(addr) = configured {
+        if let Some((host, port)) = addr.rsplit_once(':')
+            && let Ok(port) = port.parse()
+        {
+            return (host.to_owned(), port);
+        }
+        return (addr.to_owned(), bound.port());
+    }
+    if bound.ip().is_unspecified() {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        (host, bound.port())
+    } else {
+        (bound.ip().to_string(), bound.port())
+    }
+}
+
+/// Registers `registration` and keeps trying until it succeeds: Consul may
+/// start after the process, which is useful to anyone with its address
+/// meanwhile. Abort the task at shutdown.
+pub fn keep_registered(
+    discovery: Discovery,
+    registration: Registration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Err(e) = discovery.register(&registration).await {
+            tracing::warn!(error = %e, "registration failed; retrying in 5s");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    })
+}
+
 /// The endpoint settings every client channel uses.
 ///
 /// # Errors
@@ -425,5 +462,24 @@ impl ConsulAgent {
             status: status.as_u16(),
             body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_advertised_address_prefers_configuration_then_the_bound_ip() {
+        let bound: std::net::SocketAddr = "127.0.0.1:8002".parse().expect("addr");
+        assert_eq!(advertised(None, bound), ("127.0.0.1".to_owned(), 8002));
+        assert_eq!(
+            advertised(Some("restaurant:9000"), bound),
+            ("restaurant".to_owned(), 9000)
+        );
+        assert_eq!(
+            advertised(Some("restaurant"), bound),
+            ("restaurant".to_owned(), 8002)
+        );
     }
 }

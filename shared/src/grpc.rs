@@ -114,13 +114,7 @@ impl GrpcServer {
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
-        let upkeep = tokio::spawn(async {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                crate::telemetry::prometheus().run_upkeep();
-            }
-        });
+        let upkeep = crate::telemetry::spawn_upkeep();
         let result = tonic::transport::Server::builder()
             // Prometheus and probes speak HTTP/1.1 to the same port.
             .accept_http1(true)

@@ -53,6 +53,18 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Runs the exporter's upkeep every few seconds, which keeps histograms and
+/// idle series tidy. Abort the task at shutdown.
+pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            prometheus().run_upkeep();
+        }
+    })
+}
+
 /// Keeps the tracer provider alive; dropping it without [`Telemetry::shutdown`]
 /// may lose the last batch of spans.
 #[must_use = "call shutdown() at exit to flush spans"]
