@@ -108,3 +108,30 @@ impl Application {
         served.map_err(Into::into)
     }
 }
+
+/// The whole life of a service process: configuration from the environment,
+/// telemetry, `build`, serve until Ctrl-C or SIGTERM, flush traces. Every
+/// service's `main` and the `foodmesh` launcher call this, so they cannot
+/// drift apart.
+///
+/// # Errors
+/// Bad configuration, a failed build (database unreachable, port taken), or
+/// a transport failure while serving.
+pub async fn run_service<F, Fut>(service: crate::ServiceName, build: F) -> anyhow::Result<()>
+where
+    F: FnOnce(ServiceConfig) -> Fut,
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    let config = ServiceConfig::from_env(service)?;
+    let telemetry = crate::telemetry::init(service.service_id(), &config.telemetry)?;
+    let result = async {
+        let app = build(config).await?;
+        app.run(crate::shutdown::signal()).await
+    }
+    .await;
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "{service} failed");
+    }
+    telemetry.shutdown();
+    result
+}
