@@ -27,18 +27,31 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Buckets (seconds) for durations people wait on: food preparation and
+/// delivery take minutes, not milliseconds.
+const MINUTES_BUCKETS: &[f64] = &[
+    60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0,
+];
+
+/// Metrics measured in minutes; a full name takes precedence over the
+/// `_seconds` suffix rule.
+const MINUTES_METRICS: &[&str] = &["kitchen_preparation_seconds", "delivery_duration_seconds"];
+
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use so tests that
 /// run several services in one process share it.
 pub fn prometheus() -> &'static PrometheusHandle {
     PROMETHEUS.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
+        let latency = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
             .and_then(|b| {
                 b.upkeep_timeout(Duration::from_secs(5))
                     .set_buckets(LATENCY_BUCKETS)
             });
+        let builder = MINUTES_METRICS.iter().fold(latency, |b, name| {
+            b?.set_buckets_for_metric(Matcher::Full((*name).to_owned()), MINUTES_BUCKETS)
+        });
         let recorder = match builder {
             Ok(b) => b.build_recorder(),
             // The bucket list is a non-empty constant, so this cannot happen;
