@@ -1,26 +1,71 @@
-//! kitchen-svc: boots for real — its own database and migrations, gRPC health
-//! and reflection, registration, metrics and a clean stop — ahead of its
-//! business RPCs, which arrive with their own work.
+//! kitchen-svc: the kitchen's ticket queue. Every confirmed order becomes
+//! exactly one ticket, which staff move from QUEUED to PICKED_UP on a live
+//! kitchen display; every move is announced as a `ticket.*` event, and the
+//! order's own events cancel or clear its ticket.
 //!
 //! # Layout
+//! - [`domain`] — the rules: parsing input into valid tickets, the
+//!   transition table, estimates, and [`domain::DomainError`]. Knows
+//!   neither SQL nor gRPC.
+//! - [`store`] — every SQL statement and transaction, including the
+//!   outbox event and the change notification of each change.
+//! - [`events`] — the `ticket.*` events published and the order events
+//!   consumed.
+//! - [`watch`] — live queues for displays, across replicas, through
+//!   Postgres `LISTEN/NOTIFY`.
+//! - [`grpc`] — the `KitchenService` implementation: proto → domain, call,
+//!   domain → proto, and the one mapping of errors to statuses.
+//! - [`observe`] — the business metrics.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
 
-use foodmesh_shared::db;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod observe;
+pub mod store;
+pub mod watch;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use foodmesh_proto::kitchen::v1::kitchen_service_server::KitchenServiceServer;
 use foodmesh_shared::discovery::Discovery;
+use foodmesh_shared::events::EventBus;
 use foodmesh_shared::grpc::GrpcServer;
-use foodmesh_shared::{Application, ServiceConfig};
+use foodmesh_shared::{Application, ServiceConfig, ServiceName, db};
 
 /// The service's schema, embedded so the binary migrates its own database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// Connects and migrates the database, binds the listener and returns the
-/// service ready to run.
+/// Connects and migrates the database, starts listening for ticket
+/// changes, binds the listener and returns the service ready to run, with
+/// its outbox relay, its consumer of order events and its change feed as
+/// background tasks.
 ///
 /// # Errors
-/// Postgres is unreachable or a migration fails, or the address is taken.
+/// Postgres or Redis is unreachable, a migration fails, or the address is
+/// taken.
 pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
+    observe::describe();
+    let bus = EventBus::new(&config);
+    let store = store::Store::new(pool.clone(), bus.own_stream());
+    let server = GrpcServer::new();
+    let (feed, feed_tasks) = watch::ChangeFeed::connect(store.clone(), server.health())
+        .await
+        .context("listening for ticket changes")?;
+    let api = grpc::KitchenApi::new(store, feed);
+    let server = server.add_service(KitchenServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
-    Ok(Application::bind(&config, GrpcServer::new(), pool, discovery).await?)
+    let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
+    app.spawn_background(feed_tasks.spawn());
+    app.spawn_background(bus.relay(pool.clone()).await?.spawn());
+    let orders = Arc::new(events::router(&bus.own_stream()));
+    app.spawn_background(
+        bus.consumer(pool, &[ServiceName::Order], orders)
+            .await?
+            .spawn(),
+    );
+    Ok(app)
 }

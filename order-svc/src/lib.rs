@@ -1,26 +1,249 @@
-//! order-svc: boots for real — its own database and migrations, gRPC health
-//! and reflection, registration, metrics and a clean stop — ahead of its
-//! business RPCs, which arrive with their own work.
+//! order-svc: orders and customers, and the order lifecycle every other
+//! service reacts to.
+//!
+//! An order is priced from the restaurant's current menu through
+//! restaurant-svc (never from the client's figures), gets a six-character
+//! order number, redeems its coupon, and then moves through
+//! `PENDING → CONFIRMED → PREPARING → READY → (OUT_FOR_DELIVERY →)
+//! COMPLETED`, or to `CANCELLED`, by the one transition table in
+//! [`domain::lifecycle`] — whether the move comes from the API, from another
+//! service's event, or from the payment timeout. Every change is written
+//! with its history entry, its event (through the outbox) and a change
+//! notice for live watchers in one transaction.
 //!
 //! # Layout
+//! - [`domain`] — the rules: parsed inputs, the transition table, totals,
+//!   order numbers and access tokens, and [`domain::DomainError`]. Knows
+//!   neither SQL nor gRPC.
+//! - [`store`] — every SQL statement.
+//! - [`service`] — the use cases, each one transaction over store, domain
+//!   and outbox.
+//! - [`restaurant`] — the client of restaurant-svc (pricing and coupons).
+//! - [`events`] — what the service publishes and consumes.
+//! - [`watch`] — live order updates across replicas (Postgres
+//!   `LISTEN/NOTIFY`).
+//! - [`tasks`] — the payment timeout and the coupon releaser.
+//! - [`grpc`] and [`convert`] — the `OrderService` implementation and the
+//!   domain ↔ protobuf conversions it shares with the events.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
+//!
+//! # Configuration
+//! Besides the variables every service reads ([`ServiceConfig`]):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `ORDER_TIMEOUT_MINUTES` | `15` | a PENDING order unpaid this long is cancelled (actor SYSTEM, reason "payment timeout") |
+//! | `ORDER_TIMEOUT_SECONDS` | unset | the same in seconds; wins over the minutes when set (short timeouts for tests and demos) |
+//! | `ORDER_CANCEL_WINDOW_SECONDS` | `120` | how long after confirmation a customer (or guest) may still cancel |
+//!
+//! # Decisions
+//! - **Customer ids.** Registered customers and guest profiles share one
+//!   id space without colliding: a registered customer's profile id is the
+//!   positive id the auth system gave them (their token's subject, made on
+//!   their first order or profile update), and guest profiles take negative
+//!   ids from their own database sequence. Guest checkout finds the guest
+//!   profile by phone (E.164) and updates its name and email; it never
+//!   touches a registered customer's profile, even one with the same phone.
+//! - **Idempotency scope.** A key is unique per caller: the request's actor
+//!   (kind and id), or the customer placing the order when no actor is
+//!   named. Anonymous guests therefore share one scope, in which the
+//!   fingerprint of the request body keeps strangers apart: the same key
+//!   with another body is refused (`IDEMPOTENCY_KEY_REUSED`), never
+//!   answered with someone else's order. The key is claimed before any work
+//!   (pricing, the coupon), so a twin request racing the first waits for
+//!   its outcome and returns its order (after 20 s of waiting: `ABORTED`,
+//!   retry); a failed request frees its key, and one that died frees it
+//!   after a minute. Keys are kept 24 hours. A replayed guest order comes
+//!   with a further access token, since only hashes of tokens are stored.
+//! - **Coupons on item edits.** The coupon's terms (percent or fixed, value,
+//!   minimum order) are kept with the order when it is redeemed; when items
+//!   change while PENDING the discount is recomputed from them on the new
+//!   subtotal — a percentage follows it, a fixed amount is capped by it, and
+//!   below the minimum order the discount is zero until the subtotal
+//!   reaches it again. The redemption itself stays held.
+//! - **Coupon releases are never lost.** A cancellation queues its release
+//!   in its own transaction; a redemption is preceded by a hold that the
+//!   order's transaction removes, so one whose order was never written (a
+//!   crash, a failed insert) is released too. [`tasks`] retries each
+//!   release with backoff until restaurant-svc accepts it.
+//! - **Cancellation window** runs from confirmation, when the kitchen gets
+//!   the order.
 
+pub mod convert;
+pub mod domain;
+pub mod events;
+pub mod grpc;
+pub mod restaurant;
+pub mod service;
+pub mod store;
+pub mod tasks;
+pub mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use foodmesh_proto::order::v1::order_service_server::OrderServiceServer;
+use foodmesh_shared::config::{ConfigError, parse_var};
 use foodmesh_shared::db;
 use foodmesh_shared::discovery::Discovery;
+use foodmesh_shared::events::EventBus;
 use foodmesh_shared::grpc::GrpcServer;
-use foodmesh_shared::{Application, ServiceConfig};
+use foodmesh_shared::{Application, ServiceConfig, ServiceName};
 
 /// The service's schema, embedded so the binary migrates its own database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// Connects and migrates the database, binds the listener and returns the
-/// service ready to run.
+/// The settings only order-svc reads (see the table above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderConfig {
+    /// A PENDING order unpaid this long is cancelled.
+    pub order_timeout: Duration,
+    /// How long after confirmation a customer may still cancel.
+    pub cancel_window: Duration,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        Self {
+            order_timeout: Duration::from_secs(15 * 60),
+            cancel_window: Duration::from_secs(120),
+        }
+    }
+}
+
+impl OrderConfig {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but is not a whole number, named in the error.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the
+    /// process environment.
+    ///
+    /// # Errors
+    /// A variable that is set but is not a whole number, named in the error.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let minutes: u64 = parse_var(lookup, "ORDER_TIMEOUT_MINUTES", "15".to_owned())?;
+        let seconds: Option<u64> = match lookup("ORDER_TIMEOUT_SECONDS").filter(|s| !s.is_empty()) {
+            Some(_) => Some(parse_var(lookup, "ORDER_TIMEOUT_SECONDS", String::new())?),
+            None => None,
+        };
+        let window: u64 = parse_var(lookup, "ORDER_CANCEL_WINDOW_SECONDS", "120".to_owned())?;
+        Ok(Self {
+            order_timeout: Duration::from_secs(
+                seconds.unwrap_or_else(|| minutes.saturating_mul(60)),
+            ),
+            cancel_window: Duration::from_secs(window),
+        })
+    }
+}
+
+/// Builds the service with its settings from the environment.
 ///
 /// # Errors
-/// Postgres is unreachable or a migration fails, or the address is taken.
+/// A bad order-svc variable, or as [`build_with`].
 pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
+    build_with(config, OrderConfig::from_env()?).await
+}
+
+/// Connects and migrates the database, binds the listener, and starts the
+/// outbox relay, the event consumer, the change feed, the payment timeout
+/// and the coupon releaser with the service.
+///
+/// # Errors
+/// Postgres or Redis is unreachable, a migration fails, restaurant-svc's
+/// address is malformed, or the address is taken.
+pub async fn build_with(
+    config: ServiceConfig,
+    settings: OrderConfig,
+) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
     let discovery = Discovery::from_config(&config.discovery);
-    Ok(Application::bind(&config, GrpcServer::new(), pool, discovery).await?)
+    let restaurant = restaurant::RestaurantClient::new(discovery.channel(ServiceName::Restaurant)?);
+    let bus = EventBus::new(&config);
+    let store = store::Store::new(pool.clone());
+    let orders = service::Orders::new(store.clone(), restaurant, bus.own_stream(), settings);
+
+    let server = GrpcServer::new();
+    let (feed, feed_tasks) = watch::ChangeFeed::connect(store, server.health()).await?;
+    let server = server.add_service(OrderServiceServer::new(grpc::OrderApi::new(
+        orders.clone(),
+        feed,
+    )));
+
+    let relay = bus.relay(pool.clone()).await?;
+    let consumer = bus
+        .consumer(
+            pool.clone(),
+            &[
+                ServiceName::Kitchen,
+                ServiceName::Accounting,
+                ServiceName::Delivery,
+            ],
+            Arc::new(events::router(&orders)),
+        )
+        .await?;
+
+    let mut app = Application::bind(&config, server, pool, discovery).await?;
+    app.spawn_background(relay.spawn());
+    app.spawn_background(consumer.spawn());
+    app.spawn_background(feed_tasks.spawn());
+    app.spawn_background(tasks::spawn_payment_timeout(orders.clone()));
+    app.spawn_background(tasks::spawn_coupon_releaser(orders));
+    tracing::info!(
+        order_timeout_s = settings.order_timeout.as_secs(),
+        cancel_window_s = settings.cancel_window.as_secs(),
+        "order settings"
+    );
+    Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn defaults_are_fifteen_minutes_and_two_minutes() {
+        let config = OrderConfig::from_lookup(&lookup(&[])).expect("defaults parse");
+        assert_eq!(config, OrderConfig::default());
+        assert_eq!(config.order_timeout, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn seconds_win_over_minutes() {
+        let config = OrderConfig::from_lookup(&lookup(&[
+            ("ORDER_TIMEOUT_MINUTES", "5"),
+            ("ORDER_TIMEOUT_SECONDS", "3"),
+            ("ORDER_CANCEL_WINDOW_SECONDS", "30"),
+        ]))
+        .expect("parses");
+        assert_eq!(config.order_timeout, Duration::from_secs(3));
+        assert_eq!(config.cancel_window, Duration::from_secs(30));
+        let minutes =
+            OrderConfig::from_lookup(&lookup(&[("ORDER_TIMEOUT_MINUTES", "5")])).expect("parses");
+        assert_eq!(minutes.order_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = OrderConfig::from_lookup(&lookup(&[("ORDER_TIMEOUT_SECONDS", "soon")]))
+            .expect_err("must fail");
+        assert!(
+            err.to_string().starts_with("ORDER_TIMEOUT_SECONDS"),
+            "{err}"
+        );
+    }
 }

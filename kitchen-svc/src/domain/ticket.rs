@@ -1,0 +1,903 @@
+//! Tickets: what the kitchen makes for one order, the states a ticket moves
+//! through, and [`check_transition`] — the one table that says which moves
+//! are allowed and who may make them.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{DomainError, Name, Text, Violations, parse_id};
+
+/// Where a ticket is in the kitchen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TicketStatus {
+    /// Received, nobody has looked at it yet.
+    Queued,
+    /// The kitchen has seen it and will make it.
+    Accepted,
+    /// Being cooked.
+    Preparing,
+    /// Done, waiting at the pass.
+    Ready,
+    /// Taken to the table, by the customer or by the driver.
+    PickedUp,
+    /// Its order was cancelled.
+    Cancelled,
+    /// The kitchen refused it; its order is cancelled in turn.
+    Rejected,
+}
+
+impl TicketStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 7] = [
+        Self::Queued,
+        Self::Accepted,
+        Self::Preparing,
+        Self::Ready,
+        Self::PickedUp,
+        Self::Cancelled,
+        Self::Rejected,
+    ];
+
+    /// The statuses a kitchen display shows: still work to do or food at
+    /// the pass.
+    pub const OPEN: [Self; 4] = [Self::Queued, Self::Accepted, Self::Preparing, Self::Ready];
+
+    /// The lower-case name: how it is stored, labelled in metrics and
+    /// suffixed to `ticket.` in event types.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Accepted => "accepted",
+            Self::Preparing => "preparing",
+            Self::Ready => "ready",
+            Self::PickedUp => "picked_up",
+            Self::Cancelled => "cancelled",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// The status stored as `raw`, if it is one.
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// The type of the event that announces a ticket entering this status
+    /// (`ticket.picked_up`).
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::Queued => "ticket.queued",
+            Self::Accepted => "ticket.accepted",
+            Self::Preparing => "ticket.preparing",
+            Self::Ready => "ticket.ready",
+            Self::PickedUp => "ticket.picked_up",
+            Self::Cancelled => "ticket.cancelled",
+            Self::Rejected => "ticket.rejected",
+        }
+    }
+}
+
+impl fmt::Display for TicketStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str().to_ascii_uppercase())
+    }
+}
+
+/// Who asks for a status change; the transition table allows each side
+/// different moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangedBy {
+    /// Kitchen staff, through the API.
+    Kitchen,
+    /// The order's own lifecycle, through its events (cancelled, handed to
+    /// a driver, completed).
+    Order,
+}
+
+/// The transition table: whether `by` may move a ticket from `from` to
+/// `to`. Every status change of the service passes through here.
+///
+/// | from                              | to        | by      |
+/// |-----------------------------------|-----------|---------|
+/// | QUEUED                            | ACCEPTED  | kitchen |
+/// | QUEUED, ACCEPTED                  | PREPARING | kitchen |
+/// | PREPARING                         | READY     | kitchen |
+/// | READY                             | PICKED_UP | kitchen, order |
+/// | QUEUED, ACCEPTED                  | REJECTED  | kitchen |
+/// | QUEUED, ACCEPTED, PREPARING, READY| CANCELLED | order   |
+///
+/// The kitchen cannot cancel a ticket: it cancels the order (which cancels
+/// the ticket) or rejects the ticket (which cancels the order).
+///
+/// # Errors
+/// [`DomainError::InvalidTransition`] for every other move, including a
+/// move to the status the ticket already has.
+pub fn check_transition(
+    from: TicketStatus,
+    to: TicketStatus,
+    by: ChangedBy,
+) -> Result<(), DomainError> {
+    use TicketStatus::{Accepted, Cancelled, PickedUp, Preparing, Queued, Ready, Rejected};
+    let allowed = match by {
+        ChangedBy::Kitchen => matches!(
+            (from, to),
+            (Queued, Accepted)
+                | (Queued | Accepted, Preparing)
+                | (Preparing, Ready)
+                | (Ready, PickedUp)
+                | (Queued | Accepted, Rejected)
+        ),
+        ChangedBy::Order => matches!(
+            (from, to),
+            (Queued | Accepted | Preparing | Ready, Cancelled) | (Ready, PickedUp)
+        ),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTransition { from, to })
+    }
+}
+
+/// How the food leaves the kitchen, without the table: what requests name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FulfilmentKind {
+    /// Served to a table (dine-in).
+    Table,
+    /// Collected at the counter (takeout).
+    Pickup,
+    /// Handed to a driver.
+    Delivery,
+}
+
+impl FulfilmentKind {
+    /// The lower-case name it is stored as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Table => "table",
+            Self::Pickup => "pickup",
+            Self::Delivery => "delivery",
+        }
+    }
+
+    /// The kind stored as `raw`, if it is one.
+    pub fn from_stored(raw: &str) -> Option<Self> {
+        [Self::Table, Self::Pickup, Self::Delivery]
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+    }
+}
+
+/// How the food leaves the kitchen; only table service has a table number,
+/// so a pickup ticket with a table cannot exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// Served to a table; the number may be empty (counter service).
+    Table {
+        /// As the restaurant labels its tables ("12", "T4", "Patio 2").
+        table_number: String,
+    },
+    /// Collected at the counter.
+    Pickup,
+    /// Handed to a driver.
+    Delivery,
+}
+
+/// The longest table label accepted.
+pub const MAX_TABLE_NUMBER: usize = 20;
+
+impl Fulfilment {
+    /// # Errors
+    /// Violations naming `fulfilment` (missing) or `table_number` (too long,
+    /// or given for a ticket that is not served to a table).
+    pub fn parse(kind: Option<FulfilmentKind>, table_number: &str) -> Result<Self, Violations> {
+        let mut v = Violations::default();
+        let table = table_number.trim();
+        if table.chars().count() > MAX_TABLE_NUMBER || table.chars().any(char::is_control) {
+            v.add(
+                "table_number",
+                format!("must be one line of at most {MAX_TABLE_NUMBER} characters"),
+            );
+        }
+        let parsed = match kind {
+            None => {
+                v.add("fulfilment", "must be TABLE, PICKUP or DELIVERY");
+                None
+            }
+            Some(FulfilmentKind::Table) => Some(Self::Table {
+                table_number: table.to_owned(),
+            }),
+            Some(other) if !table.is_empty() => {
+                v.add(
+                    "table_number",
+                    format!("only table tickets have one, not {}", other.as_str()),
+                );
+                None
+            }
+            Some(FulfilmentKind::Pickup) => Some(Self::Pickup),
+            Some(FulfilmentKind::Delivery) => Some(Self::Delivery),
+        };
+        match parsed {
+            Some(f) if v.is_empty() => Ok(f),
+            _ => Err(v),
+        }
+    }
+
+    /// Rebuilds a stored fulfilment; `None` when `kind` is not one.
+    pub fn from_stored(kind: &str, table_number: String) -> Option<Self> {
+        Some(match FulfilmentKind::from_stored(kind)? {
+            FulfilmentKind::Table => Self::Table { table_number },
+            FulfilmentKind::Pickup => Self::Pickup,
+            FulfilmentKind::Delivery => Self::Delivery,
+        })
+    }
+
+    /// Table, pickup or delivery.
+    pub fn kind(&self) -> FulfilmentKind {
+        match self {
+            Self::Table { .. } => FulfilmentKind::Table,
+            Self::Pickup => FulfilmentKind::Pickup,
+            Self::Delivery => FulfilmentKind::Delivery,
+        }
+    }
+
+    /// The table's label; empty unless served to a table.
+    pub fn table_number(&self) -> &str {
+        match self {
+            Self::Table { table_number } => table_number,
+            Self::Pickup | Self::Delivery => "",
+        }
+    }
+}
+
+/// How long the kitchen expects to need, in minutes: 0 in a request means
+/// the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrepMinutes(u32);
+
+impl PrepMinutes {
+    /// Used when an order names no preparation time.
+    pub const DEFAULT: u32 = 15;
+    /// Ten hours: the most a restaurant may state (restaurant-svc's bound).
+    pub const MAX: u32 = 600;
+
+    /// # Errors
+    /// Above [`Self::MAX`].
+    pub fn parse(raw: u32) -> Result<Self, String> {
+        match raw {
+            0 => Ok(Self(Self::DEFAULT)),
+            n if n <= Self::MAX => Ok(Self(n)),
+            _ => Err(format!("must be at most {}", Self::MAX)),
+        }
+    }
+
+    /// As [`parse`](Self::parse), but an estimate above the maximum is cut
+    /// to it: for orders another service accepted, which the kitchen must
+    /// take whatever their estimate.
+    pub fn clamped(raw: u32) -> Self {
+        Self::parse(raw.min(Self::MAX)).unwrap_or(Self(Self::MAX))
+    }
+
+    /// The minutes.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// When a ticket queued at `queued_at` should be ready.
+    pub fn ready_by(self, queued_at: DateTime<Utc>) -> DateTime<Utc> {
+        queued_at + Duration::minutes(i64::from(self.0))
+    }
+}
+
+/// How many of one item: 1 to 999.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// The largest quantity on one line (order-svc allows up to 99).
+    pub const MAX: u32 = 999;
+
+    /// # Errors
+    /// Zero or above [`Self::MAX`].
+    pub fn parse(raw: u32) -> Result<Self, String> {
+        if (1..=Self::MAX).contains(&raw) {
+            Ok(Self(raw))
+        } else {
+            Err(format!("must be between 1 and {}", Self::MAX))
+        }
+    }
+
+    /// The count.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// Most lines on one ticket (order-svc allows 50).
+pub const MAX_ITEMS: usize = 100;
+/// Most modifiers on one line.
+pub const MAX_MODIFIERS: usize = 50;
+/// Longest special instructions of one line, in characters.
+pub const MAX_INSTRUCTIONS: usize = 1000;
+/// Longest notes of one ticket, in characters.
+pub const MAX_NOTES: usize = 2000;
+/// Longest rejection or cancellation reason, in characters.
+pub const MAX_REASON: usize = 500;
+
+/// One line of a ticket as a request states it, before parsing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemInput {
+    /// What to make.
+    pub name: String,
+    /// How many.
+    pub quantity: u32,
+    /// Chosen options by name.
+    pub modifiers: Vec<String>,
+    /// Free text from the customer.
+    pub special_instructions: String,
+}
+
+/// A ticket as a request (or an order event) states it, before parsing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketInput {
+    /// The order the ticket is for.
+    pub order_id: i64,
+    /// The order's human number.
+    pub order_number: String,
+    /// The kitchen it goes to.
+    pub restaurant_id: i64,
+    /// How the food leaves; `None` when the request named none or an
+    /// unknown one.
+    pub fulfilment: Option<FulfilmentKind>,
+    /// The table, for table service.
+    pub table_number: String,
+    /// The lines.
+    pub items: Vec<ItemInput>,
+    /// Expected minutes; 0 for the default.
+    pub prep_minutes: u32,
+    /// Notes on the whole order.
+    pub notes: String,
+}
+
+/// One line of a new ticket, each part valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewItem {
+    /// What to make.
+    pub name: Name<200>,
+    /// How many.
+    pub quantity: Quantity,
+    /// Chosen options by name.
+    pub modifiers: Vec<Name<200>>,
+    /// Free text from the customer.
+    pub special_instructions: Text<MAX_INSTRUCTIONS>,
+}
+
+/// A ticket about to be queued, each part valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTicket {
+    /// The order it is for; unique among tickets.
+    pub order_id: i64,
+    /// The order's human number.
+    pub order_number: Name<32>,
+    /// The kitchen it goes to.
+    pub restaurant_id: i64,
+    /// How the food leaves.
+    pub fulfilment: Fulfilment,
+    /// At least one line.
+    pub items: Vec<NewItem>,
+    /// Expected preparation time.
+    pub prep: PrepMinutes,
+    /// Notes on the whole order.
+    pub notes: Text<MAX_NOTES>,
+}
+
+impl NewTicket {
+    /// # Errors
+    /// [`DomainError::Invalid`] naming every bad field by its path
+    /// (`items[1].modifiers[0]`).
+    pub fn parse(input: &TicketInput) -> Result<Self, DomainError> {
+        let mut v = Violations::default();
+        let order_id = v.check("order_id", parse_id(input.order_id));
+        let order_number = v.check("order_number", Name::parse(&input.order_number));
+        let restaurant_id = v.check("restaurant_id", parse_id(input.restaurant_id));
+        let fulfilment = v.merge(Fulfilment::parse(input.fulfilment, &input.table_number));
+        if input.items.is_empty() {
+            v.add("items", "must hold at least one item");
+        } else if input.items.len() > MAX_ITEMS {
+            v.add("items", format!("must hold at most {MAX_ITEMS} items"));
+        }
+        let items: Vec<Option<NewItem>> = input
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| parse_item(&mut v, i, item))
+            .collect();
+        let prep = v.check("prep_minutes", PrepMinutes::parse(input.prep_minutes));
+        let notes = v.check("notes", Text::parse(&input.notes));
+        v.finish(|| {
+            Some(Self {
+                order_id: order_id?,
+                order_number: order_number?,
+                restaurant_id: restaurant_id?,
+                fulfilment: fulfilment?,
+                items: items.into_iter().collect::<Option<Vec<_>>>()?,
+                prep: prep?,
+                notes: notes?,
+            })
+        })
+    }
+}
+
+fn parse_item(v: &mut Violations, i: usize, item: &ItemInput) -> Option<NewItem> {
+    let name = v.check(format_args!("items[{i}].name"), Name::parse(&item.name));
+    let quantity = v.check(
+        format_args!("items[{i}].quantity"),
+        Quantity::parse(item.quantity),
+    );
+    if item.modifiers.len() > MAX_MODIFIERS {
+        v.add(
+            format_args!("items[{i}].modifiers"),
+            format!("must hold at most {MAX_MODIFIERS} modifiers"),
+        );
+    }
+    let modifiers: Vec<Option<Name<200>>> = item
+        .modifiers
+        .iter()
+        .enumerate()
+        .map(|(j, m)| v.check(format_args!("items[{i}].modifiers[{j}]"), Name::parse(m)))
+        .collect();
+    let special_instructions = v.check(
+        format_args!("items[{i}].special_instructions"),
+        Text::parse(&item.special_instructions),
+    );
+    Some(NewItem {
+        name: name?,
+        quantity: quantity?,
+        modifiers: modifiers.into_iter().collect::<Option<Vec<_>>>()?,
+        special_instructions: special_instructions?,
+    })
+}
+
+/// One line of a ticket as stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketItem {
+    /// What to make.
+    pub name: String,
+    /// How many.
+    pub quantity: u32,
+    /// Chosen options by name.
+    pub modifiers: Vec<String>,
+    /// Free text from the customer.
+    pub special_instructions: String,
+}
+
+/// A ticket as stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// The ticket's id.
+    pub id: i64,
+    /// The order it is for.
+    pub order_id: i64,
+    /// The order's human number.
+    pub order_number: String,
+    /// The kitchen it is in.
+    pub restaurant_id: i64,
+    /// Where it is now.
+    pub status: TicketStatus,
+    /// How the food leaves.
+    pub fulfilment: Fulfilment,
+    /// The lines, in order.
+    pub items: Vec<TicketItem>,
+    /// Notes on the whole order.
+    pub notes: String,
+    /// Why it was rejected or cancelled; empty otherwise.
+    pub reason: String,
+    /// When it should be ready.
+    pub ready_by: DateTime<Utc>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it was accepted, if it was.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// When cooking started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was ready.
+    pub ready_at: Option<DateTime<Utc>>,
+    /// When it left the kitchen.
+    pub picked_up_at: Option<DateTime<Utc>>,
+    /// When anything last changed.
+    pub updated_at: DateTime<Utc>,
+    /// 1 when queued, one more with each change.
+    pub version: i64,
+}
+
+impl Ticket {
+    /// Whole seconds from PREPARING to READY, once it has been READY.
+    /// Never negative, even if the instances' clocks disagree.
+    pub fn preparation_seconds(&self) -> Option<u32> {
+        let (started, ready) = (self.started_at?, self.ready_at?);
+        let seconds = (ready - started).num_seconds().max(0);
+        Some(u32::try_from(seconds).unwrap_or(u32::MAX))
+    }
+
+    /// The ticket after `change`, made at `now`: the new status, the time
+    /// it entered it, the reason, a higher version.
+    ///
+    /// # Errors
+    /// [`DomainError::StatusChanged`] when the caller expected another
+    /// status; [`DomainError::InvalidTransition`] when the table forbids
+    /// the move.
+    pub fn apply(&self, change: &StatusChange, now: DateTime<Utc>) -> Result<Self, DomainError> {
+        if let Some(expected) = change.expected
+            && expected != self.status
+        {
+            return Err(DomainError::StatusChanged {
+                expected,
+                actual: self.status,
+            });
+        }
+        check_transition(self.status, change.to, change.by)?;
+        let mut next = self.clone();
+        next.status = change.to;
+        next.version += 1;
+        next.updated_at = now;
+        match change.to {
+            TicketStatus::Queued => {}
+            TicketStatus::Accepted => next.accepted_at = Some(now),
+            TicketStatus::Preparing => next.started_at = Some(now),
+            TicketStatus::Ready => next.ready_at = Some(now),
+            TicketStatus::PickedUp => next.picked_up_at = Some(now),
+            TicketStatus::Cancelled | TicketStatus::Rejected => {
+                next.reason = change.reason.as_str().to_owned();
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// A request to move a ticket, each part valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    to: TicketStatus,
+    reason: Text<MAX_REASON>,
+    expected: Option<TicketStatus>,
+    by: ChangedBy,
+}
+
+impl StatusChange {
+    /// A change asked for by kitchen staff; `reason` comes from
+    /// [`parse_reason`], `expected` guards against someone else's change.
+    pub fn by_kitchen(
+        to: TicketStatus,
+        reason: Text<MAX_REASON>,
+        expected: Option<TicketStatus>,
+    ) -> Self {
+        Self {
+            to,
+            reason,
+            expected,
+            by: ChangedBy::Kitchen,
+        }
+    }
+
+    /// The ticket's order was cancelled, for `reason` (cut to the longest
+    /// reason kept).
+    pub fn order_cancelled(reason: &str) -> Self {
+        Self {
+            to: TicketStatus::Cancelled,
+            reason: Text::truncated(reason),
+            expected: None,
+            by: ChangedBy::Order,
+        }
+    }
+
+    /// The ticket's order left with a driver or was completed: the food is
+    /// no longer at the pass.
+    pub fn order_handed_over() -> Self {
+        Self {
+            to: TicketStatus::PickedUp,
+            reason: Text::default(),
+            expected: None,
+            by: ChangedBy::Order,
+        }
+    }
+}
+
+/// A staff member's reason for moving a ticket to `to`: required to reject
+/// (the customer is told), allowed when cancelling, refused otherwise.
+///
+/// # Errors
+/// Missing for REJECTED, longer than [`MAX_REASON`], or given for a status
+/// that keeps none.
+pub fn parse_reason(to: TicketStatus, raw: &str) -> Result<Text<MAX_REASON>, String> {
+    let reason = Text::parse(raw)?;
+    match to {
+        TicketStatus::Rejected if reason.is_empty() => {
+            Err("is required to reject a ticket".to_owned())
+        }
+        TicketStatus::Rejected | TicketStatus::Cancelled => Ok(reason),
+        _ if reason.is_empty() => Ok(reason),
+        other => Err(format!("is kept only for REJECTED, not {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TicketStatus::*;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + seconds, 0).expect("valid time")
+    }
+
+    fn ticket(status: TicketStatus) -> Ticket {
+        Ticket {
+            id: 1,
+            order_id: 10,
+            order_number: "ABC234".to_owned(),
+            restaurant_id: 3,
+            status,
+            fulfilment: Fulfilment::Pickup,
+            items: Vec::new(),
+            notes: String::new(),
+            reason: String::new(),
+            ready_by: at(900),
+            created_at: at(0),
+            accepted_at: None,
+            started_at: None,
+            ready_at: None,
+            picked_up_at: None,
+            updated_at: at(0),
+            version: 1,
+        }
+    }
+
+    fn kitchen(to: TicketStatus) -> StatusChange {
+        StatusChange::by_kitchen(to, Text::default(), None)
+    }
+
+    #[test]
+    fn the_kitchen_may_make_exactly_the_moves_of_the_table() {
+        let allowed = [
+            (Queued, Accepted),
+            (Queued, Preparing),
+            (Accepted, Preparing),
+            (Preparing, Ready),
+            (Ready, PickedUp),
+            (Queued, Rejected),
+            (Accepted, Rejected),
+        ];
+        for from in TicketStatus::ALL {
+            for to in TicketStatus::ALL {
+                let result = check_transition(from, to, ChangedBy::Kitchen);
+                assert_eq!(
+                    result.is_ok(),
+                    allowed.contains(&(from, to)),
+                    "{from} → {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_order_may_cancel_any_open_ticket_and_hand_over_a_ready_one() {
+        let allowed = [
+            (Queued, Cancelled),
+            (Accepted, Cancelled),
+            (Preparing, Cancelled),
+            (Ready, Cancelled),
+            (Ready, PickedUp),
+        ];
+        for from in TicketStatus::ALL {
+            for to in TicketStatus::ALL {
+                let result = check_transition(from, to, ChangedBy::Order);
+                assert_eq!(
+                    result.is_ok(),
+                    allowed.contains(&(from, to)),
+                    "{from} → {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_move_names_both_statuses() {
+        let Err(DomainError::InvalidTransition { from, to }) =
+            check_transition(PickedUp, Cancelled, ChangedBy::Order)
+        else {
+            panic!("picked-up tickets cannot be cancelled");
+        };
+        assert_eq!((from, to), (PickedUp, Cancelled));
+    }
+
+    #[test]
+    fn each_move_records_when_the_ticket_entered_its_status() {
+        let queued = ticket(Queued);
+        let accepted = queued.apply(&kitchen(Accepted), at(10)).expect("accept");
+        let preparing = accepted.apply(&kitchen(Preparing), at(20)).expect("start");
+        let ready = preparing.apply(&kitchen(Ready), at(320)).expect("ready");
+        let gone = ready.apply(&kitchen(PickedUp), at(400)).expect("pick up");
+
+        assert_eq!(gone.accepted_at, Some(at(10)));
+        assert_eq!(gone.started_at, Some(at(20)));
+        assert_eq!(gone.ready_at, Some(at(320)));
+        assert_eq!(gone.picked_up_at, Some(at(400)));
+        assert_eq!(gone.updated_at, at(400));
+        assert_eq!(gone.version, 5);
+        assert_eq!(gone.preparation_seconds(), Some(300));
+        assert_eq!(preparing.preparation_seconds(), None);
+    }
+
+    #[test]
+    fn a_busy_kitchen_may_skip_accepting() {
+        let preparing = ticket(Queued)
+            .apply(&kitchen(Preparing), at(5))
+            .expect("start at once");
+        assert_eq!(preparing.accepted_at, None);
+        assert_eq!(preparing.started_at, Some(at(5)));
+    }
+
+    #[test]
+    fn preparation_time_is_never_negative() {
+        let mut skewed = ticket(Ready);
+        skewed.started_at = Some(at(100));
+        skewed.ready_at = Some(at(90));
+        assert_eq!(skewed.preparation_seconds(), Some(0));
+    }
+
+    #[test]
+    fn an_expected_status_that_no_longer_holds_refuses_the_change() {
+        let change = StatusChange::by_kitchen(Rejected, Text::truncated("no gas"), Some(Queued));
+        let Err(DomainError::StatusChanged { expected, actual }) =
+            ticket(Accepted).apply(&change, at(1))
+        else {
+            panic!("someone else moved it");
+        };
+        assert_eq!((expected, actual), (Queued, Accepted));
+    }
+
+    #[test]
+    fn rejection_and_cancellation_keep_their_reason() {
+        let reason = parse_reason(Rejected, " out of dough ").expect("reason");
+        let rejected = ticket(Queued)
+            .apply(&StatusChange::by_kitchen(Rejected, reason, None), at(1))
+            .expect("reject");
+        assert_eq!(rejected.reason, "out of dough");
+
+        let cancelled = ticket(Preparing)
+            .apply(&StatusChange::order_cancelled("customer left"), at(1))
+            .expect("cancel");
+        assert_eq!(cancelled.reason, "customer left");
+    }
+
+    #[test]
+    fn a_reason_is_required_to_reject_and_refused_where_it_means_nothing() {
+        assert!(parse_reason(Rejected, "   ").is_err());
+        assert!(parse_reason(Rejected, &"x".repeat(MAX_REASON + 1)).is_err());
+        assert!(parse_reason(Ready, "because").is_err());
+        assert!(parse_reason(Ready, "").is_ok());
+        assert!(parse_reason(Cancelled, "").is_ok());
+    }
+
+    #[test]
+    fn the_ready_by_estimate_defaults_to_15_minutes() {
+        let prep = PrepMinutes::parse(0).expect("default");
+        assert_eq!(prep.get(), 15);
+        assert_eq!(prep.ready_by(at(0)), at(15 * 60));
+        assert_eq!(
+            PrepMinutes::parse(40).expect("40").ready_by(at(0)),
+            at(2400)
+        );
+        assert!(PrepMinutes::parse(601).is_err());
+        assert_eq!(PrepMinutes::clamped(10_000).get(), PrepMinutes::MAX);
+        assert_eq!(PrepMinutes::clamped(0).get(), PrepMinutes::DEFAULT);
+    }
+
+    #[test]
+    fn only_table_tickets_have_a_table() {
+        assert_eq!(
+            Fulfilment::parse(Some(FulfilmentKind::Table), " 12 "),
+            Ok(Fulfilment::Table {
+                table_number: "12".to_owned()
+            })
+        );
+        assert_eq!(
+            Fulfilment::parse(Some(FulfilmentKind::Table), ""),
+            Ok(Fulfilment::Table {
+                table_number: String::new()
+            })
+        );
+        assert!(Fulfilment::parse(Some(FulfilmentKind::Pickup), "12").is_err());
+        assert_eq!(
+            Fulfilment::parse(Some(FulfilmentKind::Delivery), ""),
+            Ok(Fulfilment::Delivery)
+        );
+        let Err(v) = Fulfilment::parse(None, "") else {
+            panic!("a fulfilment is required");
+        };
+        assert_eq!(
+            v.to_string(),
+            "fulfilment: must be TABLE, PICKUP or DELIVERY"
+        );
+    }
+
+    fn input() -> TicketInput {
+        TicketInput {
+            order_id: 7,
+            order_number: "K7P2QX".to_owned(),
+            restaurant_id: 3,
+            fulfilment: Some(FulfilmentKind::Table),
+            table_number: "4".to_owned(),
+            items: vec![ItemInput {
+                name: "Margherita".to_owned(),
+                quantity: 2,
+                modifiers: vec!["extra cheese".to_owned()],
+                special_instructions: "well done".to_owned(),
+            }],
+            prep_minutes: 0,
+            notes: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_valid_ticket_parses_with_its_items() {
+        let ticket = NewTicket::parse(&input()).expect("valid");
+        assert_eq!(ticket.items.len(), 1);
+        assert_eq!(ticket.items[0].modifiers[0].as_str(), "extra cheese");
+        assert_eq!(ticket.prep.get(), PrepMinutes::DEFAULT);
+    }
+
+    #[test]
+    fn every_bad_field_of_a_ticket_is_named_by_its_path() {
+        let bad = TicketInput {
+            order_id: 0,
+            order_number: " ".to_owned(),
+            restaurant_id: -1,
+            fulfilment: Some(FulfilmentKind::Pickup),
+            items: vec![
+                input().items[0].clone(),
+                ItemInput {
+                    name: String::new(),
+                    quantity: 0,
+                    modifiers: vec!["ok".to_owned(), "\n".to_owned()],
+                    special_instructions: "x".repeat(MAX_INSTRUCTIONS + 1),
+                },
+            ],
+            prep_minutes: 601,
+            ..input()
+        };
+        let Err(DomainError::Invalid(v)) = NewTicket::parse(&bad) else {
+            panic!("expected violations");
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "order_id",
+                "order_number",
+                "restaurant_id",
+                "table_number",
+                "items[1].name",
+                "items[1].quantity",
+                "items[1].modifiers[1]",
+                "items[1].special_instructions",
+                "prep_minutes",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ticket_needs_items_but_not_too_many() {
+        for (items, ok) in [
+            (0, false),
+            (1, true),
+            (MAX_ITEMS, true),
+            (MAX_ITEMS + 1, false),
+        ] {
+            let many = TicketInput {
+                items: vec![input().items[0].clone(); items],
+                ..input()
+            };
+            assert_eq!(NewTicket::parse(&many).is_ok(), ok, "{items} items");
+        }
+    }
+}

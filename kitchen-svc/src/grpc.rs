@@ -1,0 +1,334 @@
+//! The gRPC face of kitchen-svc. Each method turns its request into domain
+//! values (naming every bad field by its path in the request), calls the
+//! store or the change feed, and turns the result back into the contract's
+//! messages. Prost types go no deeper than this module and the events it
+//! builds ([`ticket_to_pb`]).
+
+use std::collections::HashMap;
+use std::pin::Pin;
+
+use chrono::{DateTime, Utc};
+use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::kitchen::v1 as pb;
+use pb::kitchen_service_server::KitchenService;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+use crate::domain::queue::{KitchenStats, QueueFilter, QueueUpdate, StatsWindow};
+use crate::domain::ticket::{
+    Fulfilment, FulfilmentKind, ItemInput, NewTicket, StatusChange, Ticket, TicketInput,
+    TicketStatus, parse_reason,
+};
+use crate::domain::{DomainError, Page, TicketRef, Violations, both, parse_id};
+use crate::store::Store;
+use crate::watch::ChangeFeed;
+
+/// The `ErrorInfo.domain` of every error this service returns.
+const ERROR_DOMAIN: &str = "foodmesh.kitchen";
+
+type Reply<T> = Result<Response<T>, Status>;
+
+/// The `KitchenService` implementation.
+#[derive(Debug, Clone)]
+pub struct KitchenApi {
+    store: Store,
+    feed: ChangeFeed,
+}
+
+impl KitchenApi {
+    /// Serves from `store`, with live queues from `feed`.
+    pub fn new(store: Store, feed: ChangeFeed) -> Self {
+        Self { store, feed }
+    }
+}
+
+#[tonic::async_trait]
+impl KitchenService for KitchenApi {
+    async fn create_ticket(&self, request: Request<pb::CreateTicketRequest>) -> Reply<pb::Ticket> {
+        let req = request.into_inner();
+        let input = TicketInput {
+            order_id: req.order_id,
+            order_number: req.order_number,
+            restaurant_id: req.restaurant_id,
+            fulfilment: fulfilment_from_pb(req.fulfilment),
+            table_number: req.table_number,
+            items: req
+                .items
+                .into_iter()
+                .map(|item| ItemInput {
+                    name: item.name,
+                    quantity: item.quantity,
+                    modifiers: item.modifiers,
+                    special_instructions: item.special_instructions,
+                })
+                .collect(),
+            prep_minutes: req.prep_minutes,
+            notes: req.notes,
+        };
+        let new = NewTicket::parse(&input)?;
+        let ticket = self.store.create_ticket(&new).await?;
+        Ok(Response::new(ticket_to_pb(&ticket)))
+    }
+
+    async fn get_ticket(&self, request: Request<pb::GetTicketRequest>) -> Reply<pb::Ticket> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let key = match (req.id, req.order_id) {
+            (0, 0) => {
+                v.add("id", "give the ticket's id or its order_id");
+                None
+            }
+            (id, 0) => v.check("id", parse_id(id)).map(TicketRef::Id),
+            (0, order_id) => v
+                .check("order_id", parse_id(order_id))
+                .map(TicketRef::Order),
+            (_, _) => {
+                v.add("order_id", "give either id or order_id, not both");
+                None
+            }
+        };
+        let scope = restaurant_scope(&mut v, req.restaurant_id);
+        let (key, scope) = v.finish(|| Some((key?, scope?)))?;
+        let ticket = self.store.ticket(key, scope).await?;
+        Ok(Response::new(ticket_to_pb(&ticket)))
+    }
+
+    async fn list_tickets(
+        &self,
+        request: Request<pb::ListTicketsRequest>,
+    ) -> Reply<pb::ListTicketsResponse> {
+        let req = request.into_inner();
+        let statuses: Vec<Option<TicketStatus>> = req
+            .statuses
+            .iter()
+            .map(|s| status_from_pb(*s).ok())
+            .collect();
+        let page_request = req.page.unwrap_or_default();
+        let (filter, page) = both(
+            QueueFilter::parse(req.restaurant_id, &statuses),
+            Page::parse(page_request.page_size, &page_request.page_token),
+        )?;
+        let (tickets, next) = self.store.list(&filter, page).await?;
+        Ok(Response::new(pb::ListTicketsResponse {
+            tickets: tickets.iter().map(ticket_to_pb).collect(),
+            page: Some(common::PageResponse {
+                next_page_token: next.unwrap_or_default(),
+            }),
+        }))
+    }
+
+    async fn update_ticket_status(
+        &self,
+        request: Request<pb::UpdateTicketStatusRequest>,
+    ) -> Reply<pb::Ticket> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let id = v.check("id", parse_id(req.id));
+        let to = v.check("status", status_from_pb(req.status));
+        let reason = to.and_then(|to| v.check("reason", parse_reason(to, &req.reason)));
+        let expected = match req.expected_status {
+            0 => Some(None),
+            raw => v.check("expected_status", status_from_pb(raw)).map(Some),
+        };
+        let scope = restaurant_scope(&mut v, req.restaurant_id);
+        let (id, change, scope) = v.finish(|| {
+            Some((
+                id?,
+                StatusChange::by_kitchen(to?, reason?, expected?),
+                scope?,
+            ))
+        })?;
+        let ticket = self.store.change_status(id, scope, &change).await?;
+        Ok(Response::new(ticket_to_pb(&ticket)))
+    }
+
+    type WatchQueueStream = Pin<Box<dyn Stream<Item = Result<pb::TicketUpdate, Status>> + Send>>;
+
+    async fn watch_queue(
+        &self,
+        request: Request<pb::WatchQueueRequest>,
+    ) -> Reply<Self::WatchQueueStream> {
+        let restaurant_id = parse_id(request.into_inner().restaurant_id)
+            .map_err(|why| DomainError::invalid("restaurant_id", why))?;
+        let updates = self
+            .feed
+            .watch(restaurant_id)
+            .map(|update| update.map(update_to_pb).map_err(Status::from));
+        Ok(Response::new(Box::pin(updates)))
+    }
+
+    async fn get_stats(&self, request: Request<pb::GetStatsRequest>) -> Reply<pb::KitchenStats> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let restaurant_id = v.check("restaurant_id", parse_id(req.restaurant_id));
+        let window = v.check("window_minutes", StatsWindow::parse(req.window_minutes));
+        let (restaurant_id, window) = v.finish(|| Some((restaurant_id?, window?)))?;
+        let stats = self.store.stats(restaurant_id, window).await?;
+        Ok(Response::new(stats_to_pb(stats)))
+    }
+}
+
+impl From<DomainError> for Status {
+    fn from(error: DomainError) -> Self {
+        use DomainError as E;
+        let (code, reason) = match &error {
+            E::Invalid(_) => (Code::InvalidArgument, "VALIDATION_FAILED"),
+            E::TicketNotFound(_) => (Code::NotFound, "TICKET_NOT_FOUND"),
+            E::InvalidTransition { .. } => (Code::FailedPrecondition, "INVALID_TRANSITION"),
+            E::StatusChanged { .. } => (Code::Aborted, "TICKET_STATUS_CHANGED"),
+            E::ShuttingDown => (Code::Unavailable, "SHUTTING_DOWN"),
+            E::Unexpected(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "unexpected failure");
+                return Status::internal("internal error");
+            }
+        };
+        let metadata = match &error {
+            E::InvalidTransition { from, to } => HashMap::from([
+                ("from".to_owned(), from.to_string()),
+                ("to".to_owned(), to.to_string()),
+            ]),
+            E::StatusChanged { expected, actual } => HashMap::from([
+                ("expected".to_owned(), expected.to_string()),
+                ("actual".to_owned(), actual.to_string()),
+            ]),
+            _ => HashMap::new(),
+        };
+        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+        if let E::Invalid(violations) = &error {
+            details.set_bad_request(
+                violations
+                    .iter()
+                    .map(|v| FieldViolation::new(&v.field, &v.description))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        Status::with_error_details(code, error.to_string(), details)
+    }
+}
+
+// ----- proto → domain ------------------------------------------------------
+
+/// A status a request names; UNSPECIFIED and unknown numbers are not one.
+fn status_from_pb(raw: i32) -> Result<TicketStatus, String> {
+    use pb::TicketStatus as P;
+    match P::try_from(raw) {
+        Ok(P::Queued) => Ok(TicketStatus::Queued),
+        Ok(P::Accepted) => Ok(TicketStatus::Accepted),
+        Ok(P::Preparing) => Ok(TicketStatus::Preparing),
+        Ok(P::Ready) => Ok(TicketStatus::Ready),
+        Ok(P::PickedUp) => Ok(TicketStatus::PickedUp),
+        Ok(P::Cancelled) => Ok(TicketStatus::Cancelled),
+        Ok(P::Rejected) => Ok(TicketStatus::Rejected),
+        Ok(P::Unspecified) | Err(_) => Err("must be a ticket status".to_owned()),
+    }
+}
+
+fn fulfilment_from_pb(raw: i32) -> Option<FulfilmentKind> {
+    use pb::Fulfilment as P;
+    match P::try_from(raw) {
+        Ok(P::Table) => Some(FulfilmentKind::Table),
+        Ok(P::Pickup) => Some(FulfilmentKind::Pickup),
+        Ok(P::Delivery) => Some(FulfilmentKind::Delivery),
+        Ok(P::Unspecified) | Err(_) => None,
+    }
+}
+
+/// `restaurant_id` as an optional scope: 0 is none.
+fn restaurant_scope(v: &mut Violations, raw: i64) -> Option<Option<i64>> {
+    match raw {
+        0 => Some(None),
+        id => v.check("restaurant_id", parse_id(id)).map(Some),
+    }
+}
+
+// ----- domain → proto ------------------------------------------------------
+
+fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    })
+}
+
+fn status_to_pb(status: TicketStatus) -> pb::TicketStatus {
+    use pb::TicketStatus as P;
+    match status {
+        TicketStatus::Queued => P::Queued,
+        TicketStatus::Accepted => P::Accepted,
+        TicketStatus::Preparing => P::Preparing,
+        TicketStatus::Ready => P::Ready,
+        TicketStatus::PickedUp => P::PickedUp,
+        TicketStatus::Cancelled => P::Cancelled,
+        TicketStatus::Rejected => P::Rejected,
+    }
+}
+
+fn fulfilment_to_pb(fulfilment: &Fulfilment) -> pb::Fulfilment {
+    match fulfilment.kind() {
+        FulfilmentKind::Table => pb::Fulfilment::Table,
+        FulfilmentKind::Pickup => pb::Fulfilment::Pickup,
+        FulfilmentKind::Delivery => pb::Fulfilment::Delivery,
+    }
+}
+
+/// A ticket as the contract shows it: in replies, updates and events.
+pub fn ticket_to_pb(t: &Ticket) -> pb::Ticket {
+    pb::Ticket {
+        id: t.id,
+        order_id: t.order_id,
+        order_number: t.order_number.clone(),
+        restaurant_id: t.restaurant_id,
+        status: status_to_pb(t.status).into(),
+        fulfilment: fulfilment_to_pb(&t.fulfilment).into(),
+        table_number: t.fulfilment.table_number().to_owned(),
+        items: t
+            .items
+            .iter()
+            .map(|item| pb::TicketItem {
+                name: item.name.clone(),
+                quantity: item.quantity,
+                modifiers: item.modifiers.clone(),
+                special_instructions: item.special_instructions.clone(),
+            })
+            .collect(),
+        reason: t.reason.clone(),
+        ready_by: time_to_pb(t.ready_by),
+        created_at: time_to_pb(t.created_at),
+        started_at: t.started_at.and_then(time_to_pb),
+        ready_at: t.ready_at.and_then(time_to_pb),
+        preparation_seconds: t.preparation_seconds().unwrap_or(0),
+        notes: t.notes.clone(),
+        updated_at: time_to_pb(t.updated_at),
+        accepted_at: t.accepted_at.and_then(time_to_pb),
+        picked_up_at: t.picked_up_at.and_then(time_to_pb),
+        version: t.version,
+    }
+}
+
+fn update_to_pb(update: QueueUpdate) -> pb::TicketUpdate {
+    let (ticket, kind) = match update {
+        QueueUpdate::Snapshot(t) => (Some(t), pb::TicketUpdateKind::Snapshot),
+        QueueUpdate::Synced => (None, pb::TicketUpdateKind::Synced),
+        QueueUpdate::Changed(t) => (Some(t), pb::TicketUpdateKind::Changed),
+    };
+    pb::TicketUpdate {
+        ticket: ticket.as_ref().map(ticket_to_pb),
+        kind: kind.into(),
+    }
+}
+
+fn stats_to_pb(s: KitchenStats) -> pb::KitchenStats {
+    pb::KitchenStats {
+        queued: s.queued,
+        in_progress: s.preparing,
+        avg_preparation_seconds: s.preparation.avg_seconds,
+        accepted: s.accepted,
+        ready: s.ready,
+        p90_preparation_seconds: s.preparation.p90_seconds,
+        prepared: s.preparation.count,
+        window_minutes: s.window_minutes,
+        avg_wait_seconds: s.preparation.avg_wait_seconds,
+        overdue: s.overdue,
+    }
+}

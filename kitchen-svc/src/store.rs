@@ -1,0 +1,649 @@
+//! Every SQL statement of kitchen-svc, and the transactions that make its
+//! writes atomic. Takes domain values, returns domain values.
+//!
+//! Every change of a ticket, in the same transaction:
+//! - locks the ticket's row (`FOR UPDATE`), so of two racing changes the
+//!   second sees the first's result and is judged against it;
+//! - writes the new state guarded by the version it read;
+//! - adds `ticket.<status>` to the outbox ([`crate::events`]);
+//! - notifies [`CHANNEL`] with the restaurant, ticket and version, which
+//!   Postgres delivers at commit to every instance's change feed
+//!   ([`crate::watch`]).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::postgres::PgListener;
+use sqlx::{FromRow, PgConnection, PgPool, QueryBuilder};
+
+use crate::domain::queue::{KitchenStats, PrepTimes, QueueFilter, StatsWindow};
+use crate::domain::ticket::{
+    Fulfilment, NewTicket, StatusChange, Ticket, TicketItem, TicketStatus,
+};
+use crate::domain::{DomainError, Page, TicketRef};
+use crate::{events, observe};
+
+/// The Postgres channel every ticket change is announced on, with the
+/// payload `<restaurant_id>:<ticket_id>:<version>`.
+pub const CHANNEL: &str = "kitchen_changes";
+
+impl From<sqlx::Error> for DomainError {
+    fn from(error: sqlx::Error) -> Self {
+        DomainError::Unexpected(anyhow::Error::new(error).context("database"))
+    }
+}
+
+/// Postgres access for the service; cheap to clone (it is a pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    stream: String,
+}
+
+/// A change announced on [`CHANNEL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeNotice {
+    /// The ticket's restaurant, so watchers of other queues skip it.
+    pub restaurant_id: i64,
+    /// The ticket.
+    pub ticket_id: i64,
+    /// The ticket's version after the change.
+    pub version: i64,
+}
+
+impl ChangeNotice {
+    /// Reads a notification's payload; `None` if it is not one of ours.
+    pub fn parse(payload: &str) -> Option<Self> {
+        let mut parts = payload.split(':').map(str::parse::<i64>);
+        let notice = Self {
+            restaurant_id: parts.next()?.ok()?,
+            ticket_id: parts.next()?.ok()?,
+            version: parts.next()?.ok()?,
+        };
+        parts.next().is_none().then_some(notice)
+    }
+
+    fn payload(ticket: &Ticket) -> String {
+        format!("{}:{}:{}", ticket.restaurant_id, ticket.id, ticket.version)
+    }
+}
+
+/// What receiving an order did.
+#[derive(Debug, Clone)]
+pub enum Received {
+    /// A new ticket was queued.
+    Queued(Ticket),
+    /// The order already had this ticket; nothing was written.
+    Existing(Ticket),
+}
+
+impl Received {
+    /// The ticket, new or not.
+    pub fn into_ticket(self) -> Ticket {
+        match self {
+            Self::Queued(t) | Self::Existing(t) => t,
+        }
+    }
+}
+
+// The one SELECT of tickets, narrowed by its callers.
+macro_rules! select_tickets {
+    () => {
+        "SELECT id, order_id, order_number, restaurant_id, status, fulfilment, table_number,
+                notes, reason, ready_by, created_at, accepted_at, started_at, ready_at,
+                picked_up_at, updated_at, version
+         FROM tickets"
+    };
+}
+
+/// The time of a change, at the precision Postgres keeps, so a ticket
+/// built in memory equals the one read back.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl Store {
+    /// Wraps a migrated pool; events go to `stream` (the service's own).
+    pub fn new(pool: PgPool, stream: String) -> Self {
+        Self { pool, stream }
+    }
+
+    /// Queues a ticket for `new`'s order, or returns the order's existing
+    /// ticket untouched.
+    ///
+    /// # Errors
+    /// Only unexpected database failures.
+    pub async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, DomainError> {
+        let mut tx = self.pool.begin().await?;
+        let received = receive(&mut tx, &self.stream, new, now()).await?;
+        tx.commit().await?;
+        if let Received::Queued(ticket) = &received {
+            observe::ticket_changed(ticket);
+        }
+        Ok(received.into_ticket())
+    }
+
+    /// One ticket; with `scope`, only if it is that restaurant's.
+    ///
+    /// # Errors
+    /// [`DomainError::TicketNotFound`].
+    pub async fn ticket(&self, key: TicketRef, scope: Option<i64>) -> Result<Ticket, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        find(&mut conn, key, false)
+            .await?
+            .filter(|t| scope.is_none_or(|r| r == t.restaurant_id))
+            .ok_or(DomainError::TicketNotFound(key))
+    }
+
+    /// A ticket by id if it exists: for watchers, which learn of changes
+    /// by id.
+    ///
+    /// # Errors
+    /// Only unexpected database failures.
+    pub async fn find_ticket(&self, id: i64) -> Result<Option<Ticket>, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        find(&mut conn, TicketRef::Id(id), false).await
+    }
+
+    /// Applies a staff member's `change` to ticket `id`; with `scope`, only
+    /// if it is that restaurant's.
+    ///
+    /// # Errors
+    /// [`DomainError::TicketNotFound`], or the refusals of
+    /// [`Ticket::apply`].
+    pub async fn change_status(
+        &self,
+        id: i64,
+        scope: Option<i64>,
+        change: &StatusChange,
+    ) -> Result<Ticket, DomainError> {
+        let key = TicketRef::Id(id);
+        let mut tx = self.pool.begin().await?;
+        let current = find(&mut tx, key, true)
+            .await?
+            .filter(|t| scope.is_none_or(|r| r == t.restaurant_id))
+            .ok_or(DomainError::TicketNotFound(key))?;
+        let next = current.apply(change, now())?;
+        write_status(&mut tx, &current, &next).await?;
+        record_change(&mut tx, &self.stream, &next).await?;
+        tx.commit().await?;
+        observe::ticket_changed(&next);
+        Ok(next)
+    }
+
+    /// One page of a restaurant's tickets in the filter's statuses, oldest
+    /// first, and the token of the next page if there is one.
+    ///
+    /// # Errors
+    /// Only unexpected database failures.
+    pub async fn list(
+        &self,
+        filter: &QueueFilter,
+        page: Page,
+    ) -> Result<(Vec<Ticket>, Option<String>), DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        let statuses: Vec<&str> = filter.statuses().iter().map(|s| s.as_str()).collect();
+        let (after_time, after_id) = page.after().unzip();
+        let rows: Vec<TicketRow> = sqlx::query_as(concat!(
+            select_tickets!(),
+            " WHERE restaurant_id = $1 AND status = ANY($2)
+                AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
+              ORDER BY created_at, id LIMIT $5"
+        ))
+        .bind(filter.restaurant_id())
+        .bind(&statuses)
+        .bind(after_time)
+        .bind(after_id.unwrap_or(0))
+        // One more than the page, to learn whether another page follows.
+        .bind(i64::from(page.size()) + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut tickets = with_items(&mut conn, rows).await?;
+        let size = page.size() as usize;
+        let next = if tickets.len() > size {
+            tickets.truncate(size);
+            tickets
+                .last()
+                .map(|t| Page::token_after(t.created_at, t.id))
+        } else {
+            None
+        };
+        Ok((tickets, next))
+    }
+
+    /// Every open ticket of a restaurant, oldest first: what a display
+    /// shows when it starts watching.
+    ///
+    /// # Errors
+    /// Only unexpected database failures.
+    pub async fn open_queue(&self, restaurant_id: i64) -> Result<Vec<Ticket>, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        let open: Vec<&str> = TicketStatus::OPEN.iter().map(|s| s.as_str()).collect();
+        let rows: Vec<TicketRow> = sqlx::query_as(concat!(
+            select_tickets!(),
+            " WHERE restaurant_id = $1 AND status = ANY($2) ORDER BY created_at, id"
+        ))
+        .bind(restaurant_id)
+        .bind(&open)
+        .fetch_all(&mut *conn)
+        .await?;
+        with_items(&mut conn, rows).await
+    }
+
+    /// The open queue's counts now, and preparation times of the tickets
+    /// that became READY within `window`.
+    ///
+    /// # Errors
+    /// Only unexpected database failures.
+    pub async fn stats(
+        &self,
+        restaurant_id: i64,
+        window: StatsWindow,
+    ) -> Result<KitchenStats, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        let at = now();
+        let counts: QueueCounts = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
+                    count(*) FILTER (WHERE status = 'accepted') AS accepted,
+                    count(*) FILTER (WHERE status = 'preparing') AS preparing,
+                    count(*) FILTER (WHERE status = 'ready') AS ready,
+                    count(*) FILTER (WHERE status <> 'ready' AND ready_by < $2) AS overdue
+             FROM tickets
+             WHERE restaurant_id = $1
+               AND status IN ('queued', 'accepted', 'preparing', 'ready')",
+        )
+        .bind(restaurant_id)
+        .bind(at)
+        .fetch_one(&mut *conn)
+        .await?;
+        // Durations are clamped at zero: instances with skewed clocks may
+        // stamp a ticket READY a moment before it started.
+        let times: PrepRow = sqlx::query_as(
+            "WITH done AS (
+                 SELECT GREATEST(EXTRACT(EPOCH FROM ready_at - started_at), 0)::float8 AS prep,
+                        GREATEST(EXTRACT(EPOCH FROM started_at - created_at), 0)::float8 AS wait
+                 FROM tickets
+                 WHERE restaurant_id = $1 AND ready_at >= $2 AND started_at IS NOT NULL
+             )
+             SELECT count(*) AS prepared,
+                    COALESCE(avg(prep), 0)::float8 AS avg_seconds,
+                    COALESCE(percentile_cont(0.9) WITHIN GROUP (ORDER BY prep), 0)::float8
+                        AS p90_seconds,
+                    COALESCE(avg(wait), 0)::float8 AS avg_wait_seconds
+             FROM done",
+        )
+        .bind(restaurant_id)
+        .bind(window.since(at))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(KitchenStats {
+            queued: count(counts.queued),
+            accepted: count(counts.accepted),
+            preparing: count(counts.preparing),
+            ready: count(counts.ready),
+            overdue: count(counts.overdue),
+            preparation: PrepTimes {
+                count: count(times.prepared),
+                avg_seconds: times.avg_seconds,
+                p90_seconds: times.p90_seconds,
+                avg_wait_seconds: times.avg_wait_seconds,
+            },
+            window_minutes: window.minutes(),
+        })
+    }
+
+    /// A connection listening on [`CHANNEL`], taken from the pool for as
+    /// long as it lives; it reconnects (and listens again) on its own.
+    ///
+    /// # Errors
+    /// Postgres is unreachable.
+    pub async fn listen_changes(&self) -> Result<PgListener, DomainError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+}
+
+/// Queues a ticket for `new`'s order in the caller's transaction, or finds
+/// the order's existing ticket. A concurrent receipt of the same order
+/// waits on the unique order id and then finds the winner's ticket.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn receive(
+    conn: &mut PgConnection,
+    stream: &str,
+    new: &NewTicket,
+    at: DateTime<Utc>,
+) -> Result<Received, DomainError> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO tickets (order_id, order_number, restaurant_id, status, fulfilment,
+             table_number, notes, ready_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         ON CONFLICT (order_id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(new.order_id)
+    .bind(new.order_number.as_str())
+    .bind(new.restaurant_id)
+    .bind(TicketStatus::Queued.as_str())
+    .bind(new.fulfilment.kind().as_str())
+    .bind(new.fulfilment.table_number())
+    .bind(new.notes.as_str())
+    .bind(new.prep.ready_by(at))
+    .bind(at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else {
+        let key = TicketRef::Order(new.order_id);
+        let existing = find(conn, key, false)
+            .await?
+            .ok_or_else(|| unexpected(format!("{key} conflicted but cannot be read")))?;
+        return Ok(Received::Existing(existing));
+    };
+    let mut items = QueryBuilder::new(
+        "INSERT INTO ticket_items (ticket_id, position, name, quantity, modifiers,
+             special_instructions) ",
+    );
+    items.push_values(new.items.iter().enumerate(), |mut row, (position, item)| {
+        let modifiers: Vec<&str> = item.modifiers.iter().map(|m| m.as_str()).collect();
+        row.push_bind(id)
+            .push_bind(i32::try_from(position).unwrap_or(i32::MAX))
+            .push_bind(item.name.as_str())
+            .push_bind(i32::try_from(item.quantity.get()).unwrap_or(i32::MAX))
+            .push_bind(modifiers)
+            .push_bind(item.special_instructions.as_str());
+    });
+    items.build().execute(&mut *conn).await?;
+    let ticket = find(conn, TicketRef::Id(id), false)
+        .await?
+        .ok_or_else(|| unexpected(format!("ticket {id} vanished after its insert")))?;
+    record_change(conn, stream, &ticket).await?;
+    Ok(Received::Queued(ticket))
+}
+
+/// Applies an order-driven `change` to the order's ticket in the caller's
+/// transaction; `None` when the order has no ticket.
+///
+/// # Errors
+/// The refusals of [`Ticket::apply`] (the caller decides whether they
+/// matter), or unexpected database failures.
+pub async fn change_order_ticket(
+    conn: &mut PgConnection,
+    stream: &str,
+    order_id: i64,
+    change: &StatusChange,
+    at: DateTime<Utc>,
+) -> Result<Option<Ticket>, DomainError> {
+    let Some(current) = find(conn, TicketRef::Order(order_id), true).await? else {
+        return Ok(None);
+    };
+    let next = current.apply(change, at)?;
+    write_status(conn, &current, &next).await?;
+    record_change(conn, stream, &next).await?;
+    Ok(Some(next))
+}
+
+/// Serializes the handling of one order's events until the caller's
+/// transaction ends. Two instances may apply two events of the same order
+/// at once (a retried confirmation and the cancellation after it); without
+/// this, neither would see the other's uncommitted ticket or cancellation
+/// record, and a cancelled order could still be queued.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn lock_order(conn: &mut PgConnection, order_id: i64) -> Result<(), DomainError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Remembers that an order was cancelled before it had a ticket.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn remember_cancelled_order(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> Result<(), DomainError> {
+    sqlx::query("INSERT INTO cancelled_orders (order_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(order_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether an order's cancellation arrived before its ticket could.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn order_was_cancelled(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> Result<bool, DomainError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT order_id FROM cancelled_orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// One ticket with its items; `lock` takes its row lock until the
+/// transaction ends.
+async fn find(
+    conn: &mut PgConnection,
+    key: TicketRef,
+    lock: bool,
+) -> Result<Option<Ticket>, DomainError> {
+    let (column, value) = match key {
+        TicketRef::Id(id) => ("id", id),
+        TicketRef::Order(order_id) => ("order_id", order_id),
+    };
+    let sql = format!(
+        "{} WHERE {column} = $1{}",
+        select_tickets!(),
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let tickets = with_items(conn, row.into_iter().collect()).await?;
+    Ok(tickets.into_iter().next())
+}
+
+/// Writes `next`'s status and times over `current`, which the caller read
+/// under the row lock; the version guard makes a lost lock an error rather
+/// than a lost update.
+async fn write_status(
+    conn: &mut PgConnection,
+    current: &Ticket,
+    next: &Ticket,
+) -> Result<(), DomainError> {
+    let updated = sqlx::query(
+        "UPDATE tickets SET status = $3, reason = $4, accepted_at = $5, started_at = $6,
+             ready_at = $7, picked_up_at = $8, updated_at = $9, version = $10
+         WHERE id = $1 AND version = $2",
+    )
+    .bind(current.id)
+    .bind(current.version)
+    .bind(next.status.as_str())
+    .bind(&next.reason)
+    .bind(next.accepted_at)
+    .bind(next.started_at)
+    .bind(next.ready_at)
+    .bind(next.picked_up_at)
+    .bind(next.updated_at)
+    .bind(next.version)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(unexpected(format!(
+            "ticket {} changed under its row lock",
+            current.id
+        )));
+    }
+    Ok(())
+}
+
+/// Publishes `ticket`'s new state: the outbox event and the notification
+/// for live watchers, both delivered only if the transaction commits.
+async fn record_change(
+    conn: &mut PgConnection,
+    stream: &str,
+    ticket: &Ticket,
+) -> Result<(), DomainError> {
+    events::publish(conn, stream, ticket).await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(ChangeNotice::payload(ticket))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Attaches each ticket's items, keeping the rows' order.
+async fn with_items(
+    conn: &mut PgConnection,
+    rows: Vec<TicketRow>,
+) -> Result<Vec<Ticket>, DomainError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let items: Vec<ItemRow> = sqlx::query_as(
+        "SELECT ticket_id, name, quantity, modifiers, special_instructions
+         FROM ticket_items WHERE ticket_id = ANY($1) ORDER BY ticket_id, position",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tickets: Vec<Ticket> = rows
+        .into_iter()
+        .map(TicketRow::into_ticket)
+        .collect::<Result<_, _>>()?;
+    let index: HashMap<i64, usize> = tickets.iter().enumerate().map(|(i, t)| (t.id, i)).collect();
+    for item in items {
+        if let Some(ticket) = index.get(&item.ticket_id).and_then(|&i| tickets.get_mut(i)) {
+            ticket.items.push(TicketItem {
+                name: item.name,
+                quantity: u32::try_from(item.quantity).unwrap_or(0),
+                modifiers: item.modifiers,
+                special_instructions: item.special_instructions,
+            });
+        }
+    }
+    Ok(tickets)
+}
+
+fn unexpected(message: String) -> DomainError {
+    DomainError::Unexpected(anyhow::anyhow!(message))
+}
+
+fn count(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+#[derive(FromRow)]
+struct TicketRow {
+    id: i64,
+    order_id: i64,
+    order_number: String,
+    restaurant_id: i64,
+    status: String,
+    fulfilment: String,
+    table_number: String,
+    notes: String,
+    reason: String,
+    ready_by: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    accepted_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    ready_at: Option<DateTime<Utc>>,
+    picked_up_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    version: i64,
+}
+
+impl TicketRow {
+    fn into_ticket(self) -> Result<Ticket, DomainError> {
+        let status = TicketStatus::from_stored(&self.status).ok_or_else(|| {
+            unexpected(format!("ticket {} has status `{}`", self.id, self.status))
+        })?;
+        let fulfilment =
+            Fulfilment::from_stored(&self.fulfilment, self.table_number).ok_or_else(|| {
+                unexpected(format!(
+                    "ticket {} has fulfilment `{}`",
+                    self.id, self.fulfilment
+                ))
+            })?;
+        Ok(Ticket {
+            id: self.id,
+            order_id: self.order_id,
+            order_number: self.order_number,
+            restaurant_id: self.restaurant_id,
+            status,
+            fulfilment,
+            items: Vec::new(),
+            notes: self.notes,
+            reason: self.reason,
+            ready_by: self.ready_by,
+            created_at: self.created_at,
+            accepted_at: self.accepted_at,
+            started_at: self.started_at,
+            ready_at: self.ready_at,
+            picked_up_at: self.picked_up_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct ItemRow {
+    ticket_id: i64,
+    name: String,
+    quantity: i32,
+    modifiers: Vec<String>,
+    special_instructions: String,
+}
+
+#[derive(FromRow)]
+struct QueueCounts {
+    queued: i64,
+    accepted: i64,
+    preparing: i64,
+    ready: i64,
+    overdue: i64,
+}
+
+#[derive(FromRow)]
+struct PrepRow {
+    prepared: i64,
+    avg_seconds: f64,
+    p90_seconds: f64,
+    avg_wait_seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_notices_round_trip_and_strangers_are_ignored() {
+        assert_eq!(
+            ChangeNotice::parse("3:41:2"),
+            Some(ChangeNotice {
+                restaurant_id: 3,
+                ticket_id: 41,
+                version: 2
+            })
+        );
+        for bad in ["", "3:41", "3:41:2:9", "a:b:c", "foodmesh:kitchen"] {
+            assert_eq!(ChangeNotice::parse(bad), None, "{bad}");
+        }
+    }
+}

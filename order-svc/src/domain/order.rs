@@ -1,0 +1,1009 @@
+//! An order: what was ordered, by whom, how it reaches them, what it costs
+//! and where it is in its life. Also the parsed inputs that create and
+//! edit one.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use super::totals::{CouponTerms, Totals};
+use super::{
+    Address, Coordinates, CouponCode, DateRange, DomainError, Email, Name, Phone, PostalAddress,
+    Text, Violations,
+};
+
+/// The most lines one order holds.
+pub const MAX_LINES: usize = 50;
+
+/// The most options chosen on one line.
+pub const MAX_OPTIONS_PER_LINE: usize = 50;
+
+/// Where an order is in its life; see [`super::lifecycle`] for the moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    /// Placed, waiting for its payment.
+    Pending,
+    /// Paid (or cash): the kitchen may start.
+    Confirmed,
+    /// The kitchen is on it.
+    Preparing,
+    /// Waiting for pickup by the guest or a driver.
+    Ready,
+    /// A driver has it.
+    OutForDelivery,
+    /// Handed over. Final.
+    Completed,
+    /// Will not be fulfilled. Final.
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirmed,
+        OrderStatus::Preparing,
+        OrderStatus::Ready,
+        OrderStatus::OutForDelivery,
+        OrderStatus::Completed,
+        OrderStatus::Cancelled,
+    ];
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Confirmed => "CONFIRMED",
+            OrderStatus::Preparing => "PREPARING",
+            OrderStatus::Ready => "READY",
+            OrderStatus::OutForDelivery => "OUT_FOR_DELIVERY",
+            OrderStatus::Completed => "COMPLETED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// True for the states an order never leaves.
+    pub fn is_final(self) -> bool {
+        matches!(self, OrderStatus::Completed | OrderStatus::Cancelled)
+    }
+
+    /// The type of the event a move into this status publishes.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "order.created",
+            OrderStatus::Confirmed => "order.confirmed",
+            OrderStatus::Preparing => "order.preparing",
+            OrderStatus::Ready => "order.ready",
+            OrderStatus::OutForDelivery => "order.out_for_delivery",
+            OrderStatus::Completed => "order.completed",
+            OrderStatus::Cancelled => "order.cancelled",
+        }
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the order reaches the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderType {
+    /// Served at a table.
+    DineIn,
+    /// Collected at the counter.
+    Takeout,
+    /// Brought by a driver.
+    Delivery,
+}
+
+impl OrderType {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderType::DineIn => "dine_in",
+            OrderType::Takeout => "takeout",
+            OrderType::Delivery => "delivery",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        [OrderType::DineIn, OrderType::Takeout, OrderType::Delivery]
+            .into_iter()
+            .find(|t| t.as_str() == raw)
+    }
+}
+
+/// Where the order was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSource {
+    /// The web page.
+    Web,
+    /// The mobile app.
+    App,
+    /// Staff at the front desk.
+    Frontdesk,
+    /// Staff taking a phone call.
+    Phone,
+    /// A chat channel.
+    Chat,
+}
+
+impl OrderSource {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderSource::Web => "web",
+            OrderSource::App => "app",
+            OrderSource::Frontdesk => "frontdesk",
+            OrderSource::Phone => "phone",
+            OrderSource::Chat => "chat",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        [
+            OrderSource::Web,
+            OrderSource::App,
+            OrderSource::Frontdesk,
+            OrderSource::Phone,
+            OrderSource::Chat,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+/// How the customer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMethod {
+    /// Authorized by accounting before the order is confirmed.
+    Card,
+    /// Paid on handover: the order is confirmed at once.
+    Cash,
+    /// Authorized by accounting before the order is confirmed.
+    MobileMoney,
+}
+
+impl PaymentMethod {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Card => "card",
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::MobileMoney => "mobile_money",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        [
+            PaymentMethod::Card,
+            PaymentMethod::Cash,
+            PaymentMethod::MobileMoney,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == raw)
+    }
+}
+
+/// The kinds of caller the transition table tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A registered customer.
+    Customer,
+    /// Restaurant staff.
+    Staff,
+    /// A delivery driver.
+    Driver,
+    /// A platform administrator.
+    Admin,
+    /// A service acting on an event or a timer.
+    System,
+    /// Whoever holds a guest order's access token.
+    Guest,
+}
+
+impl ActorKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Customer => "CUSTOMER",
+            ActorKind::Staff => "STAFF",
+            ActorKind::Driver => "DRIVER",
+            ActorKind::Admin => "ADMIN",
+            ActorKind::System => "SYSTEM",
+            ActorKind::Guest => "GUEST",
+        }
+    }
+
+    /// Reads the stored spelling.
+    pub fn from_db(raw: &str) -> Option<Self> {
+        [
+            ActorKind::Customer,
+            ActorKind::Staff,
+            ActorKind::Driver,
+            ActorKind::Admin,
+            ActorKind::System,
+            ActorKind::Guest,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == raw)
+    }
+
+    /// True for the ordering side (the customer or the guest).
+    pub fn is_customer_side(self) -> bool {
+        matches!(self, ActorKind::Customer | ActorKind::Guest)
+    }
+}
+
+impl fmt::Display for ActorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who did something, kept in the status history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Their kind.
+    pub kind: ActorKind,
+    /// Their token's subject, or the service's name for SYSTEM; may be
+    /// empty (a guest).
+    pub id: String,
+}
+
+impl Actor {
+    /// A service acting on its own (`order-svc`) or on another's event.
+    pub fn system(service: &str) -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: service.to_owned(),
+        }
+    }
+
+    /// # Errors
+    /// An id longer than 200 characters or on several lines.
+    pub fn parse(kind: ActorKind, id: &str) -> Result<Self, String> {
+        let id = Text::<200>::parse(id)?;
+        if id.as_str().chars().any(char::is_control) {
+            return Err("must be a single line of text".to_owned());
+        }
+        Ok(Self {
+            kind,
+            id: id.into_string(),
+        })
+    }
+
+    /// The scope idempotency keys are unique in: one per caller.
+    pub fn scope(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.id)
+    }
+}
+
+/// Who to notify about an order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    /// Their name.
+    pub name: String,
+    /// E.164, or empty.
+    pub phone: String,
+    /// Email, or empty.
+    pub email: String,
+}
+
+/// One chosen option of a line, priced when the line was last priced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineOption {
+    /// The option.
+    pub option_id: i64,
+    /// Its name then.
+    pub name: String,
+    /// Its price change then, in minor units.
+    pub price_delta_minor: i64,
+}
+
+/// One line of an order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    /// Stable across edits.
+    pub id: i64,
+    /// The menu item.
+    pub menu_item_id: i64,
+    /// Its name when priced.
+    pub name: String,
+    /// 1 to 99.
+    pub quantity: u32,
+    /// Base price plus option deltas, in minor units.
+    pub unit_price_minor: i64,
+    /// Unit price × quantity.
+    pub line_total_minor: i64,
+    /// The options chosen.
+    pub options: Vec<LineOption>,
+    /// The customer's words for the kitchen.
+    pub special_instructions: String,
+}
+
+/// The coupon an order holds, and its terms for re-computing the discount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedCoupon {
+    /// Upper-case code.
+    pub code: String,
+    /// How it discounts.
+    pub terms: CouponTerms,
+}
+
+/// Where a delivery is picked up and how long the kitchen needs, as the
+/// restaurant said when the order was priced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pickup {
+    /// The restaurant's name.
+    pub restaurant_name: String,
+    /// The restaurant's address.
+    pub address: PostalAddress,
+    /// Where it is on the map, when known.
+    pub location: Option<Coordinates>,
+    /// Usual preparation minutes.
+    pub prep_minutes: u32,
+}
+
+/// An order as stored and shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// Numeric id.
+    pub id: i64,
+    /// Six-character human number.
+    pub order_number: String,
+    /// The restaurant.
+    pub restaurant_id: i64,
+    /// The customer profile (negative for guest profiles).
+    pub customer_id: i64,
+    /// True for guest checkout.
+    pub guest: bool,
+    /// Who to notify.
+    pub contact: Contact,
+    /// How it reaches the customer.
+    pub order_type: OrderType,
+    /// Where it was placed.
+    pub source: OrderSource,
+    /// Where it is in its life.
+    pub status: OrderStatus,
+    /// Dine-in only.
+    pub table_number: Option<String>,
+    /// Delivery only.
+    pub delivery_address: Option<PostalAddress>,
+    /// At least one.
+    pub lines: Vec<OrderLine>,
+    /// ISO 4217 code of every amount.
+    pub currency: String,
+    /// The figures.
+    pub totals: Totals,
+    /// Tax in basis points of the discounted subtotal.
+    pub tax_rate_bps: u32,
+    /// The coupon held, if any.
+    pub coupon: Option<AppliedCoupon>,
+    /// How the customer pays, when chosen.
+    pub payment_method: Option<PaymentMethod>,
+    /// Free text.
+    pub notes: String,
+    /// The restaurant's side.
+    pub pickup: Pickup,
+    /// Bumped by every change, so readers can tell a change happened.
+    pub version: i64,
+    /// When it was placed.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was confirmed, once it was.
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of an order's status history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// Increasing with time within an order.
+    pub id: i64,
+    /// `None` for the creation.
+    pub from: Option<OrderStatus>,
+    /// The new status.
+    pub to: OrderStatus,
+    /// Who changed it.
+    pub actor: Actor,
+    /// Why, when given.
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Who places an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerRef {
+    /// A registered customer by their auth id (positive).
+    Registered(i64),
+    /// A guest, by their contact.
+    Guest(GuestContact),
+}
+
+impl CustomerRef {
+    /// A registered customer's id.
+    ///
+    /// # Errors
+    /// Not positive: registered ids are, guest profiles are not.
+    pub fn registered(id: i64) -> Result<Self, String> {
+        if id <= 0 {
+            return Err("must be a registered customer's (positive) id".to_owned());
+        }
+        Ok(Self::Registered(id))
+    }
+
+    /// The customer's reference for coupon limits: the customer id, or the
+    /// guest's phone.
+    pub fn coupon_ref(&self) -> String {
+        match self {
+            CustomerRef::Registered(id) => format!("customer:{id}"),
+            CustomerRef::Guest(guest) => format!("phone:{}", guest.phone.as_str()),
+        }
+    }
+
+    /// The actor that places the order when the request names none.
+    pub fn default_actor(&self) -> Actor {
+        match self {
+            CustomerRef::Registered(id) => Actor {
+                kind: ActorKind::Customer,
+                id: id.to_string(),
+            },
+            CustomerRef::Guest(_) => Actor {
+                kind: ActorKind::Guest,
+                id: String::new(),
+            },
+        }
+    }
+}
+
+/// A guest's contact, each part valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestContact {
+    /// Their name.
+    pub name: Name<100>,
+    /// Their phone: the profile's key.
+    pub phone: Phone,
+    /// Optional email.
+    pub email: Email,
+}
+
+impl GuestContact {
+    /// Violations name the guest's own fields (`phone`).
+    ///
+    /// # Errors
+    /// A missing name, a phone that is not E.164, or a malformed email.
+    pub fn parse(name: &str, phone: &str, email: &str) -> Result<Self, Violations> {
+        let mut v = Violations::default();
+        let name = v.check("name", Name::parse(name));
+        let phone = v.check("phone", Phone::parse(phone));
+        let email = v.check("email", Email::parse(email));
+        v.finish_with(|| {
+            Some(Self {
+                name: name?,
+                phone: phone?,
+                email: email?,
+            })
+        })
+    }
+
+    /// The contact as orders keep it.
+    pub fn contact(&self) -> Contact {
+        Contact {
+            name: self.name.as_str().to_owned(),
+            phone: self.phone.as_str().to_owned(),
+            email: self.email.as_str().to_owned(),
+        }
+    }
+}
+
+/// How an order reaches the customer, with what that way needs: a table
+/// for dine-in, an address for delivery. Other combinations cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// Served at this table.
+    DineIn {
+        /// The table.
+        table: Name<20>,
+    },
+    /// Collected.
+    Takeout,
+    /// Delivered here.
+    Delivery {
+        /// The drop-off address.
+        address: Address,
+    },
+}
+
+impl Fulfilment {
+    /// Builds the fulfilment from the request's type, table and address.
+    /// Without a type, an address means delivery and no address takeout.
+    ///
+    /// # Errors
+    /// A dine-in order without a table, a delivery without an address, or
+    /// a table or address the type has no use for.
+    pub fn parse(
+        kind: Option<OrderType>,
+        table_number: &str,
+        delivery_address: Option<&PostalAddress>,
+    ) -> Result<Self, Violations> {
+        let kind = kind.unwrap_or(match delivery_address {
+            Some(_) => OrderType::Delivery,
+            None => OrderType::Takeout,
+        });
+        let mut v = Violations::default();
+        let has_table = !table_number.trim().is_empty();
+        if kind != OrderType::DineIn && has_table {
+            v.add("table_number", "is only for dine-in orders");
+        }
+        if kind != OrderType::Delivery && delivery_address.is_some() {
+            v.add("delivery_address", "is only for delivery orders");
+        }
+        let fulfilment = match kind {
+            OrderType::DineIn => {
+                let table = if has_table {
+                    v.check("table_number", Name::parse(table_number))
+                } else {
+                    v.add("table_number", "is required for dine-in orders");
+                    None
+                };
+                table.map(|table| Fulfilment::DineIn { table })
+            }
+            OrderType::Takeout => Some(Fulfilment::Takeout),
+            OrderType::Delivery => match delivery_address {
+                Some(raw) => v
+                    .nested("delivery_address", Address::parse(raw))
+                    .map(|address| Fulfilment::Delivery { address }),
+                None => {
+                    v.add("delivery_address", "is required for delivery orders");
+                    None
+                }
+            },
+        };
+        v.finish_with(|| fulfilment)
+    }
+
+    /// The order type.
+    pub fn order_type(&self) -> OrderType {
+        match self {
+            Fulfilment::DineIn { .. } => OrderType::DineIn,
+            Fulfilment::Takeout => OrderType::Takeout,
+            Fulfilment::Delivery { .. } => OrderType::Delivery,
+        }
+    }
+
+    /// The table, for dine-in.
+    pub fn table_number(&self) -> Option<&str> {
+        match self {
+            Fulfilment::DineIn { table } => Some(table.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The drop-off address, for delivery.
+    pub fn delivery_address(&self) -> Option<&PostalAddress> {
+        match self {
+            Fulfilment::Delivery { address } => Some(address.parts()),
+            _ => None,
+        }
+    }
+}
+
+/// A line as the client asks for it, each part valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineInput {
+    /// The menu item.
+    pub menu_item_id: i64,
+    /// 1 to 99.
+    pub quantity: u32,
+    /// The options chosen, each once.
+    pub option_ids: Vec<i64>,
+    /// For the kitchen.
+    pub special_instructions: Text<500>,
+    /// What the client believes the unit price is.
+    pub stated_unit_price_minor: Option<i64>,
+}
+
+impl LineInput {
+    /// Violations name the line's own fields (`quantity`, `option_ids[1]`).
+    ///
+    /// # Errors
+    /// No item, a quantity outside 1..=99, an option chosen twice,
+    /// instructions over 500 characters, or a negative stated price.
+    pub fn parse(
+        menu_item_id: i64,
+        quantity: u32,
+        option_ids: &[i64],
+        special_instructions: &str,
+        stated_unit_price_minor: Option<i64>,
+    ) -> Result<Self, Violations> {
+        let mut v = Violations::default();
+        if menu_item_id <= 0 {
+            v.add("menu_item_id", "is required");
+        }
+        let quantity = v.check("quantity", parse_quantity(quantity));
+        let option_ids = check_options(&mut v, option_ids);
+        let instructions = v.check("special_instructions", Text::parse(special_instructions));
+        if stated_unit_price_minor.is_some_and(|p| p < 0) {
+            v.add("stated_unit_price_minor", "must not be negative");
+        }
+        v.finish_with(|| {
+            Some(Self {
+                menu_item_id,
+                quantity: quantity?,
+                option_ids: option_ids?,
+                special_instructions: instructions?,
+                stated_unit_price_minor,
+            })
+        })
+    }
+}
+
+/// A quantity of one line: 1 to 99.
+///
+/// # Errors
+/// Outside 1..=99.
+pub fn parse_quantity(quantity: u32) -> Result<u32, String> {
+    if !(1..=99).contains(&quantity) {
+        return Err("must be between 1 and 99".to_owned());
+    }
+    Ok(quantity)
+}
+
+/// Checks a line's option ids: at most [`MAX_OPTIONS_PER_LINE`], positive,
+/// each once. Violations are recorded under `option_ids`.
+pub fn check_options(v: &mut Violations, option_ids: &[i64]) -> Option<Vec<i64>> {
+    let before = v.clone();
+    if option_ids.len() > MAX_OPTIONS_PER_LINE {
+        v.add(
+            "option_ids",
+            format!("must list at most {MAX_OPTIONS_PER_LINE} options"),
+        );
+    }
+    let mut seen = HashSet::new();
+    for (j, id) in option_ids.iter().enumerate() {
+        if *id <= 0 {
+            v.add(format_args!("option_ids[{j}]"), "must be an option id");
+        } else if !seen.insert(id) {
+            v.add(format_args!("option_ids[{j}]"), "is chosen twice");
+        }
+    }
+    (*v == before).then(|| option_ids.to_vec())
+}
+
+/// Refuses a list of lines that is empty or too long.
+///
+/// # Errors
+/// The reason, for the `items` field.
+pub fn check_line_count(count: usize) -> Result<(), String> {
+    match count {
+        0 => Err("must hold at least one line".to_owned()),
+        n if n > MAX_LINES => Err(format!("must hold at most {MAX_LINES} lines")),
+        _ => Ok(()),
+    }
+}
+
+/// A new order, each part valid; prices are not part of it (the menu gives
+/// them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// The restaurant.
+    pub restaurant_id: i64,
+    /// Who orders.
+    pub customer: CustomerRef,
+    /// How it reaches them.
+    pub fulfilment: Fulfilment,
+    /// Where it was placed.
+    pub source: OrderSource,
+    /// 1 to 50 lines.
+    pub lines: Vec<LineInput>,
+    /// A coupon to redeem.
+    pub coupon_code: Option<CouponCode>,
+    /// How they pay, when chosen.
+    pub payment_method: Option<PaymentMethod>,
+    /// Free text.
+    pub notes: Text<1000>,
+}
+
+impl NewOrder {
+    /// The lines of an earlier order, to order them again: same restaurant,
+    /// customer and fulfilment, prices left to the menu.
+    ///
+    /// # Errors
+    /// Stored data that no longer parses (it was valid when written, so
+    /// this means a bug).
+    pub fn reorder(
+        earlier: &Order,
+        source: Option<OrderSource>,
+        payment_method: Option<PaymentMethod>,
+        coupon_code: Option<CouponCode>,
+    ) -> Result<Self, DomainError> {
+        let corrupt = |what: &str, why: String| {
+            DomainError::Unexpected(anyhow::anyhow!(
+                "stored order {} has an invalid {what}: {why}",
+                earlier.id
+            ))
+        };
+        let customer = if earlier.guest {
+            let c = &earlier.contact;
+            CustomerRef::Guest(
+                GuestContact::parse(&c.name, &c.phone, &c.email)
+                    .map_err(|v| corrupt("contact", v.to_string()))?,
+            )
+        } else {
+            CustomerRef::Registered(earlier.customer_id)
+        };
+        let fulfilment = Fulfilment::parse(
+            Some(earlier.order_type),
+            earlier.table_number.as_deref().unwrap_or_default(),
+            earlier.delivery_address.as_ref(),
+        )
+        .map_err(|v| corrupt("fulfilment", v.to_string()))?;
+        let lines = earlier
+            .lines
+            .iter()
+            .map(|line| {
+                LineInput::parse(
+                    line.menu_item_id,
+                    line.quantity,
+                    &line.options.iter().map(|o| o.option_id).collect::<Vec<_>>(),
+                    &line.special_instructions,
+                    None,
+                )
+                .map_err(|v| corrupt("line", v.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            restaurant_id: earlier.restaurant_id,
+            customer,
+            fulfilment,
+            source: source.unwrap_or(earlier.source),
+            lines,
+            coupon_code,
+            payment_method: payment_method.or(earlier.payment_method),
+            notes: Text::default(),
+        })
+    }
+}
+
+/// A line to price: an existing line (keeping its id) or a new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftLine {
+    /// The stored line this continues, if any.
+    pub line_id: Option<i64>,
+    /// The menu item.
+    pub menu_item_id: i64,
+    /// 1 to 99.
+    pub quantity: u32,
+    /// Options chosen.
+    pub option_ids: Vec<i64>,
+    /// For the kitchen.
+    pub special_instructions: String,
+    /// A price to hold the menu to, for the edited line only.
+    pub stated_unit_price_minor: Option<i64>,
+}
+
+impl DraftLine {
+    /// A stored line, to be priced again unchanged.
+    pub fn from_stored(line: &OrderLine) -> Self {
+        Self {
+            line_id: Some(line.id),
+            menu_item_id: line.menu_item_id,
+            quantity: line.quantity,
+            option_ids: line.options.iter().map(|o| o.option_id).collect(),
+            special_instructions: line.special_instructions.clone(),
+            stated_unit_price_minor: None,
+        }
+    }
+
+    /// A new line from the client.
+    pub fn from_input(input: &LineInput) -> Self {
+        Self {
+            line_id: None,
+            menu_item_id: input.menu_item_id,
+            quantity: input.quantity,
+            option_ids: input.option_ids.clone(),
+            special_instructions: input.special_instructions.as_str().to_owned(),
+            stated_unit_price_minor: input.stated_unit_price_minor,
+        }
+    }
+}
+
+/// A change to one line of a PENDING order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemEdit {
+    /// A new line at the end.
+    Add(LineInput),
+    /// Changes parts of a line; `None` keeps a part.
+    Update {
+        /// The line.
+        line_id: i64,
+        /// New quantity.
+        quantity: Option<u32>,
+        /// New instructions.
+        special_instructions: Option<Text<500>>,
+        /// New options, replacing the old ones.
+        option_ids: Option<Vec<i64>>,
+        /// A price to hold the menu to.
+        stated_unit_price_minor: Option<i64>,
+    },
+    /// Removes a line.
+    Remove {
+        /// The line.
+        line_id: i64,
+    },
+}
+
+impl ItemEdit {
+    /// The lines of `order` after this edit, ready to be priced again, and
+    /// the index of the line the edit touched (for naming a refusal).
+    ///
+    /// # Errors
+    /// The order is not PENDING, the line is unknown, the order would hold
+    /// too many lines or none.
+    pub fn apply(&self, order: &Order) -> Result<(Vec<DraftLine>, Option<usize>), DomainError> {
+        if order.status != OrderStatus::Pending {
+            return Err(DomainError::NotEditable(order.status));
+        }
+        let mut lines: Vec<DraftLine> = order.lines.iter().map(DraftLine::from_stored).collect();
+        let find = |lines: &[DraftLine], line_id: i64| {
+            lines
+                .iter()
+                .position(|l| l.line_id == Some(line_id))
+                .ok_or(DomainError::LineNotFound(line_id))
+        };
+        match self {
+            ItemEdit::Add(input) => {
+                if lines.len() >= MAX_LINES {
+                    return Err(DomainError::LineLimit(MAX_LINES));
+                }
+                lines.push(DraftLine::from_input(input));
+                let at = lines.len() - 1;
+                Ok((lines, Some(at)))
+            }
+            ItemEdit::Update {
+                line_id,
+                quantity,
+                special_instructions,
+                option_ids,
+                stated_unit_price_minor,
+            } => {
+                let at = find(&lines, *line_id)?;
+                let line = &mut lines[at];
+                if let Some(quantity) = quantity {
+                    line.quantity = *quantity;
+                }
+                if let Some(text) = special_instructions {
+                    line.special_instructions = text.as_str().to_owned();
+                }
+                if let Some(options) = option_ids {
+                    line.option_ids.clone_from(options);
+                }
+                line.stated_unit_price_minor = *stated_unit_price_minor;
+                Ok((lines, Some(at)))
+            }
+            ItemEdit::Remove { line_id } => {
+                let at = find(&lines, *line_id)?;
+                if lines.len() == 1 {
+                    return Err(DomainError::LastLine);
+                }
+                lines.remove(at);
+                Ok((lines, None))
+            }
+        }
+    }
+}
+
+/// What a listing shows; `None` and empty mean any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Any of these statuses.
+    pub statuses: Vec<OrderStatus>,
+    /// One restaurant's orders.
+    pub restaurant_id: Option<i64>,
+    /// One customer's orders (their history).
+    pub customer_id: Option<i64>,
+    /// Created in this window.
+    pub created: DateRange,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address() -> PostalAddress {
+        PostalAddress {
+            street: "456 Oak Ave".to_owned(),
+            city: "New York".to_owned(),
+            state: "NY".to_owned(),
+            zip_code: "10002".to_owned(),
+            country: "US".to_owned(),
+        }
+    }
+
+    fn fields(v: &Violations) -> Vec<&str> {
+        v.iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn without_a_type_an_address_means_delivery_and_none_takeout() {
+        let delivery = Fulfilment::parse(None, "", Some(&address())).expect("delivery");
+        assert_eq!(delivery.order_type(), OrderType::Delivery);
+        let takeout = Fulfilment::parse(None, "", None).expect("takeout");
+        assert_eq!(takeout, Fulfilment::Takeout);
+    }
+
+    #[test]
+    fn each_type_needs_its_own_details_and_no_others() {
+        let Err(v) = Fulfilment::parse(Some(OrderType::DineIn), "", None) else {
+            panic!("a table is required");
+        };
+        assert_eq!(fields(&v), ["table_number"]);
+        let Err(v) = Fulfilment::parse(Some(OrderType::Delivery), "", None) else {
+            panic!("an address is required");
+        };
+        assert_eq!(fields(&v), ["delivery_address"]);
+        let Err(v) = Fulfilment::parse(Some(OrderType::Takeout), "7", Some(&address())) else {
+            panic!("a takeout has neither");
+        };
+        assert_eq!(fields(&v), ["table_number", "delivery_address"]);
+        let dine_in = Fulfilment::parse(Some(OrderType::DineIn), " 7 ", None).expect("dine-in");
+        assert_eq!(dine_in.table_number(), Some("7"));
+    }
+
+    #[test]
+    fn a_bad_line_names_each_field() {
+        let Err(v) = LineInput::parse(0, 100, &[5, 5, -1], &"x".repeat(501), Some(-1)) else {
+            panic!("expected violations");
+        };
+        assert_eq!(
+            fields(&v),
+            [
+                "menu_item_id",
+                "quantity",
+                "option_ids[1]",
+                "option_ids[2]",
+                "special_instructions",
+                "stated_unit_price_minor"
+            ]
+        );
+        assert!(LineInput::parse(1, 99, &[1, 2], "well done", Some(1299)).is_ok());
+        assert!(check_line_count(0).is_err());
+        assert!(check_line_count(MAX_LINES).is_ok());
+        assert!(check_line_count(MAX_LINES + 1).is_err());
+    }
+
+    #[test]
+    fn registered_customer_ids_are_positive() {
+        assert!(CustomerRef::registered(1).is_ok());
+        assert!(CustomerRef::registered(0).is_err());
+        assert!(CustomerRef::registered(-4).is_err());
+    }
+
+    #[test]
+    fn statuses_and_kinds_read_back_what_they_store() {
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::from_db(s.as_str()), Some(s));
+        }
+        assert_eq!(OrderType::from_db("delivery"), Some(OrderType::Delivery));
+        assert_eq!(
+            PaymentMethod::from_db("mobile_money"),
+            Some(PaymentMethod::MobileMoney)
+        );
+        assert_eq!(OrderSource::from_db("chat"), Some(OrderSource::Chat));
+        assert_eq!(ActorKind::from_db("SYSTEM"), Some(ActorKind::System));
+        assert_eq!(OrderStatus::from_db("pending"), None);
+    }
+}

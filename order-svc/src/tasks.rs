@@ -1,0 +1,65 @@
+//! The service's own timers: the payment timeout that cancels unpaid
+//! orders, and the loop that gives coupon redemptions back until
+//! restaurant-svc has them. Both work from the database alone, so any
+//! number of instances may run them side by side, and a restart loses
+//! nothing they had still to do.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::service::{Orders, RELEASE_BATCH};
+
+/// How often idempotency keys past their retention are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// How often the releaser looks for due releases without being woken.
+const RELEASE_POLL: Duration = Duration::from_secs(1);
+
+/// Cancels unpaid orders as their timeout passes (looking a few times per
+/// timeout, at most every five seconds), and prunes old idempotency keys.
+pub fn spawn_payment_timeout(orders: Orders) -> JoinHandle<()> {
+    let every = (orders.config().order_timeout / 4)
+        .clamp(Duration::from_millis(100), Duration::from_secs(5));
+    tokio::spawn(async move {
+        let mut pruned = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = orders.cancel_unpaid().await {
+                tracing::warn!(error = %e, "payment timeout sweep failed; retrying");
+            }
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = tokio::time::Instant::now();
+                match orders.prune_keys().await {
+                    Ok(n) if n > 0 => tracing::info!(pruned = n, "old idempotency keys forgotten"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+                }
+            }
+        }
+    })
+}
+
+/// Gives coupon redemptions back as they fall due: at once when a
+/// cancellation queues one on this instance, within a second otherwise.
+pub fn spawn_coupon_releaser(orders: Orders) -> JoinHandle<()> {
+    let queued = orders.releases_queued();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = queued.notified() => {}
+                () = tokio::time::sleep(RELEASE_POLL) => {}
+            }
+            loop {
+                match orders.release_due_coupons().await {
+                    Ok(n) if n == RELEASE_BATCH as usize => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "coupon release round failed; retrying");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}

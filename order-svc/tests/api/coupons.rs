@@ -1,0 +1,121 @@
+//! Coupons: redeemed through restaurant-svc under the order number, refused
+//! with the restaurant's reason, released whenever the order is cancelled.
+
+use foodmesh_proto::order::v1 as pb;
+use foodmesh_proto::restaurant::v1 as rpb;
+use tonic::Code;
+
+use crate::helpers::{Menu, customer, fields, line, reason, seed_order, spawn_app, takeout};
+
+fn ten_percent(menu: &Menu, code: &str) -> rpb::CreateCouponRequest {
+    rpb::CreateCouponRequest {
+        restaurant_id: menu.restaurant_id,
+        code: code.to_owned(),
+        kind: rpb::DiscountKind::Percent.into(),
+        value: 1000,
+        ..Default::default()
+    }
+}
+
+fn with_coupon(code: &str, request: pb::CreateOrderRequest) -> pb::CreateOrderRequest {
+    pb::CreateOrderRequest {
+        coupon_code: code.to_owned(),
+        ..request
+    }
+}
+
+#[tokio::test]
+async fn a_coupon_is_redeemed_with_the_order_and_released_when_it_is_cancelled() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.a_coupon(ten_percent(&menu, "SAVE10")).await;
+
+    let order = app.an_order(with_coupon("save10", seed_order(&menu))).await;
+    let held = app.redemptions(menu.restaurant_id, "SAVE10").await;
+    app.cancel(order.id, customer(1), "", "")
+        .await
+        .expect("cancelled");
+
+    assert_eq!(order.coupon_code, "SAVE10");
+    let t = order.totals.as_ref().expect("totals");
+    // 10% of 25.98 = 2.598 → 2.59 (down); tax 8.88% of 23.39 = 2.077 → 2.08.
+    assert_eq!(t.discount.as_ref().map(|m| m.amount_minor), Some(259));
+    assert_eq!(t.tax.as_ref().map(|m| m.amount_minor), Some(208));
+    assert_eq!(
+        t.total.as_ref().map(|m| m.amount_minor),
+        Some(2598 - 259 + 299 + 208)
+    );
+    assert_eq!(held, 1);
+    app.wait_for_redemptions(menu.restaurant_id, "SAVE10", 0)
+        .await;
+}
+
+#[tokio::test]
+async fn a_coupon_used_up_by_a_cancelled_order_can_be_used_again() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.a_coupon(rpb::CreateCouponRequest {
+        max_redemptions: 1,
+        ..ten_percent(&menu, "ONCE")
+    })
+    .await;
+    let first = app.an_order(with_coupon("ONCE", takeout(&menu, 1))).await;
+
+    let exhausted = app
+        .create(with_coupon("ONCE", takeout(&menu, 2)))
+        .await
+        .expect_err("the coupon is used up");
+    app.cancel(first.id, customer(1), "", "")
+        .await
+        .expect("cancelled");
+    app.wait_for_redemptions(menu.restaurant_id, "ONCE", 0)
+        .await;
+    let second = app.create(with_coupon("ONCE", takeout(&menu, 2))).await;
+
+    assert_eq!(exhausted.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&exhausted), "COUPON_EXHAUSTED");
+    assert_eq!(fields(&exhausted), ["coupon_code"]);
+    assert!(second.is_ok(), "{second:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_coupon_is_refused_naming_coupon_code_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+
+    let refused = app
+        .create(with_coupon("NOPE", takeout(&menu, 1)))
+        .await
+        .expect_err("no such coupon");
+
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "COUPON_NOT_FOUND");
+    assert_eq!(fields(&refused), ["coupon_code"]);
+    assert_eq!(app.count("orders").await, 0);
+}
+
+#[tokio::test]
+async fn a_coupon_below_its_minimum_order_is_refused_and_its_hold_is_released() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.a_coupon(rpb::CreateCouponRequest {
+        min_order_minor: 5000,
+        ..ten_percent(&menu, "BIG")
+    })
+    .await;
+
+    let refused = app
+        .create(with_coupon(
+            "BIG",
+            pb::CreateOrderRequest {
+                items: vec![line(menu.lemonade, 1)],
+                ..takeout(&menu, 1)
+            },
+        ))
+        .await
+        .expect_err("under the minimum");
+
+    assert_eq!(reason(&refused), "COUPON_MIN_ORDER_NOT_MET");
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(app.redemptions(menu.restaurant_id, "BIG").await, 0);
+}
