@@ -26,7 +26,21 @@ pub struct Application {
     discovery: Discovery,
     registration: Registration,
     pool: PgPool,
-    background: Vec<JoinHandle<()>>,
+    background: Background,
+}
+
+/// Background tasks that die with the service — also when the service's
+/// future is dropped rather than stopped (a crash in a test, a panic), since
+/// dropping a `JoinHandle` alone would leave its task running.
+#[derive(Default)]
+struct Background(Vec<JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl Application {
@@ -52,7 +66,7 @@ impl Application {
             discovery,
             registration,
             pool,
-            background: Vec::new(),
+            background: Background::default(),
         })
     }
 
@@ -64,7 +78,7 @@ impl Application {
     /// Keeps a background task (relay, consumer, timer) that stops with the
     /// service.
     pub fn spawn_background(&mut self, task: JoinHandle<()>) {
-        self.background.push(task);
+        self.background.0.push(task);
     }
 
     /// Serves until `shutdown` resolves, then stops in order.
@@ -100,9 +114,7 @@ impl Application {
         };
         tracing::info!(addr = %local_addr, id = %registration.id, "serving gRPC and /metrics");
         let served = server.serve(listener, stop).await;
-        for task in background {
-            task.abort();
-        }
+        drop(background);
         pool.close().await;
         tracing::info!("stopped");
         served.map_err(Into::into)

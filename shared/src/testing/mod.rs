@@ -56,6 +56,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
         let name = self.name.clone();
         let base = pg_base();
         // Drop runs outside async context; a short-lived runtime on its own
@@ -135,6 +138,25 @@ impl SpawnedService {
         Fut: std::future::Future<Output = anyhow::Result<crate::Application>>,
     {
         let db = TestDb::new(service.short()).await;
+        Self::start_on(db, service, tweak, build).await
+    }
+
+    /// As [`SpawnedService::start_with`], on a database that already exists
+    /// — the one a [`SpawnedService::crash`] handed back — as a restarted
+    /// process would find it.
+    ///
+    /// # Panics
+    /// The service fails to build: the test cannot go on.
+    pub async fn start_on<F, Fut>(
+        db: TestDb,
+        service: crate::ServiceName,
+        tweak: impl FnOnce(&mut crate::ServiceConfig),
+        build: F,
+    ) -> Self
+    where
+        F: FnOnce(crate::ServiceConfig) -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<crate::Application>>,
+    {
         let mut config = service_config(service, &db);
         tweak(&mut config);
         let app = build(config).await.expect("the service builds");
@@ -164,6 +186,19 @@ impl SpawnedService {
     /// The service's database.
     pub fn db(&self) -> &TestDb {
         &self.db
+    }
+
+    /// Ends the service at once, as a killed process ends: no deregistration,
+    /// no draining, background work (relay, consumers) cut wherever it is.
+    /// The database survives, for [`SpawnedService::start_on`].
+    pub async fn crash(mut self) -> TestDb {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+        let placeholder = TestDb {
+            name: String::new(),
+            url: String::new(),
+        };
+        std::mem::replace(&mut self.db, placeholder)
     }
 
     /// Stops the service the way a signal would and waits for it.
