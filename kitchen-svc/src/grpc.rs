@@ -10,17 +10,17 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::kitchen::v1 as pb;
+use foodmesh_shared::status;
 use pb::kitchen_service_server::KitchenService;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::domain::queue::{KitchenStats, QueueFilter, QueueUpdate, StatsWindow};
 use crate::domain::ticket::{
     Fulfilment, FulfilmentKind, ItemInput, NewTicket, StatusChange, Ticket, TicketInput,
     TicketStatus, parse_reason,
 };
-use crate::domain::{DomainError, Page, TicketRef, Violations, both, parse_id};
+use crate::domain::{DomainError, Finish, Page, TicketRef, Violations, both, parse_id};
 use crate::store::Store;
 use crate::watch::ChangeFeed;
 
@@ -178,10 +178,7 @@ impl From<DomainError> for Status {
             E::InvalidTransition { .. } => (Code::FailedPrecondition, "INVALID_TRANSITION"),
             E::StatusChanged { .. } => (Code::Aborted, "TICKET_STATUS_CHANGED"),
             E::ShuttingDown => (Code::Unavailable, "SHUTTING_DOWN"),
-            E::Unexpected(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "unexpected failure");
-                return Status::internal("internal error");
-            }
+            E::Unexpected(cause) => return status::unexpected(cause),
         };
         let metadata = match &error {
             E::InvalidTransition { from, to } => HashMap::from([
@@ -194,16 +191,12 @@ impl From<DomainError> for Status {
             ]),
             _ => HashMap::new(),
         };
-        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
-        if let E::Invalid(violations) = &error {
-            details.set_bad_request(
-                violations
-                    .iter()
-                    .map(|v| FieldViolation::new(&v.field, &v.description))
-                    .collect::<Vec<_>>(),
-            );
-        }
-        Status::with_error_details(code, error.to_string(), details)
+        let message = error.to_string();
+        let fields = match error {
+            E::Invalid(violations) => violations,
+            _ => Violations::default(),
+        };
+        status::refusal(code, message, ERROR_DOMAIN, reason, metadata, &fields)
     }
 }
 

@@ -9,11 +9,11 @@ use std::pin::Pin;
 
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::order::v1 as pb;
+use foodmesh_shared::status;
 use futures::{Stream, StreamExt};
 use pb::order_service_server::OrderService;
 use prost::Message;
 use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::convert::{self, address_from_pb, time_from_pb};
 use crate::domain::customer::{CustomerPatch, parse_saved_addresses};
@@ -23,7 +23,8 @@ use crate::domain::order::{
     NewOrder, OrderFilter, OrderSource, OrderStatus, check_line_count,
 };
 use crate::domain::{
-    CouponCode, DateRange, DomainError, Email, IdempotencyKey, Name, Page, Phone, Text, Violations,
+    CouponCode, DateRange, DomainError, Email, Finish, IdempotencyKey, Name, Page, Phone, Text,
+    Violations,
 };
 use crate::service::{Caller, Idempotency, Orders, ReorderChoices};
 use crate::watch::{ChangeFeed, Update, UpdateKind};
@@ -489,10 +490,7 @@ impl From<DomainError> for Status {
             E::Concurrent => (Code::Aborted, "CONCURRENT_MODIFICATION"),
             E::AccessDenied(_) => (Code::PermissionDenied, "ACCESS_DENIED"),
             E::Unavailable(_) => (Code::Unavailable, "UPSTREAM_UNAVAILABLE"),
-            E::Unexpected(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "unexpected failure");
-                return Status::internal("internal error");
-            }
+            E::Unexpected(cause) => return status::unexpected(cause),
         };
         let mut metadata = HashMap::new();
         match &error {
@@ -517,36 +515,31 @@ impl From<DomainError> for Status {
             }
             _ => {}
         }
-        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
-        let violations: Vec<FieldViolation> = match &error {
-            E::Invalid(violations) | E::RestaurantRefused { violations, .. } => violations
-                .iter()
-                .map(|v| FieldViolation::new(&v.field, &v.description))
-                .collect(),
+        let fields = match &error {
+            E::Invalid(violations) | E::RestaurantRefused { violations, .. } => violations.clone(),
             E::PriceMismatch {
                 field, menu_minor, ..
-            } => vec![FieldViolation::new(
+            } => Violations::one(
                 field,
                 format!("differs from the menu's unit price of {menu_minor} minor units"),
-            )],
-            E::RestaurantNotFound(_) => {
-                vec![FieldViolation::new("restaurant_id", "is not a restaurant")]
+            ),
+            E::RestaurantNotFound(_) => Violations::one("restaurant_id", "is not a restaurant"),
+            E::IdempotencyKeyReused => {
+                Violations::one("idempotency_key", "was used before for a different request")
             }
-            E::IdempotencyKeyReused => vec![FieldViolation::new(
-                "idempotency_key",
-                "was used before for a different request",
-            )],
-            E::LineNotFound(_) => {
-                vec![FieldViolation::new("line_id", "is not a line of the order")]
-            }
-            E::PhoneTaken(_) => vec![FieldViolation::new("phone", "belongs to another customer")],
-            E::TotalTooLarge => vec![FieldViolation::new("items", "the total is too large")],
-            _ => Vec::new(),
+            E::LineNotFound(_) => Violations::one("line_id", "is not a line of the order"),
+            E::PhoneTaken(_) => Violations::one("phone", "belongs to another customer"),
+            E::TotalTooLarge => Violations::one("items", "the total is too large"),
+            _ => Violations::default(),
         };
-        if !violations.is_empty() {
-            details.set_bad_request(violations);
-        }
-        Status::with_error_details(code, error.to_string(), details)
+        status::refusal(
+            code,
+            error.to_string(),
+            ERROR_DOMAIN,
+            reason,
+            metadata,
+            &fields,
+        )
     }
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use foodmesh_shared::db::unsigned;
 use sqlx::postgres::{PgListener, PgPool, PgRow};
 use sqlx::{FromRow, PgConnection, Postgres, Row, Transaction};
 
@@ -1160,20 +1161,6 @@ pub async fn release_failed(
 }
 
 // ----- rows to domain values ---------------------------------------------------------
-
-/// Reads a non-negative integer column of SQL type `T` as a `u32`.
-fn unsigned<'r, T>(row: &'r PgRow, column: &str) -> sqlx::Result<u32>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + TryInto<u32>,
-    <T as TryInto<u32>>::Error: std::error::Error + Send + Sync + 'static,
-{
-    row.try_get::<T, _>(column)?
-        .try_into()
-        .map_err(|e| sqlx::Error::ColumnDecode {
-            index: column.to_owned(),
-            source: Box::new(e),
-        })
-}
 
 /// Reads a text column through `parse`, refusing spellings it does not know.
 fn spelled<T>(row: &PgRow, column: &str, parse: fn(&str) -> Option<T>) -> sqlx::Result<T> {

@@ -1,11 +1,10 @@
 //! Live order updates, correct across replicas.
 //!
 //! Every change of an order notifies the Postgres channel
-//! [`store::CHANGES_CHANNEL`] in its own transaction, so every instance on
-//! the database hears of every change at commit, whichever instance made
-//! it. Each instance keeps one listening connection ([`FeedTasks`]) and
-//! fans the notices out to its watchers through a broadcast channel; a
-//! watcher then reads the order itself and sends what changed.
+//! [`store::CHANGES_CHANNEL`] with the order's id in its own transaction;
+//! the shared change feed ([`foodmesh_shared::changes`]) brings the notice
+//! to every instance's watchers, and a watcher then reads the order itself
+//! and sends what changed.
 //!
 //! Nothing is missed and nothing is sent twice:
 //! - a watcher subscribes before it reads the order, so a change committed
@@ -25,37 +24,20 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use sqlx::postgres::PgListener;
-use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::JoinHandle;
+use foodmesh_shared::changes::{self, Heard, Subscription};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_server::Health;
-use tonic_health::server::{HealthReporter, HealthService};
+use tonic_health::server::HealthReporter;
 
 use crate::domain::DomainError;
 use crate::domain::number::TokenHash;
 use crate::domain::order::{Order, StatusChange};
 use crate::store::{self, Store};
 
-/// Notices kept for a watcher that is busy sending; one that falls further
-/// behind reads its order again instead.
-const BUFFER: usize = 1024;
 /// Updates waiting for a slow client before the watcher waits too.
 const CLIENT_BUFFER: usize = 16;
 /// How often a watcher reads its order even without a notice.
 const RECHECK: Duration = Duration::from_secs(5);
-
-/// What the listening connection tells watchers.
-#[derive(Debug, Clone, Copy)]
-enum Notice {
-    /// This order changed.
-    Changed(i64),
-    /// Notices may have been lost: read again.
-    Gap,
-}
 
 /// Why an update was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,19 +68,13 @@ pub type Updates = ReceiverStream<Result<Update, DomainError>>;
 #[derive(Debug, Clone)]
 pub struct ChangeFeed {
     store: Store,
-    changes: broadcast::Sender<Notice>,
-    stopping: watch::Receiver<bool>,
+    changes: changes::ChangeFeed<i64>,
 }
 
 /// The background work behind a [`ChangeFeed`]: the listening connection
 /// and the watch on the service's health. Spawn it once the service is
 /// bound.
-pub struct FeedTasks {
-    listener: PgListener,
-    changes: broadcast::Sender<Notice>,
-    health: HealthReporter,
-    stopping: watch::Sender<bool>,
-}
+pub type FeedTasks = changes::FeedTasks<i64>;
 
 impl ChangeFeed {
     /// Starts listening on the change channel, so notices committed from
@@ -112,20 +88,13 @@ impl ChangeFeed {
         health: HealthReporter,
     ) -> Result<(Self, FeedTasks), DomainError> {
         let listener = store.listen_changes().await?;
-        let (changes, _) = broadcast::channel(BUFFER);
-        let (stopping_tx, stopping) = watch::channel(false);
-        let feed = Self {
-            store,
-            changes: changes.clone(),
-            stopping,
-        };
-        let tasks = FeedTasks {
+        let (changes, tasks) = changes::ChangeFeed::new(
             listener,
-            changes,
+            store::CHANGES_CHANNEL,
+            |payload| payload.parse().ok(),
             health,
-            stopping: stopping_tx,
-        };
-        Ok((feed, tasks))
+        );
+        Ok((Self { store, changes }, tasks))
     }
 
     /// Order `order_id` as it is, then every change. With `token`, the
@@ -157,7 +126,6 @@ impl ChangeFeed {
             order_id,
             store: self.store.clone(),
             changes,
-            stopping: self.stopping.clone(),
             out,
             version: order.version,
             last_history,
@@ -165,72 +133,6 @@ impl ChangeFeed {
         tokio::spawn(watcher.run(order));
         Ok(ReceiverStream::new(updates))
     }
-}
-
-impl FeedTasks {
-    /// Runs the listener and the health watch until aborted.
-    pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            tokio::join!(
-                pump(self.listener, self.changes),
-                watch_health(self.health, self.stopping)
-            );
-        })
-    }
-}
-
-/// Forwards every notification to the watchers; reports a gap whenever the
-/// connection was lost.
-async fn pump(mut listener: PgListener, changes: broadcast::Sender<Notice>) {
-    loop {
-        match listener.try_recv().await {
-            Ok(Some(notification)) => match notification.payload().parse::<i64>() {
-                // No receivers is fine: nobody is watching.
-                Ok(id) => {
-                    let _ = changes.send(Notice::Changed(id));
-                }
-                Err(_) => {
-                    tracing::warn!(payload = notification.payload(), "unknown change notice");
-                }
-            },
-            // The connection was lost; the next call reconnects.
-            Ok(None) => {
-                tracing::warn!("order change feed lost its connection; watchers read again");
-                let _ = changes.send(Notice::Gap);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "order change feed failed; reconnecting");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                if listener.listen(store::CHANGES_CHANNEL).await.is_ok() {
-                    let _ = changes.send(Notice::Gap);
-                }
-            }
-        }
-    }
-}
-
-/// Sets `stopping` once the server reports NOT_SERVING, which the shared
-/// application does right before it drains in-flight calls.
-async fn watch_health(health: HealthReporter, stopping: watch::Sender<bool>) {
-    let service = HealthService::from_health_reporter(health);
-    let request = tonic::Request::new(HealthCheckRequest {
-        service: String::new(),
-    });
-    match service.watch(request).await {
-        Ok(response) => {
-            let mut statuses = response.into_inner();
-            while let Some(Ok(status)) = statuses.next().await {
-                if status.status == ServingStatus::NotServing as i32 {
-                    let _ = stopping.send(true);
-                    break;
-                }
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot watch the server's health"),
-    }
-    // Keeps the sender alive: a dropped sender would read as "stop" to
-    // every watcher.
-    std::future::pending::<()>().await;
 }
 
 /// Why a watch ended.
@@ -244,8 +146,7 @@ enum Ended {
 struct Watcher {
     order_id: i64,
     store: Store,
-    changes: broadcast::Receiver<Notice>,
-    stopping: watch::Receiver<bool>,
+    changes: Subscription<i64>,
     out: mpsc::Sender<Result<Update, DomainError>>,
     /// The version of the order last sent.
     version: i64,
@@ -271,26 +172,17 @@ impl Watcher {
         if self.out.send(Ok(snapshot)).await.is_err() || done {
             return Ended::Done;
         }
-        if *self.stopping.borrow() {
-            return Ended::Failed(DomainError::Unavailable(
-                "order-svc (shutting down; watch again)".to_owned(),
-            ));
+        if self.changes.is_stopping() {
+            return Ended::Failed(shutting_down());
         }
         loop {
             let read = tokio::select! {
                 () = self.out.closed() => return Ended::Done,
-                changed = self.stopping.changed() => {
-                    if changed.is_err() || *self.stopping.borrow() {
-                        return Ended::Failed(DomainError::Unavailable(
-                            "order-svc (shutting down; watch again)".to_owned(),
-                        ));
-                    }
-                    false
-                }
-                notice = self.changes.recv() => match notice {
-                    Ok(Notice::Changed(id)) => id == self.order_id,
-                    Ok(Notice::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(broadcast::error::RecvError::Closed) => {
+                heard = self.changes.next() => match heard {
+                    Heard::Changed(id) => id == self.order_id,
+                    Heard::Gap => true,
+                    Heard::Stopping => return Ended::Failed(shutting_down()),
+                    Heard::Closed => {
                         return Ended::Failed(DomainError::Unavailable(
                             "order-svc change feed".to_owned(),
                         ));
@@ -350,4 +242,10 @@ impl Watcher {
         }
         Ok(done)
     }
+}
+
+/// Ends a watch when the instance stops: the client should watch again,
+/// which reaches another instance.
+fn shutting_down() -> DomainError {
+    DomainError::Unavailable("order-svc (shutting down; watch again)".to_owned())
 }

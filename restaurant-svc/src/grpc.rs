@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::restaurant::v1 as pb;
+use foodmesh_shared::status;
 use pb::restaurant_service_server::RestaurantService;
 use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::domain::coupon::{
     Coupon, CouponCode, CouponPatch, Discount, DiscountKind, NewCoupon, RedeemRequest, Redemption,
@@ -27,7 +27,7 @@ use crate::domain::restaurant::{
     PostalAddress, PrepMinutes, Restaurant, RestaurantDetails, RestaurantFilter, RestaurantPatch,
     TaxRateBps, TimeZone,
 };
-use crate::domain::{Amount, DomainError, Name, Page, Text, Violations};
+use crate::domain::{Amount, DomainError, Finish, Name, Page, Text, Violations};
 use crate::store::Store;
 
 /// The `ErrorInfo.domain` of every error this service returns.
@@ -479,24 +479,15 @@ impl From<DomainError> for Status {
             }
             E::OrderAlreadyRedeemed(_) => (Code::AlreadyExists, "ORDER_ALREADY_REDEEMED"),
             E::RedemptionNotFound(_) => (Code::NotFound, "REDEMPTION_NOT_FOUND"),
-            E::Unexpected(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "unexpected failure");
-                return Status::internal("internal error");
-            }
+            E::Unexpected(cause) => return status::unexpected(cause),
         };
-        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new());
-        let violations: Vec<FieldViolation> = match &error {
-            E::Invalid(violations) => violations
-                .iter()
-                .map(|v| FieldViolation::new(&v.field, &v.description))
-                .collect(),
-            E::Line { field, problem } => vec![FieldViolation::new(field, problem.to_string())],
-            _ => Vec::new(),
+        let message = error.to_string();
+        let fields = match error {
+            E::Invalid(violations) => violations,
+            E::Line { field, problem } => Violations::one(field, problem.to_string()),
+            _ => Violations::default(),
         };
-        if !violations.is_empty() {
-            details.set_bad_request(violations);
-        }
-        Status::with_error_details(code, error.to_string(), details)
+        status::refusal(code, message, ERROR_DOMAIN, reason, HashMap::new(), &fields)
     }
 }
 

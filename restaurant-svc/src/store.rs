@@ -4,8 +4,9 @@
 //! is not found.
 
 use chrono::{DateTime, NaiveTime, Utc};
+use foodmesh_shared::db::unsigned;
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row};
+use sqlx::{FromRow, PgConnection, PgPool, Row};
 
 use crate::domain::coupon::{
     Coupon, CouponPatch, Discount, DiscountKind, NewCoupon, RedeemRequest, Redemption, Usage,
@@ -1142,20 +1143,6 @@ fn kind_to_db(kind: DiscountKind) -> &'static str {
 }
 
 // ----- rows to domain values ----------------------------------------------
-
-/// Reads a non-negative integer column of SQL type `T` as a `u32`.
-fn unsigned<'r, T>(row: &'r PgRow, column: &str) -> sqlx::Result<u32>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + TryInto<u32>,
-    <T as TryInto<u32>>::Error: std::error::Error + Send + Sync + 'static,
-{
-    row.try_get::<T, _>(column)?
-        .try_into()
-        .map_err(|e| sqlx::Error::ColumnDecode {
-            index: column.to_owned(),
-            source: Box::new(e),
-        })
-}
 
 impl<'r> FromRow<'r, PgRow> for Restaurant {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {

@@ -1,13 +1,13 @@
 //! Postgres for one service: its own database, created if missing, migrated
 //! with the service's embedded migrations, behind a pool whose use is
-//! exported as metrics.
+//! exported as metrics; and the one row-reading helper every store needs.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres, Row};
 
 /// Why the database could not be made ready.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +89,26 @@ pub async fn ensure_database(options: &PgConnectOptions, name: &str) -> Result<(
     }
     conn.close().await?;
     Ok(())
+}
+
+/// Reads `column`, stored as the signed integer `T` because Postgres has no
+/// unsigned types, as the `u32` a domain type holds (a count, minutes,
+/// basis points).
+///
+/// # Errors
+/// The column is missing or of another type, or its value is negative or
+/// too large: a decode error naming the column.
+pub fn unsigned<'r, T>(row: &'r PgRow, column: &str) -> sqlx::Result<u32>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + TryInto<u32>,
+    <T as TryInto<u32>>::Error: std::error::Error + Send + Sync + 'static,
+{
+    row.try_get::<T, _>(column)?
+        .try_into()
+        .map_err(|e| sqlx::Error::ColumnDecode {
+            index: column.to_owned(),
+            source: Box::new(e),
+        })
 }
 
 /// Exports `db_pool_connections{database,state}` and

@@ -5,24 +5,38 @@
 //! - [`config`] — environment variables with local defaults, parsed once.
 //! - [`telemetry`] — logs with trace ids, OTLP traces, the Prometheus recorder.
 //! - [`money`] — ISO 4217 minor units and exact decimal text.
+//! - [`validate`] — parsing input into valid values (names, texts, phones,
+//!   emails) and collecting every bad field by its path in the request.
+//! - [`paging`] — page sizes and opaque page tokens, checked the same way by
+//!   every listing.
 //! - [`grpc`] — the gRPC server (health, reflection, metrics, trace context)
 //!   and the client-side interceptor that carries trace context onwards.
-//! - [`db`] — Postgres: create the service's database if missing, migrate, pool.
+//! - [`status`] — the gRPC status of a refusal: `ErrorInfo` reason and
+//!   `BadRequest` field violations.
+//! - [`db`] — Postgres: create the service's database if missing, migrate, pool,
+//!   read unsigned columns.
+//! - [`changes`] — a change feed across replicas over Postgres
+//!   `LISTEN/NOTIFY`, fanned out to an instance's live streams.
 //! - [`discovery`] — Consul or a static map, behind one type.
 //! - [`events`] — outbox, relay and consumer groups over Redis Streams.
 //! - [`app`] — bind, register, serve, and shut down in the right order.
 //! - [`shutdown`] — the signal future that starts a graceful stop.
-//! - `testing` (feature `test-util`) — fresh databases and a Consul agent double.
+//! - `testing` (feature `test-util`) — fresh databases, a Consul agent double,
+//!   and readers of a refusal's reason and fields.
 
 pub mod app;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod discovery;
 pub mod events;
 pub mod grpc;
 pub mod money;
+pub mod paging;
 pub mod shutdown;
+pub mod status;
 pub mod telemetry;
+pub mod validate;
 
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -12,6 +12,8 @@ pub mod ticket;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use foodmesh_shared::paging::Paging;
+pub use foodmesh_shared::validate::{Name, Text, Violations};
 
 use ticket::TicketStatus;
 
@@ -55,9 +57,24 @@ pub enum DomainError {
 impl DomainError {
     /// One bad field, for rules checked outside a parser.
     pub fn invalid(field: impl fmt::Display, description: impl Into<String>) -> Self {
-        let mut violations = Violations::default();
-        violations.add(field, description);
-        Self::Invalid(violations)
+        Self::Invalid(Violations::one(field, description))
+    }
+}
+
+/// Ends a parse with this service's error, so that `?` in a handler
+/// reaches the one mapping of [`DomainError`] to a status.
+pub trait Finish {
+    /// The value `build` assembles from the parsed parts when nothing was
+    /// wrong (see [`Violations::finish_with`]).
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] with every violation recorded.
+    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError>;
+}
+
+impl Finish for Violations {
+    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
+        self.finish_with(build).map_err(DomainError::Invalid)
     }
 }
 
@@ -79,140 +96,6 @@ impl fmt::Display for TicketRef {
     }
 }
 
-/// One field that broke a rule, named by its path in the request
-/// (`items[2].quantity`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldViolation {
-    /// The field's path, relative to the request's input fields.
-    pub field: String,
-    /// What is wrong, readable by whoever typed it.
-    pub description: String,
-}
-
-/// The violations found while parsing one request, collected so the reply
-/// names every bad field at once rather than one per attempt.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    /// Records that `field` breaks a rule.
-    pub fn add(&mut self, field: impl fmt::Display, description: impl Into<String>) {
-        self.0.push(FieldViolation {
-            field: field.to_string(),
-            description: description.into(),
-        });
-    }
-
-    /// Keeps a parsed value, or records why `field` did not parse.
-    pub fn check<T>(&mut self, field: impl fmt::Display, parsed: Result<T, String>) -> Option<T> {
-        parsed.map_err(|why| self.add(field, why)).ok()
-    }
-
-    /// Keeps a parsed composite value, or records its violations (which
-    /// carry their full paths).
-    pub fn merge<T>(&mut self, parsed: Result<T, Violations>) -> Option<T> {
-        parsed.map_err(|inner| self.0.extend(inner.0)).ok()
-    }
-
-    /// True when nothing was wrong.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The violations, for the gRPC layer's field list.
-    pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
-        self.0.iter()
-    }
-
-    /// The value `build` assembles from the parsed parts when nothing was
-    /// wrong. `build` returns `None` only when a part failed to parse, which
-    /// recorded a violation.
-    ///
-    /// # Errors
-    /// [`DomainError::Invalid`] with every violation recorded.
-    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
-        if !self.is_empty() {
-            return Err(DomainError::Invalid(self));
-        }
-        build().ok_or(DomainError::Invalid(self))
-    }
-}
-
-impl fmt::Display for Violations {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, v) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}: {}", v.field, v.description)?;
-        }
-        Ok(())
-    }
-}
-
-/// A name: trimmed, 1 to `MAX` characters, on one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Name<const MAX: usize>(String);
-
-impl<const MAX: usize> Name<MAX> {
-    /// # Errors
-    /// Empty after trimming, longer than `MAX`, or holding control characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err("must not be empty".to_owned());
-        }
-        if text.chars().any(char::is_control) {
-            return Err("must be a single line of text".to_owned());
-        }
-        check_length(text, MAX)?;
-        Ok(Self(text.to_owned()))
-    }
-
-    /// The name as stored and shown.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Free text (instructions, notes, reasons): trimmed, at most `MAX`
-/// characters, possibly empty.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Text<const MAX: usize>(String);
-
-impl<const MAX: usize> Text<MAX> {
-    /// # Errors
-    /// Longer than `MAX` characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        check_length(text, MAX)?;
-        Ok(Self(text.to_owned()))
-    }
-
-    /// The text cut to `MAX` characters: for text another service already
-    /// accepted, which the kitchen must not refuse over its length.
-    pub fn truncated(raw: &str) -> Self {
-        Self(raw.trim().chars().take(MAX).collect())
-    }
-
-    /// The text as stored and shown.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// True when there is no text.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-fn check_length(text: &str, max: usize) -> Result<(), String> {
-    if text.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    Ok(())
-}
-
 /// Both parsed values, or — when either failed — every violation of both,
 /// so one reply names every bad field.
 ///
@@ -225,7 +108,7 @@ pub fn both<A, B>(
     match (a, b) {
         (Ok(a), Ok(b)) => Ok((a, b)),
         (Err(DomainError::Invalid(mut first)), Err(DomainError::Invalid(second))) => {
-            first.0.extend(second.0);
+            first.append(second);
             Err(DomainError::Invalid(first))
         }
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -258,31 +141,28 @@ impl Page {
     pub const DEFAULT_SIZE: u32 = 100;
     /// The largest page a request may ask for.
     pub const MAX_SIZE: u32 = 500;
+    /// The `k1.` prefix marks tokens of this service's own making, so a
+    /// token from another listing is refused rather than misread.
+    const PAGING: Paging = Paging {
+        default_size: Self::DEFAULT_SIZE,
+        max_size: Self::MAX_SIZE,
+        token_prefix: "k1.",
+    };
 
     /// # Errors
     /// [`DomainError::Invalid`] naming `page.page_size` above the maximum
     /// or a `page.page_token` this service did not issue.
     pub fn parse(page_size: u32, page_token: &str) -> Result<Self, DomainError> {
         let mut v = Violations::default();
-        let size = match page_size {
-            0 => Some(Self::DEFAULT_SIZE),
-            n if n <= Self::MAX_SIZE => Some(n),
-            _ => {
-                v.add(
-                    "page.page_size",
-                    format!("must be at most {}", Self::MAX_SIZE),
-                );
-                None
-            }
-        };
-        let after = match page_token {
-            "" => Some(None),
-            token => v.check("page.page_token", decode_token(token)).map(Some),
-        };
+        let start = v.nested(
+            "page",
+            Self::PAGING.parse(page_size, page_token, decode_cursor),
+        );
         v.finish(|| {
+            let start = start?;
             Some(Self {
-                size: size?,
-                after: after?,
+                size: start.size,
+                after: start.cursor,
             })
         })
     }
@@ -300,18 +180,14 @@ impl Page {
 
     /// The token that asks for the rows after `(created_at, id)`.
     pub fn token_after(created_at: DateTime<Utc>, id: i64) -> String {
-        format!("{TOKEN_PREFIX}{}.{id}", created_at.timestamp_micros())
+        Self::PAGING.token(format_args!("{}.{id}", created_at.timestamp_micros()))
     }
 }
 
-/// Marks tokens of this service's own making, so a token from another
-/// listing is refused rather than misread.
-const TOKEN_PREFIX: &str = "k1.";
-
-fn decode_token(token: &str) -> Result<(DateTime<Utc>, i64), String> {
-    token
-        .strip_prefix(TOKEN_PREFIX)
-        .and_then(|rest| rest.split_once('.'))
+/// Reads a cursor written by [`Page::token_after`]: `<micros>.<id>`.
+fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, i64)> {
+    cursor
+        .split_once('.')
         .filter(|(micros, id)| {
             [micros, id]
                 .iter()
@@ -320,23 +196,11 @@ fn decode_token(token: &str) -> Result<(DateTime<Utc>, i64), String> {
         .and_then(|(micros, id)| Some((micros.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
         .and_then(|(micros, id)| Some((DateTime::from_timestamp_micros(micros)?, id)))
         .filter(|(_, id)| *id > 0)
-        .ok_or_else(|| "is not a page token issued by this listing".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(
-            Name::<5>::parse("  Pizza ").map(|n| n.0),
-            Ok("Pizza".to_owned())
-        );
-        assert!(Name::<5>::parse("   ").is_err());
-        assert!(Name::<5>::parse("Pizzas").is_err());
-        assert!(Name::<20>::parse("two\nlines").is_err());
-    }
 
     #[test]
     fn texts_may_be_empty_and_truncation_counts_characters() {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::ticket::{Ticket, TicketStatus};
-use super::{DomainError, Violations, parse_id};
+use super::{DomainError, Finish, Violations, parse_id};
 
 /// Which tickets of one restaurant a listing shows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{DomainError, Name, Text, Violations, parse_id};
+use super::{DomainError, Finish, Name, Text, Violations, parse_id};
 
 /// Where a ticket is in the kitchen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_proto::order::v1 as order;
 use foodmesh_shared::events::consumer::Consumer;
 use foodmesh_shared::events::{self, ENVELOPE_FIELD};
-use foodmesh_shared::testing::{TestDb, service_config};
+use foodmesh_shared::testing::{self, TestDb, service_config};
 use foodmesh_shared::{ServiceConfig, ServiceName};
 use pb::kitchen_service_client::KitchenServiceClient;
 use prost::Message;
@@ -20,7 +20,6 @@ use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 
 /// The client type every test talks through.
 pub type Client = KitchenServiceClient<Channel>;
@@ -411,24 +410,12 @@ pub fn order_with(id: i64, restaurant_id: i64, order_type: order::OrderType) -> 
     }
 }
 
-/// The `ErrorInfo` reason of a refusal.
-pub fn reason(status: &tonic::Status) -> String {
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(info.domain, "foodmesh.kitchen");
-    info.reason
-}
-
 /// The fields a refusal names, in order.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .unwrap_or_else(|| panic!("no BadRequest in {status:?}"))
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+pub use foodmesh_shared::testing::fields;
+
+/// The `ErrorInfo` reason of a refusal, which must be this service's.
+pub fn reason(status: &tonic::Status) -> String {
+    testing::reason(status, "foodmesh.kitchen")
 }
 
 /// Seconds since the epoch of a timestamp the service set.

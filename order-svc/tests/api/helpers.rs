@@ -12,7 +12,7 @@ use foodmesh_proto::order::v1 as pb;
 use foodmesh_proto::restaurant::v1 as rpb;
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::config::DiscoveryConfig;
-use foodmesh_shared::testing::{SpawnedService, service_config};
+use foodmesh_shared::testing::{self, SpawnedService, service_config};
 use order_svc::OrderConfig;
 use pb::order_service_client::OrderServiceClient;
 use prost::Message;
@@ -20,7 +20,6 @@ use rpb::restaurant_service_client::RestaurantServiceClient;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 
 /// The order-svc client every test talks through.
 pub type Client = OrderServiceClient<Channel>;
@@ -560,22 +559,10 @@ pub fn totals(order: &pb::Order) -> (i64, i64, i64, i64, i64) {
     )
 }
 
-/// The `ErrorInfo` reason of a refusal.
-pub fn reason(status: &tonic::Status) -> String {
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(info.domain, "foodmesh.order");
-    info.reason
-}
-
 /// The fields a refusal names, in order.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .unwrap_or_else(|| panic!("no BadRequest in {status:?}"))
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+pub use foodmesh_shared::testing::fields;
+
+/// The `ErrorInfo` reason of a refusal, which must be this service's.
+pub fn reason(status: &tonic::Status) -> String {
+    testing::reason(status, "foodmesh.order")
 }

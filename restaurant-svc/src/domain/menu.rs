@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use foodmesh_shared::money::MAX_MINOR;
 
-use super::{Amount, DomainError, Name, Text, Violations};
+use super::{Amount, DomainError, Finish, Name, Text, Violations};
 
 /// A restaurant's whole menu, read at once.
 #[derive(Debug, Clone, PartialEq)]

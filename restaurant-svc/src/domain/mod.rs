@@ -14,6 +14,8 @@ pub mod restaurant;
 use std::fmt;
 
 use foodmesh_shared::money::MAX_MINOR;
+use foodmesh_shared::paging::{self, Paging};
+pub use foodmesh_shared::validate::{Name, Text, Violations};
 
 /// Everything a request can be refused for, so the gRPC layer has one type
 /// to turn into a status and every refusal has a stable meaning.
@@ -74,168 +76,25 @@ pub enum DomainError {
 impl DomainError {
     /// One bad field, for rules that need stored data to decide.
     pub fn invalid(field: impl fmt::Display, description: impl Into<String>) -> Self {
-        let mut violations = Violations::default();
-        violations.add(field, description);
-        Self::Invalid(violations)
+        Self::Invalid(Violations::one(field, description))
     }
 }
 
-/// One field that broke a rule, named by its path in the request
-/// (`address.zip_code`, `opening_hours[1].opens`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldViolation {
-    /// The field's path, relative to the request's input fields.
-    pub field: String,
-    /// What is wrong, readable by whoever typed it.
-    pub description: String,
-}
-
-/// The violations found while parsing one request, collected so the reply
-/// names every bad field at once rather than one per attempt.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    /// Records that `field` breaks a rule.
-    pub fn add(&mut self, field: impl fmt::Display, description: impl Into<String>) {
-        self.0.push(FieldViolation {
-            field: field.to_string(),
-            description: description.into(),
-        });
-    }
-
-    /// Keeps a parsed value, or records why `field` did not parse.
-    pub fn check<T>(&mut self, field: impl fmt::Display, parsed: Result<T, String>) -> Option<T> {
-        parsed.map_err(|why| self.add(field, why)).ok()
-    }
-
-    /// Like [`check`](Self::check) for a field the request may leave out.
-    pub fn check_opt<T>(
-        &mut self,
-        field: impl fmt::Display,
-        parsed: Option<Result<T, String>>,
-    ) -> Option<T> {
-        parsed.and_then(|p| self.check(field, p))
-    }
-
-    /// Keeps a parsed composite value, or records its violations under
-    /// `prefix` (`address` + `zip_code` → `address.zip_code`).
-    pub fn nested<T>(
-        &mut self,
-        prefix: impl fmt::Display,
-        parsed: Result<T, Violations>,
-    ) -> Option<T> {
-        match parsed {
-            Ok(value) => Some(value),
-            Err(inner) => {
-                for v in inner.0 {
-                    self.add(format_args!("{prefix}.{}", v.field), v.description);
-                }
-                None
-            }
-        }
-    }
-
-    /// Keeps a parsed value whose violations already carry full paths.
-    pub fn merge<T>(&mut self, parsed: Result<T, Violations>) -> Option<T> {
-        parsed.map_err(|inner| self.0.extend(inner.0)).ok()
-    }
-
-    /// True when nothing was wrong.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The violations, for the gRPC layer's field list.
-    pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
-        self.0.iter()
-    }
-
+/// Ends a parse with this service's error, so that `?` in a handler
+/// reaches the one mapping of [`DomainError`] to a status.
+pub trait Finish {
     /// The value `build` assembles from the parsed parts when nothing was
-    /// wrong. `build` returns `None` only when a part failed to parse, which
-    /// recorded a violation.
+    /// wrong (see [`Violations::finish_with`]).
     ///
     /// # Errors
     /// [`DomainError::Invalid`] with every violation recorded.
-    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
+    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError>;
+}
+
+impl Finish for Violations {
+    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
         self.finish_with(build).map_err(DomainError::Invalid)
     }
-
-    /// [`finish`](Self::finish) for composite parts that are nested into a
-    /// larger request.
-    ///
-    /// # Errors
-    /// These violations.
-    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Violations> {
-        if !self.is_empty() {
-            return Err(self);
-        }
-        build().ok_or(self)
-    }
-}
-
-impl fmt::Display for Violations {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, v) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}: {}", v.field, v.description)?;
-        }
-        Ok(())
-    }
-}
-
-/// A name: trimmed, 1 to `MAX` characters, on one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Name<const MAX: usize>(String);
-
-impl<const MAX: usize> Name<MAX> {
-    /// # Errors
-    /// Empty after trimming, longer than `MAX`, or holding control characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err("must not be empty".to_owned());
-        }
-        if text.chars().any(char::is_control) {
-            return Err("must be a single line of text".to_owned());
-        }
-        check_length(text, MAX)?;
-        Ok(Self(text.to_owned()))
-    }
-
-    /// The name as stored and shown.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Free text (a description): trimmed, at most `MAX` characters, possibly
-/// empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<const MAX: usize>(String);
-
-impl<const MAX: usize> Text<MAX> {
-    /// # Errors
-    /// Longer than `MAX` characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        check_length(text, MAX)?;
-        Ok(Self(text.to_owned()))
-    }
-
-    /// The text as stored and shown.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-fn check_length(text: &str, max: usize) -> Result<(), String> {
-    if text.chars().count() > max {
-        return Err(format!("must be at most {max} characters"));
-    }
-    Ok(())
 }
 
 /// A whole number from 0 to `MAX` (minutes, basis points).
@@ -292,29 +151,24 @@ impl Page {
     pub const DEFAULT_SIZE: u32 = 20;
     /// The largest page a request may ask for.
     pub const MAX_SIZE: u32 = 100;
+    /// The `r1.` prefix marks tokens of this service's own making, so a
+    /// token from another listing is refused rather than misread.
+    const PAGING: Paging = Paging {
+        default_size: Self::DEFAULT_SIZE,
+        max_size: Self::MAX_SIZE,
+        token_prefix: "r1.",
+    };
 
     /// # Errors
     /// `page_size` above the maximum, or a `page_token` this service did not
     /// issue.
     pub fn parse(page_size: u32, page_token: &str) -> Result<Self, DomainError> {
-        let mut v = Violations::default();
-        let size = match page_size {
-            0 => Some(Self::DEFAULT_SIZE),
-            n if n <= Self::MAX_SIZE => Some(n),
-            _ => {
-                v.add("page_size", format!("must be at most {}", Self::MAX_SIZE));
-                None
-            }
-        };
-        let after_id = match page_token {
-            "" => Some(0),
-            token => v.check("page_token", decode_token(token)),
-        };
-        v.finish(|| {
-            Some(Self {
-                size: size?,
-                after_id: after_id?,
-            })
+        let start = Self::PAGING
+            .parse(page_size, page_token, paging::decode_id)
+            .map_err(DomainError::Invalid)?;
+        Ok(Self {
+            size: start.size,
+            after_id: start.cursor.unwrap_or(0),
         })
     }
 
@@ -330,39 +184,13 @@ impl Page {
 
     /// The token that asks for the rows after `last_id`.
     pub fn token_after(last_id: i64) -> String {
-        format!("{TOKEN_PREFIX}{last_id:x}")
+        Self::PAGING.token(paging::encode_id(last_id))
     }
-}
-
-/// Marks tokens of this service's own making, so a token from another
-/// listing is refused rather than misread.
-const TOKEN_PREFIX: &str = "r1.";
-
-fn decode_token(token: &str) -> Result<i64, String> {
-    token
-        .strip_prefix(TOKEN_PREFIX)
-        .filter(|hex| !hex.is_empty() && hex.len() <= 16)
-        .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| "is not a page token issued by this listing".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(
-            Name::<5>::parse("  Pizza ").map(|n| n.0),
-            Ok("Pizza".to_owned())
-        );
-        assert!(Name::<5>::parse("   ").is_err());
-        assert!(Name::<5>::parse("Pizzas").is_err());
-        assert!(Name::<20>::parse("two\nlines").is_err());
-        assert_eq!(Name::<2>::parse("éé").map(|n| n.0), Ok("éé".to_owned()));
-    }
 
     #[test]
     fn texts_may_be_empty_but_not_too_long() {

@@ -2,6 +2,7 @@
 //! hours and the figures orders are priced with.
 
 use chrono::{DateTime, NaiveTime, Utc};
+use foodmesh_shared::validate;
 
 use super::{Amount, Name, Text, UpTo, Violations};
 
@@ -176,16 +177,10 @@ impl Phone {
     /// # Errors
     /// Not empty and not E.164.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        let e164 = text.strip_prefix('+').is_some_and(|digits| {
-            (7..=15).contains(&digits.len())
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && !digits.starts_with('0')
-        });
-        if !text.is_empty() && !e164 {
-            return Err("must be an E.164 number such as +12125550100".to_owned());
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
         }
-        Ok(Self(text.to_owned()))
+        validate::Phone::parse(raw).map(|phone| Self(phone.into_string()))
     }
 
     /// The number, or empty.
@@ -204,25 +199,7 @@ impl Email {
     /// # Errors
     /// Not empty and not shaped like an email address.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Ok(Self(String::new()));
-        }
-        let plausible = match text.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains("..")
-            }
-            None => false,
-        };
-        if !plausible || text.len() > 254 || text.chars().any(|c| c.is_whitespace()) {
-            return Err("must be an email address such as info@example.com".to_owned());
-        }
-        Ok(Self(text.to_owned()))
+        validate::email(raw, "info@example.com").map(Self)
     }
 
     /// The address, or empty.
@@ -246,13 +223,13 @@ impl Address {
         let city = v.check("city", Name::<200>::parse(&raw.city));
         let state = v.check("state", Text::<100>::parse(&raw.state));
         let zip_code = v.check("zip_code", Text::<20>::parse(&raw.zip_code));
-        let country = v.check("country", country_code(&raw.country));
+        let country = v.check("country", validate::country_code(&raw.country));
         v.finish_with(|| {
             Some(Self(PostalAddress {
-                street: street?.0,
-                city: city?.0,
-                state: state?.0,
-                zip_code: zip_code?.0,
+                street: street?.into_string(),
+                city: city?.into_string(),
+                state: state?.into_string(),
+                zip_code: zip_code?.into_string(),
                 country: country?,
             }))
         })
@@ -262,14 +239,6 @@ impl Address {
     pub fn parts(&self) -> &PostalAddress {
         &self.0
     }
-}
-
-fn country_code(raw: &str) -> Result<String, String> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err("must be an ISO 3166-1 alpha-2 code such as US".to_owned());
-    }
-    Ok(code)
 }
 
 /// A point on the earth with both coordinates in range.

@@ -4,11 +4,10 @@
 use foodmesh_proto::common::v1::{Address, GeoPoint, PageRequest};
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::ServiceName;
-use foodmesh_shared::testing::{TestDb, service_config};
+use foodmesh_shared::testing::{self, TestDb, service_config};
 use pb::restaurant_service_client::RestaurantServiceClient;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 
 /// The client type every test talks through.
 pub type Client = RestaurantServiceClient<Channel>;
@@ -196,24 +195,12 @@ pub fn price_line(menu_item_id: i64, quantity: u32, option_ids: &[i64]) -> pb::P
     }
 }
 
-/// The `ErrorInfo` reason of a refusal.
-pub fn reason(status: &tonic::Status) -> String {
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(info.domain, "foodmesh.restaurant");
-    info.reason
-}
-
 /// The fields a refusal names, in order.
-pub fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .unwrap_or_else(|| panic!("no BadRequest in {status:?}"))
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
+pub use foodmesh_shared::testing::fields;
+
+/// The `ErrorInfo` reason of a refusal, which must be this service's.
+pub fn reason(status: &tonic::Status) -> String {
+    testing::reason(status, "foodmesh.restaurant")
 }
 
 pub fn amount(money: &Option<foodmesh_proto::common::v1::Money>) -> i64 {

@@ -1,7 +1,8 @@
 //! Test harness shared by every crate's tests (feature `test-util`):
 //! [`TestDb`] gives each test its own fresh database on the real Postgres,
-//! and [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
-//! run on development machines.
+//! [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
+//! run on development machines, and [`reason`] and [`fields`] read a
+//! refusal the way [`crate::status::refusal`] builds it.
 
 pub mod consul;
 
@@ -9,6 +10,7 @@ use std::str::FromStr;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
+use tonic_types::StatusExt;
 
 /// The Postgres server tests use: `FOODMESH_TEST_PG_URL`, else the local one.
 pub fn pg_base() -> String {
@@ -217,4 +219,30 @@ impl Drop for SpawnedService {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The `ErrorInfo` reason of a refusal, which must come from `domain`.
+///
+/// # Panics
+/// The status carries no `ErrorInfo`, or one of another domain.
+pub fn reason(status: &tonic::Status, domain: &str) -> String {
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, domain);
+    info.reason
+}
+
+/// The fields a refusal names, in order.
+///
+/// # Panics
+/// The status carries no `BadRequest`.
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .unwrap_or_else(|| panic!("no BadRequest in {status:?}"))
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
 }

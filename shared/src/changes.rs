@@ -1,0 +1,246 @@
+//! A change feed across replicas over Postgres `LISTEN/NOTIFY`: how a
+//! service's live streams (`WatchOrder`, `WatchQueue`) hear of a change
+//! whichever instance made it.
+//!
+//! The service notifies its channel in the transaction of every change, so
+//! Postgres delivers the notice at commit to every instance on the
+//! database. Each instance keeps one listening connection ([`FeedTasks`])
+//! and fans the notices out through a broadcast channel to its watchers,
+//! each of which holds a [`Subscription`] and reads what changed itself.
+//!
+//! What this module guarantees, and what each watcher builds on:
+//! - a watcher that subscribes before its first read hears of every change
+//!   committed after that read;
+//! - when notices may have been lost — the listening connection dropped,
+//!   or the watcher fell more than [`BUFFER`] notices behind — it hears
+//!   [`Heard::Gap`] and must read everything again;
+//! - when the instance starts to shut down — the moment its server reports
+//!   NOT_SERVING — it hears [`Heard::Stopping`], so draining does not wait
+//!   for watchers that never hang up.
+//!
+//! What a notice's payload says and what a watcher sends are the
+//! service's own (`watch.rs`).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use sqlx::postgres::PgListener;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_server::Health;
+use tonic_health::server::{HealthReporter, HealthService};
+
+/// Notices kept for a watcher that is busy sending; one that falls further
+/// behind hears [`Heard::Gap`] instead.
+pub const BUFFER: usize = 1024;
+
+/// How long to wait before listening again after the connection failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What the listening connection tells watchers.
+#[derive(Debug, Clone, Copy)]
+enum Notice<N> {
+    /// A change was committed.
+    Changed(N),
+    /// Notices may have been lost.
+    Gap,
+}
+
+/// What a watcher hears next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard<N> {
+    /// A change was committed; the payload says which.
+    Changed(N),
+    /// Notices may have been lost: read everything again.
+    Gap,
+    /// The instance is shutting down: end the watch.
+    Stopping,
+    /// The feed is gone (every sender dropped); nothing more will come.
+    Closed,
+}
+
+/// Hands out subscriptions to one channel's changes; cheap to clone.
+#[derive(Debug)]
+pub struct ChangeFeed<N> {
+    changes: broadcast::Sender<Notice<N>>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl<N> Clone for ChangeFeed<N> {
+    fn clone(&self) -> Self {
+        Self {
+            changes: self.changes.clone(),
+            stopping: self.stopping.clone(),
+        }
+    }
+}
+
+/// The background work behind a [`ChangeFeed`]: the listening connection
+/// and the watch on the server's health. Spawn it once the service is
+/// bound.
+pub struct FeedTasks<N> {
+    listener: PgListener,
+    channel: &'static str,
+    parse: fn(&str) -> Option<N>,
+    changes: broadcast::Sender<Notice<N>>,
+    health: HealthReporter,
+    stopping: watch::Sender<bool>,
+}
+
+impl<N: Clone + Send + 'static> ChangeFeed<N> {
+    /// A feed of `listener`, which already listens on `channel` so notices
+    /// committed from now on wait until the returned tasks run. `parse`
+    /// reads a notice's payload (`None`: not one of ours, logged and
+    /// skipped); `health` is the server's, whose NOT_SERVING ends every
+    /// watch.
+    pub fn new(
+        listener: PgListener,
+        channel: &'static str,
+        parse: fn(&str) -> Option<N>,
+        health: HealthReporter,
+    ) -> (Self, FeedTasks<N>) {
+        let (changes, _) = broadcast::channel(BUFFER);
+        let (stopping_tx, stopping) = watch::channel(false);
+        let feed = Self {
+            changes: changes.clone(),
+            stopping,
+        };
+        let tasks = FeedTasks {
+            listener,
+            channel,
+            parse,
+            changes,
+            health,
+            stopping: stopping_tx,
+        };
+        (feed, tasks)
+    }
+
+    /// Every change from now on. Subscribe before the first read, so a
+    /// change committed meanwhile is heard afterwards.
+    pub fn subscribe(&self) -> Subscription<N> {
+        Subscription {
+            changes: self.changes.subscribe(),
+            stopping: self.stopping.clone(),
+        }
+    }
+}
+
+impl<N: Clone + Send + 'static> FeedTasks<N> {
+    /// Runs the listener and the health watch until aborted.
+    pub fn spawn(self) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            tokio::join!(
+                pump(self.listener, self.channel, self.parse, self.changes),
+                watch_health(self.health, self.stopping)
+            );
+        })
+    }
+}
+
+/// One watcher's view of a [`ChangeFeed`].
+#[derive(Debug)]
+pub struct Subscription<N> {
+    changes: broadcast::Receiver<Notice<N>>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl<N: Clone> Subscription<N> {
+    /// The next thing to act on. A shutdown is heard before any change
+    /// still queued: the watch is ending anyway.
+    pub async fn next(&mut self) -> Heard<N> {
+        tokio::select! {
+            biased;
+            // A dropped sender means the feed's tasks are gone: stop too.
+            _ = self.stopping.wait_for(|stopping| *stopping) => Heard::Stopping,
+            notice = self.changes.recv() => match notice {
+                Ok(Notice::Changed(change)) => Heard::Changed(change),
+                Ok(Notice::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => Heard::Gap,
+                Err(broadcast::error::RecvError::Closed) => Heard::Closed,
+            },
+        }
+    }
+
+    /// True once the instance has started to shut down.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once the instance starts to shut down: for a watcher that
+    /// waits on something else (a slow client) and must not hold up
+    /// draining.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// Forwards every notification to the watchers; reports a gap whenever the
+/// connection was lost, once it listens again.
+async fn pump<N>(
+    mut listener: PgListener,
+    channel: &'static str,
+    parse: fn(&str) -> Option<N>,
+    changes: broadcast::Sender<Notice<N>>,
+) {
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match parse(notification.payload()) {
+                // No receivers is fine: nobody is watching.
+                Some(change) => {
+                    let _ = changes.send(Notice::Changed(change));
+                }
+                None => {
+                    tracing::warn!(
+                        channel,
+                        payload = notification.payload(),
+                        "unknown change notice"
+                    );
+                }
+            },
+            // sqlx reconnects (and listens again) before it reports the
+            // lost connection; what was notified meanwhile is gone.
+            Ok(None) => {
+                tracing::warn!(channel, "change feed reconnected; watchers read again");
+                let _ = changes.send(Notice::Gap);
+            }
+            // The service is stopping; nothing more will be heard.
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "change feed failed; reconnecting");
+                tokio::time::sleep(RETRY).await;
+                // Listening again reconnects; only then is a re-read
+                // guaranteed to see what the lost notices announced.
+                if listener.listen(channel).await.is_ok() {
+                    let _ = changes.send(Notice::Gap);
+                }
+            }
+        }
+    }
+}
+
+/// Sets `stopping` once the server reports NOT_SERVING, which the shared
+/// application does right before it drains in-flight calls.
+async fn watch_health(health: HealthReporter, stopping: watch::Sender<bool>) {
+    let service = HealthService::from_health_reporter(health);
+    let request = tonic::Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    match service.watch(request).await {
+        Ok(response) => {
+            let mut statuses = response.into_inner();
+            while let Some(Ok(status)) = statuses.next().await {
+                if status.status == ServingStatus::NotServing as i32 {
+                    let _ = stopping.send(true);
+                    break;
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot watch the server's health"),
+    }
+    // Keeps the sender alive: a dropped sender would read as "stop" to
+    // every watcher.
+    std::future::pending::<()>().await;
+}
