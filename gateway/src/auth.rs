@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, Query};
 use axum::http::header;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -292,6 +292,98 @@ where
     }
 }
 
+/// The header a guest presents an order's access token in.
+pub const ORDER_TOKEN_HEADER: &str = "x-order-token";
+
+/// The query parameter that carries an order's access token for clients
+/// that cannot set headers (a browser's `EventSource`).
+pub const ORDER_TOKEN_QUERY: &str = "token";
+
+/// The order access token a request presents (`X-Order-Token`, else
+/// `?token=`), if any. Guest checkout hands one out; alone it reads,
+/// tracks, watches and cancels that one order.
+fn order_token_in(parts: &Parts) -> Option<String> {
+    let from_header = parts
+        .headers
+        .get(ORDER_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    from_header.or_else(|| {
+        // Unparsable query text yields no token here; the route's own
+        // query reading reports it.
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).ok()?;
+        pairs
+            .into_iter()
+            .rev()
+            .find(|(name, value)| name == ORDER_TOKEN_QUERY && !value.trim().is_empty())
+            .map(|(_, value)| value.trim().to_owned())
+    })
+}
+
+fn no_order_credentials() -> Problem {
+    Problem::unauthorized(
+        "Send a bearer token, or the order's access token in the `X-Order-Token` \
+         header (or the `token` query parameter).",
+        false,
+    )
+}
+
+/// A caller of a route that a guest may use with an order's access token
+/// (read, track, watch, cancel one order): a bearer token's claims, the
+/// order token, or both. Neither is a 401; a bearer token that is sent
+/// must be valid.
+#[derive(Debug, Clone)]
+pub struct OrderCaller {
+    /// The bearer token's claims, when one was sent.
+    pub claims: Option<Claims>,
+    /// The order access token, when one was sent.
+    pub order_token: Option<String>,
+}
+
+impl<S> FromRequestParts<S> for OrderCaller
+where
+    Arc<Verifier>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = Arc::<Verifier>::from_ref(state);
+        let claims = verifier
+            .claims_in(&parts.headers)
+            .map_err(|e| unauthorized(&e))?;
+        let order_token = order_token_in(parts);
+        if claims.is_none() && order_token.is_none() {
+            return Err(no_order_credentials());
+        }
+        Ok(OrderCaller {
+            claims,
+            order_token,
+        })
+    }
+}
+
+/// The order access token alone, for public tracking by order number: no
+/// account is involved, so a bearer token does not stand in for it.
+#[derive(Debug, Clone)]
+pub struct OrderToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderToken {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        order_token_in(parts).map(OrderToken).ok_or_else(|| {
+            Problem::unauthorized(
+                "Tracking needs the order's access token in the `X-Order-Token` header \
+                 (or the `token` query parameter).",
+                false,
+            )
+        })
+    }
+}
+
 /// An admin: creating and deleting restaurants.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Claims);
@@ -449,6 +541,31 @@ mod tests {
             "chef".parse::<Role>(),
             Err(AuthError::UnknownRole(_))
         ));
+    }
+
+    #[test]
+    fn the_order_token_comes_from_its_header_or_the_query() {
+        let parts = |uri: &str, header: Option<&str>| {
+            let mut builder = axum::http::Request::builder().uri(uri);
+            if let Some(value) = header {
+                builder = builder.header(ORDER_TOKEN_HEADER, value);
+            }
+            builder.body(()).expect("request").into_parts().0
+        };
+        assert_eq!(
+            order_token_in(&parts("/x", Some("abc"))).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            order_token_in(&parts("/x?a=1&token=q%2Bt", None)).as_deref(),
+            Some("q+t")
+        );
+        assert_eq!(
+            order_token_in(&parts("/x?token=q", Some("h"))).as_deref(),
+            Some("h")
+        );
+        assert_eq!(order_token_in(&parts("/x?token=", None)), None);
+        assert_eq!(order_token_in(&parts("/x", None)), None);
     }
 
     #[test]

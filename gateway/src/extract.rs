@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 
 use crate::problem::{FieldError, Problem};
@@ -229,6 +230,111 @@ impl<S: Send + Sync> FromRequestParts<S> for NestedId {
     }
 }
 
+/// `/api/orders/{id}`, `/api/kitchen/orders/{id}`: one resource that is
+/// not under a restaurant in the path (an order, a kitchen ticket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ids = path_ids(parts).await?;
+        id_named(&ids, |n| n == "id").map(ResourceId)
+    }
+}
+
+/// `/api/orders/{id}/items/{item_id}`: one line of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLineId {
+    /// `{id}`, the order.
+    pub order_id: i64,
+    /// `{item_id}`, the line (the `id` of one of the order's `items`).
+    pub item_id: i64,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderLineId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ids = path_ids(parts).await?;
+        Ok(OrderLineId {
+            order_id: id_named(&ids, |n| n == "id")?,
+            item_id: id_named(&ids, |n| n == "item_id")?,
+        })
+    }
+}
+
+/// `/api/customers/{id}`: a customer profile. Registered customers have
+/// positive ids (their token's subject) and guest profiles negative ones,
+/// so any non-zero integer is an id here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|e| Problem::invalid_parameter("path", e.body_text()))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value)
+            .ok_or_else(|| Problem::internal(&"route has no `id` path parameter"))?;
+        parse_nonzero_id(raw)
+            .map(CustomerId)
+            .ok_or_else(|| Problem::invalid_parameter("id", "must be a non-zero integer"))
+    }
+}
+
+/// A non-zero integer written in plain digits with an optional `-`.
+fn parse_nonzero_id(raw: &str) -> Option<i64> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse::<i64>().ok().filter(|id| *id != 0)
+}
+
+/// A JSON body that may also be left out entirely (`DELETE` with an
+/// optional reason, a reorder without changes): no body at all reads as
+/// `T::default()`. A body that is sent follows [`JsonBody`]'s rules.
+#[derive(Debug, Clone)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = declares_json(request.headers());
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::payload_too_large()
+                } else {
+                    Problem::malformed_json(format!(
+                        "The request body could not be read: {}",
+                        rejection.body_text()
+                    ))
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        if !json {
+            return Err(Problem::unsupported_media_type());
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
 /// The query string as name/value pairs, read by name with typed getters
 /// that name the parameter when its value does not parse.
 #[derive(Debug, Clone, Default)]
@@ -253,6 +359,75 @@ impl QueryParams {
             .rev()
             .find(|(n, v)| n == name && !v.is_empty())
             .map(|(_, v)| v.clone())
+    }
+
+    /// Every value of a parameter that may repeat (`status=a&status=b`)
+    /// or list several values with commas (`status=a,b`), in order,
+    /// without blanks.
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A positive id, if given.
+    ///
+    /// # Errors
+    /// A value that is not a positive integer.
+    pub fn id(&self, name: &str) -> Result<Option<i64>, Problem> {
+        self.text(name)
+            .map(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0 && v.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| Problem::invalid_parameter(name, "must be a positive integer"))
+            })
+            .transpose()
+    }
+
+    /// A non-zero id (customer profiles may be negative), if given.
+    ///
+    /// # Errors
+    /// A value that is not a non-zero integer.
+    pub fn nonzero_id(&self, name: &str) -> Result<Option<i64>, Problem> {
+        self.text(name)
+            .map(|v| {
+                parse_nonzero_id(&v)
+                    .ok_or_else(|| Problem::invalid_parameter(name, "must be a non-zero integer"))
+            })
+            .transpose()
+    }
+
+    /// A point in time, if given: RFC 3339 (`2026-11-23T18:00:00Z`) or a
+    /// date (`2026-11-23`, UTC). A date means the start of that day, or —
+    /// when `end_of_day` is set, for the end of a range — the start of the
+    /// next, so `to=2026-11-23` includes the whole day.
+    ///
+    /// # Errors
+    /// Neither form.
+    pub fn time(&self, name: &str, end_of_day: bool) -> Result<Option<DateTime<Utc>>, Problem> {
+        let Some(text) = self.text(name) else {
+            return Ok(None);
+        };
+        if let Ok(at) = DateTime::parse_from_rfc3339(&text) {
+            return Ok(Some(at.with_timezone(&Utc)));
+        }
+        let day = NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| if end_of_day { d.succ_opt() } else { Some(d) })
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc());
+        day.map(Some).ok_or_else(|| {
+            Problem::invalid_parameter(
+                name,
+                "must be a date (2026-11-23) or an RFC 3339 time (2026-11-23T18:00:00Z)",
+            )
+        })
     }
 
     /// `true`/`false` (absent is false).
@@ -384,6 +559,64 @@ mod tests {
         assert!(!with("text/plain"));
         assert!(!with("application/x-www-form-urlencoded"));
         assert!(!declares_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn customer_ids_may_be_negative_but_not_zero() {
+        assert_eq!(parse_nonzero_id("42"), Some(42));
+        assert_eq!(parse_nonzero_id("-7"), Some(-7));
+        for bad in ["0", "-0", "", "-", "+3", "1e3", "abc", " 4"] {
+            assert_eq!(parse_nonzero_id(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_and_comma_separated_values_are_one_list() {
+        let query = QueryParams(vec![
+            ("status".to_owned(), "pending, confirmed".to_owned()),
+            ("other".to_owned(), "x".to_owned()),
+            ("status".to_owned(), "ready".to_owned()),
+            ("status".to_owned(), String::new()),
+        ]);
+        assert_eq!(query.values("status"), ["pending", "confirmed", "ready"]);
+        assert!(query.values("missing").is_empty());
+    }
+
+    #[test]
+    fn times_are_rfc_3339_or_whole_days() {
+        let query = QueryParams(vec![
+            ("from".to_owned(), "2026-11-23".to_owned()),
+            ("to".to_owned(), "2026-11-23".to_owned()),
+            ("at".to_owned(), "2026-11-23T18:30:00+01:00".to_owned()),
+            ("bad".to_owned(), "yesterday".to_owned()),
+        ]);
+        let from = query.time("from", false).expect("date").expect("given");
+        let to = query.time("to", true).expect("date").expect("given");
+        assert_eq!(from.to_rfc3339(), "2026-11-23T00:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2026-11-24T00:00:00+00:00");
+        let at = query.time("at", false).expect("time").expect("given");
+        assert_eq!(at.to_rfc3339(), "2026-11-23T17:30:00+00:00");
+        let problem = query.time("bad", false).expect_err("refused");
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.errors[0].field, "bad");
+        assert!(query.time("none", false).expect("absent").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_absent_optional_body_is_the_default_and_a_sent_one_must_be_json() {
+        let empty = Request::builder().body(Body::empty()).expect("request");
+        let OptionalJsonBody(value) = OptionalJsonBody::<Option<u32>>::from_request(empty, &())
+            .await
+            .expect("empty is fine");
+        assert_eq!(value, None);
+        let text = Request::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from("{}"))
+            .expect("request");
+        let problem = OptionalJsonBody::<Option<u32>>::from_request(text, &())
+            .await
+            .expect_err("not JSON");
+        assert_eq!(problem.status, 415);
     }
 
     #[tokio::test]

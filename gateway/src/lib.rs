@@ -78,6 +78,7 @@ pub struct Gateway {
     app: Router,
     discovery: Discovery,
     registration: Registration,
+    drain: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -107,11 +108,13 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     foodmesh_shared::telemetry::prometheus();
     let discovery = Discovery::from_config(&config.discovery);
     let upstreams = upstream::Upstreams::connect(&discovery, config.upstream_timeout)?;
+    let (drain, draining) = tokio::sync::watch::channel(false);
     let state = AppState {
         upstreams,
         verifier: Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes())),
         body_limit_bytes: config.body_limit_bytes.get(),
         request_timeout: config.request_timeout(),
+        draining,
     };
     let app = router(state);
     let listener = TcpListener::bind(config.listen_addr).await?;
@@ -129,6 +132,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         app,
         discovery,
         registration,
+        drain,
     })
 }
 
@@ -139,7 +143,8 @@ impl Gateway {
     }
 
     /// Registers in discovery, serves until `shutdown` resolves, then
-    /// deregisters first (so no new requests are routed here) and lets the
+    /// deregisters first (so no new requests are routed here), ends the
+    /// live event streams (their clients reconnect elsewhere) and lets the
     /// requests in flight finish.
     ///
     /// # Errors
@@ -154,6 +159,7 @@ impl Gateway {
             app,
             discovery,
             registration,
+            drain,
         } = self;
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
@@ -164,6 +170,8 @@ impl Gateway {
             if let Err(e) = discovery.deregister(&id).await {
                 tracing::warn!(error = %e, "deregistration failed");
             }
+            // Receivers only go away with the router, which outlives this.
+            let _ = drain.send(true);
             tracing::info!("draining in-flight requests");
         };
         tracing::info!(addr = %local_addr, id = %registration.id, "serving HTTP");

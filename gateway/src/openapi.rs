@@ -8,7 +8,7 @@
 //! refuse), and writing that once keeps every operation honest.
 
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -20,24 +20,39 @@ use crate::problem::{FieldError, PROBLEM_JSON, ProblemDetails};
 #[openapi(
     info(
         title = "FoodMesh API",
-        description = "Order food from restaurants: restaurants, menus and coupons. \
-            Reads of restaurants and menus are public; writes need a bearer JWT \
-            (`admin`, or `staff` of the restaurant). Amounts are decimals in the \
-            restaurant's currency, read and written exactly. Errors are \
-            `application/problem+json` with a stable `code` and per-field `errors`."
+        description = "Order food from restaurants: restaurants, menus and coupons; orders, \
+            their tracking and live updates; customers; the kitchen's ticket queue. \
+            Reads of restaurants and menus are public; guests order without an account and \
+            get an order access token (`X-Order-Token`); everything else needs a bearer JWT \
+            (`customer`, `staff` of a restaurant, `admin`). Amounts are decimals in the \
+            restaurant's currency, read and written exactly. Live updates are Server-Sent \
+            Events. Errors are `application/problem+json` with a stable `code` and \
+            per-field `errors`."
     ),
     tags(
         (name = "restaurants", description = "Restaurants and their details."),
         (name = "menu", description = "Menu items, categories and option groups."),
         (name = "coupons", description = "A restaurant's discount codes."),
+        (name = "orders", description = "Placing, tracking and moving orders; live updates."),
+        (name = "customers", description = "Customer profiles and their orders."),
+        (name = "kitchen", description = "A restaurant's ticket queue, live."),
         (name = "platform", description = "Liveness, readiness and metrics."),
     ),
-    components(schemas(ProblemDetails, FieldError, crate::auth::Role)),
+    components(schemas(
+        ProblemDetails,
+        FieldError,
+        crate::auth::Role,
+        // The `data` of live events, which the event-stream responses
+        // cannot reference themselves.
+        crate::routes::orders::OrderUpdateView,
+        crate::routes::kitchen::SyncedView,
+    )),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
 
-/// Declares the `bearer` security scheme the protected operations name.
+/// Declares the security schemes operations name: `bearer` (a JWT) and
+/// `order_token` (a guest order's access token).
 struct BearerScheme;
 
 impl Modify for BearerScheme {
@@ -56,6 +71,15 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "order_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Order-Token",
+                "The access token a guest order came with: alone it reads, tracks, watches \
+                 and cancels that order. Clients that cannot set headers (EventSource) pass \
+                 it as `?token=`.",
+            ))),
+        );
     }
 }
 
@@ -72,7 +96,7 @@ const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
         "Unauthorized",
         401,
         "unauthorized",
-        "No valid bearer token (see `WWW-Authenticate`).",
+        "No valid bearer token (see `WWW-Authenticate`), or, where one is accepted, no order access token.",
         "",
     ),
     (
@@ -86,14 +110,14 @@ const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
         "NotFound",
         404,
         "restaurant_not_found",
-        "The restaurant or one of its parts does not exist.",
+        "The resource (a restaurant or its parts, an order, a ticket, a customer) does not exist, or is not the caller's to see.",
         "",
     ),
     (
         "Conflict",
         409,
         "coupon_code_taken",
-        "The change conflicts with the current state.",
+        "The change conflicts with the current state (a taken code, a move the lifecycle does not allow, a stated price that differs from the menu, a reused idempotency key).",
         "",
     ),
     (

@@ -324,12 +324,15 @@ pub fn classify(code: tonic::Code) -> (StatusCode, &'static str) {
 }
 
 /// Renames a field path of a gRPC request to the REST body's name for it:
-/// the request wrapper (`restaurant.`, `patch.`, `page.`) goes, amounts lose
-/// their `_minor` suffix, and the few renamed fields get their REST names.
-/// Indexes are kept: `options[1].price_delta_minor` → `options[1].price_delta`.
+/// the request wrapper (`restaurant.`, `patch.`, `page.`, `item.`) goes,
+/// amounts lose their `_minor` suffix, and the few renamed fields get their
+/// REST names (an order line's `stated_unit_price_minor` is its
+/// `unit_price`, its `option_ids` are its `modifiers`, a `line_id` is the
+/// path's `item_id`). Indexes are kept: `options[1].price_delta_minor` →
+/// `options[1].price_delta`, `items[0].option_ids[1]` → `items[0].modifiers[1]`.
 pub fn rest_field(proto: &str) -> String {
     let mut path = proto;
-    for wrapper in ["restaurant.", "patch.", "page."] {
+    for wrapper in ["restaurant.", "patch.", "page.", "item."] {
         if let Some(rest) = path.strip_prefix(wrapper) {
             path = rest;
         }
@@ -347,6 +350,13 @@ pub fn rest_field(proto: &str) -> String {
                 "page_size" => "limit",
                 "option_group_id" => "group_id",
                 "price_delta_minor" => "price_delta",
+                "stated_unit_price_minor" => "unit_price",
+                "option_ids" => "modifiers",
+                "line_id" => "item_id",
+                "statuses" => "status",
+                "created_from" => "from",
+                "created_to" => "to",
+                "idempotency_key" => "Idempotency-Key",
                 other => other.strip_suffix("_minor").unwrap_or(other),
             };
             format!("{name}{index}")
@@ -431,6 +441,18 @@ mod tests {
         assert_eq!(rest_field("page.page_token"), "cursor");
         assert_eq!(rest_field("page_token"), "cursor");
         assert_eq!(rest_field("lines[0].quantity"), "lines[0].quantity");
+        assert_eq!(
+            rest_field("items[2].stated_unit_price_minor"),
+            "items[2].unit_price"
+        );
+        assert_eq!(
+            rest_field("items[0].option_ids[1]"),
+            "items[0].modifiers[1]"
+        );
+        assert_eq!(rest_field("item.quantity"), "quantity");
+        assert_eq!(rest_field("guest.phone"), "guest.phone");
+        assert_eq!(rest_field("line_id"), "item_id");
+        assert_eq!(rest_field("created_to"), "to");
     }
 
     #[test]

@@ -7,15 +7,24 @@
 //! `UNAVAILABLE` only when it is a read (a write might have happened), and
 //! is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
 //! and timed as `grpc_client_request_duration_seconds{grpc_service,grpc_method}`.
+//!
+//! Server streams (live order and kitchen updates) are opened the same way,
+//! but only the opening is bounded by the deadline: the stream itself lives
+//! as long as the client listens.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use foodmesh_proto::kitchen::v1 as kitchen_pb;
+use foodmesh_proto::kitchen::v1::kitchen_service_client::KitchenServiceClient;
+use foodmesh_proto::order::v1 as order_pb;
+use foodmesh_proto::order::v1::order_service_client::OrderServiceClient;
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_proto::restaurant::v1::restaurant_service_client::RestaurantServiceClient;
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::discovery::{Discovery, DiscoveryError};
 use foodmesh_shared::grpc::{Propagate, TracedChannel, code_name};
+use tonic::Streaming;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -131,14 +140,7 @@ impl<C: Clone> UpstreamClient<C> {
         let mut request = tonic::Request::new(message);
         // Tells the server how long the caller waits, so it can give up too.
         request.set_timeout(self.timeout);
-        let span = tracing::info_span!(
-            "grpc.client",
-            otel.name = %format_args!("{}/{method}", self.grpc_service),
-            otel.kind = "client",
-            rpc.system = "grpc",
-            rpc.service = self.grpc_service,
-            rpc.method = method,
-        );
+        let span = self.span(method);
         let started = Instant::now();
         let call = send(self.client.clone(), request);
         let result = match tokio::time::timeout(self.timeout, call)
@@ -151,9 +153,75 @@ impl<C: Clone> UpstreamClient<C> {
                 self.timeout.as_millis()
             ))),
         };
-        let code = result
-            .as_ref()
-            .map_or_else(tonic::Status::code, |_| tonic::Code::Ok);
+        self.record(method, started, result.as_ref().err());
+        result
+    }
+
+    /// Opens the server stream `method` through `send`, retrying the opening
+    /// once on UNAVAILABLE (opening a watch is a read). The deadline bounds
+    /// only the opening: the server is told no deadline, so the stream lasts
+    /// until it ends or the caller drops it.
+    ///
+    /// # Errors
+    /// The service's status, or DEADLINE_EXCEEDED when the stream did not
+    /// open within the deadline.
+    pub async fn server_stream<Req, Resp, F, Fut>(
+        &self,
+        method: &'static str,
+        message: Req,
+        send: F,
+    ) -> Result<Streaming<Resp>, UpstreamError>
+    where
+        Req: Clone,
+        F: Fn(C, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Streaming<Resp>>, tonic::Status>>,
+    {
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let span = self.span(method);
+            let call = send(self.client.clone(), tonic::Request::new(message.clone()));
+            let result = match tokio::time::timeout(self.timeout, call)
+                .instrument(span)
+                .await
+            {
+                Ok(result) => result.map(tonic::Response::into_inner),
+                Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+                    "the stream did not open within {} ms",
+                    self.timeout.as_millis()
+                ))),
+            };
+            self.record(method, started, result.as_ref().err());
+            match result {
+                Err(status) if status.code() == tonic::Code::Unavailable && attempt < 2 => {
+                    tracing::debug!(method, "upstream unavailable; retrying the watch once");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                result => {
+                    return result.map_err(|status| UpstreamError {
+                        service: self.service,
+                        method,
+                        status,
+                    });
+                }
+            }
+        }
+    }
+
+    fn span(&self, method: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "grpc.client",
+            otel.name = %format_args!("{}/{method}", self.grpc_service),
+            otel.kind = "client",
+            rpc.system = "grpc",
+            rpc.service = self.grpc_service,
+            rpc.method = method,
+        )
+    }
+
+    fn record(&self, method: &'static str, started: Instant, error: Option<&tonic::Status>) {
+        let code = error.map_or(tonic::Code::Ok, tonic::Status::code);
         metrics::histogram!(
             "grpc_client_request_duration_seconds",
             "grpc_service" => self.grpc_service,
@@ -167,7 +235,6 @@ impl<C: Clone> UpstreamClient<C> {
             "grpc_code" => code_name(code)
         )
         .increment(1);
-        result
     }
 }
 
@@ -181,6 +248,24 @@ macro_rules! rpc {
         pub async fn $name(&self, request: $req) -> Result<$resp, UpstreamError> {
             self.0
                 .unary($method, Idempotency::$idempotency, request, |mut client, request| async move {
+                    client.$name(request).await
+                })
+                .await
+        }
+    };
+}
+
+/// Declares one server-streaming RPC of a service as a typed async method.
+macro_rules! rpc_stream {
+    ($(#[$doc:meta])* $name:ident, $method:literal, $req:ty => $resp:ty) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// The service's status when the stream cannot be opened, as an
+        /// [`UpstreamError`].
+        pub async fn $name(&self, request: $req) -> Result<Streaming<$resp>, UpstreamError> {
+            self.0
+                .server_stream($method, request, |mut client, request| async move {
                     client.$name(request).await
                 })
                 .await
@@ -293,6 +378,122 @@ impl Restaurants {
     );
 }
 
+/// order-svc: orders, their history and live updates, and customers.
+#[derive(Debug, Clone)]
+pub struct Orders(UpstreamClient<OrderServiceClient<TracedChannel>>);
+
+impl Orders {
+    /// A client over `channel`, each call bounded by `timeout`.
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
+        let client = OrderServiceClient::with_interceptor(channel, Propagate);
+        Self(UpstreamClient::new(
+            client,
+            ServiceName::Order,
+            order_pb::order_service_server::SERVICE_NAME,
+            timeout,
+        ))
+    }
+
+    rpc!(
+        /// Places an order (idempotent per caller and key, by order-svc).
+        create_order, "CreateOrder", Write, order_pb::CreateOrderRequest => order_pb::CreateOrderResponse
+    );
+    rpc!(
+        /// Places a new order with an earlier order's lines.
+        reorder, "Reorder", Write, order_pb::ReorderRequest => order_pb::CreateOrderResponse
+    );
+    rpc!(
+        /// One order.
+        get_order, "GetOrder", Read, order_pb::GetOrderRequest => order_pb::Order
+    );
+    rpc!(
+        /// A page of orders.
+        list_orders, "ListOrders", Read, order_pb::ListOrdersRequest => order_pb::ListOrdersResponse
+    );
+    rpc!(
+        /// Moves an order along its lifecycle.
+        update_order_status, "UpdateOrderStatus", Write, order_pb::UpdateOrderStatusRequest => order_pb::Order
+    );
+    rpc!(
+        /// Cancels an order.
+        cancel_order, "CancelOrder", Write, order_pb::CancelOrderRequest => order_pb::Order
+    );
+    rpc!(
+        /// Adds a line to a PENDING order.
+        add_item, "AddItem", Write, order_pb::AddItemRequest => order_pb::Order
+    );
+    rpc!(
+        /// Changes a line of a PENDING order.
+        update_item, "UpdateItem", Write, order_pb::UpdateItemRequest => order_pb::Order
+    );
+    rpc!(
+        /// Removes a line of a PENDING order.
+        remove_item, "RemoveItem", Write, order_pb::RemoveItemRequest => order_pb::Order
+    );
+    rpc!(
+        /// Every status change of an order.
+        get_history, "GetHistory", Read, order_pb::GetHistoryRequest => order_pb::GetHistoryResponse
+    );
+    rpc!(
+        /// An order by its number and access token.
+        track_order, "TrackOrder", Read, order_pb::TrackOrderRequest => order_pb::Order
+    );
+    rpc_stream!(
+        /// An order's changes as they happen, starting with its state now.
+        watch_order, "WatchOrder", order_pb::WatchOrderRequest => order_pb::OrderUpdate
+    );
+    rpc!(
+        /// A customer profile.
+        get_customer, "GetCustomer", Read, order_pb::GetCustomerRequest => order_pb::Customer
+    );
+    rpc!(
+        /// Changes (or, for a registered customer, makes) a profile.
+        update_customer, "UpdateCustomer", Write, order_pb::UpdateCustomerRequest => order_pb::Customer
+    );
+}
+
+/// kitchen-svc: the ticket queue of each restaurant.
+#[derive(Debug, Clone)]
+pub struct Kitchen(UpstreamClient<KitchenServiceClient<TracedChannel>>);
+
+impl Kitchen {
+    /// A client over `channel`, each call bounded by `timeout`.
+    pub fn new(channel: Channel, timeout: Duration) -> Self {
+        let client = KitchenServiceClient::with_interceptor(channel, Propagate);
+        Self(UpstreamClient::new(
+            client,
+            ServiceName::Kitchen,
+            kitchen_pb::kitchen_service_server::SERVICE_NAME,
+            timeout,
+        ))
+    }
+
+    rpc!(
+        /// Receives an order into the kitchen by hand (idempotent per order).
+        create_ticket, "CreateTicket", Write, kitchen_pb::CreateTicketRequest => kitchen_pb::Ticket
+    );
+    rpc!(
+        /// One ticket.
+        get_ticket, "GetTicket", Read, kitchen_pb::GetTicketRequest => kitchen_pb::Ticket
+    );
+    rpc!(
+        /// A page of a restaurant's tickets.
+        list_tickets, "ListTickets", Read, kitchen_pb::ListTicketsRequest => kitchen_pb::ListTicketsResponse
+    );
+    rpc!(
+        /// Moves a ticket along.
+        update_ticket_status, "UpdateTicketStatus", Write, kitchen_pb::UpdateTicketStatusRequest => kitchen_pb::Ticket
+    );
+    rpc_stream!(
+        /// A restaurant's queue as it changes.
+        watch_queue, "WatchQueue", kitchen_pb::WatchQueueRequest => kitchen_pb::TicketUpdate
+    );
+    rpc!(
+        /// Queue counts and preparation times.
+        get_stats, "GetStats", Read, kitchen_pb::GetStatsRequest => kitchen_pb::KitchenStats
+    );
+}
+
 /// How one upstream answered its health check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -345,6 +546,10 @@ impl Probes {
 pub struct Upstreams {
     /// restaurant-svc.
     pub restaurants: Restaurants,
+    /// order-svc.
+    pub orders: Orders,
+    /// kitchen-svc.
+    pub kitchen: Kitchen,
     /// Health checks of all six services.
     pub probes: Probes,
 }
@@ -361,13 +566,17 @@ impl Upstreams {
             .into_iter()
             .map(|service| Ok((service, discovery.channel(service)?)))
             .collect::<Result<Vec<_>, DiscoveryError>>()?;
-        let restaurant = channels
-            .iter()
-            .find(|(s, _)| *s == ServiceName::Restaurant)
-            .map(|(_, c)| c.clone())
-            .ok_or_else(|| DiscoveryError::Unknown(ServiceName::Restaurant.to_string()))?;
+        let channel = |service: ServiceName| {
+            channels
+                .iter()
+                .find(|(s, _)| *s == service)
+                .map(|(_, c)| c.clone())
+                .ok_or_else(|| DiscoveryError::Unknown(service.to_string()))
+        };
         Ok(Self {
-            restaurants: Restaurants::new(restaurant, timeout),
+            restaurants: Restaurants::new(channel(ServiceName::Restaurant)?, timeout),
+            orders: Orders::new(channel(ServiceName::Order)?, timeout),
+            kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, timeout),
             probes: Probes(channels),
         })
     }

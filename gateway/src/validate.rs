@@ -134,6 +134,17 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// True for a phone number in E.164 form: `+`, then 7 to 15 digits not
+/// starting with 0 (`+12125550100`). Guest profiles are keyed by it, so a
+/// number written any other way would split one guest in two.
+pub fn is_e164(text: &str) -> bool {
+    text.strip_prefix('+').is_some_and(|digits| {
+        (7..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
 /// True for a 24-hour `HH:MM` time (`00:00` to `23:59`).
 pub fn is_clock_time(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -177,6 +188,23 @@ mod tests {
         v.required("name", "Pizza Palace", NAME_MAX);
         assert_eq!(v.amount("price", &DecimalText::new("12.99"), "USD"), 1299);
         assert!(v.finish().is_ok());
+    }
+
+    #[test]
+    fn phones_are_e164() {
+        for good in ["+12125550100", "+4420794600", "+2348012345678"] {
+            assert!(is_e164(good), "{good}");
+        }
+        for bad in [
+            "12125550100",
+            "+0123456789",
+            "+1 212 555",
+            "+123",
+            "",
+            "+1234567890123456",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
     }
 
     #[test]

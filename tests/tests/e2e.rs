@@ -1,8 +1,13 @@
 //! End-to-end tests through the gateway's REST API, with real services on a
-//! real Postgres. One binary, so the mesh compiles once.
+//! real Postgres and Redis. One binary, so the mesh compiles once.
 //!
-//! - `helpers` — the mesh per test and the HTTP client.
+//! - `helpers` — the mesh per test, the HTTP and Server-Sent Events
+//!   clients, bounded waits, and a Redis of a test's own.
 //! - `restaurants`, `menu`, `coupons` — the restaurant-svc routes.
+//! - `orders` — the order, customer and kitchen routes: the lifecycle with
+//!   live updates, idempotency, transitions, races and access.
+//! - `order_input` — bad input on each of those routes.
+//! - `resilience` — crashes, a Redis restart, duplicate and poison events.
 //! - `platform` — health, readiness, metrics, OpenAPI and docs.
 
 #[path = "e2e/helpers.rs"]
@@ -12,7 +17,13 @@ mod helpers;
 mod coupons;
 #[path = "e2e/menu.rs"]
 mod menu;
+#[path = "e2e/order_input.rs"]
+mod order_input;
+#[path = "e2e/orders.rs"]
+mod orders;
 #[path = "e2e/platform.rs"]
 mod platform;
+#[path = "e2e/resilience.rs"]
+mod resilience;
 #[path = "e2e/restaurants.rs"]
 mod restaurants;

@@ -5,8 +5,81 @@
 //! turns itself into a gRPC request (or a 422), the upstream is called, and
 //! a view type turns the answer into JSON. Only this layer knows HTTP.
 
+/// Declares a closed set of names a REST body or query uses (a status, a
+/// payment method), with its protobuf counterpart: serialized lower_snake,
+/// read in any case, refused with the list of accepted names, and
+/// converted to and from the contract's enum in one place.
+macro_rules! wire_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident: $pb:ty {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal => $pbvariant:ident ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+        // Every name is its variant in snake_case (checked by the tests),
+        // written here so the OpenAPI document sees it too.
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            /// Every value, in the contract's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as the API spells it.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The value named `text`, in any case.
+            pub fn parse(text: &str) -> Option<Self> {
+                let text = text.trim();
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(text))
+            }
+
+            /// Every accepted name, for messages: `a, b or c`.
+            pub fn names() -> String {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                match names.split_last() {
+                    Some((last, [])) => (*last).to_owned(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                }
+            }
+
+            /// The contract's number for the value.
+            pub fn to_proto(self) -> i32 {
+                match self { $($name::$variant => <$pb>::$pbvariant as i32),+ }
+            }
+
+            /// The value a service sent; `None` for unspecified or unknown
+            /// numbers.
+            pub fn from_proto(raw: i32) -> Option<Self> {
+                $( if raw == <$pb>::$pbvariant as i32 { return Some($name::$variant); } )+
+                None
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Self::parse(&text).ok_or_else(|| {
+                    serde::de::Error::custom(format!("must be {}", Self::names()))
+                })
+            }
+        }
+    };
+}
+
 pub mod coupons;
+pub mod customers;
+pub mod kitchen;
+pub mod live;
 pub mod menu;
+pub mod orders;
 pub mod platform;
 pub mod restaurants;
 
@@ -47,6 +120,10 @@ pub struct AppState {
     pub body_limit_bytes: usize,
     /// Longest a whole request may take.
     pub request_timeout: Duration,
+    /// Turns true when the gateway starts draining: live streams end then
+    /// (clients reconnect to another replica), so they do not hold the
+    /// shutdown open.
+    pub draining: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for Arc<Verifier> {
@@ -131,6 +208,22 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(coupons::list_coupons, coupons::create_coupon))
         .routes(routes!(coupons::get_coupon, coupons::update_coupon))
+        .routes(routes!(orders::create_order, orders::list_orders))
+        .routes(routes!(orders::track_order))
+        .routes(routes!(orders::get_order, orders::cancel_order))
+        .routes(routes!(orders::update_order_status))
+        .routes(routes!(orders::add_item))
+        .routes(routes!(orders::update_item, orders::remove_item))
+        .routes(routes!(orders::get_history))
+        .routes(routes!(orders::watch_order))
+        .routes(routes!(orders::reorder))
+        .routes(routes!(customers::get_customer, customers::update_customer))
+        .routes(routes!(customers::list_customer_orders))
+        .routes(routes!(kitchen::create_ticket, kitchen::list_tickets))
+        .routes(routes!(kitchen::get_ticket))
+        .routes(routes!(kitchen::update_ticket_status))
+        .routes(routes!(kitchen::watch_queue))
+        .routes(routes!(kitchen::get_stats))
         .routes(routes!(platform::healthz))
         .routes(routes!(platform::readyz))
         .routes(routes!(platform::metrics))
@@ -217,6 +310,7 @@ mod tests {
             verifier: Arc::new(Verifier::new(b"secret")),
             body_limit_bytes: 1024,
             request_timeout: Duration::from_secs(2),
+            draining: tokio::sync::watch::channel(false).1,
         })
     }
 

@@ -44,7 +44,9 @@ pub struct Address {
 }
 
 impl Address {
-    fn check(&self, prefix: &str, v: &mut Violations) {
+    /// Records what is wrong with the address under `prefix`
+    /// (`address.street`, `delivery_address.city`).
+    pub fn check(&self, prefix: &str, v: &mut Violations) {
         let field = |name: &str| format!("{prefix}.{name}");
         v.required(&field("street"), &self.street, SHORT_MAX);
         v.required(&field("city"), &self.city, SHORT_MAX);
@@ -53,7 +55,8 @@ impl Address {
         v.required(&field("country"), &self.country, SHORT_MAX);
     }
 
-    fn into_proto(self) -> common::Address {
+    /// The address on the wire.
+    pub fn into_proto(self) -> common::Address {
         common::Address {
             street: self.street,
             city: self.city,
@@ -63,7 +66,8 @@ impl Address {
         }
     }
 
-    fn from_proto(a: common::Address) -> Self {
+    /// An address from the wire.
+    pub fn from_proto(a: common::Address) -> Self {
         Self {
             street: a.street,
             city: a.city,

@@ -1,21 +1,31 @@
-//! The harness: a mesh per test (restaurant-svc on its own fresh database,
-//! the gateway in front of it, both on port 0) and an HTTP client that
-//! keeps each answer's exact text, so decimals can be checked digit for
-//! digit. Both listeners are bound before they serve, so no test sleeps.
+//! The harness: a mesh per test and an HTTP client that keeps each
+//! answer's exact text, so decimals can be checked digit for digit.
+//!
+//! [`Mesh::start`] runs restaurant-svc and the gateway; [`Mesh::with_orders`]
+//! adds order-svc and kitchen-svc, all on their own fresh databases, on
+//! port 0, sharing one event-stream prefix so they hear each other's events
+//! and no other test's. Every listener is bound before it serves, so no
+//! test sleeps to wait for one; what happens through events is awaited by
+//! polling with a deadline ([`eventually`]). [`RedisServer`] is a Redis of
+//! a test's own (append-only file, fsync on every write), to be killed and
+//! restarted; [`EventStream`] reads Server-Sent Events.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
 
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::config::{DiscoveryConfig, LogFormat, TelemetryConfig};
-use foodmesh_shared::testing::{TestDb, service_config};
+use foodmesh_shared::testing::{SpawnedService, TestDb};
 use gateway::GatewayConfig;
 use gateway::auth::Role;
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// The secret the test gateway signs and checks tokens with.
 pub const SECRET: &str = "e2e-test-secret";
@@ -23,6 +33,10 @@ pub const SECRET: &str = "e2e-test-secret";
 /// Where the services a test does not start are said to be: a port that
 /// refuses connections.
 const NOWHERE: &str = "http://127.0.0.1:1";
+
+/// How long anything that travels through events may take before a test
+/// gives up on it.
+pub const EVENTUAL: Duration = Duration::from_secs(30);
 
 static LOGS: Once = Once::new();
 
@@ -43,40 +57,160 @@ fn init_logs() {
     }
 }
 
-/// restaurant-svc and the gateway, running for one test.
+/// The Redis the mesh uses unless a test brings its own.
+pub fn default_redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// The services and the gateway, running for one test.
 pub struct Mesh {
     base: String,
     http: reqwest::Client,
-    // Dropping a sender stops its process gracefully.
-    _stops: Vec<oneshot::Sender<()>>,
-    _db: TestDb,
+    // No overall timeout: a live stream lasts as long as the test reads it.
+    streaming: reqwest::Client,
+    // Sending (or dropping the sender) stops the gateway gracefully.
+    stop_gateway: Option<oneshot::Sender<()>>,
+    restaurant: SpawnedService,
+    order: Option<SpawnedService>,
+    // Where order-svc listens; a restart binds the same address, so the
+    // gateway finds it again.
+    order_addr: Option<std::net::SocketAddr>,
+    // Kept running for as long as the mesh lives.
+    _kitchen: Option<SpawnedService>,
+    prefix: String,
+    redis_url: String,
+}
+
+/// How to run a mesh with orders: which Redis carries the events, and
+/// optionally another one for order-svc alone.
+#[derive(Debug, Clone)]
+pub struct MeshOptions {
+    /// The event transport of restaurant-svc and kitchen-svc (and of
+    /// order-svc unless `order_redis_url` is set).
+    pub redis_url: String,
+    /// A Redis for order-svc alone (to cut its relay off).
+    pub order_redis_url: Option<String>,
+}
+
+impl Default for MeshOptions {
+    fn default() -> Self {
+        Self {
+            redis_url: default_redis_url(),
+            order_redis_url: None,
+        }
+    }
+}
+
+fn static_map(entries: &[(ServiceName, String)]) -> DiscoveryConfig {
+    let mut map: HashMap<ServiceName, String> = ServiceName::ALL
+        .into_iter()
+        .map(|s| (s, NOWHERE.to_owned()))
+        .collect();
+    for (service, url) in entries {
+        map.insert(*service, url.clone());
+    }
+    DiscoveryConfig::Static(map)
+}
+
+/// order-svc on `db`, publishing under `prefix` through `redis_url`,
+/// pricing through restaurant-svc at `restaurant_url`, listening on
+/// `listen` (port 0 when none), with the default order settings.
+async fn start_order_svc(
+    db: TestDb,
+    prefix: &str,
+    redis_url: &str,
+    restaurant_url: &str,
+    listen: Option<std::net::SocketAddr>,
+) -> SpawnedService {
+    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
+    let discovery = static_map(&[(ServiceName::Restaurant, restaurant_url.to_owned())]);
+    SpawnedService::start_on(
+        db,
+        ServiceName::Order,
+        move |config| {
+            config.event_prefix = prefix;
+            config.redis_url = redis;
+            config.discovery = discovery;
+            if let Some(addr) = listen {
+                config.listen_addr = addr;
+            }
+        },
+        |config| order_svc::build_with(config, order_svc::OrderConfig::default()),
+    )
+    .await
 }
 
 impl Mesh {
     /// Starts restaurant-svc on a fresh database and the gateway pointing
     /// at it; the other five services are unreachable.
     pub async fn start() -> Mesh {
-        init_logs();
-        let db = TestDb::new("e2e_restaurant").await;
-        let service = restaurant_svc::build(service_config(ServiceName::Restaurant, &db))
-            .await
-            .expect("restaurant-svc builds");
-        let restaurant_addr = service.local_addr();
-        let (stop_service, stopped) = oneshot::channel::<()>();
-        tokio::spawn(service.run(async move {
-            let _ = stopped.await;
-        }));
+        Self::build(None).await
+    }
 
-        let mut map: HashMap<ServiceName, String> = ServiceName::ALL
-            .into_iter()
-            .map(|s| (s, NOWHERE.to_owned()))
-            .collect();
-        map.insert(ServiceName::Restaurant, format!("http://{restaurant_addr}"));
+    /// restaurant-svc, order-svc and kitchen-svc on the real Redis, and
+    /// the gateway in front of them.
+    pub async fn with_orders() -> Mesh {
+        Self::build(Some(MeshOptions::default())).await
+    }
+
+    /// As [`Mesh::with_orders`], with the event transport `options` names.
+    pub async fn with_orders_on(options: MeshOptions) -> Mesh {
+        Self::build(Some(options)).await
+    }
+
+    async fn build(orders: Option<MeshOptions>) -> Mesh {
+        init_logs();
+        let prefix = format!("test_e2e_{}", uuid::Uuid::new_v4().simple());
+        let options = orders.clone().unwrap_or_default();
+        let restaurant = {
+            let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
+            SpawnedService::start_with(
+                ServiceName::Restaurant,
+                move |config| {
+                    config.event_prefix = prefix;
+                    config.redis_url = redis;
+                },
+                restaurant_svc::build,
+            )
+            .await
+        };
+        let mut mesh_entries = vec![(ServiceName::Restaurant, restaurant.url())];
+        let (order, kitchen) = match &orders {
+            None => (None, None),
+            Some(options) => {
+                let kitchen = {
+                    let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
+                    SpawnedService::start_with(
+                        ServiceName::Kitchen,
+                        move |config| {
+                            config.event_prefix = prefix;
+                            config.redis_url = redis;
+                        },
+                        kitchen_svc::build,
+                    )
+                    .await
+                };
+                let order_redis = options
+                    .order_redis_url
+                    .clone()
+                    .unwrap_or_else(|| options.redis_url.clone());
+                let db = TestDb::new(ServiceName::Order.short()).await;
+                let order =
+                    start_order_svc(db, &prefix, &order_redis, &restaurant.url(), None).await;
+                mesh_entries.push((ServiceName::Kitchen, kitchen.url()));
+                mesh_entries.push((ServiceName::Order, order.url()));
+                (Some(order), Some(kitchen))
+            }
+        };
+
         let mut config = GatewayConfig::from_lookup(&|_| None).expect("defaults parse");
         config.listen_addr = "127.0.0.1:0".parse().expect("literal address");
         config.jwt_secret = SECRET.to_owned();
         config.jwt_secret_is_default = false;
-        config.discovery = DiscoveryConfig::Static(map);
+        config.discovery = static_map(&mesh_entries);
         let gateway = gateway::build(config).await.expect("gateway builds");
         let base = format!("http://{}", gateway.local_addr());
         let (stop_gateway, stopped) = oneshot::channel::<()>();
@@ -90,9 +224,61 @@ impl Mesh {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client builds"),
-            _stops: vec![stop_gateway, stop_service],
-            _db: db,
+            streaming: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .expect("client builds"),
+            stop_gateway: Some(stop_gateway),
+            order_addr: order.as_ref().map(SpawnedService::addr),
+            restaurant,
+            order,
+            _kitchen: kitchen,
+            prefix,
+            redis_url: options.redis_url,
         }
+    }
+
+    /// Starts the gateway's graceful stop (deregister, end live streams,
+    /// drain).
+    pub fn stop_gateway(&mut self) {
+        if let Some(stop) = self.stop_gateway.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// The stream `service` publishes its events to.
+    pub fn stream_of(&self, service: ServiceName) -> String {
+        foodmesh_shared::events::stream(&self.prefix, service)
+    }
+
+    /// The Redis restaurant-svc and kitchen-svc use.
+    pub fn redis_url(&self) -> &str {
+        &self.redis_url
+    }
+
+    /// order-svc's database.
+    pub fn order_db(&self) -> &TestDb {
+        self.order.as_ref().expect("a mesh with orders").db()
+    }
+
+    /// Kills order-svc as a crashed process dies (background work cut
+    /// wherever it is) and hands back its database.
+    pub async fn crash_order_svc(&mut self) -> TestDb {
+        self.order.take().expect("a mesh with orders").crash().await
+    }
+
+    /// Starts order-svc again on `db` (the crashed one's), at the address
+    /// it had, with `redis_url` as its event transport.
+    pub async fn restart_order_svc(&mut self, db: TestDb, redis_url: &str) {
+        let order = start_order_svc(
+            db,
+            &self.prefix,
+            redis_url,
+            &self.restaurant.url(),
+            self.order_addr,
+        )
+        .await;
+        self.order = Some(order);
     }
 
     /// The gateway's base URL.
@@ -102,14 +288,29 @@ impl Mesh {
 
     /// A token for `role`, valid for an hour.
     pub fn token(role: Role, restaurant_id: Option<i64>) -> String {
+        Self::token_for(role, "e2e-tester", restaurant_id)
+    }
+
+    /// A token for `role` with subject `subject`, valid for an hour.
+    pub fn token_for(role: Role, subject: &str, restaurant_id: Option<i64>) -> String {
         gateway::auth::issue(
             SECRET.as_bytes(),
             role,
-            "e2e-tester",
+            subject,
             restaurant_id,
             Duration::from_secs(3600),
         )
         .expect("token issues")
+    }
+
+    /// The token of registered customer `id` (their id is the subject).
+    pub fn customer_id(id: i64) -> String {
+        Self::token_for(Role::Customer, &id.to_string(), None)
+    }
+
+    /// The token of staff member `name` of `restaurant_id`.
+    pub fn staff_named(restaurant_id: i64, name: &str) -> String {
+        Self::token_for(Role::Staff, name, Some(restaurant_id))
     }
 
     /// An admin's token.
@@ -144,14 +345,7 @@ impl Mesh {
             request = request.header(CONTENT_TYPE, content_type);
         }
         let response = request.body(body).send().await.expect("gateway answers");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body reads");
-        Reply {
-            status,
-            headers,
-            text,
-        }
+        Reply::read(response).await
     }
 
     /// `GET path`.
@@ -163,6 +357,77 @@ impl Mesh {
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
         self.raw(Method::DELETE, path, token, None, Vec::new())
             .await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.json(Method::PUT, path, token, body).await
+    }
+
+    /// Any request with extra headers (`X-Order-Token`,
+    /// `Idempotency-Key`) and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("gateway answers");
+        Reply::read(response).await
+    }
+
+    /// `GET path` with an order's access token in `X-Order-Token`.
+    pub async fn get_as_guest(&self, path: &str, order_token: &str) -> Reply {
+        self.send(
+            Method::GET,
+            path,
+            None,
+            &[("x-order-token", order_token)],
+            None,
+        )
+        .await
+    }
+
+    /// Opens a Server-Sent Events stream; panics unless it opens (200,
+    /// `text/event-stream`).
+    pub async fn events(&self, path: &str, token: Option<&str>) -> EventStream {
+        let mut request = self
+            .streaming
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/event-stream");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("gateway answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if status != 200 || !content_type.starts_with("text/event-stream") {
+            let text = response.text().await.unwrap_or_default();
+            panic!("{path} did not open a stream: {status} {content_type} {text}");
+        }
+        EventStream {
+            response,
+            buffer: String::new(),
+        }
     }
 
     /// `POST path` with a JSON body.
@@ -271,6 +536,17 @@ pub struct Reply {
 }
 
 impl Reply {
+    async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body reads");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
@@ -316,5 +592,315 @@ impl Reply {
             assert!(named, "expected `{field}` in {}", self.text);
         }
         problem
+    }
+}
+
+/// Waits for `probe` to find something, polling every 50 ms, and panics
+/// naming `what` if `within` passes first. What travels through events
+/// is awaited this way: never with a fixed sleep.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// `event:`; `message` when absent.
+    pub name: String,
+    /// `id:`, if sent.
+    pub id: Option<String>,
+    /// `data:` lines, joined with newlines.
+    pub data: String,
+}
+
+impl SseEvent {
+    /// The data as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {}", self.data))
+    }
+}
+
+/// A Server-Sent Events response being read.
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    /// The next event, or `None` when the server ended the stream. Comment
+    /// lines (keep-alives) are skipped. Panics if nothing arrives within
+    /// `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_event(&block) {
+                    return Some(event);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no event within {within:?}; buffered: {:?}", self.buffer)
+                })
+                .expect("the stream reads");
+            match chunk {
+                Some(bytes) => self
+                    .buffer
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
+                None => return None,
+            }
+        }
+    }
+
+    /// Reads events until one named `name` comes whose data satisfies
+    /// `matches`; panics if the stream ends or `within` passes first.
+    pub async fn until(
+        &mut self,
+        name: &str,
+        within: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> SseEvent {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self
+                .next(left)
+                .await
+                .unwrap_or_else(|| panic!("the stream ended before a `{name}` event"));
+            if event.name == name && matches(&event.json()) {
+                return event;
+            }
+        }
+    }
+}
+
+fn parse_event(block: &str) -> Option<SseEvent> {
+    let mut name = None;
+    let mut id = None;
+    let mut data: Vec<&str> = Vec::new();
+    for line in block.lines() {
+        if line.is_empty() || line.starts_with(':') {
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => name = Some(value.to_owned()),
+            "id" => id = Some(value.to_owned()),
+            "data" => data.push(value),
+            _ => {}
+        }
+    }
+    if name.is_none() && data.is_empty() {
+        return None;
+    }
+    Some(SseEvent {
+        name: name.unwrap_or_else(|| "message".to_owned()),
+        id,
+        data: data.join("\n"),
+    })
+}
+
+/// A `redis-server` of the test's own on a free port, with its
+/// append-only file fsynced on every write in a directory of its own, as
+/// the platform runs Redis wherever it carries events. It can be killed
+/// and started again on the same port and data.
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl RedisServer {
+    /// Starts one and waits (bounded) until it answers.
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!(
+            "foodmesh-e2e-redis-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+        };
+        server.launch().await;
+        server
+    }
+
+    async fn launch(&mut self) {
+        let binary =
+            std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_owned());
+        let child = tokio::process::Command::new(binary)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--appendonly", "yes"])
+            .args(["--appendfsync", "always"])
+            .args(["--save", ""])
+            .args(["--daemonize", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server must be installed for the resilience tests");
+        self.child = Some(child);
+        let url = self.url();
+        eventually("the test's redis-server to answer", EVENTUAL, || {
+            let url = url.clone();
+            async move {
+                let client = redis::Client::open(url).ok()?;
+                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL): nothing is flushed beyond what
+    /// `appendfsync always` already wrote.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("redis-server is killed");
+        }
+    }
+
+    /// Starts the server again on the same port and data.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.launch().await;
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A connection to `url`, for reading and writing streams directly.
+pub async fn redis_connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("redis url parses")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis answers")
+}
+
+/// What order tests need again and again.
+impl Mesh {
+    /// A restaurant (no delivery fee, no tax) with one item priced `price`;
+    /// their ids.
+    pub async fn restaurant_with_item(&self, price: &str) -> (i64, i64) {
+        let restaurant = self.restaurant("Pizza Palace").await;
+        let item = self
+            .item(
+                restaurant,
+                &serde_json::json!({"name": "Margherita", "price": price}),
+            )
+            .await;
+        (restaurant, item)
+    }
+
+    /// Places a cash takeout order of `quantity` × `item` as customer
+    /// `customer`; the order as answered.
+    pub async fn cash_order(&self, restaurant: i64, item: i64, customer: i64) -> Value {
+        let reply = self
+            .post(
+                "/api/orders",
+                Some(&Self::customer_id(customer)),
+                &serde_json::json!({
+                    "restaurant_id": restaurant,
+                    "order_type": "takeout",
+                    "payment_method": "cash",
+                    "items": [{"menu_item_id": item, "quantity": 1}]
+                }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()
+    }
+
+    /// Every ticket of `restaurant`'s kitchen for `order_id`, whatever its
+    /// status.
+    pub async fn tickets_for(&self, restaurant: i64, order_id: i64) -> Vec<Value> {
+        let reply = self
+            .get(
+                "/api/kitchen/orders?status=queued,accepted,preparing,ready,picked_up,cancelled,rejected&limit=500",
+                Some(&Self::staff(restaurant)),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t["order_id"] == order_id)
+            .collect()
+    }
+
+    /// Waits (bounded) for the kitchen's ticket of `order_id`.
+    pub async fn ticket_of(&self, restaurant: i64, order_id: i64) -> Value {
+        eventually(
+            &format!("a ticket for order {order_id}"),
+            EVENTUAL,
+            || async move {
+                self.tickets_for(restaurant, order_id)
+                    .await
+                    .into_iter()
+                    .next()
+            },
+        )
+        .await
+    }
+
+    /// Waits (bounded) until order `id` is in `status`, as admin reads it.
+    pub async fn order_reaches(&self, id: i64, status: &str) -> Value {
+        eventually(
+            &format!("order {id} to be {status}"),
+            EVENTUAL,
+            || async move {
+                let reply = self
+                    .get(&format!("/api/orders/{id}"), Some(&Self::admin()))
+                    .await;
+                let order = reply.json();
+                (order["status"] == status).then_some(order)
+            },
+        )
+        .await
     }
 }

@@ -69,6 +69,27 @@ async fn the_openapi_document_lists_every_route() {
         "GET /api/restaurants/{id}/coupons",
         "GET /api/restaurants/{id}/coupons/{coupon_id}",
         "PATCH /api/restaurants/{id}/coupons/{coupon_id}",
+        "POST /api/orders",
+        "GET /api/orders",
+        "GET /api/orders/{id}",
+        "DELETE /api/orders/{id}",
+        "PUT /api/orders/{id}/status",
+        "POST /api/orders/{id}/items",
+        "PATCH /api/orders/{id}/items/{item_id}",
+        "DELETE /api/orders/{id}/items/{item_id}",
+        "GET /api/orders/{id}/history",
+        "GET /api/orders/track/{order_number}",
+        "GET /api/orders/{id}/events",
+        "POST /api/orders/{id}/reorder",
+        "GET /api/customers/{id}",
+        "PUT /api/customers/{id}",
+        "GET /api/customers/{id}/orders",
+        "POST /api/kitchen/orders",
+        "GET /api/kitchen/orders",
+        "GET /api/kitchen/orders/{id}",
+        "PUT /api/kitchen/orders/{id}/status",
+        "GET /api/kitchen/stream",
+        "GET /api/kitchen/stats",
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",
@@ -92,6 +113,37 @@ async fn the_openapi_document_lists_every_route() {
         "http"
     );
     assert!(doc["components"]["schemas"]["NewRestaurant"]["example"].is_object());
+    for schema in [
+        "NewOrder",
+        "OrderView",
+        "CreatedOrderView",
+        "LineInput",
+        "StatusChangeInput",
+        "CustomerView",
+        "TicketView",
+        "NewTicket",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+    let create_order = &doc["paths"]["/api/orders"]["post"];
+    for code in [
+        "201", "400", "401", "403", "409", "413", "415", "422", "503",
+    ] {
+        assert!(
+            create_order["responses"][code].is_object(),
+            "{code}: {create_order}"
+        );
+    }
+    let events = &doc["paths"]["/api/orders/{id}/events"]["get"];
+    assert!(events["responses"]["200"]["content"]["text/event-stream"].is_object());
+    assert!(events["responses"]["404"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["order_token"]["name"],
+        "X-Order-Token"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,758 @@
+//! `/api/kitchen`: a restaurant's ticket queue, as the kitchen display
+//! works it. Every confirmed order becomes one ticket on its own (through
+//! events); staff move tickets `queued → accepted → preparing → ready →
+//! picked_up` (or reject them), and order-svc follows.
+//!
+//! Only kitchen staff and admins use these routes. The restaurant is the
+//! staff token's; an admin names it with `?restaurant_id=`. A ticket of
+//! another restaurant is 404, as if it did not exist.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::kitchen::v1 as pb;
+use foodmesh_proto::order::v1 as order_pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::live::{self, Update};
+use super::orders::order_not_found;
+use super::{AppState, Created, created, from_timestamp};
+use crate::auth::{Caller, Role};
+use crate::extract::{JsonBody, QueryParams, ResourceId};
+use crate::problem::{Problem, ProblemDetails};
+use crate::validate::Violations;
+
+/// Largest page of tickets.
+pub const PAGE_MAX: u32 = 500;
+/// Longest stats window, in minutes (a week).
+pub const WINDOW_MAX: u32 = 10_080;
+
+wire_enum!(
+    /// Where a ticket is: `queued → accepted → preparing → ready →
+    /// picked_up`, or `rejected` by the kitchen / `cancelled` with its
+    /// order.
+    TicketStatus: pb::TicketStatus {
+        /// Waiting for the kitchen.
+        Queued = "queued" => Queued,
+        /// Seen and accepted.
+        Accepted = "accepted" => Accepted,
+        /// Being cooked.
+        Preparing = "preparing" => Preparing,
+        /// Ready to serve, collect or hand over.
+        Ready = "ready" => Ready,
+        /// Gone from the pass.
+        PickedUp = "picked_up" => PickedUp,
+        /// Its order was cancelled.
+        Cancelled = "cancelled" => Cancelled,
+        /// The kitchen refused it (with a reason); the order is cancelled.
+        Rejected = "rejected" => Rejected,
+    }
+);
+
+wire_enum!(
+    /// How the food leaves the kitchen.
+    Fulfilment: pb::Fulfilment {
+        /// To a table (dine-in).
+        Table = "table" => Table,
+        /// Over the counter (takeout).
+        Pickup = "pickup" => Pickup,
+        /// To a driver (delivery).
+        Delivery = "delivery" => Delivery,
+    }
+);
+
+/// One item on a ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Margherita", "quantity": 2, "modifiers": ["extra cheese"], "special_instructions": "well done"}))]
+pub struct TicketItem {
+    /// What to make.
+    #[schema(max_length = 200)]
+    pub name: String,
+    /// How many, 1 to 999.
+    #[schema(minimum = 1, maximum = 999)]
+    pub quantity: u32,
+    /// The chosen options, by name.
+    #[serde(default)]
+    pub modifiers: Vec<String>,
+    /// For the cook.
+    #[serde(default)]
+    pub special_instructions: String,
+}
+
+/// A kitchen ticket as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 7, "order_id": 42, "order_number": "K7M2QX", "restaurant_id": 1,
+    "status": "preparing", "fulfilment": "pickup", "table_number": null,
+    "items": [{"name": "Margherita", "quantity": 2, "modifiers": [], "special_instructions": ""}],
+    "reason": null, "notes": "", "ready_by": "2026-11-23T18:20:00Z",
+    "created_at": "2026-11-23T18:00:00Z", "accepted_at": "2026-11-23T18:01:00Z",
+    "started_at": "2026-11-23T18:02:00Z", "ready_at": null, "picked_up_at": null,
+    "preparation_seconds": null, "updated_at": "2026-11-23T18:02:00Z", "version": 3
+}))]
+pub struct TicketView {
+    /// The ticket's id: `{id}` of `/api/kitchen/orders/{id}`.
+    pub id: i64,
+    /// Its order.
+    pub order_id: i64,
+    /// The order's number, to call out.
+    pub order_number: String,
+    /// The restaurant.
+    pub restaurant_id: i64,
+    /// Where it is.
+    pub status: TicketStatus,
+    /// Table, pickup or delivery.
+    pub fulfilment: Option<Fulfilment>,
+    /// The table, for table service.
+    pub table_number: Option<String>,
+    /// What to make.
+    pub items: Vec<TicketItem>,
+    /// Why it was rejected or cancelled.
+    pub reason: Option<String>,
+    /// The order's notes.
+    pub notes: String,
+    /// When the kitchen expects it ready.
+    pub ready_by: Option<DateTime<Utc>>,
+    /// When it was queued (the queue's order).
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it was accepted.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// When preparation started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was ready.
+    pub ready_at: Option<DateTime<Utc>>,
+    /// When it left the pass.
+    pub picked_up_at: Option<DateTime<Utc>>,
+    /// Seconds from preparing to ready, once ready.
+    pub preparation_seconds: Option<u32>,
+    /// When anything about it last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Grows by one with every change: a display keeps the highest.
+    pub version: i64,
+}
+
+impl TicketView {
+    /// The JSON view of a ticket from kitchen-svc.
+    ///
+    /// # Errors
+    /// kitchen-svc sent an unknown status.
+    pub fn from_proto(t: pb::Ticket) -> Result<Self, Problem> {
+        let status = TicketStatus::from_proto(t.status).ok_or_else(|| {
+            Problem::internal(&format_args!(
+                "kitchen-svc sent an unknown status: {}",
+                t.status
+            ))
+        })?;
+        let ready = t.ready_at.is_some();
+        Ok(Self {
+            id: t.id,
+            order_id: t.order_id,
+            order_number: t.order_number,
+            restaurant_id: t.restaurant_id,
+            status,
+            fulfilment: Fulfilment::from_proto(t.fulfilment),
+            table_number: Some(t.table_number).filter(|n| !n.is_empty()),
+            items: t
+                .items
+                .into_iter()
+                .map(|i| TicketItem {
+                    name: i.name,
+                    quantity: i.quantity,
+                    modifiers: i.modifiers,
+                    special_instructions: i.special_instructions,
+                })
+                .collect(),
+            reason: Some(t.reason).filter(|r| !r.is_empty()),
+            notes: t.notes,
+            ready_by: from_timestamp(t.ready_by.as_ref()),
+            created_at: from_timestamp(t.created_at.as_ref()),
+            accepted_at: from_timestamp(t.accepted_at.as_ref()),
+            started_at: from_timestamp(t.started_at.as_ref()),
+            ready_at: from_timestamp(t.ready_at.as_ref()),
+            picked_up_at: from_timestamp(t.picked_up_at.as_ref()),
+            preparation_seconds: ready.then_some(t.preparation_seconds),
+            updated_at: from_timestamp(t.updated_at.as_ref()),
+            version: t.version,
+        })
+    }
+}
+
+/// One page of tickets, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{
+    "id": 7, "order_id": 42, "order_number": "K7M2QX", "restaurant_id": 1,
+    "status": "queued", "fulfilment": "table", "table_number": "12",
+    "items": [{"name": "Margherita", "quantity": 2, "modifiers": ["extra cheese"], "special_instructions": ""}],
+    "reason": null, "notes": "", "ready_by": "2026-11-23T18:20:00Z",
+    "created_at": "2026-11-23T18:00:00Z", "accepted_at": null, "started_at": null, "ready_at": null,
+    "picked_up_at": null, "preparation_seconds": null, "updated_at": "2026-11-23T18:00:00Z", "version": 1
+}], "next_cursor": null}))]
+pub struct TicketPage {
+    /// The tickets on this page.
+    pub items: Vec<TicketView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The `data` of the kitchen stream's `synced` event: the snapshot is
+/// complete.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"restaurant_id": 1}))]
+pub struct SyncedView {
+    /// The restaurant whose queue is streamed.
+    pub restaurant_id: i64,
+}
+
+/// What the kitchen display's stats panel shows.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "restaurant_id": 1, "window_minutes": 1440, "queued": 3, "accepted": 1, "in_progress": 2,
+    "ready": 1, "overdue": 0, "prepared": 57, "avg_preparation_seconds": 612.5,
+    "p90_preparation_seconds": 900.0, "avg_wait_seconds": 95.0
+}))]
+pub struct KitchenStatsView {
+    /// The restaurant.
+    pub restaurant_id: i64,
+    /// The window the times are taken over, ending now.
+    pub window_minutes: u32,
+    /// Open tickets now: queued.
+    pub queued: u32,
+    /// Accepted.
+    pub accepted: u32,
+    /// Preparing.
+    pub in_progress: u32,
+    /// Ready, waiting to be picked up.
+    pub ready: u32,
+    /// Open, not ready, past their `ready_by`.
+    pub overdue: u32,
+    /// Tickets that became ready in the window (the sample).
+    pub prepared: u32,
+    /// Mean seconds from preparing to ready.
+    pub avg_preparation_seconds: f64,
+    /// 90th percentile of the same.
+    pub p90_preparation_seconds: f64,
+    /// Mean seconds from queued to preparing.
+    pub avg_wait_seconds: f64,
+}
+
+/// The body of `POST /api/kitchen/orders`: receives an order into the
+/// kitchen by hand (confirmed orders arrive on their own). With only
+/// `order_id`, the ticket is made from the order as order-svc has it;
+/// with `items`, from the body (then `order_number` and `fulfilment` are
+/// required). A second create for the same order returns its ticket
+/// unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"order_id": 42}))]
+pub struct NewTicket {
+    /// The order.
+    pub order_id: i64,
+    /// The number to call out.
+    pub order_number: Option<String>,
+    /// `table`, `pickup` or `delivery`.
+    pub fulfilment: Option<Fulfilment>,
+    /// For table service.
+    pub table_number: Option<String>,
+    /// What to make, 1 to 100 items.
+    pub items: Option<Vec<TicketItem>>,
+    /// Expected minutes (default 15, at most 600).
+    #[schema(maximum = 600)]
+    pub prep_minutes: Option<u32>,
+    /// For the kitchen.
+    pub notes: Option<String>,
+}
+
+/// The body of `PUT /api/kitchen/orders/{id}/status`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "preparing", "expected_status": "accepted"}))]
+pub struct TicketStatusInput {
+    /// The status to move to.
+    pub status: TicketStatus,
+    /// Required (1 to 500 characters) to reject; refused otherwise.
+    #[serde(default)]
+    pub reason: String,
+    /// Move only if the ticket is in this status now; otherwise 409
+    /// `ticket_status_changed` (someone else moved it first).
+    pub expected_status: Option<TicketStatus>,
+}
+
+/// The query of kitchen routes.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KitchenQuery {
+    /// Admins: the restaurant whose kitchen to use (staff use their own).
+    pub restaurant_id: Option<i64>,
+}
+
+/// The query of `GET /api/kitchen/orders`.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketListQuery {
+    /// Admins: the restaurant whose kitchen to use (staff use their own).
+    pub restaurant_id: Option<i64>,
+    /// Only these statuses (repeat or separate with commas); default the
+    /// open ones: queued, accepted, preparing, ready.
+    pub status: Option<Vec<TicketStatus>>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// The kitchen a caller works in: staff their token's restaurant, admins
+/// the one `?restaurant_id=` names. Checked before any body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct KitchenOf(pub i64);
+
+impl FromRequestParts<AppState> for KitchenOf {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(claims) = Caller::from_request_parts(parts, state).await?;
+        let query = QueryParams::from_request_parts(parts, state).await?;
+        let asked = query.id("restaurant_id")?;
+        match (claims.role, claims.restaurant_id, asked) {
+            (Role::Staff, Some(own), Some(asked)) if asked != own => Err(Problem::forbidden(
+                "Staff work only in their own restaurant's kitchen.",
+            )),
+            (Role::Staff, Some(own), _) => Ok(KitchenOf(own)),
+            (Role::Admin, _, Some(asked)) => Ok(KitchenOf(asked)),
+            (Role::Admin, _, None) => Err(Problem::invalid_parameter(
+                "restaurant_id",
+                "is required for an admin: the restaurant whose kitchen to use",
+            )),
+            _ => Err(Problem::forbidden(
+                "Only restaurant staff (and admins) use the kitchen.",
+            )),
+        }
+    }
+}
+
+fn ticket_not_found(id: i64) -> Problem {
+    Problem::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "ticket_not_found",
+        format!("This kitchen has no ticket {id}."),
+    )
+}
+
+/// The ticket for an order as order-svc has it, as kitchen-svc makes one
+/// from an `order.confirmed` event.
+fn ticket_from_order(order: order_pb::Order) -> pb::CreateTicketRequest {
+    let fulfilment = match order_pb::OrderType::try_from(order.order_type) {
+        Ok(order_pb::OrderType::DineIn) => pb::Fulfilment::Table,
+        Ok(order_pb::OrderType::Delivery) => pb::Fulfilment::Delivery,
+        _ => pb::Fulfilment::Pickup,
+    };
+    pb::CreateTicketRequest {
+        order_id: order.id,
+        order_number: order.order_number,
+        restaurant_id: order.restaurant_id,
+        fulfilment: fulfilment.into(),
+        table_number: order.table_number,
+        items: order
+            .items
+            .into_iter()
+            .map(|line| pb::TicketItem {
+                name: line.name,
+                quantity: line.quantity,
+                modifiers: line.options.into_iter().map(|o| o.name).collect(),
+                special_instructions: line.special_instructions,
+            })
+            .collect(),
+        prep_minutes: order.prep_minutes,
+        notes: order.notes,
+    }
+}
+
+/// Receives an order into the kitchen by hand. Kitchen staff, or an admin
+/// with `?restaurant_id=`.
+#[utoipa::path(
+    post,
+    path = "/api/kitchen/orders",
+    tag = "kitchen",
+    params(KitchenQuery),
+    request_body = NewTicket,
+    responses(
+        (status = 201, description = "The order's ticket (new, or the one it already had); \
+            `Location` names it.", body = TicketView,
+            headers(("Location" = String, description = "Path of the ticket"))),
+        (status = 404, description = "`order_id` names no order of this restaurant (`order_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    KitchenOf(restaurant_id): KitchenOf,
+    JsonBody(body): JsonBody<NewTicket>,
+) -> Result<Created<TicketView>, Problem> {
+    let mut v = Violations::new();
+    v.id("order_id", body.order_id);
+    if body.items.is_some() {
+        if body
+            .order_number
+            .as_deref()
+            .is_none_or(|n| n.trim().is_empty())
+        {
+            v.add("order_number", "is required with items");
+        }
+        if body.fulfilment.is_none() {
+            v.add("fulfilment", "is required with items");
+        }
+    }
+    v.finish()?;
+    let mut request = match body.items {
+        None => {
+            let order = state
+                .upstreams
+                .orders
+                .get_order(order_pb::GetOrderRequest {
+                    id: body.order_id,
+                    access_token: String::new(),
+                })
+                .await
+                .map_err(|e| match e.status.code() {
+                    tonic::Code::NotFound => order_not_found(body.order_id),
+                    _ => Problem::from(e),
+                })?;
+            if order.restaurant_id != restaurant_id {
+                return Err(order_not_found(body.order_id));
+            }
+            let mut request = ticket_from_order(order);
+            if let Some(number) = body.order_number {
+                request.order_number = number;
+            }
+            if let Some(fulfilment) = body.fulfilment {
+                request.fulfilment = fulfilment.to_proto();
+            }
+            request
+        }
+        Some(items) => pb::CreateTicketRequest {
+            order_id: body.order_id,
+            order_number: body.order_number.unwrap_or_default(),
+            restaurant_id,
+            fulfilment: body.fulfilment.map_or(0, Fulfilment::to_proto),
+            table_number: String::new(),
+            items: items
+                .into_iter()
+                .map(|i| pb::TicketItem {
+                    name: i.name,
+                    quantity: i.quantity,
+                    modifiers: i.modifiers,
+                    special_instructions: i.special_instructions,
+                })
+                .collect(),
+            prep_minutes: 0,
+            notes: String::new(),
+        },
+    };
+    if let Some(table) = body.table_number {
+        request.table_number = table;
+    }
+    if let Some(minutes) = body.prep_minutes {
+        request.prep_minutes = minutes;
+    }
+    if let Some(notes) = body.notes {
+        request.notes = notes;
+    }
+    let ticket = state.upstreams.kitchen.create_ticket(request).await?;
+    let view = TicketView::from_proto(ticket)?;
+    Ok(created(&format!("/api/kitchen/orders/{}", view.id), view))
+}
+
+/// The kitchen's tickets, oldest first: the open ones unless `status`
+/// says otherwise. Kitchen staff, or an admin with `?restaurant_id=`.
+#[utoipa::path(
+    get,
+    path = "/api/kitchen/orders",
+    tag = "kitchen",
+    params(TicketListQuery),
+    responses((status = 200, description = "One page of tickets.", body = TicketPage)),
+    security(("bearer" = []))
+)]
+pub async fn list_tickets(
+    State(state): State<AppState>,
+    KitchenOf(restaurant_id): KitchenOf,
+    query: QueryParams,
+) -> Result<Json<TicketPage>, Problem> {
+    let mut statuses = Vec::new();
+    for name in query.values("status") {
+        let status = TicketStatus::parse(&name).ok_or_else(|| {
+            Problem::invalid_parameter(
+                "status",
+                format!(
+                    "`{name}` is not a ticket status: use {}",
+                    TicketStatus::names()
+                ),
+            )
+        })?;
+        statuses.push(status.to_proto());
+    }
+    let limit = query.positive("limit")?.unwrap_or(0);
+    if limit > PAGE_MAX {
+        return Err(Problem::invalid_parameter(
+            "limit",
+            format!("must be at most {PAGE_MAX}"),
+        ));
+    }
+    let answer = state
+        .upstreams
+        .kitchen
+        .list_tickets(pb::ListTicketsRequest {
+            restaurant_id,
+            statuses,
+            page: Some(common::PageRequest {
+                page_size: limit,
+                page_token: query.text("cursor").unwrap_or_default(),
+            }),
+        })
+        .await?;
+    let items = answer
+        .tickets
+        .into_iter()
+        .map(TicketView::from_proto)
+        .collect::<Result<_, _>>()?;
+    let next_cursor = answer
+        .page
+        .map(|p| p.next_page_token)
+        .filter(|t| !t.is_empty());
+    Ok(Json(TicketPage { items, next_cursor }))
+}
+
+/// One ticket of the kitchen.
+#[utoipa::path(
+    get,
+    path = "/api/kitchen/orders/{id}",
+    tag = "kitchen",
+    params(("id" = i64, Path, description = "Ticket id", minimum = 1), KitchenQuery),
+    responses((status = 200, description = "The ticket.", body = TicketView)),
+    security(("bearer" = []))
+)]
+pub async fn get_ticket(
+    State(state): State<AppState>,
+    KitchenOf(restaurant_id): KitchenOf,
+    ResourceId(id): ResourceId,
+) -> Result<Json<TicketView>, Problem> {
+    let ticket = state
+        .upstreams
+        .kitchen
+        .get_ticket(pb::GetTicketRequest {
+            id,
+            order_id: 0,
+            restaurant_id,
+        })
+        .await
+        .map_err(|e| match e.status.code() {
+            tonic::Code::NotFound => ticket_not_found(id),
+            _ => Problem::from(e),
+        })?;
+    Ok(Json(TicketView::from_proto(ticket)?))
+}
+
+/// Moves a ticket along: `accepted`, `preparing`, `ready`, `picked_up`, or
+/// `rejected` with a `reason` (the order is then cancelled). The order
+/// follows the ticket (preparing, ready, completed). Any other move is
+/// 409 `invalid_transition`; with `expected_status`, a ticket someone else
+/// moved first is 409 `ticket_status_changed`.
+#[utoipa::path(
+    put,
+    path = "/api/kitchen/orders/{id}/status",
+    tag = "kitchen",
+    params(("id" = i64, Path, description = "Ticket id", minimum = 1), KitchenQuery),
+    request_body = TicketStatusInput,
+    responses((status = 200, description = "The ticket after the change.", body = TicketView)),
+    security(("bearer" = []))
+)]
+pub async fn update_ticket_status(
+    State(state): State<AppState>,
+    KitchenOf(restaurant_id): KitchenOf,
+    ResourceId(id): ResourceId,
+    JsonBody(body): JsonBody<TicketStatusInput>,
+) -> Result<Json<TicketView>, Problem> {
+    let mut v = Violations::new();
+    v.at_most("reason", &body.reason, 500);
+    if body.status == TicketStatus::Rejected && body.reason.trim().is_empty() {
+        v.add("reason", "is required to reject a ticket");
+    }
+    v.finish()?;
+    let ticket = state
+        .upstreams
+        .kitchen
+        .update_ticket_status(pb::UpdateTicketStatusRequest {
+            id,
+            status: body.status.to_proto(),
+            reason: body.reason,
+            expected_status: body.expected_status.map_or(0, TicketStatus::to_proto),
+            restaurant_id,
+        })
+        .await
+        .map_err(|e| match e.status.code() {
+            tonic::Code::NotFound => ticket_not_found(id),
+            _ => Problem::from(e),
+        })?;
+    Ok(Json(TicketView::from_proto(ticket)?))
+}
+
+/// The kitchen's queue live, as Server-Sent Events: first a `snapshot`
+/// event per open ticket and one `synced`, then a `changed` event for
+/// every ticket created or moved (a ticket leaving the open queue comes
+/// once more, so displays can drop it). After a gap the whole queue is
+/// sent again as a new run of `snapshot`s: replace the list with it.
+/// `data` is the ticket as `GET /api/kitchen/orders/{id}` shows it. Try it:
+/// `curl -N -H "Authorization: Bearer $STAFF" $GATEWAY/api/kitchen/stream`.
+#[utoipa::path(
+    get,
+    path = "/api/kitchen/stream",
+    tag = "kitchen",
+    params(KitchenQuery),
+    responses(
+        (status = 200, description = "An event stream; a failure after it opened (the service \
+            restarting) comes as a last `problem` event before it ends: connect again.",
+            content_type = "text/event-stream", body = String,
+            example = json!("event: snapshot\nid: 1\ndata: {\"id\":7,\"order_id\":42,\"status\":\"queued\",...}\n\n\
+                event: synced\nid: 2\ndata: {\"restaurant_id\":1}\n\n\
+                event: changed\nid: 3\ndata: {\"id\":7,\"order_id\":42,\"status\":\"accepted\",...}\n\n")),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn watch_queue(
+    State(state): State<AppState>,
+    KitchenOf(restaurant_id): KitchenOf,
+) -> Result<Response, Problem> {
+    let updates = state
+        .upstreams
+        .kitchen
+        .watch_queue(pb::WatchQueueRequest { restaurant_id })
+        .await?;
+    Ok(live::respond(
+        updates,
+        state.draining.clone(),
+        "kitchen-svc",
+        "WatchQueue",
+        move |update| {
+            let name = match pb::TicketUpdateKind::try_from(update.kind) {
+                Ok(pb::TicketUpdateKind::Snapshot) => "snapshot",
+                Ok(pb::TicketUpdateKind::Changed) => "changed",
+                Ok(pb::TicketUpdateKind::Synced) => {
+                    return Update::json("synced", &SyncedView { restaurant_id }).map(Some);
+                }
+                Ok(pb::TicketUpdateKind::Unspecified) | Err(_) => return Ok(None),
+            };
+            match update.ticket {
+                Some(ticket) => Update::json(name, &TicketView::from_proto(ticket)?).map(Some),
+                None => Ok(None),
+            }
+        },
+    ))
+}
+
+/// Queue counts and preparation times over a recent window
+/// (`?window_minutes=`, default 1440, at most 10080).
+#[utoipa::path(
+    get,
+    path = "/api/kitchen/stats",
+    tag = "kitchen",
+    params(
+        KitchenQuery,
+        ("window_minutes" = Option<u32>, Query, description = "Minutes, ending now (default 1440)",
+            minimum = 1, maximum = 10080),
+    ),
+    responses((status = 200, description = "The stats.", body = KitchenStatsView)),
+    security(("bearer" = []))
+)]
+pub async fn get_stats(
+    State(state): State<AppState>,
+    KitchenOf(restaurant_id): KitchenOf,
+    query: QueryParams,
+) -> Result<Json<KitchenStatsView>, Problem> {
+    let window = query.positive("window_minutes")?.unwrap_or(0);
+    if window > WINDOW_MAX {
+        return Err(Problem::invalid_parameter(
+            "window_minutes",
+            format!("must be at most {WINDOW_MAX}"),
+        ));
+    }
+    let s = state
+        .upstreams
+        .kitchen
+        .get_stats(pb::GetStatsRequest {
+            restaurant_id,
+            window_minutes: window,
+        })
+        .await?;
+    Ok(Json(KitchenStatsView {
+        restaurant_id,
+        window_minutes: s.window_minutes,
+        queued: s.queued,
+        accepted: s.accepted,
+        in_progress: s.in_progress,
+        ready: s.ready,
+        overdue: s.overdue,
+        prepared: s.prepared,
+        avg_preparation_seconds: s.avg_preparation_seconds,
+        p90_preparation_seconds: s.p90_preparation_seconds,
+        avg_wait_seconds: s.avg_wait_seconds,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::parse_json;
+
+    #[test]
+    fn an_order_becomes_the_ticket_the_kitchen_would_make() {
+        let order = order_pb::Order {
+            id: 42,
+            order_number: "K7M2QX".to_owned(),
+            restaurant_id: 1,
+            order_type: order_pb::OrderType::DineIn as i32,
+            table_number: "12".to_owned(),
+            items: vec![order_pb::OrderLine {
+                name: "Margherita".to_owned(),
+                quantity: 2,
+                options: vec![order_pb::OrderLineOption {
+                    name: "extra cheese".to_owned(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            prep_minutes: 20,
+            ..Default::default()
+        };
+        let ticket = ticket_from_order(order);
+        assert_eq!(ticket.fulfilment, pb::Fulfilment::Table as i32);
+        assert_eq!(ticket.table_number, "12");
+        assert_eq!(ticket.items[0].modifiers, ["extra cheese"]);
+        assert_eq!(ticket.prep_minutes, 20);
+    }
+
+    #[test]
+    fn ticket_statuses_are_lower_snake_case_either_way() {
+        let body: TicketStatusInput =
+            parse_json(br#"{"status": "PICKED_UP", "expected_status": "ready"}"#).expect("parses");
+        assert_eq!(body.status, TicketStatus::PickedUp);
+        assert_eq!(body.expected_status, Some(TicketStatus::Ready));
+        let problem =
+            parse_json::<TicketStatusInput>(br#"{"status": "cooking"}"#).expect_err("refused");
+        assert_eq!(problem.errors[0].field, "status");
+        let view = TicketView::from_proto(pb::Ticket {
+            status: pb::TicketStatus::PickedUp as i32,
+            fulfilment: pb::Fulfilment::Pickup as i32,
+            ..Default::default()
+        })
+        .expect("view");
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(json["status"], "picked_up");
+        assert_eq!(json["fulfilment"], "pickup");
+        assert_eq!(json["preparation_seconds"], serde_json::Value::Null);
+    }
+}

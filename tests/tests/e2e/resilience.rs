@@ -1,0 +1,252 @@
+//! Nothing lost, nothing twice: the order → kitchen path through the
+//! outbox and Redis Streams, on the real Postgres and Redis, through
+//! crashes, a Redis restart, a duplicated event and a poison event. Every
+//! wait is bounded and polls; none sleeps a fixed time to synchronise.
+
+use foodmesh_proto::events::v1::Envelope;
+use foodmesh_shared::ServiceName;
+use foodmesh_shared::events::{ENVELOPE_FIELD, dead_letter_stream};
+use prost::Message;
+use redis::AsyncCommands;
+use redis::streams::{StreamInfoGroupsReply, StreamRangeReply};
+use sqlx::Connection;
+
+use crate::helpers::{EVENTUAL, Mesh, MeshOptions, RedisServer, eventually, redis_connection};
+
+/// The kitchen's consumer group (consumer groups are named after the
+/// consuming service).
+const KITCHEN_GROUP: &str = "kitchen-svc";
+
+/// The types of order-svc's events committed to its outbox and not yet
+/// published, oldest first.
+async fn unpublished_events(mesh: &Mesh) -> Vec<String> {
+    let mut conn = sqlx::PgConnection::connect(mesh.order_db().url())
+        .await
+        .expect("order-svc's database answers");
+    sqlx::query_scalar::<_, String>(
+        "SELECT event_type FROM outbox WHERE published_at IS NULL ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("the outbox reads")
+}
+
+/// Waits until the kitchen's group has read and acknowledged every entry
+/// of `stream` up to `entry_id`.
+async fn kitchen_has_read(url: &str, stream: &str, entry_id: &str) {
+    let redis = redis_connection(url).await;
+    let wanted = entry_id.to_owned();
+    eventually(
+        &format!("the kitchen to read {stream} up to {wanted}"),
+        EVENTUAL,
+        || {
+            let mut redis = redis.clone();
+            let (stream, wanted) = (stream.to_owned(), wanted.clone());
+            async move {
+                let groups: StreamInfoGroupsReply = redis.xinfo_groups(&stream).await.ok()?;
+                let group = groups
+                    .groups
+                    .into_iter()
+                    .find(|g| g.name == KITCHEN_GROUP)?;
+                (entry_order(&group.last_delivered_id) >= entry_order(&wanted)
+                    && group.pending == 0)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// A stream entry id (`<ms>-<seq>`) as a sortable pair.
+fn entry_order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn an_order_committed_before_its_relay_published_reaches_the_kitchen_once_after_a_crash() {
+    // order-svc's relay talks to a Redis of its own, which dies: whatever
+    // it commits from then on stays in its outbox.
+    let mut private = RedisServer::start().await;
+    let mut mesh = Mesh::with_orders_on(MeshOptions {
+        order_redis_url: Some(private.url()),
+        ..MeshOptions::default()
+    })
+    .await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    private.kill().await;
+
+    let order = mesh.cash_order(restaurant, item, 70).await;
+    let id = order["id"].as_i64().expect("id");
+    assert_eq!(order["status"], "confirmed");
+    assert_eq!(
+        unpublished_events(&mesh).await,
+        ["order.created", "order.confirmed"],
+        "committed, not published"
+    );
+    assert!(mesh.tickets_for(restaurant, id).await.is_empty());
+
+    // The process dies; it comes back on the same data and the real Redis.
+    let db = mesh.crash_order_svc().await;
+    let redis_url = mesh.redis_url().to_owned();
+    mesh.restart_order_svc(db, &redis_url).await;
+
+    let ticket = mesh.ticket_of(restaurant, id).await;
+    assert_eq!(ticket["status"], "queued");
+    eventually("the outbox to drain", EVENTUAL, || async {
+        unpublished_events(&mesh).await.is_empty().then_some(())
+    })
+    .await;
+    let mut redis = redis_connection(&redis_url).await;
+    let stream = mesh.stream_of(ServiceName::Order);
+    let published: StreamRangeReply = redis.xrange_all(&stream).await.expect("xrange");
+    let last = published.ids.last().expect("published entries").id.clone();
+    kitchen_has_read(&redis_url, &stream, &last).await;
+    assert_eq!(mesh.tickets_for(restaurant, id).await.len(), 1);
+    // The restarted service serves the order as before.
+    let read = mesh
+        .get(&format!("/api/orders/{id}"), Some(&Mesh::customer_id(70)))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+}
+
+#[tokio::test]
+async fn a_redis_restart_between_orders_loses_nothing() {
+    let mut redis = RedisServer::start().await;
+    let mesh = Mesh::with_orders_on(MeshOptions {
+        redis_url: redis.url(),
+        order_redis_url: None,
+    })
+    .await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    let stream = mesh.stream_of(ServiceName::Order);
+
+    let before = mesh.cash_order(restaurant, item, 80).await["id"]
+        .as_i64()
+        .expect("id");
+    mesh.ticket_of(restaurant, before).await;
+    let mut conn = redis_connection(&redis.url()).await;
+    let published_before: usize = conn.xlen(&stream).await.expect("xlen");
+    assert!(published_before >= 2);
+
+    redis.kill().await;
+    let during = mesh.cash_order(restaurant, item, 81).await["id"]
+        .as_i64()
+        .expect("id");
+    redis.restart().await;
+    let after = mesh.cash_order(restaurant, item, 82).await["id"]
+        .as_i64()
+        .expect("id");
+
+    for id in [before, during, after] {
+        mesh.ticket_of(restaurant, id).await;
+    }
+    let mut conn = redis_connection(&redis.url()).await;
+    let entries: StreamRangeReply = conn.xrange_all(&stream).await.expect("xrange");
+    assert!(
+        entries.ids.len() >= published_before + 4,
+        "the events from before the restart survived it: {} entries",
+        entries.ids.len()
+    );
+    let last = entries.ids.last().expect("entries").id.clone();
+    kitchen_has_read(&redis.url(), &stream, &last).await;
+    for id in [before, during, after] {
+        assert_eq!(
+            mesh.tickets_for(restaurant, id).await.len(),
+            1,
+            "order {id} has exactly one ticket"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_delivered_twice_makes_one_ticket() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    let id = mesh.cash_order(restaurant, item, 90).await["id"]
+        .as_i64()
+        .expect("id");
+    mesh.ticket_of(restaurant, id).await;
+    let stream = mesh.stream_of(ServiceName::Order);
+    let mut redis = redis_connection(mesh.redis_url()).await;
+
+    let entries: StreamRangeReply = redis.xrange_all(&stream).await.expect("xrange");
+    let confirmed = entries
+        .ids
+        .iter()
+        .find_map(|entry| {
+            let raw: Vec<u8> = entry.get(ENVELOPE_FIELD)?;
+            let envelope = Envelope::decode(raw.as_slice()).ok()?;
+            (envelope.r#type == "order.confirmed" && envelope.aggregate_id == id.to_string())
+                .then_some(raw)
+        })
+        .expect("the order.confirmed event");
+    let copy: String = redis
+        .xadd(&stream, "*", &[(ENVELOPE_FIELD, confirmed.as_slice())])
+        .await
+        .expect("xadd");
+
+    kitchen_has_read(mesh.redis_url(), &stream, &copy).await;
+    let tickets = mesh.tickets_for(restaurant, id).await;
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["version"], 1, "the copy changed nothing");
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_and_later_orders_still_reach_the_kitchen() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    let first = mesh.cash_order(restaurant, item, 95).await["id"]
+        .as_i64()
+        .expect("id");
+    mesh.ticket_of(restaurant, first).await;
+    let stream = mesh.stream_of(ServiceName::Order);
+    let mut redis = redis_connection(mesh.redis_url()).await;
+
+    let poison: String = redis
+        .xadd(
+            &stream,
+            "*",
+            &[(
+                ENVELOPE_FIELD,
+                b"\xff\xff\xff not a protobuf envelope".as_slice(),
+            )],
+        )
+        .await
+        .expect("xadd");
+    let no_envelope: String = redis
+        .xadd(&stream, "*", &[("garbage", "yes")])
+        .await
+        .expect("xadd");
+
+    let dead = dead_letter_stream(&stream);
+    let dead_entries = eventually("both entries in the dead-letter stream", EVENTUAL, || {
+        let mut redis = redis.clone();
+        let dead = dead.clone();
+        let wanted = [poison.clone(), no_envelope.clone()];
+        async move {
+            let entries: StreamRangeReply = redis.xrange_all(&dead).await.ok()?;
+            let ids: Vec<String> = entries
+                .ids
+                .iter()
+                .filter_map(|e| e.get::<String>("entry_id"))
+                .collect();
+            wanted.iter().all(|w| ids.contains(w)).then_some(entries)
+        }
+    })
+    .await;
+    assert!(
+        dead_entries
+            .ids
+            .iter()
+            .all(|e| e.get::<String>("group").as_deref() == Some(KITCHEN_GROUP))
+    );
+    kitchen_has_read(mesh.redis_url(), &stream, &no_envelope).await;
+
+    let later = mesh.cash_order(restaurant, item, 96).await["id"]
+        .as_i64()
+        .expect("id");
+    let ticket = mesh.ticket_of(restaurant, later).await;
+    assert_eq!(ticket["status"], "queued");
+    assert_eq!(mesh.tickets_for(restaurant, first).await.len(), 1);
+}
