@@ -38,6 +38,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let pg = foodmesh_shared::config::pg_base(&lookup);
     let redis = foodmesh_shared::config::redis_url(&lookup);
     preflight(&pg, &redis).await?;
+    ports_free(&args)?;
 
     let exe = std::env::current_exe().context("cannot find the foodmesh executable")?;
     let addrs: HashMap<ServiceName, u16> =
@@ -121,6 +122,27 @@ async fn start_all(
     wait_healthy(&mut running[last], || http_ok(addr.clone(), "/healthz")).await
 }
 
+/// Refuses early when a port is taken — most often by a mesh already
+/// running — rather than mistaking another process's health for ours.
+fn ports_free(args: &UpArgs) -> anyhow::Result<()> {
+    let ports =
+        std::iter::once(args.gateway_port).chain((0..ServiceName::ALL.len()).filter_map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| args.base_port.checked_add(i))
+        }));
+    for port in ports {
+        if std::net::TcpListener::bind((args.host.as_str(), port)).is_err() {
+            bail!(
+                "port {port} on {} is already in use (is FoodMesh already running?); \
+                 choose others with --gateway-port and --base-port",
+                args.host
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Refuses early, with the fix, when Postgres or Redis is not there.
 async fn preflight(pg: &str, redis: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
@@ -196,11 +218,12 @@ where
 {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
-        if probe().await {
-            return Ok(());
-        }
+        // Our child must still be alive for a healthy answer to be its own.
         if let Some(status) = running.child.try_wait()? {
             bail!("{} exited while starting ({status})", running.process);
+        }
+        if probe().await {
+            return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
             bail!(

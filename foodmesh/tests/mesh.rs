@@ -305,3 +305,39 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
         );
     }
 }
+
+#[tokio::test]
+async fn foodmesh_up_refuses_a_taken_port_and_starts_nothing() {
+    let base = free_port_run();
+    let taken = std::net::TcpListener::bind(("127.0.0.1", base + 2)).expect("bind");
+
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
+            .args([
+                "up",
+                "--base-port",
+                &base.to_string(),
+                "--gateway-port",
+                &(base + 6).to_string(),
+                "--db-prefix",
+                "test_up_refused",
+            ])
+            .env_remove("CONSUL_HTTP_ADDR")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("answers in time")
+    .expect("runs");
+    drop(taken);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("port {} ", base + 2)),
+        "stderr: {stderr}"
+    );
+    assert!(!stdout.contains("started"), "nothing started: {stdout}");
+}
