@@ -38,6 +38,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use foodmesh_shared::discovery::{
     Discovery, HealthCheck, Registration, advertised, keep_registered,
 };
@@ -175,6 +176,12 @@ impl Gateway {
             tracing::info!("draining in-flight requests");
         };
         tracing::info!(addr = %local_addr, id = %registration.id, "serving HTTP");
+        // Small responses must not wait for Nagle on keep-alive connections.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await;
