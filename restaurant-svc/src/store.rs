@@ -357,17 +357,35 @@ impl Store {
         restaurant_id: i64,
         category_id: i64,
     ) -> Result<(), DomainError> {
+        self.delete_owned(
+            "DELETE FROM categories WHERE restaurant_id = $1 AND id = $2",
+            restaurant_id,
+            category_id,
+        )
+        .await?
+        .then_some(())
+        .ok_or(DomainError::CategoryNotFound(category_id))
+    }
+
+    /// Runs one of the fixed `DELETE ... WHERE restaurant_id = $1 AND id = $2`
+    /// statements for a live restaurant; `false` when nothing matched.
+    ///
+    /// # Errors
+    /// [`DomainError::RestaurantNotFound`], or a database failure.
+    async fn delete_owned(
+        &self,
+        statement: &'static str,
+        restaurant_id: i64,
+        id: i64,
+    ) -> Result<bool, DomainError> {
         let mut conn = self.pool.acquire().await?;
         live_restaurant_currency(&mut conn, restaurant_id).await?;
-        let deleted = sqlx::query("DELETE FROM categories WHERE restaurant_id = $1 AND id = $2")
+        let deleted = sqlx::query(statement)
             .bind(restaurant_id)
-            .bind(category_id)
+            .bind(id)
             .execute(&mut *conn)
             .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(DomainError::CategoryNotFound(category_id));
-        }
-        Ok(())
+        Ok(deleted.rows_affected() > 0)
     }
 
     /// Adds an item, after the last one unless a position is given.
@@ -497,17 +515,14 @@ impl Store {
         restaurant_id: i64,
         item_id: i64,
     ) -> Result<(), DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        live_restaurant_currency(&mut conn, restaurant_id).await?;
-        let deleted = sqlx::query("DELETE FROM menu_items WHERE restaurant_id = $1 AND id = $2")
-            .bind(restaurant_id)
-            .bind(item_id)
-            .execute(&mut *conn)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(DomainError::MenuItemNotFound(item_id));
-        }
-        Ok(())
+        self.delete_owned(
+            "DELETE FROM menu_items WHERE restaurant_id = $1 AND id = $2",
+            restaurant_id,
+            item_id,
+        )
+        .await?
+        .then_some(())
+        .ok_or(DomainError::MenuItemNotFound(item_id))
     }
 
     /// Adds an option group with its options.
@@ -589,17 +604,14 @@ impl Store {
         restaurant_id: i64,
         group_id: i64,
     ) -> Result<(), DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        live_restaurant_currency(&mut conn, restaurant_id).await?;
-        let deleted = sqlx::query("DELETE FROM option_groups WHERE restaurant_id = $1 AND id = $2")
-            .bind(restaurant_id)
-            .bind(group_id)
-            .execute(&mut *conn)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(DomainError::OptionGroupNotFound(group_id));
-        }
-        Ok(())
+        self.delete_owned(
+            "DELETE FROM option_groups WHERE restaurant_id = $1 AND id = $2",
+            restaurant_id,
+            group_id,
+        )
+        .await?
+        .then_some(())
+        .ok_or(DomainError::OptionGroupNotFound(group_id))
     }
 
     /// What pricing `item_ids` needs, read from one snapshot.
