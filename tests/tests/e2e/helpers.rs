@@ -904,3 +904,23 @@ impl Mesh {
         .await
     }
 }
+
+/// The body of the original API's "Creating a Restaurant" curl, verbatim.
+pub const SEED_BODY: &str = r#"{
+    "name": "Pizza Palace",
+    "description": "Best pizza in town",
+    "phone": "+1234567890",
+    "email": "info@pizzapalace.com",
+    "cuisine_type": "Italian",
+    "address": {
+      "street": "123 Main St",
+      "city": "New York",
+      "state": "NY",
+      "zip_code": "10001",
+      "country": "US"
+    },
+    "location": {
+      "latitude": 40.7128,
+      "longitude": -74.0060
+    }
+  }"#;

@@ -6,28 +6,11 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{EVENTUAL, Mesh, Reply};
+use crate::helpers::{EVENTUAL, Mesh, Reply, SEED_BODY};
 
 /// The "Creating a Restaurant" body of the original API.
 fn seed_restaurant() -> Value {
-    json!({
-        "name": "Pizza Palace",
-        "description": "Best pizza in town",
-        "phone": "+1234567890",
-        "email": "info@pizzapalace.com",
-        "cuisine_type": "Italian",
-        "address": {
-            "street": "123 Main St",
-            "city": "New York",
-            "state": "NY",
-            "zip_code": "10001",
-            "country": "US"
-        },
-        "location": {
-            "latitude": 40.7128,
-            "longitude": -74.0060
-        }
-    })
+    serde_json::from_str(SEED_BODY).expect("the seed body parses")
 }
 
 /// The "Creating an Order" body of the original API, verbatim.

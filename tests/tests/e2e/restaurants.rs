@@ -3,27 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Mesh, SECRET};
-
-/// The body of the original API's "Creating a Restaurant" curl, verbatim.
-const SEED_BODY: &str = r#"{
-    "name": "Pizza Palace",
-    "description": "Best pizza in town",
-    "phone": "+1234567890",
-    "email": "info@pizzapalace.com",
-    "cuisine_type": "Italian",
-    "address": {
-      "street": "123 Main St",
-      "city": "New York",
-      "state": "NY",
-      "zip_code": "10001",
-      "country": "US"
-    },
-    "location": {
-      "latitude": 40.7128,
-      "longitude": -74.0060
-    }
-  }"#;
+use crate::helpers::{Mesh, SECRET, SEED_BODY};
 
 #[tokio::test]
 async fn the_seed_restaurant_body_is_created_by_an_admin_and_reads_back() {
