@@ -49,7 +49,43 @@ pub async fn publish(
     order: &Order,
     change: Option<&StatusChange>,
 ) -> Result<(), DomainError> {
-    let payload = OrderEvent {
+    publish_all(conn, stream, &[(event_type, order, change)]).await
+}
+
+/// Writes several order events to the outbox in `conn`'s transaction, in
+/// order and in one statement: `(type, order as of the event, change)`.
+///
+/// # Errors
+/// The insert failed; the transaction must roll back.
+pub async fn publish_all(
+    conn: &mut PgConnection,
+    stream: &str,
+    events: &[(&str, &Order, Option<&StatusChange>)],
+) -> Result<(), DomainError> {
+    let payloads: Vec<(OrderEvent, String)> = events
+        .iter()
+        .map(|(_, order, change)| (payload(order, *change), order.id.to_string()))
+        .collect();
+    let outgoing: Vec<outbox::Outgoing<'_, OrderEvent>> = events
+        .iter()
+        .zip(&payloads)
+        .map(
+            |((event_type, _, _), (payload, aggregate_id))| outbox::Outgoing {
+                stream,
+                event_type,
+                aggregate_id,
+                payload,
+            },
+        )
+        .collect();
+    outbox::enqueue_all(conn, &outgoing).await?;
+    Ok(())
+}
+
+/// What every order event carries: the order after the change, the
+/// change, and what the kitchen, delivery and notifications need of it.
+fn payload(order: &Order, change: Option<&StatusChange>) -> OrderEvent {
+    OrderEvent {
         order: Some(convert::order_to_pb(order)),
         change: change.map(convert::change_to_pb),
         contact: Some(convert::contact_to_pb(&order.contact)),
@@ -62,9 +98,7 @@ pub async fn publish(
                 longitude: at.longitude,
             }),
         prep_minutes: order.pickup.prep_minutes,
-    };
-    outbox::enqueue(conn, stream, event_type, &order.id.to_string(), &payload).await?;
-    Ok(())
+    }
 }
 
 /// The consumer's routes: every event type order-svc reacts to.

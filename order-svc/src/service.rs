@@ -19,7 +19,7 @@ use crate::domain::customer::{Customer, CustomerPatch};
 use crate::domain::lifecycle::{self, Situation};
 use crate::domain::number::{AccessToken, OrderNumber, TokenHash};
 use crate::domain::order::{
-    Actor, ActorKind, AppliedCoupon, Contact, CustomerRef, DraftLine, ItemEdit, NewOrder, Order,
+    Actor, ActorKind, AppliedCoupon, CustomerRef, DraftLine, ItemEdit, NewOrder, Order,
     OrderFilter, OrderSource, OrderStatus, OrderType, PaymentMethod, StatusChange,
 };
 use crate::domain::pricing::{PricedOrder, check_stated_prices};
@@ -35,6 +35,8 @@ pub const SERVICE: &str = "order-svc";
 /// Order numbers drawn before giving up (a collision is a one-in-millions
 /// event; several in a row mean something else is wrong).
 const NUMBER_DRAWS: usize = 8;
+/// The history's reason for confirming a cash order on creation.
+const CASH_REASON: &str = "cash payment";
 
 /// Item edits retried when the order changed between reading and writing.
 const EDIT_ATTEMPTS: usize = 3;
@@ -288,13 +290,13 @@ impl Orders {
 
         for _ in 0..NUMBER_DRAWS {
             let number = OrderNumber::generate(&mut rand::rng());
-            {
+            // A coupon is redeemed under the number before the order is
+            // written, so the number must be free and held first; without
+            // one, the insert itself tells a taken number.
+            if coupon.is_some() {
                 let mut conn = self.store.conn().await?;
-                if store::number_taken(&mut conn, number.as_str()).await? {
-                    continue;
-                }
-                if coupon.is_some()
-                    && !store::hold_coupon(
+                if store::number_taken(&mut conn, number.as_str()).await?
+                    || !store::hold_coupon(
                         &mut conn,
                         new.restaurant_id,
                         number.as_str(),
@@ -368,21 +370,25 @@ impl Orders {
         let (customer_id, contact) = match &new.customer {
             CustomerRef::Registered(id) => {
                 store::ensure_registered(&mut tx, *id).await?;
-                let profile = store::customer(&mut tx, *id)
-                    .await?
-                    .ok_or(DomainError::CustomerNotFound(*id))?;
-                let contact = Contact {
-                    name: profile.name,
-                    phone: profile.phone.unwrap_or_default(),
-                    email: profile.email,
-                };
-                (*id, contact)
+                (*id, None)
             }
             CustomerRef::Guest(guest) => {
                 let contact = guest.contact();
-                (store::upsert_guest(&mut tx, &contact).await?, contact)
+                (store::upsert_guest(&mut tx, &contact).await?, Some(contact))
             }
         };
+        let orderer = store::orderer(&mut tx, customer_id)
+            .await?
+            .ok_or(DomainError::CustomerNotFound(customer_id))?;
+        store::remember_choices(
+            &mut tx,
+            customer_id,
+            &orderer,
+            new.payment_method,
+            new.fulfilment.delivery_address(),
+        )
+        .await?;
+        let contact = contact.unwrap_or(orderer.contact);
         let guest = matches!(new.customer, CustomerRef::Guest(_));
         let row = OrderRow {
             order_number: number.as_str(),
@@ -403,15 +409,37 @@ impl Orders {
         let Some(order_id) = store::insert_order(&mut tx, &row).await? else {
             return Ok(Written::NumberTaken);
         };
-        store::write_lines(&mut tx, order_id, drafts, priced).await?;
-        store::record_order(
-            &mut tx,
-            customer_id,
-            new.payment_method,
-            new.fulfilment.delivery_address(),
-        )
-        .await?;
-        store::insert_history(&mut tx, order_id, None, OrderStatus::Pending, actor, "").await?;
+        store::insert_lines(&mut tx, order_id, drafts, priced).await?;
+
+        // Cash is paid on handover: nothing to wait for, so the order is
+        // confirmed in the transaction that makes it — one history entry
+        // and one event for each step, as if it had been two.
+        let system = Actor::system(SERVICE);
+        let cash = new.payment_method == Some(PaymentMethod::Cash);
+        let mut history = vec![store::HistoryEntry {
+            from: None,
+            to: OrderStatus::Pending,
+            actor,
+            reason: "",
+        }];
+        if cash {
+            let placed = Situation {
+                order_type: new.fulfilment.order_type(),
+                status: OrderStatus::Pending,
+                confirmed_at: None,
+                now: chrono::Utc::now(),
+                cancel_window: self.config.cancel_window,
+            };
+            lifecycle::check(&placed, OrderStatus::Confirmed, system.kind, CASH_REASON)?;
+            store::set_status(&mut tx, order_id, OrderStatus::Confirmed).await?;
+            history.push(store::HistoryEntry {
+                from: Some(OrderStatus::Pending),
+                to: OrderStatus::Confirmed,
+                actor: &system,
+                reason: CASH_REASON,
+            });
+        }
+        let changes = store::insert_history_entries(&mut tx, order_id, &history).await?;
         let access_token = if guest {
             let token = AccessToken::generate();
             store::insert_access_token(&mut tx, order_id, &token.hash()).await?;
@@ -434,24 +462,31 @@ impl Orders {
                 return Err(DomainError::Concurrent);
             }
         }
-        let mut order = store::existing_order(&mut tx, order_id).await?;
-        events::publish(&mut tx, &self.stream, "order.created", &order, None).await?;
-        if new.payment_method == Some(PaymentMethod::Cash) {
-            // Cash is paid on handover: nothing to wait for.
-            let system = Actor::system(SERVICE);
-            (order, _) = self
-                .transition(
-                    &mut tx,
-                    order_id,
-                    OrderStatus::Confirmed,
-                    &system,
-                    "cash payment",
-                    Guard::default(),
-                )
-                .await?;
+        let order = store::existing_order(&mut tx, order_id).await?;
+        if cash {
+            let placed = order.as_placed();
+            events::publish_all(
+                &mut tx,
+                &self.stream,
+                &[
+                    ("order.created", &placed, None),
+                    (OrderStatus::Confirmed.event_type(), &order, changes.last()),
+                ],
+            )
+            .await?;
+        } else {
+            events::publish(&mut tx, &self.stream, "order.created", &order, None).await?;
         }
         store::notify_change(&mut tx, order_id).await?;
         tx.commit().await?;
+        if cash {
+            metrics::counter!(
+                "order_transitions_total",
+                "to" => OrderStatus::Confirmed.as_str(),
+                "actor" => system.kind.as_str()
+            )
+            .increment(1);
+        }
         metrics::counter!(
             "orders_created_total",
             "source" => new.source.as_str(),

@@ -487,6 +487,100 @@ pub async fn write_lines(
     Ok(())
 }
 
+/// Inserts a new order's lines in one statement; `drafts` and `priced`
+/// pair up by position.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn insert_lines(
+    conn: &mut PgConnection,
+    order_id: i64,
+    drafts: &[DraftLine],
+    priced: &PricedOrder,
+) -> Result<(), DomainError> {
+    if priced.lines.is_empty() {
+        return Ok(());
+    }
+    let mut insert = sqlx::QueryBuilder::<Postgres>::new(
+        "INSERT INTO order_lines (order_id, menu_item_id, name, quantity, unit_price_minor,
+             line_total_minor, option_ids, option_names, option_deltas_minor,
+             special_instructions) ",
+    );
+    insert.push_values(
+        drafts.iter().zip(&priced.lines),
+        |mut row, (draft, line)| {
+            let option_ids: Vec<i64> = line.options.iter().map(|o| o.option_id).collect();
+            let option_names: Vec<String> = line.options.iter().map(|o| o.name.clone()).collect();
+            let option_deltas: Vec<i64> =
+                line.options.iter().map(|o| o.price_delta_minor).collect();
+            row.push_bind(order_id)
+                .push_bind(line.menu_item_id)
+                .push_bind(line.name.clone())
+                .push_bind(i64::from(line.quantity))
+                .push_bind(line.unit_price_minor)
+                .push_bind(line.line_total_minor)
+                .push_bind(option_ids)
+                .push_bind(option_names)
+                .push_bind(option_deltas)
+                .push_bind(draft.special_instructions.clone());
+        },
+    );
+    insert.build().execute(conn).await?;
+    Ok(())
+}
+
+/// One entry of [`insert_history_entries`].
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryEntry<'a> {
+    /// `None` for the creation.
+    pub from: Option<OrderStatus>,
+    /// The new status.
+    pub to: OrderStatus,
+    /// Who.
+    pub actor: &'a Actor,
+    /// Why.
+    pub reason: &'a str,
+}
+
+/// Appends several entries to an order's history in one statement, in
+/// order, and returns them as stored.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn insert_history_entries(
+    conn: &mut PgConnection,
+    order_id: i64,
+    entries: &[HistoryEntry<'_>],
+) -> Result<Vec<StatusChange>, DomainError> {
+    let from: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.from.map(OrderStatus::as_str))
+        .collect();
+    let to: Vec<&str> = entries.iter().map(|e| e.to.as_str()).collect();
+    let kinds: Vec<&str> = entries.iter().map(|e| e.actor.kind.as_str()).collect();
+    let actors: Vec<&str> = entries.iter().map(|e| e.actor.id.as_str()).collect();
+    let reasons: Vec<&str> = entries.iter().map(|e| e.reason).collect();
+    let mut changes: Vec<StatusChange> = sqlx::query_as(
+        "INSERT INTO order_status_history (order_id, from_status, to_status, actor_kind,
+             actor_id, reason)
+         SELECT $1, h.from_status, h.to_status, h.actor_kind, h.actor_id, h.reason
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+              WITH ORDINALITY AS h (from_status, to_status, actor_kind, actor_id, reason, n)
+         ORDER BY h.n
+         RETURNING id, from_status, to_status, actor_kind, actor_id, reason, at",
+    )
+    .bind(order_id)
+    .bind(&from)
+    .bind(&to)
+    .bind(&kinds)
+    .bind(&actors)
+    .bind(&reasons)
+    .fetch_all(conn)
+    .await?;
+    changes.sort_by_key(|c| c.id);
+    Ok(changes)
+}
+
 /// Replaces a PENDING order's figures after its items changed, if it is
 /// still at `version` and PENDING; false when it moved on meanwhile.
 ///
@@ -803,20 +897,91 @@ pub async fn ensure_registered(conn: &mut PgConnection, id: i64) -> Result<(), D
     Ok(())
 }
 
-/// Counts an order on a profile, keeps its payment method as the
-/// preference when none is set, and saves its delivery address at the top
-/// of the saved ones.
+/// What placing an order needs of a profile: who to contact and the
+/// choices an order may update.
+#[derive(Debug, Clone)]
+pub struct Orderer {
+    /// Name, phone and email as the profile has them.
+    pub contact: Contact,
+    /// The payment preference, if one is set.
+    pub preferred_payment_method: Option<PaymentMethod>,
+    /// The first of the saved addresses.
+    pub first_address: Option<PostalAddress>,
+}
+
+/// A profile as an order placed from it reads it, in one statement.
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn record_order(
+pub async fn orderer(conn: &mut PgConnection, id: i64) -> Result<Option<Orderer>, DomainError> {
+    sqlx::query(
+        "SELECT c.name, c.phone, c.email, c.preferred_payment_method,
+                a.street, a.city, a.state, a.zip_code, a.country
+         FROM customers c
+         LEFT JOIN LATERAL (
+             SELECT street, city, state, zip_code, country FROM customer_addresses
+             WHERE customer_id = c.id ORDER BY position, id LIMIT 1
+         ) a ON true
+         WHERE c.id = $1",
+    )
+    .bind(id)
+    .try_map(|row: PgRow| {
+        let street: Option<String> = row.try_get("street")?;
+        let first_address = match street {
+            Some(street) => Some(PostalAddress {
+                street,
+                city: row.try_get("city")?,
+                state: row.try_get("state")?,
+                zip_code: row.try_get("zip_code")?,
+                country: row.try_get("country")?,
+            }),
+            None => None,
+        };
+        let phone: Option<String> = row.try_get("phone")?;
+        Ok(Orderer {
+            contact: Contact {
+                name: row.try_get("name")?,
+                phone: phone.unwrap_or_default(),
+                email: row.try_get("email")?,
+            },
+            preferred_payment_method: spelled_opt(
+                &row,
+                "preferred_payment_method",
+                PaymentMethod::from_db,
+            )?,
+            first_address,
+        })
+    })
+    .fetch_optional(conn)
+    .await
+    .map_err(DomainError::from)
+}
+
+/// Keeps an order's choices on its profile: its payment method as the
+/// preference when none is set, its delivery address first among the
+/// saved ones. Writes (and locks the profile) only when `known`, read
+/// earlier in the transaction, says something changes — a customer
+/// ordering again as before touches no shared row, so their orders never
+/// queue behind each other. How many orders a profile has placed, and
+/// when the last, are read from the orders themselves.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn remember_choices(
     conn: &mut PgConnection,
     customer_id: i64,
+    known: &Orderer,
     payment_method: Option<PaymentMethod>,
     delivery_address: Option<&PostalAddress>,
 ) -> Result<(), DomainError> {
+    let new_preference = known.preferred_payment_method.is_none() && payment_method.is_some();
+    let new_address = delivery_address.filter(|a| known.first_address.as_ref() != Some(*a));
+    if !new_preference && new_address.is_none() {
+        return Ok(());
+    }
+    // The profile row's lock orders concurrent orders' address moves.
     sqlx::query(
-        "UPDATE customers SET order_count = order_count + 1, last_order_at = now(),
+        "UPDATE customers SET
              preferred_payment_method = COALESCE(preferred_payment_method, $2),
              updated_at = now()
          WHERE id = $1",
@@ -825,7 +990,7 @@ pub async fn record_order(
     .bind(payment_method.map(PaymentMethod::as_str))
     .execute(&mut *conn)
     .await?;
-    if let Some(address) = delivery_address {
+    if let Some(address) = new_address {
         save_address(conn, customer_id, address).await?;
     }
     Ok(())
@@ -880,9 +1045,12 @@ async fn save_address(
 /// Only unexpected database failures.
 pub async fn customer(conn: &mut PgConnection, id: i64) -> Result<Option<Customer>, DomainError> {
     let found: Option<Customer> = sqlx::query_as(
-        "SELECT id, name, phone, email, preferred_payment_method, order_count, last_order_at,
-                created_at
-         FROM customers WHERE id = $1",
+        "SELECT c.id, c.name, c.phone, c.email, c.preferred_payment_method,
+                (SELECT count(*)::int4 FROM orders o WHERE o.customer_id = c.id) AS order_count,
+                (SELECT o.created_at FROM orders o WHERE o.customer_id = c.id
+                 ORDER BY o.id DESC LIMIT 1) AS last_order_at,
+                c.created_at
+         FROM customers c WHERE c.id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

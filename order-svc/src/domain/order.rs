@@ -407,6 +407,22 @@ pub struct Order {
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
+impl Order {
+    /// The order as it stood when placed, from the order confirmed in the
+    /// same transaction (a cash order): PENDING, one version earlier, not
+    /// yet confirmed. The `order.created` event carries this, so readers
+    /// see the same two steps as for any order.
+    pub fn as_placed(&self) -> Order {
+        Order {
+            status: OrderStatus::Pending,
+            version: self.version - 1,
+            updated_at: self.created_at,
+            confirmed_at: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// One entry of an order's status history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {

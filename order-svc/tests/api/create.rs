@@ -224,6 +224,11 @@ async fn a_cash_order_is_confirmed_at_once_with_both_events_in_the_outbox() {
     assert_eq!(event.prep_minutes, 20);
     let created = OrderEvent::decode(envelopes[0].payload.as_slice()).expect("an OrderEvent");
     assert!(created.change.is_none());
+    let placed = created.order.expect("the order as placed");
+    assert_eq!(placed.status(), pb::OrderStatus::Pending);
+    assert!(placed.confirmed_at.is_none());
+    assert_eq!(placed.items, snapshot.items);
+    assert_eq!(placed.totals, snapshot.totals);
 }
 
 #[tokio::test]

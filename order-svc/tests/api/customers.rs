@@ -152,3 +152,33 @@ async fn an_unknown_guest_profile_is_not_found() {
     assert_eq!(written.code(), Code::NotFound);
     assert_eq!(reason(&written), "CUSTOMER_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_customers_concurrent_orders_are_all_counted_and_save_a_new_address_once() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.an_order(seed_order(&menu)).await;
+    let mut elm_st = oak_ave();
+    elm_st.street = "12 Elm St".to_owned();
+
+    let placed = futures::future::join_all((0..8).map(|_| {
+        let mut request = paid_by(pb::PaymentMethod::Cash, seed_order(&menu));
+        request.delivery_address = Some(elm_st.clone());
+        app.an_order(request)
+    }))
+    .await;
+    let profile = get(&app, 1).await.expect("profile");
+
+    assert_eq!(placed.len(), 8);
+    assert_eq!(profile.order_count, 9);
+    assert_eq!(
+        profile.last_order_at,
+        placed
+            .iter()
+            .max_by_key(|o| o.id)
+            .and_then(|o| o.created_at),
+        "the newest order's time"
+    );
+    assert_eq!(profile.saved_addresses, [elm_st, oak_ave()], "newest first, once");
+    assert_eq!(profile.preferred_payment_method(), pb::PaymentMethod::Cash);
+}

@@ -308,25 +308,29 @@ impl Consumer {
             entry_id: entry.id.clone(),
             envelope,
         };
-        let outcome = self.apply(&event).instrument(span.clone()).await;
-        let _enter = span.enter();
-        match outcome {
-            Ok(first) => {
-                self.ack(stream, &entry.id).await;
-                count(
-                    stream,
-                    &self.config.group,
-                    if first { "processed" } else { "duplicate" },
-                );
-            }
-            Err(HandlerError::Reject(reason)) => {
-                self.dead_letter(stream, &entry, &reason).await;
-            }
-            Err(HandlerError::Retry(e)) => {
-                tracing::warn!(error = format!("{e:#}"), "event failed; will retry");
-                count(stream, &self.config.group, "retry");
+        // Instrumented, never entered: a guard held across an await would
+        // leave the span current on a worker thread other tasks run on.
+        async {
+            match self.apply(&event).await {
+                Ok(first) => {
+                    self.ack(stream, &entry.id).await;
+                    count(
+                        stream,
+                        &self.config.group,
+                        if first { "processed" } else { "duplicate" },
+                    );
+                }
+                Err(HandlerError::Reject(reason)) => {
+                    self.dead_letter(stream, &entry, &reason).await;
+                }
+                Err(HandlerError::Retry(e)) => {
+                    tracing::warn!(error = format!("{e:#}"), "event failed; will retry");
+                    count(stream, &self.config.group, "retry");
+                }
             }
         }
+        .instrument(span)
+        .await;
     }
 
     /// Runs the handler in a transaction that also records the event id.

@@ -12,6 +12,19 @@ use super::Envelope;
 /// commit, so the relay wakes exactly when there is something to publish.
 pub const CHANNEL: &str = "foodmesh_outbox";
 
+/// One event to write with [`enqueue_all`].
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a, P> {
+    /// The stream it is published to.
+    pub stream: &'a str,
+    /// Its type, e.g. `order.created`.
+    pub event_type: &'a str,
+    /// The id of what it is about.
+    pub aggregate_id: &'a str,
+    /// Its protobuf payload.
+    pub payload: &'a P,
+}
+
 /// Adds an event to the outbox in the caller's transaction and returns its
 /// id. The caller's current span's trace context travels with it.
 ///
@@ -24,26 +37,71 @@ pub async fn enqueue(
     aggregate_id: &str,
     payload: &impl prost::Message,
 ) -> Result<Uuid, sqlx::Error> {
-    let id = Uuid::new_v4();
-    let envelope = Envelope {
-        id: id.to_string(),
-        r#type: event_type.to_owned(),
-        aggregate_id: aggregate_id.to_owned(),
-        occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-        trace_context: crate::telemetry::current_trace_context(),
-        payload: payload.encode_to_vec(),
-    };
-    sqlx::query("INSERT INTO outbox (id, stream, event_type, envelope) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(stream)
-        .bind(event_type)
-        .bind(prost::Message::encode_to_vec(&envelope))
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(stream)
-        .execute(&mut *conn)
-        .await?;
-    Ok(id)
+    let ids = enqueue_all(
+        conn,
+        &[Outgoing {
+            stream,
+            event_type,
+            aggregate_id,
+            payload,
+        }],
+    )
+    .await?;
+    ids.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Adds events to the outbox in the caller's transaction, in order, and
+/// returns their ids: one statement (rows and the relay's wake-up notice
+/// together), since every round trip inside a write transaction holds its
+/// locks longer.
+///
+/// # Errors
+/// The insert fails (the caller's transaction should then roll back).
+pub async fn enqueue_all<P: prost::Message>(
+    conn: &mut PgConnection,
+    events: &[Outgoing<'_, P>],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let occurred_at = prost_types::Timestamp::from(SystemTime::now());
+    let trace_context = crate::telemetry::current_trace_context();
+    let mut ids = Vec::with_capacity(events.len());
+    let mut streams = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut envelopes = Vec::with_capacity(events.len());
+    for event in events {
+        let id = Uuid::new_v4();
+        let envelope = Envelope {
+            id: id.to_string(),
+            r#type: event.event_type.to_owned(),
+            aggregate_id: event.aggregate_id.to_owned(),
+            occurred_at: Some(occurred_at),
+            trace_context: trace_context.clone(),
+            payload: event.payload.encode_to_vec(),
+        };
+        ids.push(id);
+        streams.push(event.stream);
+        types.push(event.event_type);
+        envelopes.push(prost::Message::encode_to_vec(&envelope));
+    }
+    // `WITH ORDINALITY` keeps the rows' sequence numbers in the callers'
+    // order; the notice names the first stream (the relay reads them all).
+    sqlx::query(
+        "WITH wake AS (SELECT pg_notify($1, $2))
+         INSERT INTO outbox (id, stream, event_type, envelope)
+         SELECT e.id, e.stream, e.event_type, e.envelope
+         FROM wake, unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[])
+              WITH ORDINALITY AS e (id, stream, event_type, envelope, n)
+         ORDER BY e.n",
+    )
+    .bind(CHANNEL)
+    .bind(streams[0])
+    .bind(&ids)
+    .bind(&streams)
+    .bind(&types)
+    .bind(&envelopes)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ids)
 }
