@@ -3,9 +3,10 @@
 //!
 //! Each call is one transaction on order-svc's database doing what the
 //! write of a new order does at its core: insert the order row (every
-//! column order-svc writes), one row per line, and one outbox row, with the
+//! column order-svc writes), its lines, and one outbox row with the
 //! `pg_notify` that every outbox insert issues (it takes a lock at commit,
-//! so it is part of the cost). The rest of order-svc's transaction — the
+//! so it is part of the cost) — in the statements order-svc itself uses,
+//! so three statements between BEGIN and COMMIT. The rest of order-svc's transaction — the
 //! idempotency key, status history, customer profile and the second
 //! outbox row of a cash order — is left out on purpose: the ceiling is the
 //! bare write, and what `order_create` loses against it is what the
@@ -67,17 +68,23 @@ const INSERT_ORDER: &str = "
     ON CONFLICT (order_number) DO NOTHING
     RETURNING id";
 
-/// order-svc's own `INSERT INTO order_lines`.
-const INSERT_LINE: &str = "
+/// All of an order's lines in one statement, as order-svc inserts a new
+/// order's lines.
+const INSERT_LINES: &str = "
     INSERT INTO bench_ceiling.order_lines (order_id, menu_item_id, name, quantity,
         unit_price_minor, line_total_minor, option_ids, option_names, option_deltas_minor,
         special_instructions)
-    VALUES ($1, $2, $3, $4, $5, $6, '{}', '{}', '{}', '')";
+    SELECT $1, l.menu_item_id, l.name, l.quantity, l.unit_price_minor, l.line_total_minor,
+        '{}', '{}', '{}', ''
+    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+        AS l (menu_item_id, name, quantity, unit_price_minor, line_total_minor)";
 
-/// The shared outbox insert, then its notification.
+/// The outbox row and the relay's wake-up notice in one statement, as the
+/// shared `outbox::enqueue_all` writes them.
 const INSERT_OUTBOX: &str = "
-    INSERT INTO bench_ceiling.outbox (id, stream, event_type, envelope) VALUES ($1, $2, $3, $4)";
-const NOTIFY: &str = "SELECT pg_notify('bench_ceiling', $1)";
+    WITH wake AS (SELECT pg_notify('bench_ceiling', $2))
+    INSERT INTO bench_ceiling.outbox (id, stream, event_type, envelope)
+    SELECT $1, $2, $3, $4 FROM wake";
 
 /// The scratch tables and a pool with one connection per worker.
 #[derive(Debug)]
@@ -168,27 +175,33 @@ impl OrderWrite {
         let Some(order_id) = order_id else {
             return Err(sqlx::Error::RowNotFound);
         };
+        let mut ids = Vec::with_capacity(self.lines);
+        let mut names = Vec::with_capacity(self.lines);
+        let mut quantities = Vec::with_capacity(self.lines);
+        let mut prices = Vec::with_capacity(self.lines);
+        let mut totals = Vec::with_capacity(self.lines);
         for (i, (name, _, cents)) in MENU.iter().take(self.lines).enumerate() {
             let quantity = mesh::quantity(i);
-            sqlx::query(INSERT_LINE)
-                .bind(order_id)
-                .bind(i64::try_from(i + 1).unwrap_or(0))
-                .bind(name)
-                .bind(quantity)
-                .bind(cents)
-                .bind(cents * quantity)
-                .execute(&mut *tx)
-                .await?;
+            ids.push(i64::try_from(i + 1).unwrap_or(0));
+            names.push(*name);
+            quantities.push(quantity);
+            prices.push(*cents);
+            totals.push(cents * quantity);
         }
+        sqlx::query(INSERT_LINES)
+            .bind(order_id)
+            .bind(&ids)
+            .bind(&names)
+            .bind(&quantities)
+            .bind(&prices)
+            .bind(&totals)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(INSERT_OUTBOX)
             .bind(Uuid::new_v4())
             .bind("bench:order")
             .bind("order.created")
             .bind(&self.envelope)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(NOTIFY)
-            .bind("bench:order")
             .execute(&mut *tx)
             .await?;
         tx.commit().await
