@@ -179,6 +179,10 @@ async fn a_customers_concurrent_orders_are_all_counted_and_save_a_new_address_on
             .and_then(|o| o.created_at),
         "the newest order's time"
     );
-    assert_eq!(profile.saved_addresses, [elm_st, oak_ave()], "newest first, once");
+    assert_eq!(
+        profile.saved_addresses,
+        [elm_st, oak_ave()],
+        "newest first, once"
+    );
     assert_eq!(profile.preferred_payment_method(), pb::PaymentMethod::Cash);
 }
