@@ -17,6 +17,7 @@
 //! - [`mesh`] — tokens, the benchmark restaurants, the order body.
 //! - [`scenarios`] — the scenarios that go through the mesh.
 //! - [`ceiling`] — `db_ceiling`, straight against order-svc's database.
+//! - [`memory`] — the mesh processes' resident memory at rest.
 //! - [`report`] — the JSON summary and the table.
 
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod ceiling;
 pub mod cli;
 pub mod http;
 pub mod load;
+pub mod memory;
 pub mod mesh;
 pub mod report;
 pub mod scenarios;
@@ -41,7 +43,7 @@ use crate::cli::{Cli, Scenario};
 use crate::http::{Conn, Gateway};
 use crate::load::Plan;
 use crate::mesh::Tokens;
-use crate::report::{Machine, Ratios, Report, ScenarioReport, Settings};
+use crate::report::{Machine, Memory, Ratios, Report, ScenarioReport, Settings};
 use crate::scenarios::Context;
 use crate::stats::Summary;
 
@@ -96,6 +98,7 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
         main.id, kitchen.id, concurrency, cli.warmup, cli.duration
     );
 
+    let idle_before = memory::mesh_rss_kib();
     let mut results = BTreeMap::new();
     let mut kitchen_catch_up = None;
     let mut record = |scenario: Scenario, concurrency: usize, summary: Summary| {
@@ -166,6 +169,13 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
         }
     }
 
+    // A few quiet seconds, so what is read is the footprint at rest, not
+    // the tail of the last scenario.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let memory = Memory {
+        idle_before_kib: idle_before,
+        idle_after_kib: memory::mesh_rss_kib(),
+    };
     let report = Report {
         started_at,
         command,
@@ -185,6 +195,7 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
         ratios: Ratios::of(&results),
         scenarios: results,
         kitchen_catch_up,
+        memory,
     };
     report.write_json(&cli.out)?;
     eprintln!("foodmesh-bench: wrote {}", cli.out.display());

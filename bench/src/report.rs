@@ -36,6 +36,20 @@ pub struct Report {
     pub ratios: Ratios,
     /// How long after `order_create` the kitchen had every ticket.
     pub kitchen_catch_up: Option<CatchUp>,
+    /// The mesh processes' resident memory at rest.
+    pub memory: Memory,
+}
+
+/// Resident memory of each mesh process (`foodmesh serve <name>`), in
+/// KiB: with the mesh up and idle before the first scenario, and again a
+/// few quiet seconds after the last. Empty when none was found (another
+/// machine's mesh, or no `/proc`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Memory {
+    /// Before any load.
+    pub idle_before_kib: BTreeMap<String, u64>,
+    /// After every scenario.
+    pub idle_after_kib: BTreeMap<String, u64>,
 }
 
 /// The settings every scenario shared.
@@ -254,6 +268,24 @@ impl Report {
                 if c.complete { "" } else { " (gave up)" }
             );
         }
+        let mib = |m: &BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(name, kib)| format!("{name} {:.1}", *kib as f64 / 1024.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !self.memory.idle_before_kib.is_empty() {
+            let _ = writeln!(
+                out,
+                "idle RSS MiB, before        {}",
+                mib(&self.memory.idle_before_kib)
+            );
+            let _ = writeln!(
+                out,
+                "idle RSS MiB, after         {}",
+                mib(&self.memory.idle_after_kib)
+            );
+        }
         let _ = writeln!(out);
         let _ = writeln!(out, "machine  {}", self.machine.describe());
         let _ = writeln!(
@@ -360,6 +392,7 @@ mod tests {
             ratios: Ratios::of(&scenarios),
             scenarios,
             kitchen_catch_up: None,
+            memory: Memory::default(),
         };
 
         let table = report.table();

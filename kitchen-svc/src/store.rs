@@ -490,18 +490,15 @@ async fn write_status(
 }
 
 /// Publishes `ticket`'s new state: the outbox event and the notification
-/// for live watchers, both delivered only if the transaction commits.
+/// for live watchers, both delivered only if the transaction commits (the
+/// notification after it, inside `notices::after_commit`).
 async fn record_change(
     conn: &mut PgConnection,
     stream: &str,
     ticket: &Ticket,
 ) -> Result<(), DomainError> {
     events::publish(conn, stream, ticket).await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(ChangeNotice::payload(ticket))
-        .execute(&mut *conn)
-        .await?;
+    foodmesh_shared::notices::notify(conn, CHANNEL, &ChangeNotice::payload(ticket)).await?;
     Ok(())
 }
 

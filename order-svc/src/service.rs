@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use foodmesh_shared::notices;
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
@@ -307,9 +308,13 @@ impl Orders {
                     continue;
                 }
             }
-            let attempt = self
-                .attempt_create(new, actor, key, &number, &priced, &coupon, &drafts)
-                .await;
+            // The order's notices go out after its commit, so creates do
+            // not queue on the lock `NOTIFY` takes (`notices`).
+            let attempt = notices::after_commit(
+                self.store.pool(),
+                self.attempt_create(new, actor, key, &number, &priced, &coupon, &drafts),
+            )
+            .await;
             if coupon.is_some() && !matches!(attempt, Ok(Written::Order(_))) {
                 self.give_back_hold(new.restaurant_id, &number).await;
             }
@@ -634,7 +639,6 @@ impl Orders {
         reason: &str,
         token: Option<&TokenHash>,
     ) -> Result<Order, DomainError> {
-        let mut tx = self.store.begin().await?;
         let guard = Guard {
             expect_from: None,
             caller: Caller {
@@ -642,10 +646,15 @@ impl Orders {
                 token,
             },
         };
-        let (order, _) = self
-            .transition(&mut tx, id, to, actor, reason, guard)
-            .await?;
-        tx.commit().await?;
+        let order = notices::after_commit(self.store.pool(), async {
+            let mut tx = self.store.begin().await?;
+            let (order, _) = self
+                .transition(&mut tx, id, to, actor, reason, guard)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, DomainError>(order)
+        })
+        .await?;
         if to == OrderStatus::Cancelled {
             self.releases.notify_one();
         }

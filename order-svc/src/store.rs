@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use foodmesh_shared::db::unsigned;
+use foodmesh_shared::notices;
 use sqlx::postgres::{PgListener, PgPool, PgRow};
 use sqlx::{FromRow, PgConnection, Postgres, Row, Transaction};
 
@@ -63,11 +64,10 @@ impl Store {
     /// # Errors
     /// The pool cannot give a connection.
     pub async fn begin_snapshot(&self) -> Result<Transaction<'static, Postgres>, DomainError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        Ok(self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?)
     }
 
     /// A connection listening on [`CHANGES_CHANNEL`]; notices committed
@@ -699,16 +699,13 @@ pub async fn insert_access_token(
     Ok(())
 }
 
-/// Announces a change of an order to every instance's watchers, at commit.
+/// Announces a change of an order to every instance's watchers once it
+/// commits (see [`foodmesh_shared::notices`]).
 ///
 /// # Errors
 /// Only unexpected database failures.
 pub async fn notify_change(conn: &mut PgConnection, order_id: i64) -> Result<(), DomainError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANGES_CHANNEL)
-        .bind(order_id.to_string())
-        .execute(conn)
-        .await?;
+    notices::notify(conn, CHANGES_CHANNEL, &order_id.to_string()).await?;
     Ok(())
 }
 
@@ -759,6 +756,11 @@ pub async fn key_use(
 /// outcome). A claim whose lease ran out without an order (its request
 /// died) is taken over.
 ///
+/// Its commit does not wait for the disk: the order it leads to commits
+/// later and durably, which flushes the claim's record with its own, and
+/// a claim lost with a crash before that had no order to protect — the
+/// client got no answer and retries.
+///
 /// # Errors
 /// Only unexpected database failures.
 pub async fn claim_key(
@@ -771,7 +773,8 @@ pub async fn claim_key(
 ) -> Result<Claim, DomainError> {
     let claimed: Option<i32> = sqlx::query_scalar(
         "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, claimed_until)
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+         SELECT $1, $2, $3, $4, now() + make_interval(secs => $5)
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
          ON CONFLICT (scope, key) DO UPDATE SET
              fingerprint = EXCLUDED.fingerprint, claim = EXCLUDED.claim,
              claimed_until = EXCLUDED.claimed_until, created_at = now()

@@ -19,6 +19,8 @@
 //!   `LISTEN/NOTIFY`, fanned out to an instance's live streams.
 //! - [`discovery`] — Consul or a static map, behind one type.
 //! - [`events`] — outbox, relay and consumer groups over Redis Streams.
+//! - [`notices`] — `NOTIFY` sent after the commit it announces, so hot
+//!   writes do not queue on the lock it takes.
 //! - [`app`] — bind, register, serve, and shut down in the right order.
 //! - [`shutdown`] — the signal future that starts a graceful stop.
 //! - `testing` (feature `test-util`) — fresh databases, a Consul agent double,
@@ -32,6 +34,7 @@ pub mod discovery;
 pub mod events;
 pub mod grpc;
 pub mod money;
+pub mod notices;
 pub mod paging;
 pub mod shutdown;
 pub mod status;

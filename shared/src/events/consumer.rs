@@ -311,7 +311,9 @@ impl Consumer {
         // Instrumented, never entered: a guard held across an await would
         // leave the span current on a worker thread other tasks run on.
         async {
-            match self.apply(&event).await {
+            // The handler's notices (its events' wake-up, its watchers')
+            // go out after its commit: see `crate::notices`.
+            match crate::notices::after_commit(&self.pool, self.apply(&event)).await {
                 Ok(first) => {
                     self.ack(stream, &entry.id).await;
                     count(

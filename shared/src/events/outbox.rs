@@ -51,9 +51,10 @@ pub async fn enqueue(
 }
 
 /// Adds events to the outbox in the caller's transaction, in order, and
-/// returns their ids: one statement (rows and the relay's wake-up notice
-/// together), since every round trip inside a write transaction holds its
-/// locks longer.
+/// returns their ids: one statement for the rows, since every round trip
+/// inside a write transaction holds its locks longer. The relay is woken
+/// through [`crate::notices::notify`]: after the commit when the caller
+/// runs inside [`crate::notices::after_commit`].
 ///
 /// # Errors
 /// The insert fails (the caller's transaction should then roll back).
@@ -86,22 +87,21 @@ pub async fn enqueue_all<P: prost::Message>(
         envelopes.push(prost::Message::encode_to_vec(&envelope));
     }
     // `WITH ORDINALITY` keeps the rows' sequence numbers in the callers'
-    // order; the notice names the first stream (the relay reads them all).
+    // order.
     sqlx::query(
-        "WITH wake AS (SELECT pg_notify($1, $2))
-         INSERT INTO outbox (id, stream, event_type, envelope)
+        "INSERT INTO outbox (id, stream, event_type, envelope)
          SELECT e.id, e.stream, e.event_type, e.envelope
-         FROM wake, unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[])
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])
               WITH ORDINALITY AS e (id, stream, event_type, envelope, n)
          ORDER BY e.n",
     )
-    .bind(CHANNEL)
-    .bind(streams[0])
     .bind(&ids)
     .bind(&streams)
     .bind(&types)
     .bind(&envelopes)
     .execute(&mut *conn)
     .await?;
+    // The relay's wake-up; it reads every stream, so one notice will do.
+    crate::notices::notify(conn, CHANNEL, streams[0]).await?;
     Ok(ids)
 }
