@@ -3,10 +3,10 @@
 //!
 //! Each call is one transaction on order-svc's database doing what the
 //! write of a new order does at its core: insert the order row (every
-//! column order-svc writes), its lines, and one outbox row with the
-//! `pg_notify` that every outbox insert issues (it takes a lock at commit,
-//! so it is part of the cost) — in the statements order-svc itself uses,
-//! so three statements between BEGIN and COMMIT. The rest of order-svc's transaction — the
+//! column order-svc writes), its lines, and one outbox row — in the
+//! statements order-svc itself uses, so three between BEGIN and COMMIT —
+//! then, after the commit, the relay's wake-up notice as order-svc sends
+//! it (`foodmesh_shared::notices`). The rest of order-svc's transaction — the
 //! idempotency key, status history, customer profile and the second
 //! outbox row of a cash order — is left out on purpose: the ceiling is the
 //! bare write, and what `order_create` loses against it is what the
@@ -79,12 +79,15 @@ const INSERT_LINES: &str = "
     FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
         AS l (menu_item_id, name, quantity, unit_price_minor, line_total_minor)";
 
-/// The outbox row and the relay's wake-up notice in one statement, as the
-/// shared `outbox::enqueue_all` writes them.
+/// The outbox row, as the shared `outbox::enqueue_all` writes it.
 const INSERT_OUTBOX: &str = "
-    WITH wake AS (SELECT pg_notify('bench_ceiling', $2))
     INSERT INTO bench_ceiling.outbox (id, stream, event_type, envelope)
-    SELECT $1, $2, $3, $4 FROM wake";
+    VALUES ($1, $2, $3, $4)";
+
+/// The relay's wake-up after the commit, as `notices::after_commit` sends
+/// it: a transaction of its own that does not wait for the disk.
+const WAKE: &str = "
+    SELECT set_config('synchronous_commit', 'off', true), pg_notify('bench_ceiling', $1)";
 
 /// The scratch tables and a pool with one connection per worker.
 #[derive(Debug)]
@@ -204,7 +207,12 @@ impl OrderWrite {
             .bind(&self.envelope)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        sqlx::query(WAKE)
+            .bind("bench:order")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
