@@ -510,14 +510,31 @@ async fn with_items(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let items: Vec<ItemRow> = sqlx::query_as(
-        "SELECT ticket_id, name, quantity, modifiers, special_instructions
-         FROM ticket_items WHERE ticket_id = ANY($1) ORDER BY ticket_id, position",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
+    let items: Vec<ItemRow> = match rows.as_slice() {
+        // One ticket (every change, every event) by plain equality: the
+        // plan Postgres caches for it uses the index whatever the table's
+        // size was when it was made, where `= ANY` on a young, small table
+        // gets a sequential scan that it then keeps as the table grows.
+        [one] => {
+            sqlx::query_as(
+                "SELECT ticket_id, name, quantity, modifiers, special_instructions
+                 FROM ticket_items WHERE ticket_id = $1 ORDER BY position",
+            )
+            .bind(one.id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        _ => {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            sqlx::query_as(
+                "SELECT ticket_id, name, quantity, modifiers, special_instructions
+                 FROM ticket_items WHERE ticket_id = ANY($1) ORDER BY ticket_id, position",
+            )
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
     let mut tickets: Vec<Ticket> = rows
         .into_iter()
         .map(TicketRow::into_ticket)

@@ -105,6 +105,14 @@ macro_rules! select_orders {
     };
 }
 
+macro_rules! select_lines {
+    () => {
+        "SELECT id, order_id, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
+                option_ids, option_names, option_deltas_minor, special_instructions
+         FROM order_lines"
+    };
+}
+
 macro_rules! select_history {
     () => {
         "SELECT id, from_status, to_status, actor_kind, actor_id, reason, at
@@ -244,16 +252,24 @@ async fn load_lines(conn: &mut PgConnection, orders: &mut [Order]) -> Result<(),
     if orders.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let lines: Vec<(i64, OrderLine)> = sqlx::query(
-        "SELECT id, order_id, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
-                option_ids, option_names, option_deltas_minor, special_instructions
-         FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, id",
-    )
-    .bind(&ids)
-    .try_map(|row: PgRow| Ok((row.try_get("order_id")?, OrderLine::from_row(&row)?)))
-    .fetch_all(conn)
-    .await?;
+    let query = match orders {
+        // One order (every read, every change) by plain equality: the plan
+        // Postgres caches for it uses the index whatever the table's size
+        // was when it was made, where `= ANY` on a young, small table gets
+        // a sequential scan that it then keeps as the table grows.
+        [one] => {
+            sqlx::query(concat!(select_lines!(), " WHERE order_id = $1 ORDER BY id")).bind(one.id)
+        }
+        _ => sqlx::query(concat!(
+            select_lines!(),
+            " WHERE order_id = ANY($1) ORDER BY order_id, id"
+        ))
+        .bind(orders.iter().map(|o| o.id).collect::<Vec<i64>>()),
+    };
+    let lines: Vec<(i64, OrderLine)> = query
+        .try_map(|row: PgRow| Ok((row.try_get("order_id")?, OrderLine::from_row(&row)?)))
+        .fetch_all(conn)
+        .await?;
     for (order_id, line) in lines {
         if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
             order.lines.push(line);
