@@ -13,6 +13,8 @@
 //! - [`validate`] — shape checks collected into one 422.
 //! - [`money`] — exact decimal amounts in and out.
 //! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
+//! - [`menu_cache`] — public menus (as JSON) and currencies, kept correct
+//!   by restaurant-svc's stream of menu changes.
 //! - [`middleware`] — request scope, access span, HTTP metrics.
 //! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
 //! - [`openapi`] — the generated OpenAPI document.
@@ -25,6 +27,7 @@
 pub mod auth;
 pub mod config;
 pub mod extract;
+pub mod menu_cache;
 pub mod middleware;
 pub mod money;
 pub mod openapi;
@@ -80,6 +83,7 @@ pub struct Gateway {
     discovery: Discovery,
     registration: Registration,
     drain: tokio::sync::watch::Sender<bool>,
+    restaurants: upstream::Restaurants,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -110,6 +114,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     let discovery = Discovery::from_config(&config.discovery);
     let upstreams = upstream::Upstreams::connect(&discovery, config.upstream_timeout)?;
     let (drain, draining) = tokio::sync::watch::channel(false);
+    let restaurants = upstreams.restaurants.clone();
     let state = AppState {
         upstreams,
         verifier: Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes())),
@@ -134,6 +139,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         discovery,
         registration,
         drain,
+        restaurants,
     })
 }
 
@@ -143,10 +149,11 @@ impl Gateway {
         self.local_addr
     }
 
-    /// Registers in discovery, serves until `shutdown` resolves, then
-    /// deregisters first (so no new requests are routed here), ends the
-    /// live event streams (their clients reconnect elsewhere) and lets the
-    /// requests in flight finish.
+    /// Registers in discovery, follows restaurant-svc's menu changes (the
+    /// menu cache serves once that stream is subscribed), serves until
+    /// `shutdown` resolves, then deregisters first (so no new requests are
+    /// routed here), ends the live event streams (their clients reconnect
+    /// elsewhere) and lets the requests in flight finish.
     ///
     /// # Errors
     /// The HTTP server fails.
@@ -161,9 +168,11 @@ impl Gateway {
             discovery,
             registration,
             drain,
+            restaurants,
         } = self;
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
+        let menu_changes = menu_cache::follow(restaurants);
         let id = registration.id.clone();
         let stop = async move {
             shutdown.await;
@@ -186,6 +195,7 @@ impl Gateway {
             .with_graceful_shutdown(stop)
             .await;
         upkeep.abort();
+        menu_changes.abort();
         tracing::info!("stopped");
         served.map_err(Into::into)
     }

@@ -8,9 +8,13 @@
 //! is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
 //! and timed as `grpc_client_request_duration_seconds{grpc_service,grpc_method}`.
 //!
-//! Server streams (live order and kitchen updates) are opened the same way,
-//! but only the opening is bounded by the deadline: the stream itself lives
-//! as long as the client listens.
+//! Server streams (live order and kitchen updates, menu changes) are opened
+//! the same way, but only the opening is bounded by the deadline: the
+//! stream itself lives as long as the client listens.
+//!
+//! [`Restaurants`] also holds the gateway's [`MenuCache`]: its currency
+//! lookup reads through it, and its writes that change a restaurant or its
+//! menu evict it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -31,6 +35,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::Instrument;
 
+use crate::menu_cache::MenuCache;
 use crate::problem::Problem;
 
 /// A failed call to a service, with enough to log it and answer the client.
@@ -255,6 +260,31 @@ macro_rules! rpc {
     };
 }
 
+/// Declares one write of restaurant-svc that changes restaurant
+/// `request.$id` or its menu: as [`rpc!`], and the restaurant's cached menu
+/// and currency are dropped once the call returns — whatever it returned,
+/// since a write whose answer was lost may have landed — so this gateway's
+/// next read sees the change without waiting for its notice.
+macro_rules! rpc_menu_write {
+    ($(#[$doc:meta])* $name:ident, $method:literal, $req:ty => $resp:ty, $id:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// The service's status, as an [`UpstreamError`].
+        pub async fn $name(&self, request: $req) -> Result<$resp, UpstreamError> {
+            let restaurant_id = request.$id;
+            let written = self
+                .0
+                .unary($method, Idempotency::Write, request, |mut client, request| async move {
+                    client.$name(request).await
+                })
+                .await;
+            self.1.evict(restaurant_id);
+            written
+        }
+    };
+}
+
 /// Declares one server-streaming RPC of a service as a typed async method.
 macro_rules! rpc_stream {
     ($(#[$doc:meta])* $name:ident, $method:literal, $req:ty => $resp:ty) => {
@@ -273,31 +303,50 @@ macro_rules! rpc_stream {
     };
 }
 
-/// restaurant-svc: restaurants, menus and coupons.
+/// restaurant-svc: restaurants, menus and coupons, with the gateway's
+/// cache of menus and currencies.
 #[derive(Debug, Clone)]
-pub struct Restaurants(UpstreamClient<RestaurantServiceClient<TracedChannel>>);
+pub struct Restaurants(
+    UpstreamClient<RestaurantServiceClient<TracedChannel>>,
+    MenuCache,
+);
 
 impl Restaurants {
-    /// A client over `channel`, each call bounded by `timeout`.
+    /// A client over `channel`, each call bounded by `timeout`, with an
+    /// empty menu cache that serves nothing until
+    /// [`crate::menu_cache::follow`] runs.
     pub fn new(channel: Channel, timeout: Duration) -> Self {
         let client = RestaurantServiceClient::with_interceptor(channel, Propagate);
-        Self(UpstreamClient::new(
-            client,
-            ServiceName::Restaurant,
-            pb::restaurant_service_server::SERVICE_NAME,
-            timeout,
-        ))
+        Self(
+            UpstreamClient::new(
+                client,
+                ServiceName::Restaurant,
+                pb::restaurant_service_server::SERVICE_NAME,
+                timeout,
+            ),
+            MenuCache::new(),
+        )
+    }
+
+    /// The cache of public menus and currencies.
+    pub fn menus(&self) -> &MenuCache {
+        &self.1
     }
 
     /// The currency every amount of restaurant `id` is in: the gateway
-    /// needs it to read the decimals a client sends.
+    /// needs it to read the decimals a client sends. From the menu cache
+    /// when it holds it.
     ///
     /// # Errors
     /// The restaurant does not exist (404) or the service failed.
     pub async fn currency_of(&self, id: i64) -> Result<String, UpstreamError> {
-        self.get_restaurant(pb::GetRestaurantRequest { id })
+        self.1
+            .currency(id, || async {
+                self.get_restaurant(pb::GetRestaurantRequest { id })
+                    .await
+                    .map(|r| r.currency)
+            })
             .await
-            .map(|r| r.currency)
     }
 
     rpc!(
@@ -312,57 +361,86 @@ impl Restaurants {
         /// Adds a restaurant.
         create_restaurant, "CreateRestaurant", Write, pb::CreateRestaurantRequest => pb::Restaurant
     );
-    rpc!(
+    rpc_menu_write!(
         /// Changes some fields of a restaurant.
-        update_restaurant, "UpdateRestaurant", Write, pb::UpdateRestaurantRequest => pb::Restaurant
+        update_restaurant, "UpdateRestaurant", pb::UpdateRestaurantRequest => pb::Restaurant, id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Removes a restaurant from listings and ordering.
-        delete_restaurant, "DeleteRestaurant", Write, pb::DeleteRestaurantRequest => ()
+        delete_restaurant, "DeleteRestaurant", pb::DeleteRestaurantRequest => (), id
     );
     rpc!(
         /// The whole menu.
         get_menu, "GetMenu", Read, pb::GetMenuRequest => pb::Menu
     );
-    rpc!(
+    /// The whole menu read from restaurant-svc's database, past its
+    /// replica's menu cache (`cache-control: no-cache`): what the gateway's
+    /// cache keeps (see [`crate::menu_cache`]).
+    ///
+    /// # Errors
+    /// The service's status, as an [`UpstreamError`].
+    pub async fn get_fresh_menu(
+        &self,
+        request: pb::GetMenuRequest,
+    ) -> Result<pb::Menu, UpstreamError> {
+        self.0
+            .unary(
+                "GetMenu",
+                Idempotency::Read,
+                request,
+                |mut client, mut request| async move {
+                    request.metadata_mut().insert(
+                        "cache-control",
+                        tonic::metadata::MetadataValue::from_static("no-cache"),
+                    );
+                    client.get_menu(request).await
+                },
+            )
+            .await
+    }
+    rpc_stream!(
+        /// Every committed menu change, after a `subscribed` message.
+        watch_menu_changes, "WatchMenuChanges", pb::WatchMenuChangesRequest => pb::MenuChange
+    );
+    rpc_menu_write!(
         /// Adds a menu category.
-        create_category, "CreateCategory", Write, pb::CreateCategoryRequest => pb::Category
+        create_category, "CreateCategory", pb::CreateCategoryRequest => pb::Category, restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Changes a menu category.
-        update_category, "UpdateCategory", Write, pb::UpdateCategoryRequest => pb::Category
+        update_category, "UpdateCategory", pb::UpdateCategoryRequest => pb::Category, restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Removes a menu category.
-        delete_category, "DeleteCategory", Write, pb::DeleteCategoryRequest => ()
+        delete_category, "DeleteCategory", pb::DeleteCategoryRequest => (), restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Adds a menu item.
-        create_menu_item, "CreateMenuItem", Write, pb::CreateMenuItemRequest => pb::MenuItem
+        create_menu_item, "CreateMenuItem", pb::CreateMenuItemRequest => pb::MenuItem, restaurant_id
     );
     rpc!(
         /// One menu item.
         get_menu_item, "GetMenuItem", Read, pb::GetMenuItemRequest => pb::MenuItem
     );
-    rpc!(
+    rpc_menu_write!(
         /// Changes a menu item.
-        update_menu_item, "UpdateMenuItem", Write, pb::UpdateMenuItemRequest => pb::MenuItem
+        update_menu_item, "UpdateMenuItem", pb::UpdateMenuItemRequest => pb::MenuItem, restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Removes a menu item.
-        delete_menu_item, "DeleteMenuItem", Write, pb::DeleteMenuItemRequest => ()
+        delete_menu_item, "DeleteMenuItem", pb::DeleteMenuItemRequest => (), restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Adds an option group.
-        create_option_group, "CreateOptionGroup", Write, pb::CreateOptionGroupRequest => pb::OptionGroup
+        create_option_group, "CreateOptionGroup", pb::CreateOptionGroupRequest => pb::OptionGroup, restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Changes an option group.
-        update_option_group, "UpdateOptionGroup", Write, pb::UpdateOptionGroupRequest => pb::OptionGroup
+        update_option_group, "UpdateOptionGroup", pb::UpdateOptionGroupRequest => pb::OptionGroup, restaurant_id
     );
-    rpc!(
+    rpc_menu_write!(
         /// Removes an option group.
-        delete_option_group, "DeleteOptionGroup", Write, pb::DeleteOptionGroupRequest => ()
+        delete_option_group, "DeleteOptionGroup", pb::DeleteOptionGroupRequest => (), restaurant_id
     );
     rpc!(
         /// Adds a coupon.

@@ -1,17 +1,29 @@
 //! The gRPC face of restaurant-svc. Each method turns its request into
 //! domain values (naming every bad field by its path in the request),
 //! calls the store and the domain's rules, and turns the result back into
-//! the contract's messages. Prost types go no deeper than this module.
+//! the contract's messages. Prost types go no deeper than this module
+//! (the menu cache holds the `Menu` message it is given, without looking
+//! inside).
+//!
+//! Every write that changes a menu or a restaurant evicts the restaurant's
+//! cached menus right after the store returns — whatever it returned, since
+//! a commit whose answer was lost may still have landed — so this
+//! instance's next `GetMenu` sees the change without waiting for its
+//! notice.
 
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::status;
 use pb::restaurant_service_server::RestaurantService;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
+use crate::cache::MenuCache;
 use crate::domain::coupon::{
     Coupon, CouponCode, CouponPatch, Discount, DiscountKind, NewCoupon, RedeemRequest, Redemption,
     Refusal, ValidityWindow,
@@ -29,6 +41,7 @@ use crate::domain::restaurant::{
 };
 use crate::domain::{Amount, DomainError, Finish, Name, Page, Text, Violations};
 use crate::store::Store;
+use crate::watch::{MenuChange, MenuFeed};
 
 /// The `ErrorInfo.domain` of every error this service returns.
 const ERROR_DOMAIN: &str = "foodmesh.restaurant";
@@ -39,14 +52,31 @@ type Reply<T> = Result<Response<T>, Status>;
 #[derive(Debug, Clone)]
 pub struct RestaurantApi {
     store: Store,
+    menus: MenuCache<pb::Menu>,
+    feed: MenuFeed,
 }
 
 impl RestaurantApi {
-    /// Serves from `store`.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Serves from `store`, menus through `menus`, and menu watches from
+    /// `feed`.
+    pub fn new(store: Store, menus: MenuCache<pb::Menu>, feed: MenuFeed) -> Self {
+        Self { store, menus, feed }
+    }
+
+    /// `written`, after dropping restaurant `restaurant_id`'s cached menus
+    /// (see the module documentation).
+    fn evicting<T>(
+        &self,
+        restaurant_id: i64,
+        written: Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        self.menus.evict(restaurant_id);
+        written
     }
 }
+
+/// The stream `WatchMenuChanges` answers with.
+type MenuChangeStream = Pin<Box<dyn Stream<Item = Result<pb::MenuChange, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl RestaurantService for RestaurantApi {
@@ -95,24 +125,46 @@ impl RestaurantService for RestaurantApi {
     ) -> Reply<pb::Restaurant> {
         let req = request.into_inner();
         let patch = restaurant_patch(req.patch.unwrap_or_default())?;
-        let updated = self.store.update_restaurant(req.id, &patch).await?;
+        let updated = self.evicting(req.id, self.store.update_restaurant(req.id, &patch).await)?;
         Ok(Response::new(restaurant_to_pb(updated)))
     }
 
     async fn delete_restaurant(&self, request: Request<pb::DeleteRestaurantRequest>) -> Reply<()> {
-        self.store
-            .delete_restaurant(request.into_inner().id)
-            .await?;
+        let id = request.into_inner().id;
+        self.evicting(id, self.store.delete_restaurant(id).await)?;
         Ok(Response::new(()))
     }
 
     async fn get_menu(&self, request: Request<pb::GetMenuRequest>) -> Reply<pb::Menu> {
+        // `cache-control: no-cache`: the caller keeps the answer itself (see
+        // the contract).
+        let fresh = request
+            .metadata()
+            .get("cache-control")
+            .is_some_and(|v| v.as_encoded_bytes().eq_ignore_ascii_case(b"no-cache"));
         let req = request.into_inner();
+        let (id, include_unavailable) = (req.restaurant_id, req.include_unavailable);
         let menu = self
-            .store
-            .menu(req.restaurant_id, req.include_unavailable)
+            .menus
+            .menu(id, include_unavailable, fresh, || async {
+                let menu = self.store.menu(id, include_unavailable).await?;
+                Ok(menu_to_pb(menu))
+            })
             .await?;
-        Ok(Response::new(menu_to_pb(menu)))
+        Ok(Response::new(Arc::unwrap_or_clone(menu)))
+    }
+
+    type WatchMenuChangesStream = MenuChangeStream;
+
+    async fn watch_menu_changes(
+        &self,
+        _request: Request<pb::WatchMenuChangesRequest>,
+    ) -> Reply<Self::WatchMenuChangesStream> {
+        let changes = self
+            .feed
+            .watch()
+            .map(|change| change.map(menu_change_to_pb).map_err(Status::from));
+        Ok(Response::new(Box::pin(changes)))
     }
 
     async fn create_category(
@@ -130,7 +182,10 @@ impl RestaurantService for RestaurantApi {
                 position: req.position,
             })
         })?;
-        let created = self.store.create_category(req.restaurant_id, &new).await?;
+        let created = self.evicting(
+            req.restaurant_id,
+            self.store.create_category(req.restaurant_id, &new).await,
+        )?;
         Ok(Response::new(category_to_pb(created)))
     }
 
@@ -146,18 +201,23 @@ impl RestaurantService for RestaurantApi {
             position: req.position,
         };
         let patch = v.finish(|| Some(patch))?;
-        let updated = self
-            .store
-            .update_category(req.restaurant_id, req.category_id, &patch)
-            .await?;
+        let updated = self.evicting(
+            req.restaurant_id,
+            self.store
+                .update_category(req.restaurant_id, req.category_id, &patch)
+                .await,
+        )?;
         Ok(Response::new(category_to_pb(updated)))
     }
 
     async fn delete_category(&self, request: Request<pb::DeleteCategoryRequest>) -> Reply<()> {
         let req = request.into_inner();
-        self.store
-            .delete_category(req.restaurant_id, req.category_id)
-            .await?;
+        self.evicting(
+            req.restaurant_id,
+            self.store
+                .delete_category(req.restaurant_id, req.category_id)
+                .await,
+        )?;
         Ok(Response::new(()))
     }
 
@@ -188,7 +248,10 @@ impl RestaurantService for RestaurantApi {
                 position: req.position,
             })
         })?;
-        let created = self.store.create_menu_item(req.restaurant_id, &new).await?;
+        let created = self.evicting(
+            req.restaurant_id,
+            self.store.create_menu_item(req.restaurant_id, &new).await,
+        )?;
         Ok(Response::new(item_to_pb(created)))
     }
 
@@ -235,18 +298,23 @@ impl RestaurantService for RestaurantApi {
             position: req.position,
         };
         let patch = v.finish(|| Some(patch))?;
-        let updated = self
-            .store
-            .update_menu_item(req.restaurant_id, req.item_id, &patch)
-            .await?;
+        let updated = self.evicting(
+            req.restaurant_id,
+            self.store
+                .update_menu_item(req.restaurant_id, req.item_id, &patch)
+                .await,
+        )?;
         Ok(Response::new(item_to_pb(updated)))
     }
 
     async fn delete_menu_item(&self, request: Request<pb::DeleteMenuItemRequest>) -> Reply<()> {
         let req = request.into_inner();
-        self.store
-            .delete_menu_item(req.restaurant_id, req.item_id)
-            .await?;
+        self.evicting(
+            req.restaurant_id,
+            self.store
+                .delete_menu_item(req.restaurant_id, req.item_id)
+                .await,
+        )?;
         Ok(Response::new(()))
     }
 
@@ -273,10 +341,12 @@ impl RestaurantService for RestaurantApi {
                 options: options?,
             })
         })?;
-        let created = self
-            .store
-            .create_option_group(req.restaurant_id, &new)
-            .await?;
+        let created = self.evicting(
+            req.restaurant_id,
+            self.store
+                .create_option_group(req.restaurant_id, &new)
+                .await,
+        )?;
         Ok(Response::new(group_to_pb(created)))
     }
 
@@ -303,10 +373,12 @@ impl RestaurantService for RestaurantApi {
             options,
         };
         let patch = v.finish(|| Some(patch))?;
-        let updated = self
-            .store
-            .update_option_group(req.restaurant_id, req.option_group_id, &patch)
-            .await?;
+        let updated = self.evicting(
+            req.restaurant_id,
+            self.store
+                .update_option_group(req.restaurant_id, req.option_group_id, &patch)
+                .await,
+        )?;
         Ok(Response::new(group_to_pb(updated)))
     }
 
@@ -315,9 +387,12 @@ impl RestaurantService for RestaurantApi {
         request: Request<pb::DeleteOptionGroupRequest>,
     ) -> Reply<()> {
         let req = request.into_inner();
-        self.store
-            .delete_option_group(req.restaurant_id, req.option_group_id)
-            .await?;
+        self.evicting(
+            req.restaurant_id,
+            self.store
+                .delete_option_group(req.restaurant_id, req.option_group_id)
+                .await,
+        )?;
         Ok(Response::new(()))
     }
 
@@ -479,6 +554,7 @@ impl From<DomainError> for Status {
             }
             E::OrderAlreadyRedeemed(_) => (Code::AlreadyExists, "ORDER_ALREADY_REDEEMED"),
             E::RedemptionNotFound(_) => (Code::NotFound, "REDEMPTION_NOT_FOUND"),
+            E::ShuttingDown => (Code::Unavailable, "SHUTTING_DOWN"),
             E::Unexpected(cause) => return status::unexpected(cause),
         };
         let message = error.to_string();
@@ -753,6 +829,16 @@ fn menu_to_pb(menu: Menu) -> pb::Menu {
         items: menu.items.into_iter().map(item_to_pb).collect(),
         option_groups: menu.option_groups.into_iter().map(group_to_pb).collect(),
     }
+}
+
+fn menu_change_to_pb(change: MenuChange) -> pb::MenuChange {
+    use pb::menu_change::{Event, Gap, Subscribed};
+    let event = match change {
+        MenuChange::Subscribed => Event::Subscribed(Subscribed {}),
+        MenuChange::Changed(id) => Event::RestaurantId(id),
+        MenuChange::Gap => Event::Gap(Gap {}),
+    };
+    pb::MenuChange { event: Some(event) }
 }
 
 fn category_to_pb(c: Category) -> pb::Category {

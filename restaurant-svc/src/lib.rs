@@ -9,12 +9,21 @@
 //! - [`store`] — every SQL statement and transaction.
 //! - [`grpc`] — the `RestaurantService` implementation: proto → domain,
 //!   call, domain → proto, and the one mapping of errors to statuses.
+//! - [`watch`] — menu change notices across replicas (Postgres
+//!   `LISTEN/NOTIFY`, sent by the schema's triggers), and the
+//!   `WatchMenuChanges` stream the gateway's cache follows.
+//! - [`cache`] — the menu cache `GetMenu` answers from: evicted on every
+//!   notice and after this instance's own writes, serving only while the
+//!   notices flow. Pricing never reads it.
 //! - [`build`] — what `main` and the tests call.
-//! - `migrations/` — the service's own schema.
+//! - `migrations/` — the service's own schema, and the triggers that
+//!   announce menu changes.
 
+pub mod cache;
 pub mod domain;
 pub mod grpc;
 pub mod store;
+pub mod watch;
 
 use foodmesh_proto::restaurant::v1::restaurant_service_server::RestaurantServiceServer;
 use foodmesh_shared::db;
@@ -25,15 +34,25 @@ use foodmesh_shared::{Application, ServiceConfig};
 /// The service's schema, embedded so the binary migrates its own database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// Connects and migrates the database, binds the listener and returns the
-/// service ready to run.
+/// Connects and migrates the database, starts listening for menu changes,
+/// binds the listener and returns the service ready to run, with the
+/// change feed and the cache's follower started with it.
 ///
 /// # Errors
 /// Postgres is unreachable or a migration fails, or the address is taken.
 pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
-    let api = grpc::RestaurantApi::new(store::Store::new(pool.clone()));
-    let server = GrpcServer::new().add_service(RestaurantServiceServer::new(api));
+    let store = store::Store::new(pool.clone());
+    let server = GrpcServer::new();
+    // Listening before anything is served, so no change is missed.
+    let (feed, feed_tasks) = watch::MenuFeed::connect(&store, server.health()).await?;
+    let menus = cache::MenuCache::new();
+    let follower = menus.follower(&feed);
+    let api = grpc::RestaurantApi::new(store, menus, feed);
+    let server = server.add_service(RestaurantServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
-    Ok(Application::bind(&config, server, pool, discovery).await?)
+    let mut app = Application::bind(&config, server, pool, discovery).await?;
+    app.spawn_background(feed_tasks.spawn());
+    app.spawn_background(follower.spawn());
+    Ok(app)
 }

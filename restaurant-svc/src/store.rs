@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveTime, Utc};
 use foodmesh_shared::db::unsigned;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{FromRow, PgConnection, PgPool, Row};
 
 use crate::domain::coupon::{
@@ -20,6 +20,12 @@ use crate::domain::restaurant::{
     RestaurantFilter, RestaurantPatch,
 };
 use crate::domain::{DomainError, Page};
+
+/// The channel the schema's triggers notify (migration 0002) with the id
+/// of each restaurant whose menu, currency, active or deleted state a
+/// committed change touched; Postgres delivers it to every instance's
+/// listener, which is what keeps each replica's menu cache correct.
+pub const MENU_CHANNEL: &str = "foodmesh_menu";
 
 impl From<sqlx::Error> for DomainError {
     fn from(error: sqlx::Error) -> Self {
@@ -77,6 +83,17 @@ impl Store {
     /// Wraps a migrated pool.
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    /// A connection listening on [`MENU_CHANNEL`]; notices committed from
+    /// now on are buffered until read.
+    ///
+    /// # Errors
+    /// Postgres is unreachable.
+    pub async fn listen_menu_changes(&self) -> Result<PgListener, DomainError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(MENU_CHANNEL).await?;
+        Ok(listener)
     }
 
     // ----- restaurants -------------------------------------------------

@@ -16,7 +16,14 @@
 //!   [`Heard::Gap`] and must read everything again;
 //! - when the instance starts to shut down — the moment its server reports
 //!   NOT_SERVING — it hears [`Heard::Stopping`], so draining does not wait
-//!   for watchers that never hang up.
+//!   for watchers that never hang up;
+//! - [`ChangeFeed::listening`] says whether notices arrive now, and on which
+//!   connection: it turns to `None` the moment a lost connection is noticed
+//!   (before listening again) and to a new number once listening resumes —
+//!   right after the [`Heard::Gap`] is sent — so a cache can stop serving
+//!   while notices may be lost instead of waiting for the gap, and a
+//!   watcher that subscribes once it sees a connection hears every change
+//!   committed from then on, and no gap from before.
 //!
 //! What a notice's payload says and what a watcher sends are the
 //! service's own (`watch.rs`).
@@ -61,11 +68,18 @@ pub enum Heard<N> {
     Closed,
 }
 
+/// Whether a feed hears notices now: `Some(n)` while it listens on its
+/// `n`-th connection (1 for the first, counting every reconnection),
+/// `None` while notices may be lost (not listening yet, or the connection
+/// was lost and is being replaced).
+pub type Listening = Option<u64>;
+
 /// Hands out subscriptions to one channel's changes; cheap to clone.
 #[derive(Debug)]
 pub struct ChangeFeed<N> {
     changes: broadcast::Sender<Notice<N>>,
     stopping: watch::Receiver<bool>,
+    listening: watch::Receiver<Listening>,
 }
 
 impl<N> Clone for ChangeFeed<N> {
@@ -73,6 +87,7 @@ impl<N> Clone for ChangeFeed<N> {
         Self {
             changes: self.changes.clone(),
             stopping: self.stopping.clone(),
+            listening: self.listening.clone(),
         }
     }
 }
@@ -87,6 +102,7 @@ pub struct FeedTasks<N> {
     changes: broadcast::Sender<Notice<N>>,
     health: HealthReporter,
     stopping: watch::Sender<bool>,
+    listening: watch::Sender<Listening>,
 }
 
 impl<N: Clone + Send + 'static> ChangeFeed<N> {
@@ -103,9 +119,12 @@ impl<N: Clone + Send + 'static> ChangeFeed<N> {
     ) -> (Self, FeedTasks<N>) {
         let (changes, _) = broadcast::channel(BUFFER);
         let (stopping_tx, stopping) = watch::channel(false);
+        // Not listening until the tasks run: nothing is delivered before.
+        let (listening_tx, listening) = watch::channel(None);
         let feed = Self {
             changes: changes.clone(),
             stopping,
+            listening,
         };
         let tasks = FeedTasks {
             listener,
@@ -114,6 +133,7 @@ impl<N: Clone + Send + 'static> ChangeFeed<N> {
             changes,
             health,
             stopping: stopping_tx,
+            listening: listening_tx,
         };
         (feed, tasks)
     }
@@ -126,14 +146,29 @@ impl<N: Clone + Send + 'static> ChangeFeed<N> {
             stopping: self.stopping.clone(),
         }
     }
+
+    /// Whether notices arrive now (see [`Listening`]), and its changes:
+    /// what a cache consults to serve only while it cannot miss an
+    /// invalidation. The value stays as it was once the feed's tasks are
+    /// gone, which subscribers hear as [`Heard::Stopping`].
+    pub fn listening(&self) -> watch::Receiver<Listening> {
+        self.listening.clone()
+    }
 }
 
 impl<N: Clone + Send + 'static> FeedTasks<N> {
     /// Runs the listener and the health watch until aborted.
     pub fn spawn(self) -> JoinHandle<()> {
         tokio::spawn(async move {
+            let feed = Pump {
+                channel: self.channel,
+                parse: self.parse,
+                changes: self.changes,
+                listening: self.listening,
+                connection: 0,
+            };
             tokio::join!(
-                pump(self.listener, self.channel, self.parse, self.changes),
+                feed.run(self.listener),
                 watch_health(self.health, self.stopping)
             );
         })
@@ -177,48 +212,102 @@ impl<N: Clone> Subscription<N> {
     }
 }
 
-/// Forwards every notification to the watchers; reports a gap whenever the
-/// connection was lost, once it listens again.
-async fn pump<N>(
-    mut listener: PgListener,
+/// The listening side of a feed: forwards every notification to the
+/// watchers, and reports a gap whenever the connection was lost, once it
+/// listens again.
+struct Pump<N> {
     channel: &'static str,
     parse: fn(&str) -> Option<N>,
     changes: broadcast::Sender<Notice<N>>,
-) {
-    loop {
-        match listener.try_recv().await {
-            Ok(Some(notification)) => match parse(notification.payload()) {
-                // No receivers is fine: nobody is watching.
-                Some(change) => {
-                    let _ = changes.send(Notice::Changed(change));
+    listening: watch::Sender<Listening>,
+    /// The number of the connection listened on; 0 before the first.
+    connection: u64,
+}
+
+impl<N> Pump<N> {
+    async fn run(mut self, mut listener: PgListener) {
+        let channel = self.channel;
+        // The listener reconnects when this loop asks it to, not inside
+        // `try_recv`: so `listening` turns to None as soon as a loss is
+        // known, rather than only once the new connection is up.
+        listener.eager_reconnect(false);
+        // It has listened since before the feed was built.
+        self.listened_again();
+        loop {
+            if self.listening.borrow().is_none() {
+                match relisten(&mut listener).await {
+                    Ok(()) => self.listened_again(),
+                    // The service is stopping; nothing more will be heard.
+                    Err(sqlx::Error::PoolClosed) => return,
+                    // A dead connection is dropped by `try_recv` below,
+                    // which reconnects on its next call.
+                    Err(e) => {
+                        tracing::warn!(channel, error = %e, "change feed cannot listen again yet");
+                        tokio::time::sleep(RETRY).await;
+                    }
                 }
-                None => {
-                    tracing::warn!(
-                        channel,
-                        payload = notification.payload(),
-                        "unknown change notice"
-                    );
-                }
-            },
-            // sqlx reconnects (and listens again) before it reports the
-            // lost connection; what was notified meanwhile is gone.
-            Ok(None) => {
-                tracing::warn!(channel, "change feed reconnected; watchers read again");
-                let _ = changes.send(Notice::Gap);
             }
-            // The service is stopping; nothing more will be heard.
-            Err(sqlx::Error::PoolClosed) => return,
-            Err(e) => {
-                tracing::warn!(channel, error = %e, "change feed failed; reconnecting");
-                tokio::time::sleep(RETRY).await;
-                // Listening again reconnects; only then is a re-read
-                // guaranteed to see what the lost notices announced.
-                if listener.listen(channel).await.is_ok() {
-                    let _ = changes.send(Notice::Gap);
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    // `try_recv` reconnected by itself after a failed
+                    // attempt above: a notice proves it listens again.
+                    if self.listening.borrow().is_none() {
+                        self.listened_again();
+                    }
+                    self.forward(notification.payload());
+                }
+                Ok(None) => {
+                    self.listening.send_replace(None);
+                    tracing::warn!(channel, "change feed lost its connection; listening again");
+                }
+                Err(sqlx::Error::PoolClosed) => {
+                    self.listening.send_replace(None);
+                    return;
+                }
+                Err(e) => {
+                    self.listening.send_replace(None);
+                    tracing::warn!(channel, error = %e, "change feed failed; reconnecting");
+                    tokio::time::sleep(RETRY).await;
                 }
             }
         }
     }
+
+    fn forward(&self, payload: &str) {
+        match (self.parse)(payload) {
+            // No receivers is fine: nobody is watching.
+            Some(change) => {
+                let _ = self.changes.send(Notice::Changed(change));
+            }
+            None => {
+                tracing::warn!(channel = self.channel, payload, "unknown change notice");
+            }
+        }
+    }
+
+    /// Records a new listening connection; after a lost one, tells the
+    /// watchers to read again — only now is a re-read guaranteed to see
+    /// what the lost notices announced.
+    fn listened_again(&mut self) {
+        self.connection += 1;
+        if self.connection > 1 {
+            tracing::info!(
+                channel = self.channel,
+                "change feed listens again; watchers read again"
+            );
+            let _ = self.changes.send(Notice::Gap);
+        }
+        // After the gap, so whoever subscribes once it sees this connection
+        // is not told of a gap from before its time.
+        self.listening.send_replace(Some(self.connection));
+    }
+}
+
+/// Makes sure the listener has a connection that listens on its channels:
+/// a new one issues `LISTEN` for each before it runs anything else.
+async fn relisten(listener: &mut PgListener) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(&mut *listener).await?;
+    Ok(())
 }
 
 /// Sets `stopping` once the server reports NOT_SERVING, which the shared

@@ -17,6 +17,8 @@
 //!   read unsigned columns.
 //! - [`changes`] — a change feed across replicas over Postgres
 //!   `LISTEN/NOTIFY`, fanned out to an instance's live streams.
+//! - [`cache`] — a local cache kept correct by change notices: serves only
+//!   while they arrive, never keeps a read that raced a change, bounded.
 //! - [`discovery`] — Consul or a static map, behind one type.
 //! - [`events`] — outbox, relay and consumer groups over Redis Streams.
 //! - [`notices`] — `NOTIFY` sent after the commit it announces, so hot
@@ -27,6 +29,7 @@
 //!   and readers of a refusal's reason and fields.
 
 pub mod app;
+pub mod cache;
 pub mod changes;
 pub mod config;
 pub mod db;

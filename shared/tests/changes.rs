@@ -63,3 +63,54 @@ async fn a_committed_change_reaches_every_subscriber_until_the_instance_stops() 
     tasks.abort();
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_lost_connection_stops_listening_at_once_and_a_gap_follows_listening_again() {
+    let db = TestDb::new("changes").await;
+    let pool = PgPool::connect(db.url()).await.expect("connects");
+    let mut listener = PgListener::connect_with(&pool).await.expect("listens");
+    listener.listen(CHANNEL).await.expect("listens");
+    let (health, _service) = tonic_health::server::health_reporter();
+    let (feed, tasks) = ChangeFeed::new(listener, CHANNEL, |payload| payload.parse().ok(), health);
+    let mut subscription = feed.subscribe();
+    let mut listening = feed.listening();
+    assert_eq!(
+        *listening.borrow(),
+        None,
+        "nothing is heard before the tasks run"
+    );
+    let tasks = tasks.spawn();
+    let within = Duration::from_secs(10);
+    tokio::time::timeout(within, listening.wait_for(|l| *l == Some(1)))
+        .await
+        .expect("listening within 10 s")
+        .expect("feed alive");
+
+    let pid: i32 = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the listening connection");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&pool)
+        .await
+        .expect("terminated");
+
+    // Told as soon as it is noticed, then the gap once listening again.
+    tokio::time::timeout(within, listening.wait_for(|l| *l != Some(1)))
+        .await
+        .expect("loss noticed within 10 s")
+        .expect("feed alive");
+    assert_eq!(next(&mut subscription).await, Heard::Gap);
+    tokio::time::timeout(within, listening.wait_for(|l| *l == Some(2)))
+        .await
+        .expect("listening again within 10 s")
+        .expect("feed alive");
+    notify(&pool, "7").await;
+    assert_eq!(next(&mut subscription).await, Heard::Changed(7));
+    tasks.abort();
+    pool.close().await;
+}

@@ -64,7 +64,11 @@ async fn a_notice_inside_after_commit_is_sent_once_after_the_commit() {
 
     assert_eq!(done, "done");
     assert_eq!(before_commit, Vec::<String>::new());
-    assert_eq!(pending(&pool, &mut listener).await, ["42", "43"], "once each");
+    assert_eq!(
+        pending(&pool, &mut listener).await,
+        ["42", "43"],
+        "once each"
+    );
 }
 
 #[tokio::test]

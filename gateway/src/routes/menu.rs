@@ -2,10 +2,16 @@
 //! `/categories` and `/option-groups`. Reads are public; writes need an
 //! admin or the restaurant's staff. Prices are decimals in the restaurant's
 //! currency, read exactly (`12.99` stays 12.99).
+//!
+//! The public menu is served from the gateway's menu cache
+//! ([`crate::menu_cache`]) as the JSON rendered when it was read, so a
+//! cached answer is byte for byte what a fresh read sends.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::restaurant::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -179,6 +185,52 @@ pub struct MenuView {
     pub items: Vec<MenuItemView>,
     /// Option groups the items refer to.
     pub option_groups: Vec<OptionGroupView>,
+}
+
+impl MenuView {
+    fn from_proto(menu: pb::Menu) -> Result<Self, Problem> {
+        let currency = menu.currency;
+        Ok(Self {
+            restaurant_id: menu.restaurant_id,
+            categories: menu
+                .categories
+                .into_iter()
+                .map(CategoryView::from)
+                .collect(),
+            items: menu
+                .items
+                .into_iter()
+                .map(|i| MenuItemView::from_proto(i, &currency))
+                .collect::<Result<_, _>>()?,
+            option_groups: menu
+                .option_groups
+                .into_iter()
+                .map(|g| OptionGroupView::from_proto(g, &currency))
+                .collect::<Result<_, _>>()?,
+            currency,
+        })
+    }
+
+    /// The JSON of `menu` as `GET .../menu` sends it — what axum's `Json`
+    /// would write — serialized once, so the cache can keep the bytes.
+    fn render(menu: pb::Menu) -> Result<Bytes, Problem> {
+        let view = Self::from_proto(menu)?;
+        serde_json::to_vec(&view)
+            .map(Bytes::from)
+            .map_err(|e| Problem::internal(&format_args!("menu JSON: {e}")))
+    }
+}
+
+/// A 200 with `json` as an `application/json` body, as axum's `Json` sends.
+fn json_response(json: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
 }
 
 /// A list of categories.
@@ -489,36 +541,30 @@ pub async fn get_menu(
     caller: MaybeCaller,
     RestaurantId(id): RestaurantId,
     query: QueryParams,
-) -> Result<Json<MenuView>, Problem> {
+) -> Result<Response, Problem> {
     let include_unavailable = MenuQuery::include_unavailable(&query, caller, id)?;
-    let menu = state
-        .upstreams
-        .restaurants
-        .get_menu(pb::GetMenuRequest {
+    let restaurants = &state.upstreams.restaurants;
+    let read = |fresh: bool| async move {
+        let request = pb::GetMenuRequest {
             restaurant_id: id,
             include_unavailable,
-        })
-        .await?;
-    let currency = menu.currency;
-    Ok(Json(MenuView {
-        restaurant_id: menu.restaurant_id,
-        categories: menu
-            .categories
-            .into_iter()
-            .map(CategoryView::from)
-            .collect(),
-        items: menu
-            .items
-            .into_iter()
-            .map(|i| MenuItemView::from_proto(i, &currency))
-            .collect::<Result<_, _>>()?,
-        option_groups: menu
-            .option_groups
-            .into_iter()
-            .map(|g| OptionGroupView::from_proto(g, &currency))
-            .collect::<Result<_, _>>()?,
-        currency,
-    }))
+        };
+        let menu = if fresh {
+            restaurants.get_fresh_menu(request).await?
+        } else {
+            restaurants.get_menu(request).await?
+        };
+        let currency = menu.currency.clone();
+        Ok::<_, Problem>((MenuView::render(menu)?, currency))
+    };
+    let json = if include_unavailable {
+        // Staff views are not cached: few ask, and they must see at once
+        // what they just changed.
+        read(false).await?.0
+    } else {
+        restaurants.menus().public_menu(id, read).await?
+    };
+    Ok(json_response(json))
 }
 
 /// Adds an item to the menu. Admins, or the restaurant's staff.

@@ -67,6 +67,10 @@ pub enum DomainError {
     /// The order holds no redemption to release.
     #[error("no coupon redemption for order {0}")]
     RedemptionNotFound(String),
+    /// The instance is shutting down, so a live stream ends: the client
+    /// should call again, which reaches another instance.
+    #[error("restaurant-svc is shutting down; call again")]
+    ShuttingDown,
     /// A failure no client can fix (the database is down, a bug); logged
     /// with its cause chain and answered opaquely.
     #[error("unexpected failure")]

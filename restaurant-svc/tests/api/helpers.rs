@@ -18,12 +18,30 @@ pub struct TestApp {
     pub channel: Channel,
     client: Client,
     _stop: oneshot::Sender<()>,
-    _db: TestDb,
+    db: TestDb,
 }
 
-pub async fn spawn_app() -> TestApp {
-    let db = TestDb::new("restaurant").await;
-    let app = restaurant_svc::build(service_config(ServiceName::Restaurant, &db))
+/// Another instance on a [`TestApp`]'s database, as a second replica would
+/// be. Dropping it stops it.
+pub struct Replica {
+    client: Client,
+    stop: oneshot::Sender<()>,
+}
+
+impl Replica {
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Starts its graceful stop (NOT_SERVING, then draining).
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+    }
+}
+
+/// Builds and starts an instance on `db`; its client and its stop.
+async fn start_on(db: &TestDb) -> (Channel, oneshot::Sender<()>) {
+    let app = restaurant_svc::build(service_config(ServiceName::Restaurant, db))
         .await
         .expect("restaurant-svc builds");
     let addr = app.local_addr();
@@ -36,17 +54,40 @@ pub async fn spawn_app() -> TestApp {
         .connect()
         .await
         .expect("restaurant-svc accepts connections");
+    (channel, stop)
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = TestDb::new("restaurant").await;
+    let (channel, stop) = start_on(&db).await;
     TestApp {
         client: RestaurantServiceClient::new(channel.clone()),
         channel,
         _stop: stop,
-        _db: db,
+        db,
     }
 }
 
 impl TestApp {
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// A second instance on the same database.
+    pub async fn replica(&self) -> Replica {
+        let (channel, stop) = start_on(&self.db).await;
+        Replica {
+            client: RestaurantServiceClient::new(channel),
+            stop,
+        }
+    }
+
+    /// A pool on the service's database, for changes made past the
+    /// service.
+    pub async fn db_pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(self.db.url())
+            .await
+            .expect("the test database accepts connections")
     }
 
     pub async fn create_restaurant(&self, input: pb::RestaurantInput) -> pb::Restaurant {
@@ -205,4 +246,16 @@ pub fn reason(status: &tonic::Status) -> String {
 
 pub fn amount(money: &Option<foodmesh_proto::common::v1::Money>) -> i64 {
     money.as_ref().expect("money is set").amount_minor
+}
+
+/// How many `GetMenu` calls of this test process were answered from a
+/// menu cache (nextest runs each test in its own process).
+pub fn menu_cache_hits() -> u64 {
+    foodmesh_shared::telemetry::prometheus()
+        .render()
+        .lines()
+        .filter_map(|line| line.strip_prefix("menu_cache_hits_total "))
+        .filter_map(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
 }

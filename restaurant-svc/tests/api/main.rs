@@ -1,6 +1,7 @@
 //! restaurant-svc over its real gRPC socket, against a fresh Postgres
 //! database per test. One binary, so the tests compile once.
 
+mod cache;
 mod coupons;
 mod health;
 mod helpers;

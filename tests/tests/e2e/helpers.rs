@@ -286,6 +286,25 @@ impl Mesh {
         &self.base
     }
 
+    /// restaurant-svc's URL, for changes made past the gateway.
+    pub fn restaurant_url(&self) -> String {
+        self.restaurant.url()
+    }
+
+    /// How many public menu reads the gateway has answered from its
+    /// cache, from its `/metrics`.
+    pub async fn menu_cache_hits(&self) -> u64 {
+        let reply = self.get("/metrics", None).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply
+            .text
+            .lines()
+            .filter_map(|l| l.strip_prefix(r#"gateway_menu_cache_hits_total{kind="menu"} "#))
+            .filter_map(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+            .sum()
+    }
+
     /// A token for `role`, valid for an hour.
     pub fn token(role: Role, restaurant_id: Option<i64>) -> String {
         Self::token_for(role, "e2e-tester", restaurant_id)

@@ -1,9 +1,15 @@
-//! `/api/restaurants/{id}/menu`, `/categories` and `/option-groups`.
+//! `/api/restaurants/{id}/menu`, `/categories` and `/option-groups`, and
+//! the gateway's menu cache: changes through the gateway show in its next
+//! read, changes past it within a notice's delivery, and a cached menu is
+//! the very JSON a read through sends.
 
+use foodmesh_proto::restaurant::v1 as pb;
+use pb::restaurant_service_client::RestaurantServiceClient;
 use reqwest::Method;
 use serde_json::{Value, json};
+use tonic::transport::Channel;
 
-use crate::helpers::Mesh;
+use crate::helpers::{EVENTUAL, Mesh, eventually};
 
 #[tokio::test]
 async fn a_menu_item_priced_12_99_reads_back_as_exactly_12_99() {
@@ -511,4 +517,197 @@ async fn unknown_items_and_categories_are_refused_and_nothing_is_written() {
     assert!(matches!(reply.status, 404 | 422), "{}", reply.text);
     reply.problem(reply.status, None);
     assert!(mesh.all_items(id).await.is_empty());
+}
+
+// ------------------------------------------------------- the menu cache --
+
+/// Reads the public menu until a read is answered from the gateway's cache
+/// (its change stream is subscribed): what a test changes next was cached.
+async fn until_cached(mesh: &Mesh, id: i64) {
+    let path = format!("/api/restaurants/{id}/menu");
+    eventually("a menu read from the gateway's cache", EVENTUAL, || async {
+        let before = mesh.menu_cache_hits().await;
+        assert_eq!(mesh.get(&path, None).await.status, 200);
+        assert_eq!(mesh.get(&path, None).await.status, 200);
+        (mesh.menu_cache_hits().await > before).then_some(())
+    })
+    .await;
+}
+
+/// A client of restaurant-svc itself, past the gateway.
+async fn restaurant_svc(mesh: &Mesh) -> RestaurantServiceClient<Channel> {
+    let channel = Channel::from_shared(mesh.restaurant_url())
+        .expect("address is a URI")
+        .connect()
+        .await
+        .expect("restaurant-svc accepts connections");
+    RestaurantServiceClient::new(channel)
+}
+
+#[tokio::test]
+async fn menu_changes_through_the_gateway_show_in_its_next_read() {
+    let mesh = Mesh::start().await;
+    let id = mesh.restaurant("Pizza Palace").await;
+    let item_id = mesh
+        .item(id, &json!({"name": "Margherita", "price": "12.99"}))
+        .await;
+    let path = format!("/api/restaurants/{id}/menu");
+    let staff = Mesh::staff(id);
+    until_cached(&mesh, id).await;
+
+    let patched = mesh
+        .patch(
+            &format!("{path}/{item_id}"),
+            Some(&staff),
+            &json!({"price": "13.49"}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let menu = mesh.get(&path, None).await;
+    assert!(menu.text.contains(r#""price":13.49"#), "{}", menu.text);
+
+    let sold_out = mesh
+        .patch(
+            &format!("{path}/{item_id}"),
+            Some(&staff),
+            &json!({"available": false}),
+        )
+        .await;
+    assert_eq!(sold_out.status, 200, "{}", sold_out.text);
+    let menu = mesh.get(&path, None).await.json();
+    assert_eq!(menu["items"].as_array().map(Vec::len), Some(0), "{menu}");
+
+    let calzone = mesh.item(id, &json!({"name": "Calzone", "price": 9})).await;
+    let menu = mesh.get(&path, None).await.json();
+    assert_eq!(menu["items"][0]["id"], calzone, "{menu}");
+
+    // The currency is cached too (item writes read it): a change of it
+    // through the gateway is read back at once, so amounts are read in it.
+    let yen = mesh
+        .patch(
+            &format!("/api/restaurants/{id}"),
+            Some(&Mesh::admin()),
+            &json!({"currency": "JPY"}),
+        )
+        .await;
+    assert_eq!(yen.status, 200, "{}", yen.text);
+    mesh.post(
+        &path,
+        Some(&staff),
+        &json!({"name": "Ramen", "price": "12.99"}),
+    )
+    .await
+    .problem(422, Some("price"));
+    let menu = mesh.get(&path, None).await;
+    assert!(menu.text.contains(r#""currency":"JPY""#), "{}", menu.text);
+}
+
+#[tokio::test]
+async fn a_change_made_past_the_gateway_reaches_its_cached_menu() {
+    let mesh = Mesh::start().await;
+    let id = mesh.restaurant("Pizza Palace").await;
+    let item_id = mesh
+        .item(id, &json!({"name": "Margherita", "price": "12.99"}))
+        .await;
+    let path = format!("/api/restaurants/{id}/menu");
+    until_cached(&mesh, id).await;
+    let mut direct = restaurant_svc(&mesh).await;
+
+    direct
+        .update_menu_item(pb::UpdateMenuItemRequest {
+            restaurant_id: id,
+            item_id,
+            price_minor: Some(1499),
+            ..Default::default()
+        })
+        .await
+        .expect("price is changed in restaurant-svc");
+
+    eventually("the new price through the gateway", EVENTUAL, || async {
+        let menu = mesh.get(&path, None).await;
+        menu.text.contains(r#""price":14.99"#).then_some(())
+    })
+    .await;
+
+    until_cached(&mesh, id).await;
+    direct
+        .delete_restaurant(pb::DeleteRestaurantRequest { id })
+        .await
+        .expect("restaurant is deleted in restaurant-svc");
+    eventually("the deleted restaurant's menu gone", EVENTUAL, || async {
+        (mesh.get(&path, None).await.status == 404).then_some(())
+    })
+    .await;
+    mesh.get(&path, None).await.problem(404, None);
+}
+
+#[tokio::test]
+async fn a_restaurant_deleted_through_the_gateway_has_no_menu_at_once() {
+    let mesh = Mesh::start().await;
+    let id = mesh.restaurant("Pizza Palace").await;
+    mesh.item(id, &json!({"name": "Margherita", "price": "12.99"}))
+        .await;
+    let path = format!("/api/restaurants/{id}/menu");
+    until_cached(&mesh, id).await;
+
+    let deleted = mesh
+        .delete(&format!("/api/restaurants/{id}"), Some(&Mesh::admin()))
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+
+    mesh.get(&path, None).await.problem(404, None);
+    mesh.get("/api/restaurants/999999/menu", None)
+        .await
+        .problem(404, None);
+}
+
+#[tokio::test]
+async fn a_cached_menu_is_byte_for_byte_the_menu_read_through() {
+    let mesh = Mesh::start().await;
+    let id = mesh.restaurant("Pizza Palace").await;
+    let staff = Mesh::staff(id);
+    let category = mesh
+        .post(
+            &format!("/api/restaurants/{id}/categories"),
+            Some(&staff),
+            &json!({"name": "Pizzas"}),
+        )
+        .await
+        .json()["id"]
+        .clone();
+    let group = mesh
+        .post(
+            &format!("/api/restaurants/{id}/option-groups"),
+            Some(&staff),
+            &json!({"name": "Toppings", "max_select": 2,
+                    "options": [{"name": "Cheese", "price_delta": "1.50"}]}),
+        )
+        .await
+        .json()["id"]
+        .clone();
+    mesh.item(
+        id,
+        &json!({"name": "Margherita", "price": "12.99", "category_id": category,
+                "option_group_ids": [group]}),
+    )
+    .await;
+    let path = format!("/api/restaurants/{id}/menu");
+    until_cached(&mesh, id).await;
+
+    let cached = mesh.get(&path, None).await;
+    // Staff asking for unavailable entries always read through; with none
+    // unavailable, that read renders the same menu.
+    let read_through = mesh
+        .get(&format!("{path}?include_unavailable=true"), Some(&staff))
+        .await;
+
+    assert_eq!(cached.status, 200, "{}", cached.text);
+    assert_eq!(cached.text, read_through.text);
+    assert_eq!(cached.header("content-type"), "application/json");
+    assert_eq!(read_through.header("content-type"), "application/json");
+    assert!(
+        cached.text.contains(r#""price_delta":1.50"#),
+        "{}",
+        cached.text
+    );
 }

@@ -1,0 +1,402 @@
+//! The menu cache across replicas, and `WatchMenuChanges`: a change made
+//! anywhere — another replica, this one, plain SQL — reaches every cached
+//! menu, and pricing never reads a cache.
+//!
+//! Notices travel asynchronously, so what another process changed is
+//! awaited with a deadline ([`eventually`]); what this replica changed
+//! must show at once.
+
+use std::future::Future;
+use std::time::Duration;
+
+use foodmesh_proto::restaurant::v1 as pb;
+use pb::menu_change::Event;
+use tokio::time::Instant;
+use tonic::{Code, Streaming};
+
+use crate::helpers::{Client, amount, menu_cache_hits, price_line, spawn_app};
+
+/// How long a notice may take before a test gives up on it.
+const WITHIN: Duration = Duration::from_secs(10);
+
+/// Polls `probe` every 20 ms until it finds something; panics naming
+/// `what` after [`WITHIN`].
+async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn menu(client: &mut Client, restaurant_id: i64) -> Result<pb::Menu, tonic::Status> {
+    client
+        .get_menu(pb::GetMenuRequest {
+            restaurant_id,
+            include_unavailable: false,
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The price of `item_id` on the public menu; `None` when it is not on it.
+async fn price(client: &mut Client, restaurant_id: i64, item_id: i64) -> Option<i64> {
+    let menu = menu(client, restaurant_id).await.expect("menu is read");
+    menu.items
+        .iter()
+        .find(|i| i.id == item_id)
+        .map(|i| amount(&i.price))
+}
+
+/// Reads the menu on `client` until a read is answered from the cache (its
+/// instance listens for changes): what a test then changes was cached.
+async fn until_cached(client: &mut Client, restaurant_id: i64) {
+    eventually("a menu read answered from the cache", || {
+        let mut client = client.clone();
+        async move {
+            let before = menu_cache_hits();
+            menu(&mut client, restaurant_id)
+                .await
+                .expect("menu is read");
+            menu(&mut client, restaurant_id)
+                .await
+                .expect("menu is read");
+            (menu_cache_hits() > before).then_some(())
+        }
+    })
+    .await;
+}
+
+async fn set_price(client: &mut Client, restaurant_id: i64, item_id: i64, price_minor: i64) {
+    client
+        .update_menu_item(pb::UpdateMenuItemRequest {
+            restaurant_id,
+            item_id,
+            price_minor: Some(price_minor),
+            ..Default::default()
+        })
+        .await
+        .expect("price is changed");
+}
+
+async fn watch(client: &mut Client) -> Streaming<pb::MenuChange> {
+    client
+        .watch_menu_changes(pb::WatchMenuChangesRequest {})
+        .await
+        .expect("the watch opens")
+        .into_inner()
+}
+
+/// The next message's event, within [`WITHIN`]; `None` once the stream
+/// ended.
+async fn next(changes: &mut Streaming<pb::MenuChange>) -> Result<Option<Event>, tonic::Status> {
+    let message = tokio::time::timeout(WITHIN, changes.message())
+        .await
+        .expect("a message within the deadline")?;
+    Ok(message.map(|m| m.event.expect("every message has an event")))
+}
+
+/// Reads changes until one names `restaurant_id`.
+async fn until_told(changes: &mut Streaming<pb::MenuChange>, restaurant_id: i64) {
+    loop {
+        match next(changes).await {
+            Ok(Some(Event::RestaurantId(id))) if id == restaurant_id => return,
+            Ok(Some(Event::RestaurantId(_))) => {}
+            other => panic!("expected restaurant {restaurant_id}, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_price_changed_on_one_replica_reaches_the_other_s_cached_menu() {
+    let app = spawn_app().await;
+    let other = app.replica().await;
+    let r = app.a_restaurant().await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[]).await;
+    let mut on_other = other.client();
+    until_cached(&mut on_other, r.id).await;
+
+    set_price(&mut app.client(), r.id, item.id, 1499).await;
+
+    eventually("the new price on the other replica", || {
+        let mut on_other = on_other.clone();
+        async move { (price(&mut on_other, r.id, item.id).await == Some(1499)).then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replica_reads_its_own_menu_changes_at_once() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[]).await;
+    let mut client = app.client();
+    until_cached(&mut client, r.id).await;
+
+    set_price(&mut client, r.id, item.id, 1499).await;
+    assert_eq!(price(&mut client, r.id, item.id).await, Some(1499));
+
+    client
+        .update_menu_item(pb::UpdateMenuItemRequest {
+            restaurant_id: r.id,
+            item_id: item.id,
+            available: Some(false),
+            ..Default::default()
+        })
+        .await
+        .expect("item is marked sold out");
+    assert_eq!(price(&mut client, r.id, item.id).await, None);
+
+    let added = app.an_item(r.id, "Calzone", 1099, &[]).await;
+    assert_eq!(price(&mut client, r.id, added.id).await, Some(1099));
+
+    client
+        .update_restaurant(pb::UpdateRestaurantRequest {
+            id: r.id,
+            patch: Some(pb::RestaurantPatch {
+                currency: Some("EUR".to_owned()),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("currency is changed");
+    let menu_now = menu(&mut client, r.id).await.expect("menu is read");
+    assert_eq!(menu_now.currency, "EUR");
+
+    client
+        .delete_restaurant(pb::DeleteRestaurantRequest { id: r.id })
+        .await
+        .expect("restaurant is deleted");
+    let gone = menu(&mut client, r.id).await.expect_err("no menu any more");
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_change_made_in_sql_past_the_service_reaches_the_cached_menu() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    let group = app
+        .a_group(r.id, "Toppings", (0, 2), &[("Cheese", 150)])
+        .await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[group.id]).await;
+    let mut client = app.client();
+    until_cached(&mut client, r.id).await;
+    let pool = app.db_pool().await;
+
+    sqlx::query("UPDATE menu_items SET price_minor = 1599 WHERE id = $1")
+        .bind(item.id)
+        .execute(&pool)
+        .await
+        .expect("price is changed in SQL");
+    eventually("the price changed in SQL", || {
+        let mut client = client.clone();
+        async move { (price(&mut client, r.id, item.id).await == Some(1599)).then_some(()) }
+    })
+    .await;
+
+    // Options name their restaurant only through their group.
+    until_cached(&mut client, r.id).await;
+    sqlx::query("UPDATE options SET price_delta_minor = 175 WHERE option_group_id = $1")
+        .bind(group.id)
+        .execute(&pool)
+        .await
+        .expect("option is changed in SQL");
+    eventually("the option's delta changed in SQL", || {
+        let mut client = client.clone();
+        async move {
+            let menu = menu(&mut client, r.id).await.expect("menu is read");
+            let delta = amount(&menu.option_groups[0].options[0].price_delta);
+            (delta == 175).then_some(())
+        }
+    })
+    .await;
+    pool.close().await;
+}
+
+/// Changes a price in SQL without announcing it: triggers do not fire for
+/// a session in replica mode, so a cached menu stays as it was.
+async fn change_price_silently(app: &crate::helpers::TestApp, item_id: i64, price_minor: i64) {
+    let pool = app.db_pool().await;
+    let mut conn = pool.acquire().await.expect("connection");
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .expect("replica mode");
+    sqlx::query("UPDATE menu_items SET price_minor = $2 WHERE id = $1")
+        .bind(item_id)
+        .bind(price_minor)
+        .execute(&mut *conn)
+        .await
+        .expect("price is changed silently");
+    drop(conn);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn pricing_reads_the_database_even_while_the_menu_is_cached() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[]).await;
+    let mut client = app.client();
+    until_cached(&mut client, r.id).await;
+    change_price_silently(&app, item.id, 1599).await;
+
+    let priced = client
+        .price_order(pb::PriceOrderRequest {
+            restaurant_id: r.id,
+            lines: vec![price_line(item.id, 1, &[])],
+        })
+        .await
+        .expect("order is priced")
+        .into_inner();
+
+    assert_eq!(amount(&priced.subtotal), 1599);
+    assert_eq!(
+        price(&mut client, r.id, item.id).await,
+        Some(1299),
+        "the menu came from the cache"
+    );
+}
+
+#[tokio::test]
+async fn a_no_cache_read_comes_from_the_database_and_refreshes_the_cache() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[]).await;
+    let mut client = app.client();
+    until_cached(&mut client, r.id).await;
+    change_price_silently(&app, item.id, 1599).await;
+
+    let mut request = tonic::Request::new(pb::GetMenuRequest {
+        restaurant_id: r.id,
+        include_unavailable: false,
+    });
+    request
+        .metadata_mut()
+        .insert("cache-control", "no-cache".parse().expect("ascii"));
+    let fresh = client
+        .get_menu(request)
+        .await
+        .expect("menu is read")
+        .into_inner();
+
+    assert_eq!(amount(&fresh.items[0].price), 1599);
+    assert_eq!(price(&mut client, r.id, item.id).await, Some(1599));
+}
+
+#[tokio::test]
+async fn a_menu_watch_says_subscribed_first_then_names_each_changed_restaurant() {
+    let app = spawn_app().await;
+    let other = app.replica().await;
+    let r = app.a_restaurant().await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[]).await;
+    let mut changes = watch(&mut app.client()).await;
+
+    assert!(
+        matches!(next(&mut changes).await, Ok(Some(Event::Subscribed(_)))),
+        "subscribed comes first"
+    );
+
+    // Made through the other replica: one stream tells of every change.
+    set_price(&mut other.client(), r.id, item.id, 1499).await;
+    until_told(&mut changes, r.id).await;
+
+    let second = app
+        .create_restaurant(crate::helpers::restaurant_input("Sushi Bar"))
+        .await;
+    until_told(&mut changes, second.id).await;
+
+    other
+        .client()
+        .delete_restaurant(pb::DeleteRestaurantRequest { id: r.id })
+        .await
+        .expect("restaurant is deleted");
+    until_told(&mut changes, r.id).await;
+}
+
+#[tokio::test]
+async fn a_lost_feed_connection_ends_watches_with_a_gap_and_the_cache_comes_back() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    let item = app.an_item(r.id, "Margherita", 1299, &[]).await;
+    let mut client = app.client();
+    let mut changes = watch(&mut client).await;
+    assert!(matches!(
+        next(&mut changes).await,
+        Ok(Some(Event::Subscribed(_)))
+    ));
+    let pool = app.db_pool().await;
+
+    let killed: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("listener found");
+    assert_eq!(killed.len(), 1, "one listening connection");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(killed[0])
+        .execute(&pool)
+        .await
+        .expect("listener killed");
+
+    assert!(
+        matches!(next(&mut changes).await, Ok(Some(Event::Gap(_)))),
+        "a gap is told"
+    );
+    assert!(
+        matches!(next(&mut changes).await, Ok(None)),
+        "then the watch ends"
+    );
+
+    // Watching again is subscribed once the feed listens again, and hears
+    // changes as before; the cache serves again.
+    let mut again = watch(&mut client).await;
+    assert!(matches!(
+        next(&mut again).await,
+        Ok(Some(Event::Subscribed(_)))
+    ));
+    until_cached(&mut client, r.id).await;
+    sqlx::query("UPDATE menu_items SET price_minor = 1599 WHERE id = $1")
+        .bind(item.id)
+        .execute(&pool)
+        .await
+        .expect("price is changed in SQL");
+    until_told(&mut again, r.id).await;
+    eventually("the price changed after the reconnection", || {
+        let mut client = client.clone();
+        async move { (price(&mut client, r.id, item.id).await == Some(1599)).then_some(()) }
+    })
+    .await;
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_menu_watch_ends_unavailable_when_its_replica_shuts_down() {
+    let app = spawn_app().await;
+    let other = app.replica().await;
+    let mut changes = watch(&mut other.client()).await;
+    assert!(matches!(
+        next(&mut changes).await,
+        Ok(Some(Event::Subscribed(_)))
+    ));
+
+    other.stop();
+
+    let ended = loop {
+        match next(&mut changes).await {
+            Ok(Some(Event::RestaurantId(_))) => {}
+            result => break result,
+        }
+    };
+    let status = ended.expect_err("the watch ends with an error");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
