@@ -373,18 +373,23 @@ impl Orders {
             return Err(DomainError::Unavailable("coupon redemption".to_owned()));
         }
         let (customer_id, contact) = match &new.customer {
-            CustomerRef::Registered(id) => {
-                store::ensure_registered(&mut tx, *id).await?;
-                (*id, None)
-            }
+            CustomerRef::Registered(id) => (*id, None),
             CustomerRef::Guest(guest) => {
                 let contact = guest.contact();
                 (store::upsert_guest(&mut tx, &contact).await?, Some(contact))
             }
         };
-        let orderer = store::orderer(&mut tx, customer_id)
-            .await?
-            .ok_or(DomainError::CustomerNotFound(customer_id))?;
+        let orderer = match store::orderer(&mut tx, customer_id).await? {
+            Some(orderer) => orderer,
+            // A registered customer's first order makes their profile.
+            None if customer_id > 0 => {
+                store::ensure_registered(&mut tx, customer_id).await?;
+                store::orderer(&mut tx, customer_id)
+                    .await?
+                    .ok_or(DomainError::CustomerNotFound(customer_id))?
+            }
+            None => return Err(DomainError::CustomerNotFound(customer_id)),
+        };
         store::remember_choices(
             &mut tx,
             customer_id,

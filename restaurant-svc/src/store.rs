@@ -286,9 +286,9 @@ impl Store {
         restaurant_id: i64,
         include_unavailable: bool,
     ) -> Result<Menu, DomainError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
         let currency = live_restaurant_currency(&mut tx, restaurant_id).await?;
         let categories = sqlx::query_as(
@@ -640,9 +640,9 @@ impl Store {
         restaurant_id: i64,
         item_ids: &[i64],
     ) -> Result<PricingInputs, DomainError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
         let restaurant = restaurant(&mut tx, restaurant_id).await?;
         let items = menu_items(&mut tx, restaurant_id, Some(item_ids), true).await?;

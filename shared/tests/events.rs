@@ -466,3 +466,63 @@ async fn a_redis_crash_and_restart_loses_no_published_event() {
     relay.abort();
     consumer.abort();
 }
+
+#[tokio::test]
+async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
+    use foodmesh_shared::events::consumer::Router;
+
+    let bench = Bench::new(LOCAL_REDIS).await;
+    let mut tx = bench.pool.begin().await.expect("tx");
+    outbox::enqueue(
+        &mut tx,
+        &bench.stream,
+        "menu.archived",
+        "8",
+        &MenuChanged { restaurant_id: 8 },
+    )
+    .await
+    .expect("enqueued");
+    tx.commit().await.expect("committed");
+    bench.commit_event(9).await;
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let router = Router::new().route("menu.changed", Arc::new(Effects { fail_with: None }));
+    let consumer = Consumer::new(
+        bench.pool.clone(),
+        bench.redis().await,
+        bench.config(),
+        Arc::new(router),
+    )
+    .spawn();
+
+    // The routed event comes after the other one in the stream.
+    let effects = bench.wait_for_effects(1).await;
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&bench.pool)
+        .await
+        .expect("counted");
+    // Acknowledged just after its commit: wait (bounded) for that too.
+    let mut redis = bench.redis().await;
+    let mut pending = usize::MAX;
+    for _ in 0..250 {
+        let reply: redis::streams::StreamPendingReply = redis
+            .xpending(&bench.stream, "test-group")
+            .await
+            .expect("pending");
+        pending = reply.count();
+        if pending == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert_eq!(effects, vec![9]);
+    assert_eq!(recorded, 1, "only the routed event was recorded");
+    assert_eq!(pending, 0, "both were acknowledged");
+    consumer.abort();
+    bench.cleanup().await;
+}

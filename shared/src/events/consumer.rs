@@ -56,6 +56,14 @@ pub trait Handler: Send + Sync + 'static {
         tx: &'a mut PgConnection,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Whether events of `event_type` have any effect here. Those that do
+    /// not are acknowledged without a transaction: there is nothing to
+    /// make atomic and nothing a redelivery could repeat.
+    fn handles(&self, event_type: &str) -> bool {
+        let _ = event_type;
+        true
+    }
 }
 
 /// Tuning for one consumer.
@@ -308,6 +316,11 @@ impl Consumer {
             entry_id: entry.id.clone(),
             envelope,
         };
+        if !self.handler.handles(&event.envelope.r#type) {
+            self.ack(stream, &entry.id).await;
+            count(stream, &self.config.group, "ignored");
+            return;
+        }
         // Instrumented, never entered: a guard held across an await would
         // leave the span current on a worker thread other tasks run on.
         async {
@@ -465,8 +478,12 @@ impl Handler for Router {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         match self.routes.get(&event.envelope.r#type) {
             Some(handler) => handler.handle(tx, event),
-            // Not ours: recorded as processed, so it is not seen again.
+            // Not ours: no effect (the consumer asks `handles` first).
             None => Box::pin(async { Ok(()) }),
         }
+    }
+
+    fn handles(&self, event_type: &str) -> bool {
+        self.routes.contains_key(event_type)
     }
 }
