@@ -98,7 +98,7 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
         main.id, kitchen.id, concurrency, cli.warmup, cli.duration
     );
 
-    let idle_before = memory::mesh_rss_kib();
+    let idle_before = memory::mesh_memory();
     let mut results = BTreeMap::new();
     let mut kitchen_catch_up = None;
     let mut record = |scenario: Scenario, concurrency: usize, summary: Summary| {
@@ -173,8 +173,8 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
     // the tail of the last scenario.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let memory = Memory {
-        idle_before_kib: idle_before,
-        idle_after_kib: memory::mesh_rss_kib(),
+        idle_before,
+        idle_after: memory::mesh_memory(),
     };
     let report = Report {
         started_at,

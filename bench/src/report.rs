@@ -11,6 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::Scenario;
+use crate::memory::Resident;
 use crate::scenarios::CatchUp;
 use crate::stats::{self, Summary};
 
@@ -40,16 +41,16 @@ pub struct Report {
     pub memory: Memory,
 }
 
-/// Resident memory of each mesh process (`foodmesh serve <name>`), in
-/// KiB: with the mesh up and idle before the first scenario, and again a
-/// few quiet seconds after the last. Empty when none was found (another
-/// machine's mesh, or no `/proc`).
+/// Resident memory of each mesh process (`foodmesh serve <name>`): with
+/// the mesh up and idle before the first scenario, and again a few quiet
+/// seconds after the last. Empty when none was found (another machine's
+/// mesh, or no `/proc`).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Memory {
     /// Before any load.
-    pub idle_before_kib: BTreeMap<String, u64>,
+    pub idle_before: BTreeMap<String, Resident>,
     /// After every scenario.
-    pub idle_after_kib: BTreeMap<String, u64>,
+    pub idle_after: BTreeMap<String, Resident>,
 }
 
 /// The settings every scenario shared.
@@ -268,23 +269,31 @@ impl Report {
                 if c.complete { "" } else { " (gave up)" }
             );
         }
-        let mib = |m: &BTreeMap<String, u64>| {
-            m.iter()
-                .map(|(name, kib)| format!("{name} {:.1}", *kib as f64 / 1024.0))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !self.memory.idle_before_kib.is_empty() {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        if !self.memory.idle_before.is_empty() {
+            let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "idle RSS MiB, before        {}",
-                mib(&self.memory.idle_before_kib)
+                "{:<17} {:>14} {:>14} {:>14} {:>14}",
+                "idle memory MiB", "RSS before", "PSS before", "RSS after", "PSS after"
             );
-            let _ = writeln!(
-                out,
-                "idle RSS MiB, after         {}",
-                mib(&self.memory.idle_after_kib)
-            );
+            for (name, before) in &self.memory.idle_before {
+                let after = self
+                    .memory
+                    .idle_after
+                    .get(name)
+                    .copied()
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{:<17} {:>14.1} {:>14.1} {:>14.1} {:>14.1}",
+                    name,
+                    mib(before.rss_kib),
+                    mib(before.pss_kib),
+                    mib(after.rss_kib),
+                    mib(after.pss_kib)
+                );
+            }
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "machine  {}", self.machine.describe());
