@@ -348,10 +348,14 @@ async fn a_lost_feed_connection_ends_watches_with_a_gap_and_the_cache_comes_back
         .await
         .expect("listener killed");
 
-    assert!(
-        matches!(next(&mut changes).await, Ok(Some(Event::Gap(_)))),
-        "a gap is told"
-    );
+    // Notices of the setup's own commits may still arrive first.
+    let told = loop {
+        match next(&mut changes).await {
+            Ok(Some(Event::RestaurantId(_))) => {}
+            result => break result,
+        }
+    };
+    assert!(matches!(told, Ok(Some(Event::Gap(_)))), "a gap is told");
     assert!(
         matches!(next(&mut changes).await, Ok(None)),
         "then the watch ends"
