@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::postgres::PgListener;
 use sqlx::{FromRow, PgConnection, PgPool, QueryBuilder};
 
 use crate::domain::queue::{KitchenStats, PrepTimes, QueueFilter, StatsWindow};
@@ -106,6 +105,11 @@ impl Store {
     /// Wraps a migrated pool; events go to `stream` (the service's own).
     pub fn new(pool: PgPool, stream: String) -> Self {
         Self { pool, stream }
+    }
+
+    /// The pool, for the change feed's listener.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Queues a ticket for `new`'s order, or returns the order's existing
@@ -290,17 +294,6 @@ impl Store {
             },
             window_minutes: window.minutes(),
         })
-    }
-
-    /// A connection listening on [`CHANNEL`], taken from the pool for as
-    /// long as it lives; it reconnects (and listens again) on its own.
-    ///
-    /// # Errors
-    /// Postgres is unreachable.
-    pub async fn listen_changes(&self) -> Result<PgListener, DomainError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(listener)
     }
 }
 

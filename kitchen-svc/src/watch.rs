@@ -59,9 +59,9 @@ impl ChangeFeed {
         store: Store,
         health: HealthReporter,
     ) -> Result<(Self, FeedTasks), DomainError> {
-        let listener = store.listen_changes().await?;
         let (changes, tasks) =
-            changes::ChangeFeed::new(listener, store::CHANNEL, ChangeNotice::parse, health);
+            changes::ChangeFeed::connect(store.pool(), store::CHANNEL, ChangeNotice::parse, health)
+                .await?;
         Ok((Self { store, changes }, tasks))
     }
 

@@ -419,7 +419,7 @@ impl Orders {
         let Some(order_id) = store::insert_order(&mut tx, &row).await? else {
             return Ok(Written::NumberTaken);
         };
-        store::insert_lines(&mut tx, order_id, drafts, priced).await?;
+        store::insert_lines(&mut tx, order_id, drafts.iter().zip(&priced.lines)).await?;
 
         // Cash is paid on handover: nothing to wait for, so the order is
         // confirmed in the transaction that makes it — one history entry
@@ -734,7 +734,13 @@ impl Orders {
         };
         lifecycle::check(&situation, to, actor.kind, reason)?;
         store::set_status(conn, id, to).await?;
-        let change = store::insert_history(conn, id, Some(order.status), to, actor, reason).await?;
+        let entry = store::HistoryEntry {
+            from: Some(order.status),
+            to,
+            actor,
+            reason,
+        };
+        let change = store::insert_history(conn, id, entry).await?;
         if to == OrderStatus::Cancelled && order.coupon.is_some() {
             store::queue_release(conn, order.restaurant_id, &order.order_number).await?;
         }

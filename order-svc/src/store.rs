@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use foodmesh_shared::db::unsigned;
 use foodmesh_shared::notices;
-use sqlx::postgres::{PgListener, PgPool, PgRow};
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{FromRow, PgConnection, Postgres, Row, Transaction};
 
 use crate::domain::customer::{Customer, CustomerPatch, MAX_SAVED_ADDRESSES};
@@ -17,7 +17,7 @@ use crate::domain::order::{
     Actor, ActorKind, AppliedCoupon, Contact, DraftLine, LineOption, Order, OrderFilter, OrderLine,
     OrderSource, OrderStatus, OrderType, PaymentMethod, Pickup, StatusChange,
 };
-use crate::domain::pricing::PricedOrder;
+use crate::domain::pricing::{PricedLine, PricedOrder};
 use crate::domain::totals::{CouponTerms, DiscountKind, Totals};
 use crate::domain::{Coordinates, DomainError, Page, PostalAddress};
 
@@ -68,17 +68,6 @@ impl Store {
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?)
-    }
-
-    /// A connection listening on [`CHANGES_CHANNEL`]; notices committed
-    /// from now on are buffered until read.
-    ///
-    /// # Errors
-    /// Postgres is unreachable.
-    pub async fn listen_changes(&self) -> Result<PgListener, DomainError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANGES_CHANNEL).await?;
-        Ok(listener)
     }
 
     /// A connection for reads that need no transaction.
@@ -466,55 +455,48 @@ pub async fn write_lines(
         .bind(&kept)
         .execute(&mut *conn)
         .await?;
+    let mut new = Vec::new();
     for (draft, line) in drafts.iter().zip(&priced.lines) {
-        let option_ids: Vec<i64> = line.options.iter().map(|o| o.option_id).collect();
-        let option_names: Vec<String> = line.options.iter().map(|o| o.name.clone()).collect();
-        let option_deltas: Vec<i64> = line.options.iter().map(|o| o.price_delta_minor).collect();
-        let query = match draft.line_id {
-            Some(line_id) => sqlx::query(
-                "UPDATE order_lines SET menu_item_id = $3, name = $4, quantity = $5,
-                     unit_price_minor = $6, line_total_minor = $7, option_ids = $8,
-                     option_names = $9, option_deltas_minor = $10, special_instructions = $11
-                 WHERE id = $1 AND order_id = $2",
-            )
-            .bind(line_id)
-            .bind(order_id),
-            None => sqlx::query(
-                "INSERT INTO order_lines (order_id, menu_item_id, name, quantity,
-                     unit_price_minor, line_total_minor, option_ids, option_names,
-                     option_deltas_minor, special_instructions)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(order_id),
+        let Some(line_id) = draft.line_id else {
+            new.push((draft, line));
+            continue;
         };
-        query
-            .bind(line.menu_item_id)
-            .bind(&line.name)
-            .bind(i64::from(line.quantity))
-            .bind(line.unit_price_minor)
-            .bind(line.line_total_minor)
-            .bind(&option_ids)
-            .bind(&option_names)
-            .bind(&option_deltas)
-            .bind(&draft.special_instructions)
-            .execute(&mut *conn)
-            .await?;
+        let options = OptionColumns::of(line);
+        sqlx::query(
+            "UPDATE order_lines SET menu_item_id = $3, name = $4, quantity = $5,
+                 unit_price_minor = $6, line_total_minor = $7, option_ids = $8,
+                 option_names = $9, option_deltas_minor = $10, special_instructions = $11
+             WHERE id = $1 AND order_id = $2",
+        )
+        .bind(line_id)
+        .bind(order_id)
+        .bind(line.menu_item_id)
+        .bind(&line.name)
+        .bind(i64::from(line.quantity))
+        .bind(line.unit_price_minor)
+        .bind(line.line_total_minor)
+        .bind(options.ids)
+        .bind(options.names)
+        .bind(options.deltas)
+        .bind(&draft.special_instructions)
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(())
+    insert_lines(conn, order_id, new).await
 }
 
-/// Inserts a new order's lines in one statement; `drafts` and `priced`
-/// pair up by position.
+/// Inserts lines of an order in one statement, each a draft with its
+/// priced line.
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn insert_lines(
+pub async fn insert_lines<'a>(
     conn: &mut PgConnection,
     order_id: i64,
-    drafts: &[DraftLine],
-    priced: &PricedOrder,
+    lines: impl IntoIterator<Item = (&'a DraftLine, &'a PricedLine)>,
 ) -> Result<(), DomainError> {
-    if priced.lines.is_empty() {
+    let mut lines = lines.into_iter().peekable();
+    if lines.peek().is_none() {
         return Ok(());
     }
     let mut insert = sqlx::QueryBuilder::<Postgres>::new(
@@ -522,30 +504,41 @@ pub async fn insert_lines(
              line_total_minor, option_ids, option_names, option_deltas_minor,
              special_instructions) ",
     );
-    insert.push_values(
-        drafts.iter().zip(&priced.lines),
-        |mut row, (draft, line)| {
-            let option_ids: Vec<i64> = line.options.iter().map(|o| o.option_id).collect();
-            let option_names: Vec<String> = line.options.iter().map(|o| o.name.clone()).collect();
-            let option_deltas: Vec<i64> =
-                line.options.iter().map(|o| o.price_delta_minor).collect();
-            row.push_bind(order_id)
-                .push_bind(line.menu_item_id)
-                .push_bind(line.name.clone())
-                .push_bind(i64::from(line.quantity))
-                .push_bind(line.unit_price_minor)
-                .push_bind(line.line_total_minor)
-                .push_bind(option_ids)
-                .push_bind(option_names)
-                .push_bind(option_deltas)
-                .push_bind(draft.special_instructions.clone());
-        },
-    );
+    insert.push_values(lines, |mut row, (draft, line)| {
+        let options = OptionColumns::of(line);
+        row.push_bind(order_id)
+            .push_bind(line.menu_item_id)
+            .push_bind(line.name.clone())
+            .push_bind(i64::from(line.quantity))
+            .push_bind(line.unit_price_minor)
+            .push_bind(line.line_total_minor)
+            .push_bind(options.ids)
+            .push_bind(options.names)
+            .push_bind(options.deltas)
+            .push_bind(draft.special_instructions.clone());
+    });
     insert.build().execute(conn).await?;
     Ok(())
 }
 
-/// One entry of [`insert_history_entries`].
+/// A line's chosen options as the three parallel array columns keep them.
+struct OptionColumns {
+    ids: Vec<i64>,
+    names: Vec<String>,
+    deltas: Vec<i64>,
+}
+
+impl OptionColumns {
+    fn of(line: &PricedLine) -> Self {
+        Self {
+            ids: line.options.iter().map(|o| o.option_id).collect(),
+            names: line.options.iter().map(|o| o.name.clone()).collect(),
+            deltas: line.options.iter().map(|o| o.price_delta_minor).collect(),
+        }
+    }
+}
+
+/// One entry of an order's history, as [`insert_history_entries`] writes it.
 #[derive(Debug, Clone, Copy)]
 pub struct HistoryEntry<'a> {
     /// `None` for the creation.
@@ -670,32 +663,19 @@ pub async fn set_status(
     Ok(())
 }
 
-/// Appends to an order's status history.
+/// Appends one entry to an order's status history.
 ///
 /// # Errors
 /// Only unexpected database failures.
 pub async fn insert_history(
     conn: &mut PgConnection,
     order_id: i64,
-    from: Option<OrderStatus>,
-    to: OrderStatus,
-    actor: &Actor,
-    reason: &str,
+    entry: HistoryEntry<'_>,
 ) -> Result<StatusChange, DomainError> {
-    Ok(sqlx::query_as(
-        "INSERT INTO order_status_history (order_id, from_status, to_status, actor_kind,
-             actor_id, reason)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id, from_status, to_status, actor_kind, actor_id, reason, at",
-    )
-    .bind(order_id)
-    .bind(from.map(OrderStatus::as_str))
-    .bind(to.as_str())
-    .bind(actor.kind.as_str())
-    .bind(&actor.id)
-    .bind(reason)
-    .fetch_one(conn)
-    .await?)
+    insert_history_entries(conn, order_id, &[entry])
+        .await?
+        .pop()
+        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("a history insert kept no row")))
 }
 
 /// Keeps a guest's access token (its hash) for an order.

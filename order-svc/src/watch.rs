@@ -87,13 +87,13 @@ impl ChangeFeed {
         store: Store,
         health: HealthReporter,
     ) -> Result<(Self, FeedTasks), DomainError> {
-        let listener = store.listen_changes().await?;
-        let (changes, tasks) = changes::ChangeFeed::new(
-            listener,
+        let (changes, tasks) = changes::ChangeFeed::connect(
+            store.pool(),
             store::CHANGES_CHANNEL,
             |payload| payload.parse().ok(),
             health,
-        );
+        )
+        .await?;
         Ok((Self { store, changes }, tasks))
     }
 

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveTime, Utc};
 use foodmesh_shared::db::unsigned;
-use sqlx::postgres::{PgListener, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, PgPool, Row};
 
 use crate::domain::coupon::{
@@ -85,15 +85,9 @@ impl Store {
         Self { pool }
     }
 
-    /// A connection listening on [`MENU_CHANNEL`]; notices committed from
-    /// now on are buffered until read.
-    ///
-    /// # Errors
-    /// Postgres is unreachable.
-    pub async fn listen_menu_changes(&self) -> Result<PgListener, DomainError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(MENU_CHANNEL).await?;
-        Ok(listener)
+    /// The pool, for the menu change feed's listener.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     // ----- restaurants -------------------------------------------------

@@ -72,13 +72,13 @@ impl MenuFeed {
         store: &Store,
         health: HealthReporter,
     ) -> Result<(Self, FeedTasks), DomainError> {
-        let listener = store.listen_menu_changes().await?;
-        let (changes, tasks) = changes::ChangeFeed::new(
-            listener,
+        let (changes, tasks) = changes::ChangeFeed::connect(
+            store.pool(),
             store::MENU_CHANNEL,
             |payload| payload.parse().ok(),
             health,
-        );
+        )
+        .await?;
         Ok((Self { changes }, tasks))
     }
 

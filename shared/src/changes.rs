@@ -31,7 +31,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tonic_health::pb::HealthCheckRequest;
@@ -106,6 +106,23 @@ pub struct FeedTasks<N> {
 }
 
 impl<N: Clone + Send + 'static> ChangeFeed<N> {
+    /// A feed of `channel` on `pool`'s database: listens at once, so
+    /// notices committed from now on wait until the returned tasks run;
+    /// otherwise as [`ChangeFeed::new`].
+    ///
+    /// # Errors
+    /// Postgres is unreachable.
+    pub async fn connect(
+        pool: &PgPool,
+        channel: &'static str,
+        parse: fn(&str) -> Option<N>,
+        health: HealthReporter,
+    ) -> sqlx::Result<(Self, FeedTasks<N>)> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(channel).await?;
+        Ok(Self::new(listener, channel, parse, health))
+    }
+
     /// A feed of `listener`, which already listens on `channel` so notices
     /// committed from now on wait until the returned tasks run. `parse`
     /// reads a notice's payload (`None`: not one of ours, logged and

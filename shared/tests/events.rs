@@ -77,11 +77,15 @@ impl Bench {
     }
 
     async fn commit_event(&self, restaurant_id: i64) {
+        self.commit_event_of("menu.changed", restaurant_id).await;
+    }
+
+    async fn commit_event_of(&self, event_type: &str, restaurant_id: i64) {
         let mut tx = self.pool.begin().await.expect("tx");
         outbox::enqueue(
             &mut tx,
             &self.stream,
-            "menu.changed",
+            event_type,
             &restaurant_id.to_string(),
             &MenuChanged { restaurant_id },
         )
@@ -472,17 +476,7 @@ async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
     use foodmesh_shared::events::consumer::Router;
 
     let bench = Bench::new(LOCAL_REDIS).await;
-    let mut tx = bench.pool.begin().await.expect("tx");
-    outbox::enqueue(
-        &mut tx,
-        &bench.stream,
-        "menu.archived",
-        "8",
-        &MenuChanged { restaurant_id: 8 },
-    )
-    .await
-    .expect("enqueued");
-    tx.commit().await.expect("committed");
+    bench.commit_event_of("menu.archived", 8).await;
     bench.commit_event(9).await;
     bench
         .relay()
