@@ -400,6 +400,21 @@ impl Orders {
         .await?;
         let contact = contact.unwrap_or(orderer.contact);
         let guest = matches!(new.customer, CustomerRef::Guest(_));
+        // Cash is paid on handover: nothing to wait for, so the order is
+        // confirmed as it is made — one history entry and one event for
+        // each step, as if it had been two.
+        let system = Actor::system(SERVICE);
+        let cash = new.payment_method == Some(PaymentMethod::Cash);
+        if cash {
+            let placed = Situation {
+                order_type: new.fulfilment.order_type(),
+                status: OrderStatus::Pending,
+                confirmed_at: None,
+                now: chrono::Utc::now(),
+                cancel_window: self.config.cancel_window,
+            };
+            lifecycle::check(&placed, OrderStatus::Confirmed, system.kind, CASH_REASON)?;
+        }
         let row = OrderRow {
             order_number: number.as_str(),
             restaurant_id: new.restaurant_id,
@@ -410,22 +425,25 @@ impl Orders {
             table_number: new.fulfilment.table_number(),
             delivery_address: new.fulfilment.delivery_address(),
             source: new.source,
+            status: if cash {
+                OrderStatus::Confirmed
+            } else {
+                OrderStatus::Pending
+            },
             priced,
             totals,
             coupon: coupon.as_ref(),
             payment_method: new.payment_method,
             notes: new.notes.as_str(),
         };
-        let Some(order_id) = store::insert_order(&mut tx, &row).await? else {
+        // The order is returned as written, not read back.
+        let Some(mut order) = store::insert_order(&mut tx, &row).await? else {
             return Ok(Written::NumberTaken);
         };
-        store::insert_lines(&mut tx, order_id, drafts.iter().zip(&priced.lines)).await?;
+        let order_id = order.id;
+        order.lines =
+            store::insert_lines(&mut tx, order_id, drafts.iter().zip(&priced.lines)).await?;
 
-        // Cash is paid on handover: nothing to wait for, so the order is
-        // confirmed in the transaction that makes it — one history entry
-        // and one event for each step, as if it had been two.
-        let system = Actor::system(SERVICE);
-        let cash = new.payment_method == Some(PaymentMethod::Cash);
         let mut history = vec![store::HistoryEntry {
             from: None,
             to: OrderStatus::Pending,
@@ -433,15 +451,6 @@ impl Orders {
             reason: "",
         }];
         if cash {
-            let placed = Situation {
-                order_type: new.fulfilment.order_type(),
-                status: OrderStatus::Pending,
-                confirmed_at: None,
-                now: chrono::Utc::now(),
-                cancel_window: self.config.cancel_window,
-            };
-            lifecycle::check(&placed, OrderStatus::Confirmed, system.kind, CASH_REASON)?;
-            store::set_status(&mut tx, order_id, OrderStatus::Confirmed).await?;
             history.push(store::HistoryEntry {
                 from: Some(OrderStatus::Pending),
                 to: OrderStatus::Confirmed,
@@ -472,7 +481,6 @@ impl Orders {
                 return Err(DomainError::Concurrent);
             }
         }
-        let order = store::existing_order(&mut tx, order_id).await?;
         if cash {
             let placed = order.as_placed();
             events::publish_all(

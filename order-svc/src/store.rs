@@ -79,26 +79,38 @@ impl Store {
     }
 }
 
-// Written once here and narrowed by its callers.
+// Written once here: what an `Order` and an `OrderLine` are read from,
+// whether selected or returned by the insert that made them.
+macro_rules! order_columns {
+    () => {
+        "id, order_number, restaurant_id, restaurant_name, customer_id, guest,
+         contact_name, contact_phone, contact_email, order_type, source, status,
+         table_number, delivery_street, delivery_city, delivery_state, delivery_zip_code,
+         delivery_country, currency, subtotal_minor, discount_minor, delivery_fee_minor,
+         tax_minor, total_minor, tax_rate_bps, coupon_code, coupon_kind, coupon_value,
+         coupon_min_order_minor, payment_method, notes, pickup_street, pickup_city,
+         pickup_state, pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,
+         prep_minutes, version, created_at, updated_at, confirmed_at"
+    };
+}
+
+macro_rules! line_columns {
+    () => {
+        "id, order_id, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
+         option_ids, option_names, option_deltas_minor, special_instructions"
+    };
+}
+
+// Narrowed by their callers.
 macro_rules! select_orders {
     () => {
-        "SELECT id, order_number, restaurant_id, restaurant_name, customer_id, guest,
-                contact_name, contact_phone, contact_email, order_type, source, status,
-                table_number, delivery_street, delivery_city, delivery_state, delivery_zip_code,
-                delivery_country, currency, subtotal_minor, discount_minor, delivery_fee_minor,
-                tax_minor, total_minor, tax_rate_bps, coupon_code, coupon_kind, coupon_value,
-                coupon_min_order_minor, payment_method, notes, pickup_street, pickup_city,
-                pickup_state, pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,
-                prep_minutes, version, created_at, updated_at, confirmed_at
-         FROM orders"
+        concat!("SELECT ", order_columns!(), " FROM orders")
     };
 }
 
 macro_rules! select_lines {
     () => {
-        "SELECT id, order_id, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
-                option_ids, option_names, option_deltas_minor, special_instructions
-         FROM order_lines"
+        concat!("SELECT ", line_columns!(), " FROM order_lines")
     };
 }
 
@@ -356,6 +368,9 @@ pub struct OrderRow<'a> {
     pub delivery_address: Option<&'a PostalAddress>,
     /// Where it was placed.
     pub source: OrderSource,
+    /// PENDING, or CONFIRMED for an order confirmed as it is made (cash),
+    /// which is then at its second version and stamped confirmed.
+    pub status: OrderStatus,
     /// The menu's figures.
     pub priced: &'a PricedOrder,
     /// The order's figures.
@@ -368,33 +383,37 @@ pub struct OrderRow<'a> {
     pub notes: &'a str,
 }
 
-/// Inserts a PENDING order; `None` when its number is taken (the caller
-/// draws another).
+/// Inserts an order and returns it as stored, without lines; `None` when
+/// its number is taken (the caller draws another).
 ///
 /// # Errors
 /// Only unexpected database failures.
 pub async fn insert_order(
     conn: &mut PgConnection,
     row: &OrderRow<'_>,
-) -> Result<Option<i64>, DomainError> {
+) -> Result<Option<Order>, DomainError> {
     let delivery = row.delivery_address;
     let pickup = &row.priced.address;
     let location = row.priced.location;
     let t = row.totals;
-    let id: Option<i64> = sqlx::query_scalar(
+    let confirmed = row.status == OrderStatus::Confirmed;
+    let order: Option<Order> = sqlx::query_as(concat!(
         "INSERT INTO orders (order_number, restaurant_id, restaurant_name, customer_id, guest,
              contact_name, contact_phone, contact_email, order_type, source, status, table_number,
              delivery_street, delivery_city, delivery_state, delivery_zip_code, delivery_country,
              currency, subtotal_minor, discount_minor, delivery_fee_minor, tax_minor, total_minor,
              tax_rate_bps, coupon_code, coupon_kind, coupon_value, coupon_min_order_minor,
              payment_method, notes, pickup_street, pickup_city, pickup_state, pickup_zip_code,
-             pickup_country, pickup_latitude, pickup_longitude, prep_minutes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PENDING', $11, $12, $13, $14, $15, $16,
+             pickup_country, pickup_latitude, pickup_longitude, prep_minutes, version,
+             confirmed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $38, $11, $12, $13, $14, $15, $16,
                  $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
-                 $33, $34, $35, $36, $37)
+                 $33, $34, $35, $36, $37, CASE WHEN $39 THEN 2 ELSE 1 END,
+                 CASE WHEN $39 THEN now() END)
          ON CONFLICT (order_number) DO NOTHING
-         RETURNING id",
-    )
+         RETURNING ",
+        order_columns!()
+    ))
     .bind(row.order_number)
     .bind(row.restaurant_id)
     .bind(&row.priced.restaurant_name)
@@ -432,9 +451,11 @@ pub async fn insert_order(
     .bind(location.map(|l| l.latitude))
     .bind(location.map(|l| l.longitude))
     .bind(i64::from(row.priced.prep_minutes))
+    .bind(row.status.as_str())
+    .bind(confirmed)
     .fetch_optional(conn)
     .await?;
-    Ok(id)
+    Ok(order)
 }
 
 /// Writes an order's lines: updates the ones that continue a stored line,
@@ -482,11 +503,12 @@ pub async fn write_lines(
         .execute(&mut *conn)
         .await?;
     }
-    insert_lines(conn, order_id, new).await
+    insert_lines(conn, order_id, new).await?;
+    Ok(())
 }
 
 /// Inserts lines of an order in one statement, each a draft with its
-/// priced line.
+/// priced line, and returns them as stored, in order.
 ///
 /// # Errors
 /// Only unexpected database failures.
@@ -494,10 +516,10 @@ pub async fn insert_lines<'a>(
     conn: &mut PgConnection,
     order_id: i64,
     lines: impl IntoIterator<Item = (&'a DraftLine, &'a PricedLine)>,
-) -> Result<(), DomainError> {
+) -> Result<Vec<OrderLine>, DomainError> {
     let mut lines = lines.into_iter().peekable();
     if lines.peek().is_none() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut insert = sqlx::QueryBuilder::<Postgres>::new(
         "INSERT INTO order_lines (order_id, menu_item_id, name, quantity, unit_price_minor,
@@ -517,8 +539,11 @@ pub async fn insert_lines<'a>(
             .push_bind(options.deltas)
             .push_bind(draft.special_instructions.clone());
     });
-    insert.build().execute(conn).await?;
-    Ok(())
+    insert.push(concat!(" RETURNING ", line_columns!()));
+    let mut stored: Vec<OrderLine> = insert.build_query_as().fetch_all(conn).await?;
+    // Ids follow the order of the rows; RETURNING need not.
+    stored.sort_by_key(|line| line.id);
+    Ok(stored)
 }
 
 /// A line's chosen options as the three parallel array columns keep them.

@@ -289,3 +289,35 @@ async fn without_restaurant_svc_an_order_is_refused_as_unavailable_and_nothing_i
     assert_eq!(reason(&refused), "UPSTREAM_UNAVAILABLE");
     assert_eq!(app.count("orders").await, 0);
 }
+
+#[tokio::test]
+async fn the_order_a_create_answers_is_the_order_as_stored() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    let lines = vec![
+        pb::OrderLineInput {
+            option_ids: vec![menu.cheese],
+            special_instructions: "well done".to_owned(),
+            ..line(menu.pizza, 2)
+        },
+        line(menu.lemonade, 3),
+        line(menu.pizza, 1),
+    ];
+
+    for method in [pb::PaymentMethod::Cash, pb::PaymentMethod::Card] {
+        let created = app
+            .an_order(paid_by(
+                method,
+                pb::CreateOrderRequest {
+                    items: lines.clone(),
+                    ..seed_order(&menu)
+                },
+            ))
+            .await;
+
+        let stored = app.get(created.id).await;
+        assert_eq!(created, stored, "{method:?}: answered and stored differ");
+        let names: Vec<_> = stored.items.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["Margherita", "Lemonade", "Margherita"], "{method:?}");
+    }
+}
