@@ -1,28 +1,56 @@
-//! The menu cache: `GetMenu` answered from memory instead of seven
-//! statements in a snapshot transaction, and correct across replicas.
+//! The menu cache: `GetMenu` and `PriceOrder` answered from memory instead
+//! of a snapshot transaction of several statements each, and correct across
+//! replicas.
 //!
-//! Menus are kept by restaurant and by whether unavailable entries are
-//! included, as the built answer (`M`: the gRPC layer keeps the message it
-//! sends, so a hit is a clone), in a [`foodmesh_shared::cache::Cache`]:
-//! - every change to what a menu is read from notifies the restaurant's id
+//! Two kinds of entries are kept by restaurant, in one
+//! [`foodmesh_shared::cache::Cache`] whose groups are restaurants:
+//! - menus, by whether unavailable entries are included, as the built
+//!   answer (`M`: the gRPC layer keeps the message it sends, so a hit is a
+//!   clone);
+//! - pricing inputs (`P`: the restaurant and its whole menu, unavailable
+//!   items and options included), which price every order of the
+//!   restaurant.
+//!
+//! Both are read from the same rows, so one rule keeps both:
+//! - every change to what they are read from notifies the restaurant's id
 //!   (the schema's triggers, [`crate::watch`]), and the [`Follower`] drops
-//!   that restaurant's menus on every instance as the notice arrives;
-//! - the instance that made a change also drops them itself right after
-//!   its commit ([`MenuCache::evict`]), so its own next read sees the change
+//!   everything held for that restaurant on every instance as the notice
+//!   arrives;
+//! - the instance that made a change also drops it itself right after its
+//!   commit ([`MenuCache::evict`]), so its own next read sees the change
 //!   without waiting for the notice;
 //! - the cache serves only while the feed listens: disabled until it does,
 //!   and emptied and disabled the moment its connection is lost, until it
 //!   listens again; emptied on every gap too;
 //! - a read that raced a change is answered but not kept (see the shared
-//!   module's tickets), so an older menu never overtakes a notice;
-//! - a caller that keeps menus itself asks for a `fresh` read, which skips
+//!   module's tickets), so an older copy never overtakes a notice;
+//! - a caller that keeps menus itself asks for a `fresh` menu, which skips
 //!   the lookup (and refreshes the entry): this replica may not have heard
 //!   yet of the change whose notice sent the caller here;
 //! - at most [`CAPACITY`] restaurants are held; a new one takes the place
 //!   of an arbitrary other.
 //!
-//! Pricing (`PriceOrder`) never reads this cache: it reads Postgres, the
-//! authority for prices, in one snapshot.
+//! # Pricing
+//! `PriceOrder` reads its inputs from this cache. A change is seen by
+//! pricing on the replica that committed it at once (it evicts after its
+//! commit), and on every other replica as soon as the change's notice
+//! arrives — milliseconds normally. An order priced on another replica
+//! within that window is priced as just before the change, which is
+//! indistinguishable from the same order arriving a moment earlier: the
+//! change and the order were concurrent, and either could have come first.
+//! What can never happen is an order priced from a copy that a notice this
+//! replica has followed should have dropped (a read that raced it is not
+//! kept), or from a cache that is not listening: the cache serves nothing
+//! then, and every order reads Postgres. Coupons are not cached:
+//! redemptions and their limits are always Postgres's.
+//!
+//! Everything pricing reads is announced: the rows of `restaurants`,
+//! `menu_items`, `menu_item_option_groups`, `option_groups` and `options`
+//! all have a trigger (any column). The restaurant's opening hours come
+//! along in the inputs but pricing does not read them, and
+//! `opening_hours` has no trigger (changes through the service touch the
+//! restaurant's row, SQL run by hand on that table alone is not
+//! announced): a rule on opening hours would need that trigger first.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,35 +63,60 @@ use tokio::task::JoinHandle;
 use crate::domain::DomainError;
 use crate::watch::MenuFeed;
 
-/// How many restaurants' menus an instance keeps (each with and without
-/// unavailable entries).
+/// How many restaurants an instance keeps entries of (each with up to two
+/// menus and its pricing inputs).
 pub const CAPACITY: usize = 2048;
 
-/// Menus `M` by restaurant and `include_unavailable`; cheap to clone.
-#[derive(Debug)]
-pub struct MenuCache<M> {
-    menus: Cache<bool, Arc<M>>,
+/// What an entry is, within its restaurant's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// The menu, with or without unavailable entries.
+    Menu { include_unavailable: bool },
+    /// The pricing inputs.
+    Pricing,
 }
 
-impl<M> Clone for MenuCache<M> {
+/// An entry: one kind of value under each kind of [`Key`].
+#[derive(Debug)]
+enum Entry<M, P> {
+    Menu(Arc<M>),
+    Pricing(Arc<P>),
+}
+
+impl<M, P> Clone for Entry<M, P> {
     fn clone(&self) -> Self {
-        Self {
-            menus: self.menus.clone(),
+        match self {
+            Self::Menu(menu) => Self::Menu(menu.clone()),
+            Self::Pricing(inputs) => Self::Pricing(inputs.clone()),
         }
     }
 }
 
-impl<M> Default for MenuCache<M> {
+/// Menus `M` and pricing inputs `P` by restaurant; cheap to clone.
+#[derive(Debug)]
+pub struct MenuCache<M, P> {
+    entries: Cache<Key, Entry<M, P>>,
+}
+
+impl<M, P> Clone for MenuCache<M, P> {
+    fn clone(&self) -> Self {
+        Self {
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+impl<M, P> Default for MenuCache<M, P> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<M> MenuCache<M> {
+impl<M, P> MenuCache<M, P> {
     /// An empty cache, serving nothing until a [`Follower`] enables it.
     pub fn new() -> Self {
         Self {
-            menus: Cache::new(CAPACITY),
+            entries: Cache::new(CAPACITY),
         }
     }
 
@@ -85,37 +138,80 @@ impl<M> MenuCache<M> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<M, DomainError>>,
     {
-        if !fresh && let Some(menu) = self.menus.get(restaurant_id, include_unavailable) {
+        let key = Key::Menu {
+            include_unavailable,
+        };
+        if !fresh && let Some(Entry::Menu(menu)) = self.entries.get(restaurant_id, key) {
             metrics::counter!("menu_cache_hits_total").increment(1);
             return Ok(menu);
         }
         metrics::counter!("menu_cache_misses_total").increment(1);
-        // Taken before the read: see the module documentation.
-        let ticket = self.menus.ticket(restaurant_id);
-        let menu = Arc::new(load().await?);
-        if let Some(ticket) = ticket {
-            self.menus.fill(ticket, include_unavailable, menu.clone());
-        }
-        Ok(menu)
+        self.read_through(restaurant_id, key, load, Entry::Menu)
+            .await
     }
 
-    /// Drops restaurant `restaurant_id`'s menus: after this instance
-    /// committed a change to it, and on every notice of one.
+    /// The restaurant's pricing inputs from the cache, or from `load`
+    /// (kept if no change could have raced it): see the module
+    /// documentation for what pricing may see. Counted in
+    /// `pricing_cache_hits_total` and `pricing_cache_misses_total` (a
+    /// disabled cache misses).
+    ///
+    /// # Errors
+    /// What `load` returns; errors are never kept.
+    pub async fn pricing<F, Fut>(&self, restaurant_id: i64, load: F) -> Result<Arc<P>, DomainError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<P, DomainError>>,
+    {
+        if let Some(Entry::Pricing(inputs)) = self.entries.get(restaurant_id, Key::Pricing) {
+            metrics::counter!("pricing_cache_hits_total").increment(1);
+            return Ok(inputs);
+        }
+        metrics::counter!("pricing_cache_misses_total").increment(1);
+        self.read_through(restaurant_id, Key::Pricing, load, Entry::Pricing)
+            .await
+    }
+
+    /// The value `load` reads, kept under `key` (as `entry` makes it) if no
+    /// change could have raced the read.
+    async fn read_through<T, F, Fut>(
+        &self,
+        restaurant_id: i64,
+        key: Key,
+        load: F,
+        entry: fn(Arc<T>) -> Entry<M, P>,
+    ) -> Result<Arc<T>, DomainError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, DomainError>>,
+    {
+        // Taken before the read: see the module documentation.
+        let ticket = self.entries.ticket(restaurant_id);
+        let value = Arc::new(load().await?);
+        if let Some(ticket) = ticket {
+            self.entries.fill(ticket, key, entry(value.clone()));
+        }
+        Ok(value)
+    }
+
+    /// Drops everything held for restaurant `restaurant_id` (its menus and
+    /// its pricing inputs): after this instance committed a change to it,
+    /// and on every notice of one.
     pub fn evict(&self, restaurant_id: i64) {
-        self.menus.invalidate(restaurant_id);
+        self.entries.invalidate(restaurant_id);
     }
 
     /// Whether the cache serves now (the feed listens).
     pub fn is_enabled(&self) -> bool {
-        self.menus.is_enabled()
+        self.entries.is_enabled()
     }
 
     /// The work that keeps this cache in step with `feed`. It subscribes
     /// now, so no notice from here on is missed even before it is
     /// spawned.
-    pub fn follower(&self, feed: &MenuFeed) -> Follower<M> {
+    pub fn follower(&self, feed: &MenuFeed) -> Follower<M, P> {
         Follower {
-            menus: self.menus.clone(),
+            entries: self.entries.clone(),
             changes: feed.subscribe(),
             listening: feed.listening(),
         }
@@ -125,13 +221,13 @@ impl<M> MenuCache<M> {
 /// Evicts on every notice and enables the cache only while the feed
 /// listens. Spawn it once the service is bound.
 #[derive(Debug)]
-pub struct Follower<M> {
-    menus: Cache<bool, Arc<M>>,
+pub struct Follower<M, P> {
+    entries: Cache<Key, Entry<M, P>>,
     changes: Subscription<i64>,
     listening: watch::Receiver<Listening>,
 }
 
-impl<M: Send + Sync + 'static> Follower<M> {
+impl<M: Send + Sync + 'static, P: Send + Sync + 'static> Follower<M, P> {
     /// Runs until the instance stops (or the task is aborted), leaving the
     /// cache disabled.
     pub fn spawn(self) -> JoinHandle<()> {
@@ -146,12 +242,12 @@ impl<M: Send + Sync + 'static> Follower<M> {
         loop {
             tokio::select! {
                 heard = self.changes.next() => match heard {
-                    Heard::Changed(id) => self.menus.invalidate(id),
+                    Heard::Changed(id) => self.entries.invalidate(id),
                     // Lagged behind, or the feed listens again: what is
                     // held may have missed a notice.
                     Heard::Gap => {
                         if accepted.is_some() {
-                            self.menus.enable();
+                            self.entries.enable();
                         }
                     }
                     Heard::Stopping | Heard::Closed => break,
@@ -163,7 +259,7 @@ impl<M: Send + Sync + 'static> Follower<M> {
             }
         }
         // Nothing evicts any more: serve nothing.
-        self.menus.disable();
+        self.entries.disable();
     }
 
     /// Follows the feed's listening state: enabled (and emptied) on each
@@ -175,9 +271,9 @@ impl<M: Send + Sync + 'static> Follower<M> {
         }
         *accepted = now;
         if now.is_some() {
-            self.menus.enable();
+            self.entries.enable();
         } else {
-            self.menus.disable();
+            self.entries.disable();
         }
     }
 }
@@ -186,9 +282,9 @@ impl<M: Send + Sync + 'static> Follower<M> {
 mod tests {
     use super::*;
 
-    fn enabled() -> MenuCache<u32> {
+    fn enabled() -> MenuCache<u32, u32> {
         let cache = MenuCache::new();
-        cache.menus.enable();
+        cache.entries.enable();
         cache
     }
 
@@ -232,6 +328,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pricing_inputs_are_kept_apart_from_menus_and_dropped_with_them() {
+        let cache = enabled();
+        cache
+            .menu(1, true, false, || async { Ok(1) })
+            .await
+            .expect("loads");
+        cache.pricing(1, || async { Ok(2) }).await.expect("loads");
+
+        let menu = cache.menu(1, true, false, || async { Ok(0) }).await;
+        let inputs = cache.pricing(1, || async { Ok(0) }).await;
+        assert_eq!(*menu.expect("cached"), 1);
+        assert_eq!(*inputs.expect("cached"), 2);
+
+        cache.evict(1);
+        let menu = cache.menu(1, true, false, || async { Ok(3) }).await;
+        let inputs = cache.pricing(1, || async { Ok(4) }).await;
+        assert_eq!(*menu.expect("loads"), 3);
+        assert_eq!(*inputs.expect("loads"), 4);
+    }
+
+    #[tokio::test]
+    async fn a_pricing_read_that_raced_a_change_is_answered_but_not_kept() {
+        let cache = enabled();
+
+        let raced = cache
+            .pricing(1, || async {
+                cache.evict(1);
+                Ok(1)
+            })
+            .await
+            .expect("loads");
+        let next = cache.pricing(1, || async { Ok(2) }).await;
+        let hit = cache.pricing(1, || async { Ok(3) }).await;
+
+        assert_eq!(*raced, 1);
+        assert_eq!(*next.expect("loads"), 2, "the raced read was not kept");
+        assert_eq!(*hit.expect("cached"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_cache_prices_from_every_read_and_keeps_no_error() {
+        let cache: MenuCache<u32, u32> = MenuCache::new();
+        cache.pricing(1, || async { Ok(1) }).await.expect("loads");
+        let again = cache.pricing(1, || async { Ok(2) }).await;
+        assert_eq!(*again.expect("loads"), 2);
+
+        let enabled = enabled();
+        let failed = enabled
+            .pricing(1, || async { Err(DomainError::RestaurantNotFound(1)) })
+            .await;
+        assert!(failed.is_err());
+        let found = enabled.pricing(1, || async { Ok(3) }).await;
+        assert_eq!(*found.expect("loads"), 3);
+        enabled.entries.disable();
+        let disabled = enabled.pricing(1, || async { Ok(4) }).await;
+        assert_eq!(*disabled.expect("loads"), 4, "nothing served once disabled");
+    }
+
+    #[tokio::test]
     async fn a_fresh_read_loads_and_refreshes_the_cache() {
         let cache = enabled();
         cache
@@ -248,7 +403,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cache_that_was_never_enabled_reads_every_time_and_keeps_no_error() {
-        let cache: MenuCache<u32> = MenuCache::new();
+        let cache: MenuCache<u32, u32> = MenuCache::new();
         cache
             .menu(1, false, false, || async { Ok(1) })
             .await

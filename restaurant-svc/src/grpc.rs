@@ -5,11 +5,13 @@
 //! (the menu cache holds the `Menu` message it is given, without looking
 //! inside).
 //!
-//! Every write that changes a menu or a restaurant evicts the restaurant's
-//! cached menus right after the store returns — whatever it returned, since
-//! a commit whose answer was lost may still have landed — so this
-//! instance's next `GetMenu` sees the change without waiting for its
-//! notice.
+//! `GetMenu` and `PriceOrder` read through the menu cache
+//! ([`crate::cache`]). Every write that changes a menu or a restaurant
+//! evicts what the cache holds for the restaurant (its menus and its
+//! pricing inputs) right after the store returns — whatever it returned,
+//! since a commit whose answer was lost may still have landed — so this
+//! instance's next `GetMenu` or `PriceOrder` sees the change without
+//! waiting for its notice.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -33,7 +35,7 @@ use crate::domain::menu::{
     NewMenuItem, NewOptionGroup, OptionGroup, OptionGroupIds, OptionGroupPatch, OptionInput,
     SelectionRules,
 };
-use crate::domain::pricing::{self, LineProblem, OrderLine, PricedLines};
+use crate::domain::pricing::{self, LineProblem, OrderLine, PricedLines, PricingInputs};
 use crate::domain::restaurant::{
     Address, Coordinates, Currency, Email, Location, MAX_OPENING_SPANS, OpeningSpan, Phone,
     PostalAddress, PrepMinutes, Restaurant, RestaurantDetails, RestaurantFilter, RestaurantPatch,
@@ -52,25 +54,25 @@ type Reply<T> = Result<Response<T>, Status>;
 #[derive(Debug, Clone)]
 pub struct RestaurantApi {
     store: Store,
-    menus: MenuCache<pb::Menu>,
+    cache: MenuCache<pb::Menu, PricingInputs>,
     feed: MenuFeed,
 }
 
 impl RestaurantApi {
-    /// Serves from `store`, menus through `menus`, and menu watches from
-    /// `feed`.
-    pub fn new(store: Store, menus: MenuCache<pb::Menu>, feed: MenuFeed) -> Self {
-        Self { store, menus, feed }
+    /// Serves from `store`, menus and pricing inputs through `cache`, and
+    /// menu watches from `feed`.
+    pub fn new(store: Store, cache: MenuCache<pb::Menu, PricingInputs>, feed: MenuFeed) -> Self {
+        Self { store, cache, feed }
     }
 
-    /// `written`, after dropping restaurant `restaurant_id`'s cached menus
-    /// (see the module documentation).
+    /// `written`, after dropping what restaurant `restaurant_id` has in the
+    /// cache (see the module documentation).
     fn evicting<T>(
         &self,
         restaurant_id: i64,
         written: Result<T, DomainError>,
     ) -> Result<T, DomainError> {
-        self.menus.evict(restaurant_id);
+        self.cache.evict(restaurant_id);
         written
     }
 }
@@ -145,7 +147,7 @@ impl RestaurantService for RestaurantApi {
         let req = request.into_inner();
         let (id, include_unavailable) = (req.restaurant_id, req.include_unavailable);
         let menu = self
-            .menus
+            .cache
             .menu(id, include_unavailable, fresh, || async {
                 let menu = self.store.menu(id, include_unavailable).await?;
                 Ok(menu_to_pb(menu))
@@ -414,15 +416,13 @@ impl RestaurantService for RestaurantApi {
             })
             .collect();
         let lines = v.finish(|| lines.into_iter().collect::<Option<Vec<_>>>())?;
-        let ids: Vec<i64> = lines.iter().map(OrderLine::menu_item_id).collect();
-        let inputs = self.store.pricing_inputs(req.restaurant_id, &ids).await?;
-        let priced = pricing::price(
-            &inputs.restaurant,
-            &inputs.items,
-            &inputs.option_groups,
-            &lines,
-        )?;
-        Ok(Response::new(priced_to_pb(inputs.restaurant, priced)))
+        let id = req.restaurant_id;
+        let inputs = self
+            .cache
+            .pricing(id, || self.store.pricing_inputs(id))
+            .await?;
+        let priced = inputs.price(&lines)?;
+        Ok(Response::new(priced_to_pb(&inputs.restaurant, priced)))
     }
 
     async fn create_coupon(&self, request: Request<pb::CreateCouponRequest>) -> Reply<pb::Coupon> {
@@ -888,11 +888,11 @@ fn group_to_pb(group: OptionGroup) -> pb::OptionGroup {
     }
 }
 
-fn priced_to_pb(restaurant: Restaurant, priced: PricedLines) -> pb::PricedOrder {
-    let currency = restaurant.currency;
+fn priced_to_pb(restaurant: &Restaurant, priced: PricedLines) -> pb::PricedOrder {
+    let currency = restaurant.currency.clone();
     pb::PricedOrder {
         restaurant_id: restaurant.id,
-        restaurant_name: restaurant.name,
+        restaurant_name: restaurant.name.clone(),
         lines: priced
             .lines
             .into_iter()
@@ -919,7 +919,7 @@ fn priced_to_pb(restaurant: Restaurant, priced: PricedLines) -> pb::PricedOrder 
         delivery_fee: money(restaurant.delivery_fee_minor, &currency),
         tax_rate_bps: restaurant.tax_rate_bps,
         avg_prep_minutes: restaurant.avg_prep_minutes,
-        address: address_to_pb(restaurant.address),
+        address: address_to_pb(restaurant.address.clone()),
         location: location_to_pb(restaurant.location),
         currency,
     }

@@ -12,9 +12,9 @@
 //! - [`watch`] — menu change notices across replicas (Postgres
 //!   `LISTEN/NOTIFY`, sent by the schema's triggers), and the
 //!   `WatchMenuChanges` stream the gateway's cache follows.
-//! - [`cache`] — the menu cache `GetMenu` answers from: evicted on every
-//!   notice and after this instance's own writes, serving only while the
-//!   notices flow. Pricing never reads it.
+//! - [`cache`] — the menu cache `GetMenu` and `PriceOrder` answer from:
+//!   evicted on every notice and after this instance's own writes, serving
+//!   only while the notices flow. Coupons are never cached.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema, and the triggers that
 //!   announce menu changes.
@@ -46,9 +46,9 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let server = GrpcServer::new();
     // Listening before anything is served, so no change is missed.
     let (feed, feed_tasks) = watch::MenuFeed::connect(&store, server.health()).await?;
-    let menus = cache::MenuCache::new();
-    let follower = menus.follower(&feed);
-    let api = grpc::RestaurantApi::new(store, menus, feed);
+    let cache = cache::MenuCache::new();
+    let follower = cache.follower(&feed);
+    let api = grpc::RestaurantApi::new(store, cache, feed);
     let server = server.add_service(RestaurantServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool, discovery).await?;

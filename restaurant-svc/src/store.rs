@@ -15,6 +15,7 @@ use crate::domain::menu::{
     self, Category, CategoryPatch, Menu, MenuItem, MenuItemPatch, MenuOption, NewCategory,
     NewMenuItem, NewOptionGroup, OptionDraft, OptionGroup, OptionGroupIds, OptionGroupPatch,
 };
+use crate::domain::pricing::PricingInputs;
 use crate::domain::restaurant::{
     Coordinates, Location, OpeningHours, OpeningSpan, PostalAddress, Restaurant, RestaurantDetails,
     RestaurantFilter, RestaurantPatch,
@@ -37,17 +38,6 @@ impl From<sqlx::Error> for DomainError {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
-}
-
-/// What pricing an order reads, from one snapshot of the menu.
-#[derive(Debug, Clone)]
-pub struct PricingInputs {
-    /// The restaurant, for its currency, fees and address.
-    pub restaurant: Restaurant,
-    /// The items the order names that exist at this restaurant.
-    pub items: Vec<MenuItem>,
-    /// Every option group those items offer.
-    pub option_groups: Vec<OptionGroup>,
 }
 
 // Each SELECT is written once here and narrowed by its callers.
@@ -625,26 +615,21 @@ impl Store {
         .ok_or(DomainError::OptionGroupNotFound(group_id))
     }
 
-    /// What pricing `item_ids` needs, read from one snapshot.
+    /// Everything pricing any order of the restaurant reads — the
+    /// restaurant, and every item and option group with every option,
+    /// unavailable ones included — from one snapshot, so it is
+    /// self-consistent and can be kept for the next orders.
     ///
     /// # Errors
     /// [`DomainError::RestaurantNotFound`].
-    pub async fn pricing_inputs(
-        &self,
-        restaurant_id: i64,
-        item_ids: &[i64],
-    ) -> Result<PricingInputs, DomainError> {
+    pub async fn pricing_inputs(&self, restaurant_id: i64) -> Result<PricingInputs, DomainError> {
         let mut tx = self
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
         let restaurant = restaurant(&mut tx, restaurant_id).await?;
-        let items = menu_items(&mut tx, restaurant_id, Some(item_ids), true).await?;
-        let group_ids: Vec<i64> = items
-            .iter()
-            .flat_map(|item| item.option_group_ids.iter().copied())
-            .collect();
-        let option_groups = option_groups(&mut tx, restaurant_id, Some(&group_ids), true).await?;
+        let items = menu_items(&mut tx, restaurant_id, None, true).await?;
+        let option_groups = option_groups(&mut tx, restaurant_id, None, true).await?;
         tx.commit().await?;
         Ok(PricingInputs {
             restaurant,

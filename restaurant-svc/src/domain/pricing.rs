@@ -167,7 +167,40 @@ pub struct PricedLines {
     pub subtotal_minor: i64,
 }
 
+/// What pricing reads of one restaurant, from one snapshot: the restaurant
+/// and its whole menu, unavailable items and options included. Read once
+/// and kept in memory ([`crate::cache`]), one copy prices every order of the
+/// restaurant until its menu changes.
+#[derive(Debug, Clone)]
+pub struct PricingInputs {
+    /// Whether it takes orders, and its name, currency, fee, tax rate and
+    /// address for the answer.
+    pub restaurant: Restaurant,
+    /// Every item of the restaurant, available or not.
+    pub items: Vec<MenuItem>,
+    /// Every option group of the restaurant, with all its options.
+    pub option_groups: Vec<OptionGroup>,
+}
+
+impl PricingInputs {
+    /// Prices `lines`: [`price`] over the whole menu.
+    ///
+    /// # Errors
+    /// As [`price`].
+    pub fn price(&self, lines: &[OrderLine]) -> Result<PricedLines, DomainError> {
+        price(&self.restaurant, &self.items, &self.option_groups, lines)
+    }
+}
+
 /// Prices `lines` from `restaurant`'s current `items` and option `groups`.
+///
+/// Items and groups are looked up by id (an item also by restaurant), so
+/// `items` and `groups` may hold more than the lines name — a whole menu —
+/// and the answer is the one given from only the ordered items of this
+/// restaurant and the groups those offer: an item missing from `items` is
+/// [`LineProblem::UnknownItem`] either way, and a group an item names but
+/// `groups` lacks is not offered (its options are
+/// [`LineProblem::OptionNotOffered`], its limits unchecked) either way.
 ///
 /// # Errors
 /// The restaurant takes no orders, or a line cannot be priced
@@ -489,6 +522,77 @@ mod tests {
         closed.active = false;
         let refused = price(&closed, &[item(1, 100, &[])], &[], &[line(1, 1, &[])]);
         assert!(matches!(refused, Err(DomainError::RestaurantInactive(1))));
+    }
+
+    /// What the lines name out of `items` and `groups`: the items of
+    /// restaurant 1 among the lines' ids and the groups those offer, as
+    /// pricing read them from Postgres before the whole menu was cached.
+    fn narrowed(
+        items: &[MenuItem],
+        groups: &[OptionGroup],
+        lines: &[OrderLine],
+    ) -> (Vec<MenuItem>, Vec<OptionGroup>) {
+        let ids: HashSet<i64> = lines.iter().map(OrderLine::menu_item_id).collect();
+        let items: Vec<MenuItem> = items
+            .iter()
+            .filter(|i| i.restaurant_id == 1 && ids.contains(&i.id))
+            .cloned()
+            .collect();
+        let offered: HashSet<i64> = items
+            .iter()
+            .flat_map(|i| i.option_group_ids.iter().copied())
+            .collect();
+        let groups = groups
+            .iter()
+            .filter(|g| offered.contains(&g.id))
+            .cloned()
+            .collect();
+        (items, groups)
+    }
+
+    #[test]
+    fn pricing_from_the_whole_menu_answers_as_from_what_the_lines_name() {
+        let mut off = item(4, 300, &[]);
+        off.available = false;
+        // 30 is no group of this restaurant: the item's link is skipped.
+        let mut groups = groups();
+        groups[1].options[1].available = false;
+        groups.push(OptionGroup {
+            id: 40,
+            restaurant_id: 1,
+            name: "Sauce".to_owned(),
+            min_select: 1,
+            max_select: 1,
+            currency: "USD".to_owned(),
+            options: vec![option(401, 0)],
+        });
+        let items = [
+            item(1, 1000, &[10, 20]),
+            item(2, 300, &[]),
+            item(3, 500, &[30, 20]),
+            off,
+            item(5, 700, &[40]),
+            item(6, 50, &[10]),
+        ];
+        let orders: Vec<Vec<OrderLine>> = vec![
+            vec![line(1, 2, &[102, 201]), line(2, 1, &[]), line(3, 1, &[203])],
+            vec![line(1, 1, &[101]), line(9, 1, &[])],
+            vec![line(4, 1, &[])],
+            vec![line(2, 1, &[101])],
+            vec![line(3, 1, &[401])],
+            vec![line(1, 1, &[102, 202])],
+            vec![line(1, 1, &[201])],
+            vec![line(5, 1, &[])],
+            vec![line(2, 1, &[]), line(5, 1, &[401]), line(1, 1, &[101, 102])],
+            vec![line(6, 1, &[101])],
+            vec![line(1, 99, &[102]), line(1, 99, &[102])],
+        ];
+        for lines in &orders {
+            let (few_items, few_groups) = narrowed(&items, &groups, lines);
+            let whole = price(&restaurant(), &items, &groups, lines);
+            let named = price(&restaurant(), &few_items, &few_groups, lines);
+            assert_eq!(format!("{whole:?}"), format!("{named:?}"), "{lines:?}");
+        }
     }
 
     #[test]

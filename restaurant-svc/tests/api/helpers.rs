@@ -251,10 +251,22 @@ pub fn amount(money: &Option<foodmesh_proto::common::v1::Money>) -> i64 {
 /// How many `GetMenu` calls of this test process were answered from a
 /// menu cache (nextest runs each test in its own process).
 pub fn menu_cache_hits() -> u64 {
+    counter("menu_cache_hits_total")
+}
+
+/// How many `PriceOrder` calls of this test process were answered from a
+/// cache.
+pub fn pricing_cache_hits() -> u64 {
+    counter("pricing_cache_hits_total")
+}
+
+/// The sum of the counter `name` over every instance of this process.
+fn counter(name: &str) -> u64 {
+    let prefix = format!("{name} ");
     foodmesh_shared::telemetry::prometheus()
         .render()
         .lines()
-        .filter_map(|line| line.strip_prefix("menu_cache_hits_total "))
+        .filter_map(|line| line.strip_prefix(prefix.as_str()))
         .filter_map(|value| value.trim().parse::<f64>().ok())
         .map(|value| value as u64)
         .sum()
