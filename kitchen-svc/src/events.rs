@@ -7,7 +7,8 @@
 //! order-svc follows its orders from these; `ticket.rejected` makes it
 //! cancel (and refund) the order.
 //!
-//! Consumes order-svc's stream:
+//! Consumes order-svc's stream (what a handler changes is counted in the
+//! metrics once the consumer's transaction has committed):
 //! - `order.confirmed` queues the order's ticket — once, whatever the
 //!   redeliveries or a hand-made ticket racing it;
 //! - `order.cancelled` cancels the order's open ticket (a ticket already
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use foodmesh_proto::events::v1::{OrderEvent, TicketEvent};
 use foodmesh_proto::order::v1 as order;
-use foodmesh_shared::events::consumer::{Handler, HandlerError, Router};
+use foodmesh_shared::events::consumer::{Handler, HandlerError, Router, on_commit};
 use foodmesh_shared::events::{Event, outbox};
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
@@ -125,26 +126,26 @@ impl OnOrder {
         let new = NewTicket::parse(&ticket_input(order, prep_minutes)).map_err(|e| {
             HandlerError::Reject(format!("order {} cannot become a ticket: {e}", order.id))
         })?;
-        if store::order_was_cancelled(conn, order.id)
+        match store::receive_confirmed(conn, &self.stream, &new, store::now())
             .await
             .map_err(retry)?
         {
-            tracing::info!(
-                order_id = order.id,
-                "order was cancelled before it was queued"
-            );
-            return Ok(());
-        }
-        match store::receive(conn, &self.stream, &new, store::now())
-            .await
-            .map_err(retry)?
-        {
-            Received::Queued(ticket) => {
-                tracing::info!(order_id = order.id, ticket_id = ticket.id, "ticket queued");
+            Some(Received::Queued(ticket)) => on_commit(move || {
+                tracing::info!(
+                    order_id = ticket.order_id,
+                    ticket_id = ticket.id,
+                    "ticket queued"
+                );
                 observe::ticket_changed(&ticket);
-            }
-            Received::Existing(ticket) => {
+            }),
+            Some(Received::Existing(ticket)) => {
                 tracing::debug!(order_id = order.id, ticket_id = ticket.id, "already queued");
+            }
+            None => {
+                tracing::info!(
+                    order_id = order.id,
+                    "order was cancelled before it was queued"
+                );
             }
         }
         Ok(())
@@ -165,7 +166,7 @@ impl OnOrder {
         match store::change_order_ticket(conn, &self.stream, order_id, &change, store::now()).await
         {
             Ok(Some(ticket)) => {
-                observe::ticket_changed(&ticket);
+                on_commit(move || observe::ticket_changed(&ticket));
                 Ok(())
             }
             Ok(None) => store::remember_cancelled_order(conn, order_id)
@@ -184,7 +185,7 @@ impl OnOrder {
         match store::change_order_ticket(conn, &self.stream, order_id, &change, store::now()).await
         {
             Ok(Some(ticket)) => {
-                observe::ticket_changed(&ticket);
+                on_commit(move || observe::ticket_changed(&ticket));
                 Ok(())
             }
             // No ticket, or one that is not at the pass: nothing to clear.

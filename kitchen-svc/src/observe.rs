@@ -5,9 +5,10 @@
 //! - `kitchen_preparation_seconds{restaurant_id}` — seconds from PREPARING
 //!   to READY, recorded as each ticket becomes READY.
 //!
-//! Changes made through the API are counted after their commit; changes
-//! made by an order event are counted when the handler is done, just
-//! before the consumer commits.
+//! Changes are counted after their commit: those made through the API by
+//! the store, those made by an order event through the consumer's
+//! `on_commit`, so an event applied again after its transaction rolled
+//! back is counted once.
 
 use crate::domain::ticket::{Ticket, TicketStatus};
 

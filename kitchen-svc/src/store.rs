@@ -85,13 +85,20 @@ impl Received {
     }
 }
 
+// A ticket's columns as `TicketRow` reads them: what SELECTs read and
+// inserts return.
+macro_rules! ticket_columns {
+    () => {
+        "id, order_id, order_number, restaurant_id, status, fulfilment, table_number,
+         notes, reason, ready_by, created_at, accepted_at, started_at, ready_at,
+         picked_up_at, updated_at, version"
+    };
+}
+
 // The one SELECT of tickets, narrowed by its callers.
 macro_rules! select_tickets {
     () => {
-        "SELECT id, order_id, order_number, restaurant_id, status, fulfilment, table_number,
-                notes, reason, ready_by, created_at, accepted_at, started_at, ready_at,
-                picked_up_at, updated_at, version
-         FROM tickets"
+        concat!("SELECT ", ticket_columns!(), " FROM tickets")
     };
 }
 
@@ -309,13 +316,52 @@ pub async fn receive(
     new: &NewTicket,
     at: DateTime<Utc>,
 ) -> Result<Received, DomainError> {
-    let id: Option<i64> = sqlx::query_scalar(
+    let key = TicketRef::Order(new.order_id);
+    queue(conn, stream, new, at, false)
+        .await?
+        .ok_or_else(|| unexpected(format!("{key} conflicted but cannot be read")))
+}
+
+/// Queues the ticket of a confirmed order as [`receive`] does — unless the
+/// order's cancellation came first ([`remember_cancelled_order`]): then
+/// nothing is written and the answer is `None`.
+///
+/// The caller must hold [`lock_order`]. The cancellation is looked for in
+/// the insert's own statement, which starts after the lock is granted and
+/// so sees a cancellation committed while it waited; a look in the lock's
+/// own statement would read from before the wait and could miss it.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn receive_confirmed(
+    conn: &mut PgConnection,
+    stream: &str,
+    new: &NewTicket,
+    at: DateTime<Utc>,
+) -> Result<Option<Received>, DomainError> {
+    queue(conn, stream, new, at, true).await
+}
+
+/// Inserts `new`'s ticket, with its items, its event and its notice, and
+/// returns it as written; with `heed_cancellation`, not for an order whose
+/// cancellation is remembered. `None` when neither that ticket nor an
+/// existing one is there.
+async fn queue(
+    conn: &mut PgConnection,
+    stream: &str,
+    new: &NewTicket,
+    at: DateTime<Utc>,
+    heed_cancellation: bool,
+) -> Result<Option<Received>, DomainError> {
+    let row: Option<TicketRow> = sqlx::query_as(concat!(
         "INSERT INTO tickets (order_id, order_number, restaurant_id, status, fulfilment,
              table_number, notes, ready_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9
+         WHERE NOT ($10::bool AND EXISTS (SELECT 1 FROM cancelled_orders WHERE order_id = $1))
          ON CONFLICT (order_id) DO NOTHING
-         RETURNING id",
-    )
+         RETURNING ",
+        ticket_columns!()
+    ))
     .bind(new.order_id)
     .bind(new.order_number.as_str())
     .bind(new.restaurant_id)
@@ -325,15 +371,16 @@ pub async fn receive(
     .bind(new.notes.as_str())
     .bind(new.prep.ready_by(at))
     .bind(at)
+    .bind(heed_cancellation)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(id) = id else {
-        let key = TicketRef::Order(new.order_id);
-        let existing = find(conn, key, false)
-            .await?
-            .ok_or_else(|| unexpected(format!("{key} conflicted but cannot be read")))?;
-        return Ok(Received::Existing(existing));
+    let Some(row) = row else {
+        // The order has a ticket (committed: a conflicting insert waits for
+        // the other to end), or it was cancelled and has none.
+        let existing = find(conn, TicketRef::Order(new.order_id), false).await?;
+        return Ok(existing.map(Received::Existing));
     };
+    let id = row.id;
     let mut items = QueryBuilder::new(
         "INSERT INTO ticket_items (ticket_id, position, name, quantity, modifiers,
              special_instructions) ",
@@ -348,11 +395,25 @@ pub async fn receive(
             .push_bind(item.special_instructions.as_str());
     });
     items.build().execute(&mut *conn).await?;
-    let ticket = find(conn, TicketRef::Id(id), false)
-        .await?
-        .ok_or_else(|| unexpected(format!("ticket {id} vanished after its insert")))?;
+    // The ticket as written: the row as it was returned, the items as they
+    // were given.
+    let mut ticket = row.into_ticket()?;
+    ticket.items = new
+        .items
+        .iter()
+        .map(|item| TicketItem {
+            name: item.name.as_str().to_owned(),
+            quantity: item.quantity.get(),
+            modifiers: item
+                .modifiers
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
+            special_instructions: item.special_instructions.as_str().to_owned(),
+        })
+        .collect();
     record_change(conn, stream, &ticket).await?;
-    Ok(Received::Queued(ticket))
+    Ok(Some(Received::Queued(ticket)))
 }
 
 /// Applies an order-driven `change` to the order's ticket in the caller's
@@ -406,22 +467,6 @@ pub async fn remember_cancelled_order(
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// Whether an order's cancellation arrived before its ticket could.
-///
-/// # Errors
-/// Only unexpected database failures.
-pub async fn order_was_cancelled(
-    conn: &mut PgConnection,
-    order_id: i64,
-) -> Result<bool, DomainError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT order_id FROM cancelled_orders WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(found.is_some())
 }
 
 /// One ticket with its items; `lock` takes its row lock until the

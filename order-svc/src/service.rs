@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use foodmesh_shared::events::consumer;
 use foodmesh_shared::notices;
 use sqlx::PgConnection;
 use tokio::sync::Notify;
@@ -755,12 +756,17 @@ impl Orders {
         let order = store::existing_order(conn, id).await?;
         events::publish(conn, &self.stream, to.event_type(), &order, Some(&change)).await?;
         store::notify_change(conn, id).await?;
-        metrics::counter!(
-            "order_transitions_total",
-            "to" => to.as_str(),
-            "actor" => actor.kind.as_str()
-        )
-        .increment(1);
+        // Counted once the change commits: an event's handler may run in a
+        // group that rolls back before the event is applied alone.
+        let kind = actor.kind;
+        consumer::on_commit(move || {
+            metrics::counter!(
+                "order_transitions_total",
+                "to" => to.as_str(),
+                "actor" => kind.as_str()
+            )
+            .increment(1);
+        });
         Ok((order, change))
     }
 

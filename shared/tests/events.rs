@@ -1,17 +1,23 @@
 //! The event backbone on the real Postgres and Redis: what commits is
 //! published, what rolls back is not, a redelivery has one effect, a poison
 //! event is dead-lettered while the stream flows on, a crashed consumer's
-//! entries are taken over, and a Redis restart loses nothing.
+//! entries are taken over, and a Redis restart loses nothing. The events of
+//! one read are applied in one transaction, and a failing one among them
+//! neither loses nor repeats the others.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use foodmesh_proto::events::v1::MenuChanged;
-use foodmesh_shared::events::consumer::{Consumer, ConsumerConfig, Handler, HandlerError};
+use foodmesh_shared::events::consumer::{
+    Consumer, ConsumerConfig, Handler, HandlerError, on_commit,
+};
 use foodmesh_shared::events::relay::Relay;
 use foodmesh_shared::events::{self, Event, outbox};
 use foodmesh_shared::testing::TestDb;
 use futures::future::BoxFuture;
+use prost::Message;
 use redis::AsyncCommands;
 use sqlx::{PgConnection, PgPool};
 
@@ -37,6 +43,30 @@ impl Handler for Effects {
                 .bind(payload.restaurant_id)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
+        })
+    }
+}
+
+/// [`Effects`] that also counts, through `on_commit`, the events whose
+/// effects committed.
+struct Counted {
+    effects: Effects,
+    committed: Arc<AtomicUsize>,
+}
+
+impl Handler for Counted {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.effects.handle(tx, event).await?;
+            let committed = self.committed.clone();
+            on_commit(move || {
+                committed.fetch_add(1, Ordering::SeqCst);
+            });
             Ok(())
         })
     }
@@ -107,6 +137,15 @@ impl Bench {
         config
     }
 
+    /// A config under which nothing is retried or claimed during a test:
+    /// what ends up acknowledged was acknowledged by the first attempt.
+    fn config_without_retries(&self) -> ConsumerConfig {
+        let mut config = self.config();
+        config.retry_base = Duration::from_secs(600);
+        config.claim_after = Duration::from_secs(600);
+        config
+    }
+
     async fn consumer(&self, handler: Effects) -> tokio::task::JoinHandle<()> {
         Consumer::new(
             self.pool.clone(),
@@ -134,6 +173,49 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.effects().await
+    }
+
+    /// Entries read but not acknowledged, once there are none (at most
+    /// 5 s).
+    async fn wait_until_nothing_pending(&self) -> usize {
+        let mut redis = self.redis().await;
+        let mut pending = usize::MAX;
+        for _ in 0..250 {
+            let reply: redis::streams::StreamPendingReply = redis
+                .xpending(&self.stream, "test-group")
+                .await
+                .expect("pending");
+            pending = reply.count();
+            if pending == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        pending
+    }
+
+    /// The dead-letter stream's length once it has `n` entries (at most
+    /// 5 s).
+    async fn wait_for_dead_letters(&self, n: usize) -> usize {
+        let dead = events::dead_letter_stream(&self.stream);
+        let mut len = 0;
+        for _ in 0..250 {
+            len = self.stream_len(&dead).await;
+            if len >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        len
+    }
+
+    /// How many events are recorded as processed, and in how many
+    /// transactions (a transaction's `now()` is its own).
+    async fn processed(&self) -> (i64, i64) {
+        sqlx::query_as("SELECT count(*), count(DISTINCT processed_at) FROM processed_events")
+            .fetch_one(&self.pool)
+            .await
+            .expect("processed")
     }
 
     async fn stream_len(&self, stream: &str) -> usize {
@@ -517,6 +599,197 @@ async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
     assert_eq!(effects, vec![9]);
     assert_eq!(recorded, 1, "only the routed event was recorded");
     assert_eq!(pending, 0, "both were acknowledged");
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_events_of_one_read_are_applied_in_one_transaction_and_all_acknowledged() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    for id in 1..=10 {
+        bench.commit_event(id).await;
+    }
+    // All on the stream before the consumer starts: its first read takes
+    // them all.
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+
+    let committed = Arc::new(AtomicUsize::new(0));
+    let consumer = Consumer::new(
+        bench.pool.clone(),
+        bench.redis().await,
+        bench.config_without_retries(),
+        Arc::new(Counted {
+            effects: Effects { fail_with: None },
+            committed: committed.clone(),
+        }),
+    )
+    .spawn();
+    let effects = bench.wait_for_effects(10).await;
+    let pending = bench.wait_until_nothing_pending().await;
+
+    assert_eq!(effects, (1..=10).collect::<Vec<i64>>());
+    assert_eq!(bench.processed().await, (10, 1), "ten events, one commit");
+    assert_eq!(pending, 0, "every entry was acknowledged at once");
+    assert_eq!(committed.load(Ordering::SeqCst), 10);
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn failing_events_in_a_read_leave_the_others_applied_once_and_meet_their_own_fate() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    for id in 31..=35 {
+        bench.commit_event(id).await;
+    }
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+
+    let committed = Arc::new(AtomicUsize::new(0));
+    let consumer = Consumer::new(
+        bench.pool.clone(),
+        bench.redis().await,
+        bench.config(),
+        Arc::new(Counted {
+            effects: Effects {
+                fail_with: Some(|id| match id {
+                    32 => Some(HandlerError::Reject("poison".to_owned())),
+                    34 => Some(HandlerError::Retry(anyhow::anyhow!("peer down"))),
+                    _ => None,
+                }),
+            },
+            committed: committed.clone(),
+        }),
+    )
+    .spawn();
+    // 32 is dead-lettered at once, 34 after its attempts run out.
+    let dead = bench.wait_for_dead_letters(2).await;
+    let pending = bench.wait_until_nothing_pending().await;
+    let effects = bench.effects().await;
+
+    assert_eq!(effects, vec![31, 33, 35], "each good event applied once");
+    assert_eq!(dead, 2);
+    assert_eq!(pending, 0, "nothing left behind");
+    assert_eq!(bench.processed().await.0, 3);
+    assert_eq!(
+        committed.load(Ordering::SeqCst),
+        3,
+        "the rolled-back attempt's effects were dropped"
+    );
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_read_that_fails_together_is_applied_one_by_one_at_once() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    for id in 51..=55 {
+        bench.commit_event(id).await;
+    }
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+
+    // No retries: whatever is applied or dead-lettered was so by the
+    // fallback after the failed transaction.
+    let consumer = Consumer::new(
+        bench.pool.clone(),
+        bench.redis().await,
+        bench.config_without_retries(),
+        Arc::new(Effects {
+            fail_with: Some(|id| match id {
+                52 => Some(HandlerError::Reject("poison".to_owned())),
+                54 => Some(HandlerError::Retry(anyhow::anyhow!("peer down"))),
+                _ => None,
+            }),
+        }),
+    )
+    .spawn();
+    let effects = bench.wait_for_effects(3).await;
+    let dead = bench.wait_for_dead_letters(1).await;
+    let mut redis = bench.redis().await;
+    let mut pending = Vec::new();
+    for _ in 0..250 {
+        let reply: redis::streams::StreamPendingCountReply = redis
+            .xpending_count(&bench.stream, "test-group", "-", "+", 10)
+            .await
+            .expect("pending");
+        pending = reply.ids;
+        if pending.len() <= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    assert_eq!(effects, vec![51, 53, 55]);
+    assert_eq!(dead, 1, "the poison event is dead-lettered at once");
+    assert_eq!(pending.len(), 1, "only the retryable event waits");
+    assert_eq!(pending[0].times_delivered, 1);
+    let read: redis::streams::StreamRangeReply = redis
+        .xrange(&bench.stream, &pending[0].id, &pending[0].id)
+        .await
+        .expect("xrange");
+    let raw: Vec<u8> = read.ids[0].get(events::ENVELOPE_FIELD).expect("envelope");
+    let envelope = events::Envelope::decode(raw.as_slice()).expect("an envelope");
+    let waiting = MenuChanged::decode(envelope.payload.as_slice()).expect("a payload");
+    assert_eq!(waiting.restaurant_id, 54);
+    consumer.abort();
+    bench.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_same_event_twice_in_one_read_has_one_effect() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    bench.commit_event(41).await;
+    let envelope: Vec<u8> = sqlx::query_scalar("SELECT envelope FROM outbox")
+        .fetch_one(&bench.pool)
+        .await
+        .expect("row");
+    bench.commit_event(42).await;
+    // 41, 42, then 41 twice more.
+    bench
+        .relay()
+        .await
+        .publish_batch()
+        .await
+        .expect("published");
+    let mut redis = bench.redis().await;
+    for _ in 0..2 {
+        let _: String = redis
+            .xadd(
+                &bench.stream,
+                "*",
+                &[(events::ENVELOPE_FIELD, envelope.as_slice())],
+            )
+            .await
+            .expect("xadd");
+    }
+
+    let consumer = Consumer::new(
+        bench.pool.clone(),
+        bench.redis().await,
+        bench.config_without_retries(),
+        Arc::new(Effects { fail_with: None }),
+    )
+    .spawn();
+    bench.wait_for_effects(2).await;
+    let pending = bench.wait_until_nothing_pending().await;
+    let effects = bench.effects().await;
+
+    assert_eq!(effects, vec![41, 42]);
+    assert_eq!(bench.processed().await, (2, 1), "one transaction");
+    assert_eq!(pending, 0, "the duplicates were acknowledged too");
     consumer.abort();
     bench.cleanup().await;
 }

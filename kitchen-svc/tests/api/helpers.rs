@@ -177,26 +177,32 @@ impl TestApp {
         prep_minutes: u32,
         reason: &str,
     ) -> Vec<u8> {
-        let payload = OrderEvent {
-            order: Some(order.clone()),
-            change: (!reason.is_empty()).then(|| order::StatusChange {
-                reason: reason.to_owned(),
-                ..Default::default()
-            }),
-            prep_minutes,
-            ..Default::default()
-        };
-        let envelope = Envelope {
-            id: uuid::Uuid::new_v4().to_string(),
-            r#type: event_type.to_owned(),
-            aggregate_id: order.id.to_string(),
-            occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-            trace_context: Default::default(),
-            payload: payload.encode_to_vec(),
-        }
-        .encode_to_vec();
+        let envelope = order_envelope(event_type, order, prep_minutes, reason).encode_to_vec();
         self.deliver(&envelope).await;
         envelope
+    }
+
+    /// Publishes `(event type, order, reason)`s in one Redis transaction,
+    /// so the consumer reads them all at once; returns their event ids.
+    pub async fn publish_order_events_together(
+        &self,
+        events: &[(&str, &order::Order, &str)],
+    ) -> Vec<uuid::Uuid> {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut ids = Vec::new();
+        for (event_type, order, reason) in events {
+            let envelope = order_envelope(event_type, order, 0, reason);
+            ids.push(envelope.id.parse().expect("a uuid"));
+            pipe.xadd(
+                self.order_stream(),
+                "*",
+                &[(ENVELOPE_FIELD, envelope.encode_to_vec())],
+            );
+        }
+        let mut redis = self.redis().await;
+        let _: Vec<String> = pipe.query_async(&mut redis).await.expect("xadd");
+        ids
     }
 
     /// Adds an encoded envelope to order-svc's stream (again).
@@ -328,6 +334,32 @@ impl Drop for TestApp {
         {
             let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
         }
+    }
+}
+
+/// An order event as order-svc's relay publishes it.
+fn order_envelope(
+    event_type: &str,
+    order: &order::Order,
+    prep_minutes: u32,
+    reason: &str,
+) -> Envelope {
+    let payload = OrderEvent {
+        order: Some(order.clone()),
+        change: (!reason.is_empty()).then(|| order::StatusChange {
+            reason: reason.to_owned(),
+            ..Default::default()
+        }),
+        prep_minutes,
+        ..Default::default()
+    };
+    Envelope {
+        id: uuid::Uuid::new_v4().to_string(),
+        r#type: event_type.to_owned(),
+        aggregate_id: order.id.to_string(),
+        occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+        trace_context: Default::default(),
+        payload: payload.encode_to_vec(),
     }
 }
 

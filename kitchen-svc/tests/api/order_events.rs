@@ -1,6 +1,8 @@
 //! The order's events through the real Redis: a confirmed order becomes
 //! exactly one ticket, a cancelled one cancels its open ticket, an order
 //! that left clears it, and the kitchen's own events reach its stream.
+//! Several events read at once and applied in one transaction do the
+//! same.
 
 use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_proto::order::v1::OrderType;
@@ -225,6 +227,50 @@ async fn a_cancellation_that_arrives_first_keeps_a_late_confirmation_out_of_the_
     app.barrier().await;
 
     assert!(app.get_by_order(508).await.is_err(), "no ticket was queued");
+}
+
+#[tokio::test]
+async fn a_cancellation_read_together_with_the_confirmation_after_it_queues_nothing() {
+    let app = spawn_app().await;
+    let cancelled = order_with(513, 3, OrderType::Takeout);
+    let confirmed = order_with(514, 3, OrderType::Takeout);
+
+    let ids = app
+        .publish_order_events_together(&[
+            ("order.cancelled", &cancelled, "unpaid"),
+            ("order.confirmed", &cancelled, ""),
+            ("order.confirmed", &confirmed, ""),
+        ])
+        .await;
+    app.barrier().await;
+
+    assert!(app.get_by_order(513).await.is_err(), "no ticket was queued");
+    let queued = app.wait_for_ticket(514).await;
+    assert_eq!(app.events_of(queued.id).await, ["ticket.queued"]);
+    let (events, transactions): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT processed_at) FROM processed_events
+         WHERE event_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_one(&app.pool)
+    .await
+    .expect("processed");
+    assert_eq!((events, transactions), (3, 1), "applied in one transaction");
+}
+
+#[tokio::test]
+async fn the_queued_event_carries_the_ticket_as_stored() {
+    let app = spawn_app().await;
+    let order = order_with(515, 3, OrderType::DineIn);
+
+    app.publish_order_event("order.confirmed", &order, 25, "")
+        .await;
+    let stored = app.wait_for_ticket(515).await;
+
+    let outbox = app.outbox().await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].0, "ticket.queued");
+    assert_eq!(outbox[0].1, stored);
 }
 
 #[tokio::test]

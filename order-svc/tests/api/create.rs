@@ -318,6 +318,10 @@ async fn the_order_a_create_answers_is_the_order_as_stored() {
         let stored = app.get(created.id).await;
         assert_eq!(created, stored, "{method:?}: answered and stored differ");
         let names: Vec<_> = stored.items.iter().map(|l| l.name.as_str()).collect();
-        assert_eq!(names, ["Margherita", "Lemonade", "Margherita"], "{method:?}");
+        assert_eq!(
+            names,
+            ["Margherita", "Lemonade", "Margherita"],
+            "{method:?}"
+        );
     }
 }

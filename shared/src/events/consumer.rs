@@ -4,13 +4,25 @@
 //! commit, so a crash at any point means redelivery, and a redelivery means
 //! no second effect.
 //!
+//! The events one read returns are applied together: up to
+//! [`ConsumerConfig::max_per_transaction`] of them in one transaction with
+//! one commit, then acknowledged with one `XACK`. Under load the round trips
+//! and the commit's flush of applying each event alone, not the work, set
+//! the pace. If any of them fails, or the commit does, the whole group is
+//! rolled back and applied again one event at a time, so each event meets
+//! the fate it would have met alone — applied, retried, dead-lettered — and
+//! is counted once. A handler's effects outside the database therefore wait
+//! for the commit: see [`on_commit`].
+//!
 //! A failed event stays pending and is retried with exponential backoff,
 //! by this process or — if it crashed — by another one that claims it. After
 //! [`ConsumerConfig::max_attempts`] deliveries (or at once, for an event that
 //! cannot even be decoded) it moves to the dead-letter stream, with a metric
 //! and a log line, and the stream flows on.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +58,11 @@ impl From<sqlx::Error> for HandlerError {
 /// that also records the event as processed.
 pub trait Handler: Send + Sync + 'static {
     /// Applies `event`. Writing through `tx` makes the effect atomic with
-    /// the processed-id record.
+    /// the processed-id record. The transaction may apply other events of
+    /// the same read before and after this one, and it may roll back
+    /// because of one of them and run this handler again alone: what is
+    /// done outside the database belongs in [`on_commit`]. Its `now()` is
+    /// the time the transaction began, not the time this event is handled.
     ///
     /// # Errors
     /// [`HandlerError::Retry`] to try again later, [`HandlerError::Reject`]
@@ -85,6 +101,11 @@ pub struct ConsumerConfig {
     pub block: Duration,
     /// Entries read per call.
     pub batch: usize,
+    /// Most events applied in one transaction. More means fewer commits and
+    /// round trips, but the transaction holds every lock its events take
+    /// until the last of them is done, and one failing event sends all of
+    /// them through again one by one. 1 applies every event alone.
+    pub max_per_transaction: usize,
 }
 
 impl ConsumerConfig {
@@ -100,6 +121,7 @@ impl ConsumerConfig {
             claim_after: Duration::from_secs(15),
             block: Duration::from_millis(1000),
             batch: 64,
+            max_per_transaction: 64,
         }
     }
 }
@@ -181,11 +203,7 @@ impl Consumer {
                 }
             }
             match self.read_new().await {
-                Ok(entries) => {
-                    for (stream, entry) in entries {
-                        self.process(&stream, entry).await;
-                    }
-                }
+                Ok(entries) => self.process_read(entries).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading events failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -270,16 +288,84 @@ impl Consumer {
         Ok(())
     }
 
-    /// Applies one entry; acknowledges it on success, on a duplicate and
-    /// after dead-lettering; leaves it pending for a retry otherwise.
+    /// Applies what one read returned: the handled events together (see
+    /// the module's doc), falling back to one at a time; the rest are
+    /// acknowledged in the same `XACK`.
+    async fn process_read(&mut self, entries: Vec<(String, StreamId)>) {
+        let mut acks: Vec<(String, String)> = Vec::new();
+        let mut handled = Vec::with_capacity(entries.len());
+        for (stream, entry) in entries {
+            let Some(incoming) = self.receive(stream, entry).await else {
+                continue;
+            };
+            if self.handler.handles(&incoming.event.envelope.r#type) {
+                handled.push(incoming);
+            } else {
+                count(&incoming.event.stream, &self.config.group, "ignored");
+                acks.push((incoming.event.stream, incoming.event.entry_id));
+            }
+        }
+        for group in handled.chunks(self.config.max_per_transaction.max(1)) {
+            if group.len() > 1 && self.apply_together(group).await {
+                acks.extend(
+                    group
+                        .iter()
+                        .map(|i| (i.event.stream.clone(), i.event.entry_id.clone())),
+                );
+            } else {
+                for incoming in group {
+                    self.apply_alone(incoming).await;
+                }
+            }
+        }
+        self.ack_all(&acks).await;
+    }
+
+    /// Applies one entry on its own (a retry, or a claimed entry).
     async fn process(&mut self, stream: &str, entry: StreamId) {
+        let Some(incoming) = self.receive(stream.to_owned(), entry).await else {
+            return;
+        };
+        if !self.handler.handles(&incoming.event.envelope.r#type) {
+            self.ack(stream, &incoming.event.entry_id).await;
+            count(stream, &self.config.group, "ignored");
+            return;
+        }
+        self.apply_alone(&incoming).await;
+    }
+
+    /// Decodes an entry — dead-lettering one that cannot be — and records
+    /// how long its event took to arrive.
+    async fn receive(&mut self, stream: String, entry: StreamId) -> Option<Incoming> {
         let envelope = match decode(&entry) {
             Ok(envelope) => envelope,
             Err(reason) => {
-                self.dead_letter(stream, &entry, &reason).await;
-                return;
+                self.dead_letter(&stream, &entry, &reason).await;
+                return None;
             }
         };
+        if let Some(at) = &envelope.occurred_at {
+            let now = std::time::SystemTime::now();
+            let then = std::time::SystemTime::try_from(*at).unwrap_or(now);
+            let lag = now.duration_since(then).unwrap_or_default();
+            metrics::histogram!(
+                "event_delivery_lag_seconds",
+                "stream" => stream.clone(),
+                "group" => self.config.group.clone()
+            )
+            .record(lag.as_secs_f64());
+        }
+        let event = Event {
+            stream,
+            entry_id: entry.id.clone(),
+            envelope,
+        };
+        Some(Incoming { entry, event })
+    }
+
+    /// The span an event is applied in, a child of the publisher's trace.
+    fn span(&self, event: &Event) -> tracing::Span {
+        let envelope = &event.envelope;
         let span = tracing::info_span!(
             "event.consume",
             otel.name = %format_args!("consume {}", envelope.r#type),
@@ -300,33 +386,22 @@ impl Consumer {
             }
         }
         crate::telemetry::adopt_remote_parent(&span, &headers);
-        if let Some(at) = &envelope.occurred_at {
-            let now = std::time::SystemTime::now();
-            let then = std::time::SystemTime::try_from(*at).unwrap_or(now);
-            let lag = now.duration_since(then).unwrap_or_default();
-            metrics::histogram!(
-                "event_delivery_lag_seconds",
-                "stream" => stream.to_owned(),
-                "group" => self.config.group.clone()
-            )
-            .record(lag.as_secs_f64());
-        }
-        let event = Event {
-            stream: stream.to_owned(),
-            entry_id: entry.id.clone(),
-            envelope,
-        };
-        if !self.handler.handles(&event.envelope.r#type) {
-            self.ack(stream, &entry.id).await;
-            count(stream, &self.config.group, "ignored");
-            return;
-        }
+        span
+    }
+
+    /// Applies one event in a transaction of its own; acknowledges it on
+    /// success, on a duplicate and after dead-lettering; leaves it pending
+    /// for a retry otherwise.
+    async fn apply_alone(&mut self, incoming: &Incoming) {
+        let span = self.span(&incoming.event);
+        let stream = incoming.event.stream.as_str();
+        let entry = &incoming.entry;
         // Instrumented, never entered: a guard held across an await would
         // leave the span current on a worker thread other tasks run on.
         async {
             // The handler's notices (its events' wake-up, its watchers')
             // go out after its commit: see `crate::notices`.
-            match crate::notices::after_commit(&self.pool, self.apply(&event)).await {
+            match crate::notices::after_commit(&self.pool, self.apply(&incoming.event)).await {
                 Ok(first) => {
                     self.ack(stream, &entry.id).await;
                     count(
@@ -336,7 +411,7 @@ impl Consumer {
                     );
                 }
                 Err(HandlerError::Reject(reason)) => {
-                    self.dead_letter(stream, &entry, &reason).await;
+                    self.dead_letter(stream, entry, &reason).await;
                 }
                 Err(HandlerError::Retry(e)) => {
                     tracing::warn!(error = format!("{e:#}"), "event failed; will retry");
@@ -351,8 +426,7 @@ impl Consumer {
     /// Runs the handler in a transaction that also records the event id.
     /// `Ok(false)` means the event had been applied before.
     async fn apply(&self, event: &Event) -> Result<bool, HandlerError> {
-        let event_id = uuid::Uuid::parse_str(&event.envelope.id)
-            .map_err(|_| HandlerError::Reject(format!("bad event id `{}`", event.envelope.id)))?;
+        let event_id = event_id(event)?;
         let mut tx = self.pool.begin().await?;
         let fresh = sqlx::query(
             "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) \
@@ -368,9 +442,130 @@ impl Consumer {
             tx.rollback().await?;
             return Ok(false);
         }
-        self.handler.handle(&mut tx, event).await?;
+        let (handled, effects) = collecting_effects(self.handler.handle(&mut tx, event)).await;
+        handled?;
         tx.commit().await?;
+        run(effects);
         Ok(true)
+    }
+
+    /// Applies `group` in one transaction, its notices after the commit;
+    /// counts each event and returns true. Returns false, having changed
+    /// nothing, if any event or the commit failed: the caller applies them
+    /// one by one, which retries or dead-letters the one at fault.
+    async fn apply_together(&mut self, group: &[Incoming]) -> bool {
+        match crate::notices::after_commit(&self.pool, self.apply_all(group)).await {
+            Ok(first) => {
+                for (incoming, first) in group.iter().zip(first) {
+                    count(
+                        &incoming.event.stream,
+                        &self.config.group,
+                        if first { "processed" } else { "duplicate" },
+                    );
+                }
+                true
+            }
+            Err(e) => {
+                tracing::info!(
+                    error = %e,
+                    events = group.len(),
+                    "applying events together failed; applying them one by one"
+                );
+                false
+            }
+        }
+    }
+
+    /// Records the ids of `group` and runs the handler on each new one, in
+    /// order, all in one transaction; then commits and runs their
+    /// [`on_commit`] effects. Returns, per event, whether it was new.
+    async fn apply_all(&self, group: &[Incoming]) -> Result<Vec<bool>, HandlerError> {
+        let ids = group
+            .iter()
+            .map(|i| event_id(&i.event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.pool.begin().await?;
+        match self.apply_within(&mut tx, group, &ids).await {
+            Ok((first, effects)) => {
+                tx.commit().await?;
+                for (span, effects) in effects {
+                    span.in_scope(|| run(effects));
+                }
+                Ok(first)
+            }
+            Err(e) => {
+                // Now, not when the connection goes back to the pool: the
+                // one-by-one attempts that follow take the same locks.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of [`Self::apply_all`]'s transaction: the effects to run
+    /// after its commit come back with the span of the event they belong to.
+    async fn apply_within(
+        &self,
+        tx: &mut PgConnection,
+        group: &[Incoming],
+        ids: &[uuid::Uuid],
+    ) -> Result<(Vec<bool>, Vec<(tracing::Span, Vec<Effect>)>), HandlerError> {
+        // Every id in one statement; the ids it inserted are the new events.
+        let recorded: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "INSERT INTO processed_events (consumer, event_id) \
+             SELECT $1, id FROM unnest($2::uuid[]) AS id \
+             ON CONFLICT DO NOTHING RETURNING event_id",
+        )
+        .bind(&self.config.group)
+        .bind(ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut new: HashSet<uuid::Uuid> = recorded.into_iter().collect();
+        let mut first = Vec::with_capacity(group.len());
+        let mut effects = Vec::new();
+        for (incoming, id) in group.iter().zip(ids) {
+            // Of two entries with one id, the earlier is applied and the
+            // later is a duplicate, as if they had come one by one.
+            let fresh = new.remove(id);
+            if fresh {
+                let span = self.span(&incoming.event);
+                let (handled, done) =
+                    collecting_effects(self.handler.handle(&mut *tx, &incoming.event))
+                        .instrument(span.clone())
+                        .await;
+                handled?;
+                effects.push((span, done));
+            }
+            first.push(fresh);
+        }
+        Ok((first, effects))
+    }
+
+    /// Acknowledges `acks` (stream, entry id): one `XACK` per stream, all
+    /// in one round trip.
+    async fn ack_all(&mut self, acks: &[(String, String)]) {
+        if acks.is_empty() {
+            return;
+        }
+        let mut by_stream: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (stream, id) in acks {
+            match by_stream.iter_mut().find(|(s, _)| s == stream) {
+                Some((_, ids)) => ids.push(id),
+                None => by_stream.push((stream, vec![id])),
+            }
+        }
+        let mut pipe = redis::pipe();
+        for (stream, ids) in &by_stream {
+            pipe.cmd("XACK")
+                .arg(*stream)
+                .arg(&self.config.group)
+                .arg(ids);
+        }
+        let acked: redis::RedisResult<Vec<i64>> = pipe.query_async(&mut self.redis).await;
+        if let Err(e) = acked {
+            // Harmless: the entries are redelivered and found processed.
+            tracing::warn!(error = %e, entries = acks.len(), "ack failed");
+        }
     }
 
     async fn ack(&mut self, stream: &str, id: &str) {
@@ -418,6 +613,60 @@ impl Consumer {
                 tracing::warn!(error = %e, "dead-lettering failed; the event stays pending");
             }
         }
+    }
+}
+
+/// An entry read and decoded, waiting to be applied.
+struct Incoming {
+    /// The entry as read, for the dead-letter stream.
+    entry: StreamId,
+    event: Event,
+}
+
+fn event_id(event: &Event) -> Result<uuid::Uuid, HandlerError> {
+    uuid::Uuid::parse_str(&event.envelope.id)
+        .map_err(|_| HandlerError::Reject(format!("bad event id `{}`", event.envelope.id)))
+}
+
+/// Something a handler does outside the database, held until its commit.
+type Effect = Box<dyn FnOnce() + Send>;
+
+tokio::task_local! {
+    static ON_COMMIT: RefCell<Vec<Effect>>;
+}
+
+/// Runs `effect` once the transaction applying the current event has
+/// committed, and never if it rolls back — for what a handler does outside
+/// the database (metrics, a log line announcing a change). An event may be
+/// handled and rolled back with the group it came in before it is applied
+/// alone, so an effect done inside the handler could happen twice. Outside
+/// a handler, `effect` runs at once.
+pub fn on_commit(effect: impl FnOnce() + Send + 'static) {
+    let mut effect = Some(effect);
+    let _ = ON_COMMIT.try_with(|effects| {
+        if let Some(effect) = effect.take() {
+            effects.borrow_mut().push(Box::new(effect));
+        }
+    });
+    if let Some(effect) = effect {
+        effect();
+    }
+}
+
+/// Runs `work` and returns, beside its output, the effects it asked for
+/// with [`on_commit`].
+async fn collecting_effects<T>(work: impl Future<Output = T>) -> (T, Vec<Effect>) {
+    ON_COMMIT
+        .scope(RefCell::new(Vec::new()), async {
+            let output = work.await;
+            (output, ON_COMMIT.with(RefCell::take))
+        })
+        .await
+}
+
+fn run(effects: Vec<Effect>) {
+    for effect in effects {
+        effect();
     }
 }
 
