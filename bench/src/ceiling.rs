@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
 
 use crate::load::{self, Call, Plan};
@@ -105,8 +104,9 @@ pub struct Scratch {
 /// `--db-prefix`?) or refused the DDL.
 pub async fn prepare(url: &str, concurrency: usize, customers: usize) -> anyhow::Result<Scratch> {
     let connections = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    let pool = PgPoolOptions::new()
-        .max_connections(connections)
+    // Pooled as order-svc pools, so the write costs the round trips it
+    // costs there.
+    let pool = foodmesh_shared::db::pool_options(connections)
         // Every worker's connection is opened before the clock starts.
         .min_connections(connections)
         .acquire_timeout(Duration::from_secs(30))

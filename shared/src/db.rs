@@ -23,6 +23,10 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// How long a pooled connection may have sat idle and still be handed out
+/// without a ping first.
+const UNTESTED_IDLE: Duration = Duration::from_secs(5);
+
 /// Creates the database named in `url` if it does not exist, runs
 /// `migrator` together with the event tables every service has
 /// ([`crate::events::MIGRATOR`]), and returns a pool of at most
@@ -45,17 +49,35 @@ pub async fn connect(
         .ok_or_else(|| DbError::Url("no database name in the url".to_owned()))?
         .to_owned();
     ensure_database(&options, &name).await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?;
+    let pool = pool_options(max_connections).connect_with(options).await?;
     crate::events::with_event_tables(migrator)
         .run(&pool)
         .await?;
     spawn_pool_metrics(pool.clone(), name);
     Ok(pool)
+}
+
+/// How every service pools its connections (at most `max_connections`),
+/// and so how anything measured against the services should too.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out by default: one more
+        // round trip per checkout, several per order. A connection back
+        // from work moments ago is alive; one that sat idle is checked
+        // first. One that died meanwhile fails its next statement, and the
+        // pool drops it when it comes back (it is pinged on release).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > UNTESTED_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// Creates `name` through the server's maintenance database. Two processes

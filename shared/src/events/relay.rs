@@ -86,7 +86,13 @@ impl Relay {
             }
             match listener.as_mut() {
                 Some(l) => match tokio::time::timeout(POLL, l.recv()).await {
-                    Ok(Ok(_)) | Err(_) => {}
+                    Ok(Ok(_)) => {
+                        // The wake-ups already here are for commits made
+                        // before the next look, which sees them all: one
+                        // look answers them, not one each.
+                        while l.next_buffered().is_some() {}
+                    }
+                    Err(_) => {}
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "outbox listener lost; reconnecting");
                         listener = None;
