@@ -88,20 +88,25 @@ pub async fn enqueue_all<P: prost::Message>(
     }
     // `WITH ORDINALITY` keeps the rows' sequence numbers in the callers'
     // order.
-    sqlx::query(
-        "INSERT INTO outbox (id, stream, event_type, envelope)
-         SELECT e.id, e.stream, e.event_type, e.envelope
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])
-              WITH ORDINALITY AS e (id, stream, event_type, envelope, n)
-         ORDER BY e.n",
+    let seq: i64 = sqlx::query_scalar(
+        "WITH written AS (
+             INSERT INTO outbox (id, stream, event_type, envelope)
+             SELECT e.id, e.stream, e.event_type, e.envelope
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[])
+                  WITH ORDINALITY AS e (id, stream, event_type, envelope, n)
+             ORDER BY e.n
+             RETURNING seq)
+         SELECT max(seq) FROM written",
     )
     .bind(&ids)
     .bind(&streams)
     .bind(&types)
     .bind(&envelopes)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    // The relay's wake-up; it reads every stream, so one notice will do.
-    crate::notices::notify(conn, CHANNEL, streams[0]).await?;
+    // The relay's wake-up, naming one of the rows: the relay reads every
+    // stream, and a row it has already published tells it the rest of this
+    // transaction's went with it (see the relay).
+    crate::notices::notify(conn, CHANNEL, &seq.to_string()).await?;
     Ok(ids)
 }

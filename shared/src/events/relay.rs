@@ -5,6 +5,7 @@
 //! reason the mark need not wait for the disk (see
 //! [`Relay::publish_batch`]).
 
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -20,6 +21,10 @@ const BATCH: i64 = 256;
 /// How often the relay looks even without a notification (a notification
 /// can be missed while the listener reconnects).
 const POLL: Duration = Duration::from_millis(1000);
+/// How many published rows the relay remembers, to tell a wake-up it has
+/// already answered: far more than go out between a commit and the
+/// arrival of its notice.
+const REMEMBERED: usize = 4096;
 
 /// Why one publishing round failed; the relay retries after a pause.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +41,17 @@ pub enum RelayError {
 pub struct Relay {
     pool: PgPool,
     redis: ConnectionManager,
+    published: Published,
 }
 
 impl Relay {
     /// A relay for the outbox in `pool`, publishing through `redis`.
     pub fn new(pool: PgPool, redis: ConnectionManager) -> Self {
-        Self { pool, redis }
+        Self {
+            pool,
+            redis,
+            published: Published::default(),
+        }
     }
 
     /// Runs the relay until the task is aborted.
@@ -85,20 +95,36 @@ impl Relay {
                 self.prune().await;
             }
             match listener.as_mut() {
-                Some(l) => match tokio::time::timeout(POLL, l.recv()).await {
-                    Ok(Ok(_)) => {
-                        // The wake-ups already here are for commits made
-                        // before the next look, which sees them all: one
-                        // look answers them, not one each.
-                        while l.next_buffered().is_some() {}
-                    }
-                    Err(_) => {}
-                    Ok(Err(e)) => {
+                Some(l) => {
+                    if let Err(e) = self.await_news(l).await {
                         tracing::warn!(error = %e, "outbox listener lost; reconnecting");
                         listener = None;
                     }
-                },
+                }
                 None => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+
+    /// Waits until a wake-up names a row not yet published, or `POLL` has
+    /// passed. Each notice is sent after its commit and names one of its
+    /// transaction's rows: if that row went out, the look that took it saw
+    /// the whole transaction, so the notice is answered. Under load most
+    /// notices arrive after the rows they announce went out with an earlier
+    /// batch; answering each with a look of its own would cost three round
+    /// trips per event.
+    async fn await_news(&self, listener: &mut PgListener) -> sqlx::Result<()> {
+        let deadline = tokio::time::Instant::now() + POLL;
+        loop {
+            let Ok(notice) = tokio::time::timeout_at(deadline, listener.recv()).await else {
+                return Ok(());
+            };
+            let mut news = !self.published.answers(notice?.payload());
+            while let Some(notice) = listener.next_buffered() {
+                news |= !self.published.answers(notice.payload());
+            }
+            if news {
+                return Ok(());
             }
         }
     }
@@ -149,6 +175,7 @@ impl Relay {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.published.remember(&seqs);
         let now = chrono::Utc::now();
         for (_, stream, _, created) in &rows {
             metrics::counter!("events_published_total", "stream" => stream.clone()).increment(1);
@@ -168,5 +195,56 @@ impl Relay {
         if let Err(e) = pruned {
             tracing::warn!(error = %e, "pruning the outbox failed");
         }
+    }
+}
+
+/// The rows this relay published most recently, by sequence number.
+#[derive(Debug, Default)]
+struct Published {
+    order: VecDeque<i64>,
+    seqs: HashSet<i64>,
+}
+
+impl Published {
+    fn remember(&mut self, seqs: &[i64]) {
+        for &seq in seqs {
+            if self.seqs.insert(seq) {
+                self.order.push_back(seq);
+            }
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(oldest) = self.order.pop_front() {
+                self.seqs.remove(&oldest);
+            }
+        }
+    }
+
+    /// Whether a wake-up with this payload names a row published already;
+    /// one naming a row this relay does not remember (or no row) is news.
+    fn answers(&self, payload: &str) -> bool {
+        payload
+            .parse::<i64>()
+            .is_ok_and(|seq| self.seqs.contains(&seq))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wake_up_is_answered_only_by_a_row_still_remembered() {
+        let mut published = Published::default();
+        published.remember(&[1, 2, 3]);
+        assert!(published.answers("2"));
+        assert!(!published.answers("4"), "never published");
+        assert!(!published.answers("orders"), "names no row");
+
+        let last = 3 + i64::try_from(REMEMBERED).expect("fits");
+        published.remember(&(4..=last).collect::<Vec<i64>>());
+        assert!(!published.answers("1"), "forgotten: looked for again");
+        assert!(published.answers(&last.to_string()));
+        assert_eq!(published.seqs.len(), REMEMBERED);
+        assert_eq!(published.order.len(), REMEMBERED);
     }
 }
