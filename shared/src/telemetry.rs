@@ -6,6 +6,7 @@
 //! recorder whose text `/metrics` renders. Trace context crosses process
 //! boundaries through [`inject`] and [`extract`] on header maps.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -128,7 +129,12 @@ pub fn init(service: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+        // Colour only for a terminal: piped into a file or a collector,
+        // escape codes are noise to read and to search.
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
     };
     let otel = tracing_opentelemetry::layer().with_tracer(tracer);
     // A second init in one process (tests) keeps the first subscriber.
