@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use foodmesh_shared::events::consumer;
 use foodmesh_shared::notices;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use tokio::sync::Notify;
 
 use crate::OrderConfig;
@@ -197,10 +197,13 @@ impl Orders {
                 "a customer orders as themselves, not as customer {id}"
             )));
         }
+        // One connection from the key's claim to the notices after the
+        // commit: each checkout from the pool costs a round trip.
+        let mut conn = self.store.conn().await?;
         let Some(idem) = &idempotency else {
-            return self.create_fresh(&new, &actor, None).await;
+            return self.create_fresh(&mut conn, &new, &actor, None).await;
         };
-        let token = match self.claim(idem).await? {
+        let token = match self.claim(&mut conn, idem).await? {
             Ok(token) => token,
             Err(replay) => return Ok(*replay),
         };
@@ -208,14 +211,11 @@ impl Orders {
             idempotency: idem,
             token,
         };
-        let created = self.create_fresh(&new, &actor, Some(held)).await;
+        let created = self.create_fresh(&mut conn, &new, &actor, Some(held)).await;
         if created.is_err() {
             // Failed: a retry with the key may try afresh.
-            let released = async {
-                let mut conn = self.store.conn().await?;
-                store::release_key(&mut conn, &idem.scope, idem.key.as_str(), token).await
-            }
-            .await;
+            let released =
+                store::release_key(&mut conn, &idem.scope, idem.key.as_str(), token).await;
             if let Err(e) = released {
                 tracing::warn!(error = %e, "idempotency claim left to expire");
             }
@@ -226,22 +226,23 @@ impl Orders {
     /// Claims the key for this request (`Ok`), or answers with the order
     /// an earlier request with the key made (`Err`). A twin request still
     /// at work is waited for.
-    async fn claim(&self, idem: &Idempotency) -> Result<Result<i64, Box<Created>>, DomainError> {
+    async fn claim(
+        &self,
+        conn: &mut PgConnection,
+        idem: &Idempotency,
+    ) -> Result<Result<i64, Box<Created>>, DomainError> {
         let token: i64 = rand::random();
         let deadline = tokio::time::Instant::now() + KEY_WAIT;
         loop {
-            let claim = {
-                let mut conn = self.store.conn().await?;
-                store::claim_key(
-                    &mut conn,
-                    &idem.scope,
-                    idem.key.as_str(),
-                    &idem.fingerprint,
-                    token,
-                    KEY_LEASE,
-                )
-                .await?
-            };
+            let claim = store::claim_key(
+                conn,
+                &idem.scope,
+                idem.key.as_str(),
+                &idem.fingerprint,
+                token,
+                KEY_LEASE,
+            )
+            .await?;
             match claim {
                 Claim::Claimed(token) => return Ok(Ok(token)),
                 Claim::Taken(used) if used.fingerprint != idem.fingerprint => {
@@ -250,7 +251,7 @@ impl Orders {
                 Claim::Taken(KeyUse {
                     order_id: Some(order_id),
                     ..
-                }) => return Ok(Err(Box::new(self.replay(order_id).await?))),
+                }) => return Ok(Err(Box::new(self.replay(conn, order_id).await?))),
                 Claim::Taken(_) if tokio::time::Instant::now() >= deadline => {
                     return Err(DomainError::Concurrent);
                 }
@@ -262,6 +263,7 @@ impl Orders {
     /// Creates the order, holding its key if it has one.
     async fn create_fresh(
         &self,
+        conn: &mut PgConnection,
         new: &NewOrder,
         actor: &Actor,
         key: Option<Held<'_>>,
@@ -295,29 +297,22 @@ impl Orders {
             // A coupon is redeemed under the number before the order is
             // written, so the number must be free and held first; without
             // one, the insert itself tells a taken number.
-            if coupon.is_some() {
-                let mut conn = self.store.conn().await?;
-                if store::number_taken(&mut conn, number.as_str()).await?
-                    || !store::hold_coupon(
-                        &mut conn,
-                        new.restaurant_id,
-                        number.as_str(),
-                        COUPON_HOLD,
-                    )
-                    .await?
-                {
-                    continue;
-                }
+            if coupon.is_some()
+                && (store::number_taken(conn, number.as_str()).await?
+                    || !store::hold_coupon(conn, new.restaurant_id, number.as_str(), COUPON_HOLD)
+                        .await?)
+            {
+                continue;
             }
             // The order's notices go out after its commit, so creates do
             // not queue on the lock `NOTIFY` takes (`notices`).
-            let attempt = notices::after_commit(
-                self.store.pool(),
-                self.attempt_create(new, actor, key, &number, &priced, &coupon, &drafts),
-            )
+            let attempt = notices::after_commit_on(conn, async |conn| {
+                self.attempt_create(conn, new, actor, key, &number, &priced, &coupon, &drafts)
+                    .await
+            })
             .await;
             if coupon.is_some() && !matches!(attempt, Ok(Written::Order(_))) {
-                self.give_back_hold(new.restaurant_id, &number).await;
+                self.give_back_hold(conn, new.restaurant_id, &number).await;
             }
             match attempt? {
                 Written::Order(created) => return Ok(*created),
@@ -333,6 +328,7 @@ impl Orders {
     #[allow(clippy::too_many_arguments)]
     async fn attempt_create(
         &self,
+        conn: &mut PgConnection,
         new: &NewOrder,
         actor: &Actor,
         key: Option<Held<'_>>,
@@ -366,7 +362,7 @@ impl Orders {
             priced.tax_rate_bps,
         )?;
 
-        let mut tx = self.store.begin().await?;
+        let mut tx = conn.begin().await?;
         if coupon.is_some()
             && !store::drop_hold(&mut tx, new.restaurant_id, number.as_str()).await?
         {
@@ -520,14 +516,13 @@ impl Orders {
     }
 
     /// The order an earlier request with the same key made.
-    async fn replay(&self, order_id: i64) -> Result<Created, DomainError> {
-        let mut conn = self.store.conn().await?;
-        let order = store::existing_order(&mut conn, order_id).await?;
+    async fn replay(&self, conn: &mut PgConnection, order_id: i64) -> Result<Created, DomainError> {
+        let order = store::existing_order(conn, order_id).await?;
         // Only the hash of the first token was kept, and the client may
         // never have received it: a replay hands out a further token.
         let access_token = if order.guest {
             let token = AccessToken::generate();
-            store::insert_access_token(&mut conn, order_id, &token.hash()).await?;
+            store::insert_access_token(conn, order_id, &token.hash()).await?;
             Some(token)
         } else {
             None
@@ -541,13 +536,13 @@ impl Orders {
 
     /// Makes a coupon hold due now, after its order was not written; the
     /// hold falls due by itself if even this fails.
-    async fn give_back_hold(&self, restaurant_id: i64, number: &OrderNumber) {
-        let expired = async {
-            let mut conn = self.store.conn().await?;
-            store::expire_hold(&mut conn, restaurant_id, number.as_str()).await
-        }
-        .await;
-        match expired {
+    async fn give_back_hold(
+        &self,
+        conn: &mut PgConnection,
+        restaurant_id: i64,
+        number: &OrderNumber,
+    ) {
+        match store::expire_hold(conn, restaurant_id, number.as_str()).await {
             Ok(()) => self.releases.notify_one(),
             Err(e) => tracing::warn!(
                 error = %e,
@@ -660,8 +655,9 @@ impl Orders {
                 token,
             },
         };
-        let order = notices::after_commit(self.store.pool(), async {
-            let mut tx = self.store.begin().await?;
+        let mut conn = self.store.conn().await?;
+        let order = notices::after_commit_on(&mut conn, async |conn| {
+            let mut tx = conn.begin().await?;
             let (order, _) = self
                 .transition(&mut tx, id, to, actor, reason, guard)
                 .await?;

@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 tokio::task_local! {
     static DEFERRED: RefCell<Vec<(String, String)>>;
@@ -60,25 +60,47 @@ pub async fn after_commit<T, E>(
     pool: &PgPool,
     work: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
-    let (result, notices) = DEFERRED
+    let (result, notices) = deferring(work).await;
+    if result.is_ok() && !notices.is_empty() {
+        sent(send(pool, &notices).await);
+    }
+    result
+}
+
+/// As [`after_commit`], on one connection: `work` runs its transaction on
+/// `conn`, and the notices follow on the same connection, where another
+/// checkout from the pool would cost a round trip of its own.
+pub async fn after_commit_on<T, E>(
+    conn: &mut PgConnection,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let (result, notices) = deferring(work(&mut *conn)).await;
+    if result.is_ok() && !notices.is_empty() {
+        sent(send(conn, &notices).await);
+    }
+    result
+}
+
+/// Runs `work` with the notices it asks for held back, and returns them.
+async fn deferring<T>(work: impl Future<Output = T>) -> (T, Vec<(String, String)>) {
+    DEFERRED
         .scope(RefCell::new(Vec::new()), async {
             let result = work.await;
             (result, DEFERRED.with(RefCell::take))
         })
-        .await;
-    if result.is_ok()
-        && !notices.is_empty()
-        && let Err(e) = send(pool, &notices).await
-    {
+        .await
+}
+
+fn sent(result: sqlx::Result<()>) {
+    if let Err(e) = result {
         tracing::warn!(error = %e, "notices after commit were not sent; listeners will poll");
     }
-    result
 }
 
 /// Sends `notices` in one transaction of their own that does not wait for
 /// its commit record to reach disk: the lock `NOTIFY` takes at commit is
 /// held only while the record is written.
-async fn send(pool: &PgPool, notices: &[(String, String)]) -> sqlx::Result<()> {
+async fn send<'c>(conn: impl PgExecutor<'c>, notices: &[(String, String)]) -> sqlx::Result<()> {
     let (channels, payloads): (Vec<&str>, Vec<&str>) = notices
         .iter()
         .map(|(c, p)| (c.as_str(), p.as_str()))
@@ -89,7 +111,7 @@ async fn send(pool: &PgPool, notices: &[(String, String)]) -> sqlx::Result<()> {
     )
     .bind(&channels)
     .bind(&payloads)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use foodmesh_shared::notices;
 use foodmesh_shared::testing::TestDb;
-use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgNotification};
+use sqlx::{Connection, PgPool};
 
 const CHANNEL: &str = "test_notices";
 
@@ -94,4 +94,33 @@ async fn failed_work_sends_no_notice_and_plain_notify_rides_the_transaction() {
     assert!(failed.is_err());
     assert_eq!(before_commit, Vec::<String>::new());
     assert_eq!(pending(&pool, &mut listener).await, ["in the transaction"]);
+}
+
+#[tokio::test]
+async fn on_one_connection_the_notices_follow_the_commit_on_that_connection() {
+    let db = TestDb::new("notices_on").await;
+    let pool = PgPool::connect(db.url()).await.expect("connects");
+    let mut listener = listening(&pool).await;
+    let mut conn = pool.acquire().await.expect("a connection");
+    let sender: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("its pid");
+
+    let mut before_commit = Vec::new();
+    let done = notices::after_commit_on(&mut conn, async |conn| {
+        let mut tx = conn.begin().await?;
+        notices::notify(&mut tx, CHANNEL, "7").await?;
+        tx.commit().await?;
+        before_commit = pending(&pool, &mut listener).await;
+        Ok::<_, sqlx::Error>("done")
+    })
+    .await
+    .expect("the work succeeds");
+
+    assert_eq!(done, "done");
+    assert_eq!(before_commit, Vec::<String>::new());
+    let notice = next(&mut listener).await;
+    assert_eq!(notice.payload(), "7");
+    assert_eq!(notice.process_id(), u32::try_from(sender).expect("a pid"));
 }

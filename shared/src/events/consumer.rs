@@ -31,7 +31,7 @@ use prost::Message;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -454,7 +454,17 @@ impl Consumer {
     /// nothing, if any event or the commit failed: the caller applies them
     /// one by one, which retries or dead-letters the one at fault.
     async fn apply_together(&mut self, group: &[Incoming]) -> bool {
-        match crate::notices::after_commit(&self.pool, self.apply_all(group)).await {
+        // The notices go out on the transaction's own connection.
+        let applied = match self.pool.acquire().await {
+            Ok(mut conn) => {
+                crate::notices::after_commit_on(&mut conn, async |conn| {
+                    self.apply_all(conn, group).await
+                })
+                .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        match applied {
             Ok(first) => {
                 for (incoming, first) in group.iter().zip(first) {
                     count(
@@ -479,12 +489,16 @@ impl Consumer {
     /// Records the ids of `group` and runs the handler on each new one, in
     /// order, all in one transaction; then commits and runs their
     /// [`on_commit`] effects. Returns, per event, whether it was new.
-    async fn apply_all(&self, group: &[Incoming]) -> Result<Vec<bool>, HandlerError> {
+    async fn apply_all(
+        &self,
+        conn: &mut PgConnection,
+        group: &[Incoming],
+    ) -> Result<Vec<bool>, HandlerError> {
         let ids = group
             .iter()
             .map(|i| event_id(&i.event))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         match self.apply_within(&mut tx, group, &ids).await {
             Ok((first, effects)) => {
                 tx.commit().await?;
