@@ -124,6 +124,15 @@ impl Bench {
         tx.commit().await.expect("committed");
     }
 
+    /// Commits an event for each id and publishes them all in one batch,
+    /// so a consumer's first read takes them together.
+    async fn publish_events(&self, ids: std::ops::RangeInclusive<i64>) {
+        for id in ids {
+            self.commit_event(id).await;
+        }
+        self.relay().await.publish_batch().await.expect("published");
+    }
+
     async fn relay(&self) -> Relay {
         Relay::new(self.pool.clone(), self.redis().await)
     }
@@ -606,17 +615,9 @@ async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
 #[tokio::test]
 async fn the_events_of_one_read_are_applied_in_one_transaction_and_all_acknowledged() {
     let bench = Bench::new(LOCAL_REDIS).await;
-    for id in 1..=10 {
-        bench.commit_event(id).await;
-    }
     // All on the stream before the consumer starts: its first read takes
     // them all.
-    bench
-        .relay()
-        .await
-        .publish_batch()
-        .await
-        .expect("published");
+    bench.publish_events(1..=10).await;
 
     let committed = Arc::new(AtomicUsize::new(0));
     let consumer = Consumer::new(
@@ -643,15 +644,7 @@ async fn the_events_of_one_read_are_applied_in_one_transaction_and_all_acknowled
 #[tokio::test]
 async fn failing_events_in_a_read_leave_the_others_applied_once_and_meet_their_own_fate() {
     let bench = Bench::new(LOCAL_REDIS).await;
-    for id in 31..=35 {
-        bench.commit_event(id).await;
-    }
-    bench
-        .relay()
-        .await
-        .publish_batch()
-        .await
-        .expect("published");
+    bench.publish_events(31..=35).await;
 
     let committed = Arc::new(AtomicUsize::new(0));
     let consumer = Consumer::new(
@@ -691,15 +684,7 @@ async fn failing_events_in_a_read_leave_the_others_applied_once_and_meet_their_o
 #[tokio::test]
 async fn a_read_that_fails_together_is_applied_one_by_one_at_once() {
     let bench = Bench::new(LOCAL_REDIS).await;
-    for id in 51..=55 {
-        bench.commit_event(id).await;
-    }
-    bench
-        .relay()
-        .await
-        .publish_batch()
-        .await
-        .expect("published");
+    bench.publish_events(51..=55).await;
 
     // No retries: whatever is applied or dead-lettered was so by the
     // fallback after the failed transaction.
