@@ -306,7 +306,7 @@ impl Orders {
             }
             // The order's notices go out after its commit, so creates do
             // not queue on the lock `NOTIFY` takes (`notices`).
-            let attempt = notices::after_commit_on(conn, async |conn| {
+            let attempt = notices::after_commit(conn, async |conn| {
                 self.attempt_create(conn, new, actor, key, &number, &priced, &coupon, &drafts)
                     .await
             })
@@ -656,7 +656,7 @@ impl Orders {
             },
         };
         let mut conn = self.store.conn().await?;
-        let order = notices::after_commit_on(&mut conn, async |conn| {
+        let order = notices::after_commit(&mut conn, async |conn| {
             let mut tx = conn.begin().await?;
             let (order, _) = self
                 .transition(&mut tx, id, to, actor, reason, guard)

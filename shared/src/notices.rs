@@ -22,7 +22,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::PgConnection;
 
 tokio::task_local! {
     static DEFERRED: RefCell<Vec<(String, String)>>;
@@ -53,30 +53,21 @@ pub async fn notify(conn: &mut PgConnection, channel: &str, payload: &str) -> sq
     Ok(())
 }
 
-/// Runs `work` — which commits (or rolls back) its transaction before it
-/// returns — and, when it succeeds, sends the notices it asked for.
-/// A failure to send them is logged, not returned: the work is done.
+/// Runs `work` — which runs its transaction on `conn` and commits (or
+/// rolls back) before it returns — and, when it succeeds, sends the
+/// notices it asked for on the same connection (another checkout from the
+/// pool would cost a round trip of its own). A failure to send them is
+/// logged, not returned: the work is done.
 pub async fn after_commit<T, E>(
-    pool: &PgPool,
-    work: impl Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    let (result, notices) = deferring(work).await;
-    if result.is_ok() && !notices.is_empty() {
-        sent(send(pool, &notices).await);
-    }
-    result
-}
-
-/// As [`after_commit`], on one connection: `work` runs its transaction on
-/// `conn`, and the notices follow on the same connection, where another
-/// checkout from the pool would cost a round trip of its own.
-pub async fn after_commit_on<T, E>(
     conn: &mut PgConnection,
     work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, E>,
 ) -> Result<T, E> {
     let (result, notices) = deferring(work(&mut *conn)).await;
-    if result.is_ok() && !notices.is_empty() {
-        sent(send(conn, &notices).await);
+    if result.is_ok()
+        && !notices.is_empty()
+        && let Err(e) = send(conn, &notices).await
+    {
+        tracing::warn!(error = %e, "notices after commit were not sent; listeners will poll");
     }
     result
 }
@@ -91,16 +82,10 @@ async fn deferring<T>(work: impl Future<Output = T>) -> (T, Vec<(String, String)
         .await
 }
 
-fn sent(result: sqlx::Result<()>) {
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "notices after commit were not sent; listeners will poll");
-    }
-}
-
 /// Sends `notices` in one transaction of their own that does not wait for
 /// its commit record to reach disk: the lock `NOTIFY` takes at commit is
 /// held only while the record is written.
-async fn send<'c>(conn: impl PgExecutor<'c>, notices: &[(String, String)]) -> sqlx::Result<()> {
+async fn send(conn: &mut PgConnection, notices: &[(String, String)]) -> sqlx::Result<()> {
     let (channels, payloads): (Vec<&str>, Vec<&str>) = notices
         .iter()
         .map(|(c, p)| (c.as_str(), p.as_str()))

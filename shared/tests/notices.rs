@@ -1,6 +1,7 @@
 //! Notices after commit, on the real Postgres: inside `after_commit` a
-//! notice is held until the work has committed and then delivered once;
-//! work that fails sends none; outside it, a notice rides its transaction.
+//! notice is held until the work has committed and then delivered once, on
+//! the work's own connection; work that fails sends none; outside it, a
+//! notice rides its transaction.
 
 use std::time::Duration;
 
@@ -47,10 +48,11 @@ async fn a_notice_inside_after_commit_is_sent_once_after_the_commit() {
     let db = TestDb::new("notices_after").await;
     let pool = PgPool::connect(db.url()).await.expect("connects");
     let mut listener = listening(&pool).await;
+    let mut conn = pool.acquire().await.expect("a connection");
 
     let mut before_commit = Vec::new();
-    let done = notices::after_commit(&pool, async {
-        let mut tx = pool.begin().await?;
+    let done = notices::after_commit(&mut conn, async |conn| {
+        let mut tx = conn.begin().await?;
         notices::notify(&mut tx, CHANNEL, "42").await?;
         notices::notify(&mut tx, CHANNEL, "42").await?;
         notices::notify(&mut tx, CHANNEL, "43").await?;
@@ -76,9 +78,10 @@ async fn failed_work_sends_no_notice_and_plain_notify_rides_the_transaction() {
     let db = TestDb::new("notices_failed").await;
     let pool = PgPool::connect(db.url()).await.expect("connects");
     let mut listener = listening(&pool).await;
+    let mut conn = pool.acquire().await.expect("a connection");
 
-    let failed = notices::after_commit(&pool, async {
-        let mut tx = pool.begin().await?;
+    let failed = notices::after_commit(&mut conn, async |conn| {
+        let mut tx = conn.begin().await?;
         notices::notify(&mut tx, CHANNEL, "rolled back").await?;
         tx.rollback().await?;
         Err::<(), _>(sqlx::Error::RowNotFound)
@@ -97,7 +100,7 @@ async fn failed_work_sends_no_notice_and_plain_notify_rides_the_transaction() {
 }
 
 #[tokio::test]
-async fn on_one_connection_the_notices_follow_the_commit_on_that_connection() {
+async fn the_notices_go_out_on_the_connection_the_work_committed_on() {
     let db = TestDb::new("notices_on").await;
     let pool = PgPool::connect(db.url()).await.expect("connects");
     let mut listener = listening(&pool).await;
@@ -108,7 +111,7 @@ async fn on_one_connection_the_notices_follow_the_commit_on_that_connection() {
         .expect("its pid");
 
     let mut before_commit = Vec::new();
-    let done = notices::after_commit_on(&mut conn, async |conn| {
+    let done = notices::after_commit(&mut conn, async |conn| {
         let mut tx = conn.begin().await?;
         notices::notify(&mut tx, CHANNEL, "7").await?;
         tx.commit().await?;

@@ -399,9 +399,10 @@ impl Consumer {
         // Instrumented, never entered: a guard held across an await would
         // leave the span current on a worker thread other tasks run on.
         async {
-            // The handler's notices (its events' wake-up, its watchers')
-            // go out after its commit: see `crate::notices`.
-            match crate::notices::after_commit(&self.pool, self.apply(&incoming.event)).await {
+            let applied = self
+                .apply_group(std::slice::from_ref(incoming), std::slice::from_ref(&span))
+                .await;
+            match applied.map(|first| first.first().copied().unwrap_or(false)) {
                 Ok(first) => {
                     self.ack(stream, &entry.id).await;
                     count(
@@ -419,34 +420,8 @@ impl Consumer {
                 }
             }
         }
-        .instrument(span)
+        .instrument(span.clone())
         .await;
-    }
-
-    /// Runs the handler in a transaction that also records the event id.
-    /// `Ok(false)` means the event had been applied before.
-    async fn apply(&self, event: &Event) -> Result<bool, HandlerError> {
-        let event_id = event_id(event)?;
-        let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&self.config.group)
-        .bind(event_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !fresh {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let (handled, effects) = collecting_effects(self.handler.handle(&mut tx, event)).await;
-        handled?;
-        tx.commit().await?;
-        run(effects);
-        Ok(true)
     }
 
     /// Applies `group` in one transaction, its notices after the commit;
@@ -454,17 +429,8 @@ impl Consumer {
     /// nothing, if any event or the commit failed: the caller applies them
     /// one by one, which retries or dead-letters the one at fault.
     async fn apply_together(&mut self, group: &[Incoming]) -> bool {
-        // The notices go out on the transaction's own connection.
-        let applied = match self.pool.acquire().await {
-            Ok(mut conn) => {
-                crate::notices::after_commit_on(&mut conn, async |conn| {
-                    self.apply_all(conn, group).await
-                })
-                .await
-            }
-            Err(e) => Err(e.into()),
-        };
-        match applied {
+        let spans: Vec<tracing::Span> = group.iter().map(|i| self.span(&i.event)).collect();
+        match self.apply_group(group, &spans).await {
             Ok(first) => {
                 for (incoming, first) in group.iter().zip(first) {
                     count(
@@ -486,6 +452,22 @@ impl Consumer {
         }
     }
 
+    /// Applies `group` (each event's handler in its span of `spans`) in one
+    /// transaction on one connection, which then sends the handlers'
+    /// notices (see `crate::notices`). Returns, per event, whether it was
+    /// new.
+    async fn apply_group(
+        &self,
+        group: &[Incoming],
+        spans: &[tracing::Span],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let mut conn = self.pool.acquire().await?;
+        crate::notices::after_commit(&mut conn, async |conn| {
+            self.apply_all(conn, group, spans).await
+        })
+        .await
+    }
+
     /// Records the ids of `group` and runs the handler on each new one, in
     /// order, all in one transaction; then commits and runs their
     /// [`on_commit`] effects. Returns, per event, whether it was new.
@@ -493,13 +475,14 @@ impl Consumer {
         &self,
         conn: &mut PgConnection,
         group: &[Incoming],
+        spans: &[tracing::Span],
     ) -> Result<Vec<bool>, HandlerError> {
         let ids = group
             .iter()
             .map(|i| event_id(&i.event))
             .collect::<Result<Vec<_>, _>>()?;
         let mut tx = conn.begin().await?;
-        match self.apply_within(&mut tx, group, &ids).await {
+        match self.apply_within(&mut tx, group, spans, &ids).await {
             Ok((first, effects)) => {
                 tx.commit().await?;
                 for (span, effects) in effects {
@@ -522,6 +505,7 @@ impl Consumer {
         &self,
         tx: &mut PgConnection,
         group: &[Incoming],
+        spans: &[tracing::Span],
         ids: &[uuid::Uuid],
     ) -> Result<(Vec<bool>, Vec<(tracing::Span, Vec<Effect>)>), HandlerError> {
         // Every id in one statement; the ids it inserted are the new events.
@@ -537,18 +521,17 @@ impl Consumer {
         let mut new: HashSet<uuid::Uuid> = recorded.into_iter().collect();
         let mut first = Vec::with_capacity(group.len());
         let mut effects = Vec::new();
-        for (incoming, id) in group.iter().zip(ids) {
+        for ((incoming, span), id) in group.iter().zip(spans).zip(ids) {
             // Of two entries with one id, the earlier is applied and the
             // later is a duplicate, as if they had come one by one.
             let fresh = new.remove(id);
             if fresh {
-                let span = self.span(&incoming.event);
                 let (handled, done) =
                     collecting_effects(self.handler.handle(&mut *tx, &incoming.event))
                         .instrument(span.clone())
                         .await;
                 handled?;
-                effects.push((span, done));
+                effects.push((span.clone(), done));
             }
             first.push(fresh);
         }
