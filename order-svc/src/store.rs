@@ -396,7 +396,6 @@ pub async fn insert_order(
     let pickup = &row.priced.address;
     let location = row.priced.location;
     let t = row.totals;
-    let confirmed = row.status == OrderStatus::Confirmed;
     let order: Option<Order> = sqlx::query_as(concat!(
         "INSERT INTO orders (order_number, restaurant_id, restaurant_name, customer_id, guest,
              contact_name, contact_phone, contact_email, order_type, source, status, table_number,
@@ -408,8 +407,8 @@ pub async fn insert_order(
              confirmed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $38, $11, $12, $13, $14, $15, $16,
                  $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
-                 $33, $34, $35, $36, $37, CASE WHEN $39 THEN 2 ELSE 1 END,
-                 CASE WHEN $39 THEN now() END)
+                 $33, $34, $35, $36, $37, CASE WHEN $38 = 'CONFIRMED' THEN 2 ELSE 1 END,
+                 CASE WHEN $38 = 'CONFIRMED' THEN now() END)
          ON CONFLICT (order_number) DO NOTHING
          RETURNING ",
         order_columns!()
@@ -452,7 +451,6 @@ pub async fn insert_order(
     .bind(location.map(|l| l.longitude))
     .bind(i64::from(row.priced.prep_minutes))
     .bind(row.status.as_str())
-    .bind(confirmed)
     .fetch_optional(conn)
     .await?;
     Ok(order)
