@@ -398,20 +398,7 @@ async fn queue(
     // The ticket as written: the row as it was returned, the items as they
     // were given.
     let mut ticket = row.into_ticket()?;
-    ticket.items = new
-        .items
-        .iter()
-        .map(|item| TicketItem {
-            name: item.name.as_str().to_owned(),
-            quantity: item.quantity.get(),
-            modifiers: item
-                .modifiers
-                .iter()
-                .map(|m| m.as_str().to_owned())
-                .collect(),
-            special_instructions: item.special_instructions.as_str().to_owned(),
-        })
-        .collect();
+    ticket.items = new.items.iter().map(TicketItem::from).collect();
     record_change(conn, stream, &ticket).await?;
     Ok(Some(Received::Queued(ticket)))
 }

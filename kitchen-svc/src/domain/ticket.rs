@@ -471,6 +471,22 @@ pub struct TicketItem {
     pub special_instructions: String,
 }
 
+impl From<&NewItem> for TicketItem {
+    /// A new line as it is stored: what the ticket shows once queued.
+    fn from(item: &NewItem) -> Self {
+        Self {
+            name: item.name.as_str().to_owned(),
+            quantity: item.quantity.get(),
+            modifiers: item
+                .modifiers
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
+            special_instructions: item.special_instructions.as_str().to_owned(),
+        }
+    }
+}
+
 /// A ticket as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
