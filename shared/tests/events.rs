@@ -156,10 +156,18 @@ impl Bench {
     }
 
     async fn consumer(&self, handler: Effects) -> tokio::task::JoinHandle<()> {
+        self.consumer_with(self.config(), handler).await
+    }
+
+    async fn consumer_with(
+        &self,
+        config: ConsumerConfig,
+        handler: impl Handler,
+    ) -> tokio::task::JoinHandle<()> {
         Consumer::new(
             self.pool.clone(),
             self.redis().await,
-            self.config(),
+            config,
             Arc::new(handler),
         )
         .spawn()
@@ -576,13 +584,7 @@ async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
         .await
         .expect("published");
     let router = Router::new().route("menu.changed", Arc::new(Effects { fail_with: None }));
-    let consumer = Consumer::new(
-        bench.pool.clone(),
-        bench.redis().await,
-        bench.config(),
-        Arc::new(router),
-    )
-    .spawn();
+    let consumer = bench.consumer_with(bench.config(), router).await;
 
     // The routed event comes after the other one in the stream.
     let effects = bench.wait_for_effects(1).await;
@@ -620,16 +622,15 @@ async fn the_events_of_one_read_are_applied_in_one_transaction_and_all_acknowled
     bench.publish_events(1..=10).await;
 
     let committed = Arc::new(AtomicUsize::new(0));
-    let consumer = Consumer::new(
-        bench.pool.clone(),
-        bench.redis().await,
-        bench.config_without_retries(),
-        Arc::new(Counted {
-            effects: Effects { fail_with: None },
-            committed: committed.clone(),
-        }),
-    )
-    .spawn();
+    let consumer = bench
+        .consumer_with(
+            bench.config_without_retries(),
+            Counted {
+                effects: Effects { fail_with: None },
+                committed: committed.clone(),
+            },
+        )
+        .await;
     let effects = bench.wait_for_effects(10).await;
     let pending = bench.wait_until_nothing_pending().await;
 
@@ -647,22 +648,21 @@ async fn failing_events_in_a_read_leave_the_others_applied_once_and_meet_their_o
     bench.publish_events(31..=35).await;
 
     let committed = Arc::new(AtomicUsize::new(0));
-    let consumer = Consumer::new(
-        bench.pool.clone(),
-        bench.redis().await,
-        bench.config(),
-        Arc::new(Counted {
-            effects: Effects {
-                fail_with: Some(|id| match id {
-                    32 => Some(HandlerError::Reject("poison".to_owned())),
-                    34 => Some(HandlerError::Retry(anyhow::anyhow!("peer down"))),
-                    _ => None,
-                }),
+    let consumer = bench
+        .consumer_with(
+            bench.config(),
+            Counted {
+                effects: Effects {
+                    fail_with: Some(|id| match id {
+                        32 => Some(HandlerError::Reject("poison".to_owned())),
+                        34 => Some(HandlerError::Retry(anyhow::anyhow!("peer down"))),
+                        _ => None,
+                    }),
+                },
+                committed: committed.clone(),
             },
-            committed: committed.clone(),
-        }),
-    )
-    .spawn();
+        )
+        .await;
     // 32 is dead-lettered at once, 34 after its attempts run out.
     let dead = bench.wait_for_dead_letters(2).await;
     let pending = bench.wait_until_nothing_pending().await;
@@ -688,19 +688,18 @@ async fn a_read_that_fails_together_is_applied_one_by_one_at_once() {
 
     // No retries: whatever is applied or dead-lettered was so by the
     // fallback after the failed transaction.
-    let consumer = Consumer::new(
-        bench.pool.clone(),
-        bench.redis().await,
-        bench.config_without_retries(),
-        Arc::new(Effects {
-            fail_with: Some(|id| match id {
-                52 => Some(HandlerError::Reject("poison".to_owned())),
-                54 => Some(HandlerError::Retry(anyhow::anyhow!("peer down"))),
-                _ => None,
-            }),
-        }),
-    )
-    .spawn();
+    let consumer = bench
+        .consumer_with(
+            bench.config_without_retries(),
+            Effects {
+                fail_with: Some(|id| match id {
+                    52 => Some(HandlerError::Reject("poison".to_owned())),
+                    54 => Some(HandlerError::Retry(anyhow::anyhow!("peer down"))),
+                    _ => None,
+                }),
+            },
+        )
+        .await;
     let effects = bench.wait_for_effects(3).await;
     let dead = bench.wait_for_dead_letters(1).await;
     let mut redis = bench.redis().await;
@@ -761,13 +760,9 @@ async fn the_same_event_twice_in_one_read_has_one_effect() {
             .expect("xadd");
     }
 
-    let consumer = Consumer::new(
-        bench.pool.clone(),
-        bench.redis().await,
-        bench.config_without_retries(),
-        Arc::new(Effects { fail_with: None }),
-    )
-    .spawn();
+    let consumer = bench
+        .consumer_with(bench.config_without_retries(), Effects { fail_with: None })
+        .await;
     bench.wait_for_effects(2).await;
     let pending = bench.wait_until_nothing_pending().await;
     let effects = bench.effects().await;
