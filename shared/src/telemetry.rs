@@ -4,7 +4,7 @@
 //! (pretty or JSON), an OpenTelemetry tracer so every span has a W3C trace id
 //! (exported over OTLP only when an endpoint is configured), and a Prometheus
 //! recorder whose text `/metrics` renders. Trace context crosses process
-//! boundaries through [`inject`] and [`extract`] on header maps.
+//! boundaries through [`inject`] and [`adopt_remote_parent`] on header maps.
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;
