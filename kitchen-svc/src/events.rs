@@ -130,8 +130,9 @@ impl OnOrder {
             .await
             .map_err(retry)?
         {
+            // Every order makes one: logged at debug, counted in metrics.
             Some(Received::Queued(ticket)) => on_commit(move || {
-                tracing::info!(
+                tracing::debug!(
                     order_id = ticket.order_id,
                     ticket_id = ticket.id,
                     "ticket queued"
