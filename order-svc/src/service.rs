@@ -433,14 +433,6 @@ impl Orders {
             payment_method: new.payment_method,
             notes: new.notes.as_str(),
         };
-        // The order is returned as written, not read back.
-        let Some(mut order) = store::insert_order(&mut tx, &row).await? else {
-            return Ok(Written::NumberTaken);
-        };
-        let order_id = order.id;
-        order.lines =
-            store::insert_lines(&mut tx, order_id, drafts.iter().zip(&priced.lines)).await?;
-
         let mut history = vec![store::HistoryEntry {
             from: None,
             to: OrderStatus::Pending,
@@ -455,29 +447,29 @@ impl Orders {
                 reason: CASH_REASON,
             });
         }
-        let changes = store::insert_history_entries(&mut tx, order_id, &history).await?;
-        let access_token = if guest {
-            let token = AccessToken::generate();
-            store::insert_access_token(&mut tx, order_id, &token.hash()).await?;
-            Some(token)
-        } else {
-            None
+        let access_token = guest.then(AccessToken::generate);
+        let token_hash = access_token.as_ref().map(AccessToken::hash);
+        // One statement writes it all, and the order is returned as
+        // written, not read back.
+        let rows = store::NewOrderRows {
+            row: &row,
+            lines: drafts.iter().zip(&priced.lines).collect(),
+            history: &history,
+            access_token: token_hash.as_ref(),
+            key: key.map(|held| store::KeyClaim {
+                scope: &held.idempotency.scope,
+                key: held.idempotency.key.as_str(),
+                claim: held.token,
+            }),
         };
-        if let Some(Held { idempotency, token }) = key {
-            let bound = store::bind_key(
-                &mut tx,
-                &idempotency.scope,
-                idempotency.key.as_str(),
-                token,
-                order_id,
-            )
-            .await?;
-            if !bound {
-                // The claim ran out and another request took the key: it
-                // makes the order, not this one.
-                return Err(DomainError::Concurrent);
-            }
-        }
+        let (order, changes) = match store::insert_new_order(&mut tx, &rows).await? {
+            store::NewOrderWrite::Written(order, changes) => (*order, changes),
+            store::NewOrderWrite::NumberTaken => return Ok(Written::NumberTaken),
+            // The claim ran out and another request took the key: it makes
+            // the order, not this one (the transaction rolls back).
+            store::NewOrderWrite::KeyLost => return Err(DomainError::Concurrent),
+        };
+        let order_id = order.id;
         if cash {
             let placed = order.as_placed();
             events::publish_all(

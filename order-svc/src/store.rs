@@ -383,77 +383,264 @@ pub struct OrderRow<'a> {
     pub notes: &'a str,
 }
 
-/// Inserts an order and returns it as stored, without lines; `None` when
-/// its number is taken (the caller draws another).
+/// A claimed idempotency key, bound to the order it makes in the order's
+/// own statement.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyClaim<'a> {
+    /// The caller's scope.
+    pub scope: &'a str,
+    /// The client's key.
+    pub key: &'a str,
+    /// The claim that proves this request holds the key.
+    pub claim: i64,
+}
+
+/// Everything a new order is written with: its row, its lines (each draft
+/// with its priced line), its first history entries, a guest's access
+/// token and the key that asked for it.
+#[derive(Debug)]
+pub struct NewOrderRows<'a> {
+    /// The order row.
+    pub row: &'a OrderRow<'a>,
+    /// Its lines, in order.
+    pub lines: Vec<(&'a DraftLine, &'a PricedLine)>,
+    /// Its first history entries, in order.
+    pub history: &'a [HistoryEntry<'a>],
+    /// A guest's access token.
+    pub access_token: Option<&'a TokenHash>,
+    /// The idempotency key it was made under.
+    pub key: Option<KeyClaim<'a>>,
+}
+
+/// What writing a new order came to.
+#[derive(Debug)]
+pub enum NewOrderWrite {
+    /// Written: the order as stored, with its lines, and its history.
+    Written(Box<Order>, Vec<StatusChange>),
+    /// The number is taken (the caller draws another); nothing written.
+    NumberTaken,
+    /// The key's claim ran out and another request took it: that request
+    /// makes the order. The order was written and the caller must roll
+    /// its transaction back.
+    KeyLost,
+}
+
+/// Writes a new order — row, lines, history, access token, the key's
+/// binding — in one statement, and returns it as written: creating an
+/// order is the hot path, and each statement is a round trip.
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn insert_order(
+pub async fn insert_new_order(
     conn: &mut PgConnection,
-    row: &OrderRow<'_>,
-) -> Result<Option<Order>, DomainError> {
+    new: &NewOrderRows<'_>,
+) -> Result<NewOrderWrite, DomainError> {
+    let row = new.row;
     let delivery = row.delivery_address;
     let pickup = &row.priced.address;
     let location = row.priced.location;
     let t = row.totals;
-    let order: Option<Order> = sqlx::query_as(concat!(
-        "INSERT INTO orders (order_number, restaurant_id, restaurant_name, customer_id, guest,
-             contact_name, contact_phone, contact_email, order_type, source, status, table_number,
-             delivery_street, delivery_city, delivery_state, delivery_zip_code, delivery_country,
-             currency, subtotal_minor, discount_minor, delivery_fee_minor, tax_minor, total_minor,
-             tax_rate_bps, coupon_code, coupon_kind, coupon_value, coupon_min_order_minor,
-             payment_method, notes, pickup_street, pickup_city, pickup_state, pickup_zip_code,
-             pickup_country, pickup_latitude, pickup_longitude, prep_minutes, version,
-             confirmed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $38, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32,
-                 $33, $34, $35, $36, $37, CASE WHEN $38 = 'CONFIRMED' THEN 2 ELSE 1 END,
-                 CASE WHEN $38 = 'CONFIRMED' THEN now() END)
-         ON CONFLICT (order_number) DO NOTHING
-         RETURNING ",
-        order_columns!()
-    ))
-    .bind(row.order_number)
-    .bind(row.restaurant_id)
-    .bind(&row.priced.restaurant_name)
-    .bind(row.customer_id)
-    .bind(row.guest)
-    .bind(&row.contact.name)
-    .bind(&row.contact.phone)
-    .bind(&row.contact.email)
-    .bind(row.order_type.as_str())
-    .bind(row.source.as_str())
-    .bind(row.table_number)
-    .bind(delivery.map(|a| &a.street))
-    .bind(delivery.map(|a| &a.city))
-    .bind(delivery.map(|a| &a.state))
-    .bind(delivery.map(|a| &a.zip_code))
-    .bind(delivery.map(|a| &a.country))
-    .bind(&row.priced.currency)
-    .bind(t.subtotal_minor)
-    .bind(t.discount_minor)
-    .bind(t.delivery_fee_minor)
-    .bind(t.tax_minor)
-    .bind(t.total_minor)
-    .bind(i64::from(row.priced.tax_rate_bps))
-    .bind(row.coupon.map(|c| &c.code))
-    .bind(row.coupon.map(|c| c.terms.kind.as_str()))
-    .bind(row.coupon.map(|c| c.terms.value))
-    .bind(row.coupon.map(|c| c.terms.min_order_minor))
-    .bind(row.payment_method.map(PaymentMethod::as_str))
-    .bind(row.notes)
-    .bind(&pickup.street)
-    .bind(&pickup.city)
-    .bind(&pickup.state)
-    .bind(&pickup.zip_code)
-    .bind(&pickup.country)
-    .bind(location.map(|l| l.latitude))
-    .bind(location.map(|l| l.longitude))
-    .bind(i64::from(row.priced.prep_minutes))
-    .bind(row.status.as_str())
-    .fetch_optional(conn)
-    .await?;
-    Ok(order)
+    let mut q = sqlx::QueryBuilder::<Postgres>::new(
+        "WITH o AS (
+             INSERT INTO orders (order_number, restaurant_id, restaurant_name, customer_id,
+                 guest, contact_name, contact_phone, contact_email, order_type, source,
+                 status, table_number, delivery_street, delivery_city, delivery_state,
+                 delivery_zip_code, delivery_country, currency, subtotal_minor,
+                 discount_minor, delivery_fee_minor, tax_minor, total_minor, tax_rate_bps,
+                 coupon_code, coupon_kind, coupon_value, coupon_min_order_minor,
+                 payment_method, notes, pickup_street, pickup_city, pickup_state,
+                 pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,
+                 prep_minutes, version, confirmed_at)
+             VALUES (",
+    );
+    let mut v = q.separated(", ");
+    v.push_bind(row.order_number)
+        .push_bind(row.restaurant_id)
+        .push_bind(&row.priced.restaurant_name)
+        .push_bind(row.customer_id)
+        .push_bind(row.guest)
+        .push_bind(&row.contact.name)
+        .push_bind(&row.contact.phone)
+        .push_bind(&row.contact.email)
+        .push_bind(row.order_type.as_str())
+        .push_bind(row.source.as_str())
+        .push_bind(row.status.as_str())
+        .push_bind(row.table_number)
+        .push_bind(delivery.map(|a| &a.street))
+        .push_bind(delivery.map(|a| &a.city))
+        .push_bind(delivery.map(|a| &a.state))
+        .push_bind(delivery.map(|a| &a.zip_code))
+        .push_bind(delivery.map(|a| &a.country))
+        .push_bind(&row.priced.currency)
+        .push_bind(t.subtotal_minor)
+        .push_bind(t.discount_minor)
+        .push_bind(t.delivery_fee_minor)
+        .push_bind(t.tax_minor)
+        .push_bind(t.total_minor)
+        .push_bind(i64::from(row.priced.tax_rate_bps))
+        .push_bind(row.coupon.map(|c| &c.code))
+        .push_bind(row.coupon.map(|c| c.terms.kind.as_str()))
+        .push_bind(row.coupon.map(|c| c.terms.value))
+        .push_bind(row.coupon.map(|c| c.terms.min_order_minor))
+        .push_bind(row.payment_method.map(PaymentMethod::as_str))
+        .push_bind(row.notes)
+        .push_bind(&pickup.street)
+        .push_bind(&pickup.city)
+        .push_bind(&pickup.state)
+        .push_bind(&pickup.zip_code)
+        .push_bind(&pickup.country)
+        .push_bind(location.map(|l| l.latitude))
+        .push_bind(location.map(|l| l.longitude))
+        .push_bind(i64::from(row.priced.prep_minutes));
+    // An order confirmed as it is made is at its second version and
+    // stamped confirmed.
+    let confirmed = row.status == OrderStatus::Confirmed;
+    v.push(if confirmed { "2, now()" } else { "1, NULL" });
+    q.push(concat!(
+        ")
+             ON CONFLICT (order_number) DO NOTHING
+             RETURNING ",
+        order_columns!(),
+        ")"
+    ));
+
+    // The lines, in order: ids follow the order of the rows.
+    if new.lines.is_empty() {
+        q.push(", l AS (SELECT NULL::bigint AS id WHERE false)");
+    } else {
+        q.push(
+            ", l AS (
+                 INSERT INTO order_lines (order_id, menu_item_id, name, quantity,
+                     unit_price_minor, line_total_minor, option_ids, option_names,
+                     option_deltas_minor, special_instructions)
+                 SELECT o.id, v.menu_item_id, v.name, v.quantity, v.unit_price_minor,
+                     v.line_total_minor, v.option_ids, v.option_names,
+                     v.option_deltas_minor, v.special_instructions
+                 FROM o, (",
+        );
+        q.push_values(new.lines.iter().enumerate(), |mut b, (n, (draft, line))| {
+            let options = OptionColumns::of(line);
+            b.push_bind(i64::try_from(n).unwrap_or(i64::MAX))
+                .push_bind(line.menu_item_id)
+                .push_bind(&line.name)
+                .push_bind(i64::from(line.quantity))
+                .push_bind(line.unit_price_minor)
+                .push_bind(line.line_total_minor)
+                .push_bind(options.ids)
+                .push_bind(options.names)
+                .push_bind(options.deltas)
+                .push_bind(&draft.special_instructions);
+        });
+        q.push(
+            ") AS v (n, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
+                     option_ids, option_names, option_deltas_minor, special_instructions)
+                 ORDER BY v.n
+                 RETURNING id)",
+        );
+    }
+
+    let h = new.history;
+    q.push(
+        ", h AS (
+             INSERT INTO order_status_history (order_id, from_status, to_status, actor_kind,
+                 actor_id, reason)
+             SELECT o.id, e.from_status, e.to_status, e.actor_kind, e.actor_id, e.reason
+             FROM o, unnest(",
+    );
+    q.push_bind(
+        h.iter()
+            .map(|e| e.from.map(OrderStatus::as_str))
+            .collect::<Vec<_>>(),
+    )
+    .push("::text[], ")
+    .push_bind(h.iter().map(|e| e.to.as_str()).collect::<Vec<_>>())
+    .push("::text[], ")
+    .push_bind(h.iter().map(|e| e.actor.kind.as_str()).collect::<Vec<_>>())
+    .push("::text[], ")
+    .push_bind(h.iter().map(|e| e.actor.id.as_str()).collect::<Vec<_>>())
+    .push("::text[], ")
+    .push_bind(h.iter().map(|e| e.reason).collect::<Vec<_>>())
+    .push(
+        "::text[]) WITH ORDINALITY AS e (from_status, to_status, actor_kind, actor_id,
+                 reason, n)
+             ORDER BY e.n
+             RETURNING id, at)
+         , t AS (
+             INSERT INTO order_access_tokens (token_hash, order_id)
+             SELECT token.hash, o.id FROM o, (SELECT ",
+    )
+    .push_bind(new.access_token.map(TokenHash::as_bytes))
+    .push(
+        "::bytea AS hash) AS token
+             WHERE token.hash IS NOT NULL)
+         , k AS (
+             UPDATE idempotency_keys SET order_id = o.id FROM o
+             WHERE idempotency_keys.scope = ",
+    )
+    .push_bind(new.key.map(|k| k.scope))
+    .push(" AND idempotency_keys.key = ")
+    .push_bind(new.key.map(|k| k.key))
+    .push(" AND idempotency_keys.claim = ")
+    .push_bind(new.key.map(|k| k.claim))
+    .push(
+        " AND idempotency_keys.order_id IS NULL
+             RETURNING 1)
+         SELECT o.*,
+             ARRAY(SELECT id FROM l ORDER BY id) AS line_ids,
+             ARRAY(SELECT id FROM h ORDER BY id) AS change_ids,
+             ARRAY(SELECT at FROM h ORDER BY id) AS change_times,
+             EXISTS (SELECT 1 FROM k) AS key_bound
+         FROM o",
+    );
+
+    let Some(stored) = q.build().fetch_optional(conn).await? else {
+        return Ok(NewOrderWrite::NumberTaken);
+    };
+    let key_bound: bool = stored.try_get("key_bound")?;
+    if new.key.is_some() && !key_bound {
+        return Ok(NewOrderWrite::KeyLost);
+    }
+    let mut order = Order::from_row(&stored)?;
+    let line_ids: Vec<i64> = stored.try_get("line_ids")?;
+    let change_ids: Vec<i64> = stored.try_get("change_ids")?;
+    let change_times: Vec<DateTime<Utc>> = stored.try_get("change_times")?;
+    if line_ids.len() != new.lines.len() || change_ids.len() != h.len() {
+        return Err(DomainError::Unexpected(anyhow::anyhow!(
+            "a new order kept {} of {} lines and {} of {} history entries",
+            line_ids.len(),
+            new.lines.len(),
+            change_ids.len(),
+            h.len()
+        )));
+    }
+    order.lines = new
+        .lines
+        .iter()
+        .zip(line_ids)
+        .map(|((draft, line), id)| OrderLine {
+            id,
+            menu_item_id: line.menu_item_id,
+            name: line.name.clone(),
+            quantity: line.quantity,
+            unit_price_minor: line.unit_price_minor,
+            line_total_minor: line.line_total_minor,
+            options: line.options.clone(),
+            special_instructions: draft.special_instructions.clone(),
+        })
+        .collect();
+    let changes = h
+        .iter()
+        .zip(change_ids.into_iter().zip(change_times))
+        .map(|(e, (id, at))| StatusChange {
+            id,
+            from: e.from,
+            to: e.to,
+            actor: e.actor.clone(),
+            reason: e.reason.to_owned(),
+            at,
+        })
+        .collect();
+    Ok(NewOrderWrite::Written(Box::new(order), changes))
 }
 
 /// Writes an order's lines: updates the ones that continue a stored line,
@@ -819,32 +1006,6 @@ pub async fn claim_key(
             order_id: None,
         })),
     }
-}
-
-/// Records the order a claimed key made, in the order's transaction; false
-/// when the claim was lost (its lease ran out and another request took it).
-///
-/// # Errors
-/// Only unexpected database failures.
-pub async fn bind_key(
-    conn: &mut PgConnection,
-    scope: &str,
-    key: &str,
-    token: i64,
-    order_id: i64,
-) -> Result<bool, DomainError> {
-    let bound: Option<i32> = sqlx::query_scalar(
-        "UPDATE idempotency_keys SET order_id = $4
-         WHERE scope = $1 AND key = $2 AND claim = $3 AND order_id IS NULL
-         RETURNING 1",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(token)
-    .bind(order_id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(bound.is_some())
 }
 
 /// Gives up a claim whose request failed, so a retry may try again.

@@ -14,6 +14,7 @@ mod idempotency;
 mod items;
 mod lifecycle;
 mod listing;
+mod store;
 mod timeout;
 mod tracking;
 mod validation;
