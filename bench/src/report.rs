@@ -11,6 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::Scenario;
+use crate::cpu::CpuUse;
 use crate::memory::Resident;
 use crate::scenarios::CatchUp;
 use crate::stats::{self, Summary};
@@ -78,6 +79,9 @@ pub struct ScenarioReport {
     /// The figures.
     #[serde(flatten)]
     pub summary: Summary,
+    /// The CPU the machine's processes spent per successful call in the
+    /// measured window; `None` without `/proc`.
+    pub cpu: Option<CpuUse>,
 }
 
 /// Throughput ratios: how much of a limit a path reaches.
@@ -199,8 +203,54 @@ impl Report {
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
     }
 
+    /// The CPU per call of each scenario that has it, one column each, by
+    /// process, the most costly first.
+    fn cpu_table(&self, out: &mut String) {
+        let used: Vec<(&str, &CpuUse)> = Scenario::ALL
+            .iter()
+            .filter_map(|s| {
+                let cpu = self.scenarios.get(s.name())?.cpu.as_ref()?;
+                Some((s.name(), cpu))
+            })
+            .collect();
+        if used.is_empty() {
+            return;
+        }
+        let mut groups: Vec<(&str, f64)> = Vec::new();
+        for (_, cpu) in &used {
+            for (group, ms) in &cpu.ms_per_call_by_process {
+                match groups.iter_mut().find(|(g, _)| g == group) {
+                    Some((_, most)) => *most = most.max(*ms),
+                    None => groups.push((group, *ms)),
+                }
+            }
+        }
+        groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let _ = writeln!(out);
+        let _ = write!(out, "{:<24}", "cpu ms per call");
+        for (name, _) in &used {
+            let _ = write!(out, " {name:>16}");
+        }
+        let _ = writeln!(out);
+        let mut row = |label: &str, value: &dyn Fn(&CpuUse) -> Option<f64>| {
+            let _ = write!(out, "{label:<24}");
+            for (_, cpu) in &used {
+                let cell = value(cpu).map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+                let _ = write!(out, " {cell:>16}");
+            }
+            let _ = writeln!(out);
+        };
+        for (group, _) in &groups {
+            row(group, &|cpu| {
+                cpu.ms_per_call_by_process.get(*group).copied()
+            });
+        }
+        row("in all", &|cpu| Some(cpu.ms_per_call));
+        row("cores busy", &|cpu| Some(cpu.cores_busy));
+    }
+
     /// The report as a table, scenarios in the order they ran, then the
-    /// failures, the ratios and where it ran.
+    /// failures, the ratios, the CPU per call and where it ran.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -269,6 +319,7 @@ impl Report {
                 if c.complete { "" } else { " (gave up)" }
             );
         }
+        self.cpu_table(&mut out);
         let mib = |kib: u64| kib as f64 / 1024.0;
         if !self.memory.idle_before.is_empty() {
             let _ = writeln!(out);
@@ -326,6 +377,7 @@ mod tests {
         ScenarioReport {
             concurrency: 16,
             summary: r.summary(Duration::from_secs(seconds)),
+            cpu: None,
         }
     }
 
@@ -378,8 +430,23 @@ mod tests {
     #[test]
     fn the_table_names_every_scenario_that_ran_and_both_ratios() {
         let mut scenarios = BTreeMap::new();
-        scenarios.insert("order_create".to_owned(), scenario(100, 1));
-        scenarios.insert("db_ceiling".to_owned(), scenario(400, 1));
+        let mut create = scenario(100, 1);
+        create.cpu = Some(CpuUse {
+            cores_busy: 2.0,
+            ms_per_call: 4.5,
+            ms_per_call_by_process: BTreeMap::from([
+                ("order-svc".to_owned(), 1.0),
+                ("postgres bench_order".to_owned(), 3.5),
+            ]),
+        });
+        let mut ceiling = scenario(400, 1);
+        ceiling.cpu = Some(CpuUse {
+            cores_busy: 1.9,
+            ms_per_call: 1.1,
+            ms_per_call_by_process: BTreeMap::from([("postgres bench_order".to_owned(), 1.1)]),
+        });
+        scenarios.insert("order_create".to_owned(), create);
+        scenarios.insert("db_ceiling".to_owned(), ceiling);
         let report = Report {
             started_at: "2026-01-01T00:00:00Z".to_owned(),
             command: "foodmesh-bench".to_owned(),
@@ -419,5 +486,22 @@ mod tests {
         );
         assert!(table.contains("menu_read / menu_read_grpc   -"), "{table}");
         assert!(table.contains("2 cores, 1.0 GiB"), "{table}");
+        let cpu: Vec<Vec<&str>> = table
+            .lines()
+            .skip_while(|l| !l.starts_with("cpu ms per call"))
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            cpu,
+            [
+                vec!["cpu", "ms", "per", "call", "order_create", "db_ceiling"],
+                vec!["postgres", "bench_order", "3.500", "1.100"],
+                vec!["order-svc", "1.000", "-"],
+                vec!["in", "all", "4.500", "1.100"],
+                vec!["cores", "busy", "2.000", "1.900"],
+            ],
+            "{table}"
+        );
     }
 }
