@@ -101,6 +101,16 @@ pub fn snapshot() -> Snapshot {
         return used;
     };
     for entry in entries.flatten() {
+        // Processes only: `/proc/self` and `/proc/thread-self` would count
+        // this tool again.
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
         let dir = entry.path();
         let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
             continue;
@@ -243,5 +253,30 @@ mod tests {
         assert_eq!(ms("psql"), Some(0.99));
         assert_eq!(CpuUse::between(&before, &Snapshot::new(), 10.0, 1000), None);
         assert_eq!(CpuUse::between(&before, &after, 10.0, 0), None);
+    }
+
+    #[test]
+    fn this_process_is_counted_once() {
+        let burn = std::time::Instant::now();
+        while burn.elapsed() < Duration::from_millis(300) {
+            std::hint::black_box(burn.elapsed());
+        }
+        let own: f64 = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .as_deref()
+            .and_then(parse_stat)
+            .map_or(0.0, |(_, seconds)| seconds);
+        let groups = snapshot();
+        if groups.is_empty() {
+            return; // no /proc here
+        }
+        // A test binary is none of the named groups: it is its `comm`.
+        let counted: f64 = groups
+            .iter()
+            .filter(|(group, _)| group.starts_with("foodmesh_bench"))
+            .map(|(_, seconds)| seconds)
+            .sum();
+        assert!(own >= 0.2, "{own}");
+        assert!(counted < own * 1.5, "counted {counted} s for {own} s");
     }
 }
