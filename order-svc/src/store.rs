@@ -508,35 +508,9 @@ pub async fn insert_new_order(
     if new.lines.is_empty() {
         q.push(", l AS (SELECT NULL::bigint AS id WHERE false)");
     } else {
-        q.push(
-            ", l AS (
-                 INSERT INTO order_lines (order_id, menu_item_id, name, quantity,
-                     unit_price_minor, line_total_minor, option_ids, option_names,
-                     option_deltas_minor, special_instructions)
-                 SELECT o.id, v.menu_item_id, v.name, v.quantity, v.unit_price_minor,
-                     v.line_total_minor, v.option_ids, v.option_names,
-                     v.option_deltas_minor, v.special_instructions
-                 FROM o, (",
-        );
-        q.push_values(new.lines.iter().enumerate(), |mut b, (n, (draft, line))| {
-            let options = OptionColumns::of(line);
-            b.push_bind(i64::try_from(n).unwrap_or(i64::MAX))
-                .push_bind(line.menu_item_id)
-                .push_bind(&line.name)
-                .push_bind(i64::from(line.quantity))
-                .push_bind(line.unit_price_minor)
-                .push_bind(line.line_total_minor)
-                .push_bind(options.ids)
-                .push_bind(options.names)
-                .push_bind(options.deltas)
-                .push_bind(&draft.special_instructions);
-        });
-        q.push(
-            ") AS v (n, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
-                     option_ids, option_names, option_deltas_minor, special_instructions)
-                 ORDER BY v.n
-                 RETURNING id)",
-        );
+        q.push(", l AS (");
+        push_line_insert(&mut q, LinesOf::Inserted, new.lines.iter().copied());
+        q.push(" RETURNING id)");
     }
 
     let h = new.history;
@@ -706,29 +680,71 @@ pub async fn insert_lines<'a>(
     if lines.peek().is_none() {
         return Ok(Vec::new());
     }
-    let mut insert = sqlx::QueryBuilder::<Postgres>::new(
-        "INSERT INTO order_lines (order_id, menu_item_id, name, quantity, unit_price_minor,
-             line_total_minor, option_ids, option_names, option_deltas_minor,
-             special_instructions) ",
-    );
-    insert.push_values(lines, |mut row, (draft, line)| {
-        let options = OptionColumns::of(line);
-        row.push_bind(order_id)
-            .push_bind(line.menu_item_id)
-            .push_bind(line.name.clone())
-            .push_bind(i64::from(line.quantity))
-            .push_bind(line.unit_price_minor)
-            .push_bind(line.line_total_minor)
-            .push_bind(options.ids)
-            .push_bind(options.names)
-            .push_bind(options.deltas)
-            .push_bind(draft.special_instructions.clone());
-    });
+    let mut insert = sqlx::QueryBuilder::<Postgres>::new("");
+    push_line_insert(&mut insert, LinesOf::Stored(order_id), lines);
     insert.push(concat!(" RETURNING ", line_columns!()));
     let mut stored: Vec<OrderLine> = insert.build_query_as().fetch_all(conn).await?;
     // Ids follow the order of the rows; RETURNING need not.
     stored.sort_by_key(|line| line.id);
     Ok(stored)
+}
+
+/// Whose lines [`push_line_insert`] inserts.
+enum LinesOf {
+    /// The order the same statement inserts, named `o`.
+    Inserted,
+    /// A stored order.
+    Stored(i64),
+}
+
+/// Pushes the one `INSERT` of new lines — for a new order and for lines
+/// added to a stored one — inserting them in the order given, so their ids
+/// follow it. `lines` must not be empty.
+fn push_line_insert<'a>(
+    q: &mut sqlx::QueryBuilder<Postgres>,
+    of: LinesOf,
+    lines: impl IntoIterator<Item = (&'a DraftLine, &'a PricedLine)>,
+) {
+    q.push(
+        "INSERT INTO order_lines (order_id, menu_item_id, name, quantity, unit_price_minor,
+             line_total_minor, option_ids, option_names, option_deltas_minor,
+             special_instructions)
+         SELECT ",
+    );
+    match of {
+        LinesOf::Inserted => q.push("o.id"),
+        LinesOf::Stored(order_id) => q.push_bind(order_id),
+    };
+    q.push(
+        ", v.menu_item_id, v.name, v.quantity, v.unit_price_minor, v.line_total_minor,
+             v.option_ids, v.option_names, v.option_deltas_minor, v.special_instructions
+         FROM ",
+    );
+    if matches!(of, LinesOf::Inserted) {
+        q.push("o, ");
+    }
+    q.push("(");
+    q.push_values(
+        lines.into_iter().enumerate(),
+        |mut b, (n, (draft, line))| {
+            let options = OptionColumns::of(line);
+            b.push_bind(i64::try_from(n).unwrap_or(i64::MAX))
+                .push_bind(line.menu_item_id)
+                .push_bind(&line.name)
+                .push_bind(i64::from(line.quantity))
+                .push_bind(line.unit_price_minor)
+                .push_bind(line.line_total_minor)
+                .push_bind(options.ids)
+                .push_bind(options.names)
+                .push_bind(options.deltas)
+                .push_bind(&draft.special_instructions);
+        },
+    );
+    q.push(
+        ") AS v (n, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
+                 option_ids, option_names, option_deltas_minor, special_instructions)
+         ORDER BY v.n",
+    );
 }
 
 /// A line's chosen options as the three parallel array columns keep them.
