@@ -79,8 +79,8 @@ impl Store {
     }
 }
 
-// Written once here: what an `Order` and an `OrderLine` are read from,
-// whether selected or returned by the insert that made them.
+// Written once here: what an `Order` is read from, whether selected or
+// returned by the insert that made it.
 macro_rules! order_columns {
     () => {
         "id, order_number, restaurant_id, restaurant_name, customer_id, guest,
@@ -94,13 +94,6 @@ macro_rules! order_columns {
     };
 }
 
-macro_rules! line_columns {
-    () => {
-        "id, order_id, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
-         option_ids, option_names, option_deltas_minor, special_instructions"
-    };
-}
-
 // Narrowed by their callers.
 macro_rules! select_orders {
     () => {
@@ -110,7 +103,9 @@ macro_rules! select_orders {
 
 macro_rules! select_lines {
     () => {
-        concat!("SELECT ", line_columns!(), " FROM order_lines")
+        "SELECT id, order_id, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
+                option_ids, option_names, option_deltas_minor, special_instructions
+         FROM order_lines"
     };
 }
 
@@ -662,12 +657,11 @@ pub async fn write_lines(
         .execute(&mut *conn)
         .await?;
     }
-    insert_lines(conn, order_id, new).await?;
-    Ok(())
+    insert_lines(conn, order_id, new).await
 }
 
 /// Inserts lines of an order in one statement, each a draft with its
-/// priced line, and returns them as stored, in order.
+/// priced line.
 ///
 /// # Errors
 /// Only unexpected database failures.
@@ -675,18 +669,15 @@ pub async fn insert_lines<'a>(
     conn: &mut PgConnection,
     order_id: i64,
     lines: impl IntoIterator<Item = (&'a DraftLine, &'a PricedLine)>,
-) -> Result<Vec<OrderLine>, DomainError> {
+) -> Result<(), DomainError> {
     let mut lines = lines.into_iter().peekable();
     if lines.peek().is_none() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let mut insert = sqlx::QueryBuilder::<Postgres>::new("");
     push_line_insert(&mut insert, LinesOf::Stored(order_id), lines);
-    insert.push(concat!(" RETURNING ", line_columns!()));
-    let mut stored: Vec<OrderLine> = insert.build_query_as().fetch_all(conn).await?;
-    // Ids follow the order of the rows; RETURNING need not.
-    stored.sort_by_key(|line| line.id);
-    Ok(stored)
+    insert.build().execute(conn).await?;
+    Ok(())
 }
 
 /// Whose lines [`push_line_insert`] inserts.

@@ -14,7 +14,7 @@ use order_svc::store::{
     self, Claim, HistoryEntry, KeyClaim, NewOrderRows, NewOrderWrite, OrderRow,
 };
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 const CUSTOMER: i64 = 7;
 
@@ -110,15 +110,21 @@ async fn write(pool: &sqlx::PgPool, number: &str, claim: Option<i64>) -> NewOrde
     written
 }
 
-#[tokio::test]
-async fn an_order_whose_key_another_request_took_is_not_written() {
+/// The service on a fresh database where [`CUSTOMER`] has a profile.
+async fn app_with_customer() -> TestApp {
     let app = spawn_app().await;
-    let pool = &app.pool;
     sqlx::query("INSERT INTO customers (id) VALUES ($1)")
         .bind(CUSTOMER)
-        .execute(pool)
+        .execute(&app.pool)
         .await
         .expect("customer");
+    app
+}
+
+#[tokio::test]
+async fn an_order_whose_key_another_request_took_is_not_written() {
+    let app = app_with_customer().await;
+    let pool = &app.pool;
     let mut conn = pool.acquire().await.expect("conn");
     let claimed = store::claim_key(
         &mut conn,
@@ -154,13 +160,8 @@ async fn an_order_whose_key_another_request_took_is_not_written() {
 
 #[tokio::test]
 async fn an_order_whose_number_is_taken_writes_nothing_more() {
-    let app = spawn_app().await;
+    let app = app_with_customer().await;
     let pool = &app.pool;
-    sqlx::query("INSERT INTO customers (id) VALUES ($1)")
-        .bind(CUSTOMER)
-        .execute(pool)
-        .await
-        .expect("customer");
 
     assert!(matches!(
         write(pool, "BBB222", None).await,
