@@ -267,5 +267,5 @@ pub async fn db_ceiling(
         })
         .collect();
     let finished = load::drive(plan, calls).await?;
-    Ok(finished.recorder.summary(finished.elapsed))
+    Ok(finished.summary())
 }

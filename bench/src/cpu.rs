@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::time::Instant;
@@ -79,19 +78,37 @@ impl CpuUse {
     }
 }
 
-/// Snapshots at the start and at the end of a scenario's measured window
-/// (`warmup` and then `duration` from now), in the background; the
-/// handle gives both with the seconds between them.
-pub fn sample_window(
-    warmup: Duration,
-    duration: Duration,
-) -> tokio::task::JoinHandle<(Snapshot, Snapshot, f64)> {
+/// The machine's CPU at the start and at the end of a measured window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Window {
+    /// At the start.
+    pub before: Snapshot,
+    /// At the end.
+    pub after: Snapshot,
+    /// Seconds between the two.
+    pub seconds: f64,
+}
+
+impl Window {
+    /// What was used over the window, per one of `calls` successful calls.
+    pub fn per_call(&self, calls: u64) -> Option<CpuUse> {
+        CpuUse::between(&self.before, &self.after, self.seconds, calls)
+    }
+}
+
+/// Snapshots at `begin` and at `end` — a measured window — in the
+/// background.
+pub fn sample_window(begin: Instant, end: Instant) -> tokio::task::JoinHandle<Window> {
     tokio::spawn(async move {
-        tokio::time::sleep(warmup).await;
+        tokio::time::sleep_until(begin).await;
         let (before, start) = (snapshot(), Instant::now());
-        tokio::time::sleep(duration).await;
+        tokio::time::sleep_until(end).await;
         let after = snapshot();
-        (before, after, start.elapsed().as_secs_f64())
+        Window {
+            before,
+            after,
+            seconds: start.elapsed().as_secs_f64(),
+        }
     })
 }
 

@@ -103,12 +103,7 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
     let idle_before = memory::mesh_memory();
     let mut results = BTreeMap::new();
     let mut kitchen_catch_up = None;
-    let mut record = |scenario: Scenario,
-                      concurrency: usize,
-                      summary: Summary,
-                      window: (cpu::Snapshot, cpu::Snapshot, f64)| {
-        let (before, after, seconds) = window;
-        let cpu = cpu::CpuUse::between(&before, &after, seconds, summary.ok);
+    let mut record = |scenario: Scenario, concurrency: usize, summary: Summary| {
         eprintln!(
             "foodmesh-bench: {:<17} {:>9.1} rps, {} ok, {} errors",
             scenario.name(),
@@ -121,33 +116,32 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
             ScenarioReport {
                 concurrency,
                 summary,
-                cpu,
             },
         );
     };
     for scenario in wanted {
         eprintln!("foodmesh-bench: running {}", scenario.name());
-        // Every scenario's measured window starts `warmup` after it is
-        // started (`load::drive`); setting one up takes milliseconds.
-        let window = cpu::sample_window(ctx.plan.warmup, ctx.plan.duration);
         match scenario {
             Scenario::MenuRead => {
-                let summary = scenarios::menu_read(&ctx, &main).await?;
-                record(scenario, concurrency, summary, window.await?);
+                record(
+                    scenario,
+                    concurrency,
+                    scenarios::menu_read(&ctx, &main).await?,
+                );
             }
             Scenario::MenuReadGrpc => {
                 let summary = scenarios::menu_read_grpc(&ctx, &cli.restaurant_grpc, &main).await?;
-                record(scenario, concurrency, summary, window.await?);
+                record(scenario, concurrency, summary);
             }
             Scenario::OrderToKitchen => {
                 let workers = usize::from(cli.kitchen_concurrency);
                 let summary = scenarios::order_to_kitchen(&ctx, &kitchen, workers).await?;
-                record(scenario, workers, summary, window.await?);
+                record(scenario, workers, summary);
             }
             Scenario::OrderCreate => {
                 let (summary, created) = scenarios::order_create(&ctx, &main).await?;
                 let stopped = Instant::now();
-                record(scenario, concurrency, summary, window.await?);
+                record(scenario, concurrency, summary);
                 if !created.is_empty() && cli.catch_up_timeout > 0 {
                     eprintln!(
                         "foodmesh-bench: waiting for the kitchen to show {} tickets",
@@ -166,15 +160,12 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
                     format!("{base}/{}_order", cli.db_prefix)
                 });
                 let scratch = ceiling::prepare(&url, concurrency, customers).await?;
-                // Its window starts once the scratch tables are made.
-                window.abort();
-                let window = cpu::sample_window(ctx.plan.warmup, ctx.plan.duration);
                 let measured = ceiling::db_ceiling(
                     &scratch, &ctx.plan, main.id, ctx.lines, customers, timeout,
                 )
                 .await;
                 let removed = scratch.remove().await;
-                record(scenario, concurrency, measured?, window.await?);
+                record(scenario, concurrency, measured?);
                 removed?;
             }
         }

@@ -18,7 +18,8 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::time::Instant;
 
-use crate::stats::{Outcome, Recorder};
+use crate::cpu;
+use crate::stats::{Outcome, Recorder, Summary};
 
 /// One worker's way of making a call; each worker owns one, with its own
 /// connection, so workers never wait on each other inside the tool.
@@ -51,6 +52,17 @@ pub struct Finished<C> {
     pub calls: Vec<C>,
     /// The measured window.
     pub elapsed: Duration,
+    /// The machine's CPU at the start and the end of the window.
+    pub cpu: cpu::Window,
+}
+
+impl<C> Finished<C> {
+    /// The scenario's figures, with the CPU spent per successful call.
+    pub fn summary(&self) -> Summary {
+        let mut summary = self.recorder.summary(self.elapsed);
+        summary.cpu = self.cpu.per_call(summary.ok);
+        summary
+    }
 }
 
 /// Runs `calls` (one per worker, so `calls.len()` is the concurrency) for
@@ -61,6 +73,7 @@ pub struct Finished<C> {
 pub async fn drive<C: Call>(plan: &Plan, calls: Vec<C>) -> anyhow::Result<Finished<C>> {
     let begin = Instant::now() + plan.warmup;
     let end = begin + plan.duration;
+    let sampler = cpu::sample_window(begin, end);
     let workers: Vec<_> = calls
         .into_iter()
         .map(|call| tokio::spawn(work(call, begin, end)))
@@ -78,6 +91,7 @@ pub async fn drive<C: Call>(plan: &Plan, calls: Vec<C>) -> anyhow::Result<Finish
         recorder,
         calls,
         elapsed: plan.duration,
+        cpu: sampler.await.context("the CPU sampler panicked")?,
     })
 }
 
@@ -127,7 +141,7 @@ mod tests {
         let finished = drive(&plan, calls).await.expect("drive");
 
         let made: u64 = finished.calls.iter().map(|c| c.n).sum();
-        let summary = finished.recorder.summary(finished.elapsed);
+        let summary = finished.summary();
         // Each worker made ~200 calls and ~100 of them fell in the window.
         assert!(made >= 398, "{made}");
         assert!((198..=202).contains(&summary.requests), "{summary:?}");

@@ -79,9 +79,6 @@ pub struct ScenarioReport {
     /// The figures.
     #[serde(flatten)]
     pub summary: Summary,
-    /// The CPU the machine's processes spent per successful call in the
-    /// measured window; `None` without `/proc`.
-    pub cpu: Option<CpuUse>,
 }
 
 /// Throughput ratios: how much of a limit a path reaches.
@@ -209,7 +206,7 @@ impl Report {
         let used: Vec<(&str, &CpuUse)> = Scenario::ALL
             .iter()
             .filter_map(|s| {
-                let cpu = self.scenarios.get(s.name())?.cpu.as_ref()?;
+                let cpu = self.scenarios.get(s.name())?.summary.cpu.as_ref()?;
                 Some((s.name(), cpu))
             })
             .collect();
@@ -377,7 +374,6 @@ mod tests {
         ScenarioReport {
             concurrency: 16,
             summary: r.summary(Duration::from_secs(seconds)),
-            cpu: None,
         }
     }
 
@@ -431,7 +427,7 @@ mod tests {
     fn the_table_names_every_scenario_that_ran_and_both_ratios() {
         let mut scenarios = BTreeMap::new();
         let mut create = scenario(100, 1);
-        create.cpu = Some(CpuUse {
+        create.summary.cpu = Some(CpuUse {
             cores_busy: 2.0,
             ms_per_call: 4.5,
             ms_per_call_by_process: BTreeMap::from([
@@ -440,7 +436,7 @@ mod tests {
             ]),
         });
         let mut ceiling = scenario(400, 1);
-        ceiling.cpu = Some(CpuUse {
+        ceiling.summary.cpu = Some(CpuUse {
             cores_busy: 1.9,
             ms_per_call: 1.1,
             ms_per_call_by_process: BTreeMap::from([("postgres bench_order".to_owned(), 1.1)]),

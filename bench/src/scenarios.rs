@@ -107,7 +107,7 @@ pub async fn menu_read(ctx: &Context, restaurant: &Restaurant) -> anyhow::Result
         })
         .collect();
     let finished = load::drive(&ctx.plan, calls).await?;
-    Ok(finished.recorder.summary(finished.elapsed))
+    Ok(finished.summary())
 }
 
 // ------------------------------------------------------- menu_read_grpc --
@@ -165,7 +165,7 @@ pub async fn menu_read_grpc(
         });
     }
     let finished = load::drive(&ctx.plan, calls).await?;
-    Ok(finished.recorder.summary(finished.elapsed))
+    Ok(finished.summary())
 }
 
 // --------------------------------------------------------- order_create --
@@ -262,8 +262,9 @@ pub async fn order_create(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let finished = load::drive(&ctx.plan, calls).await?;
+    let summary = finished.summary();
     let created = finished.calls.into_iter().flat_map(|c| c.created).collect();
-    Ok((finished.recorder.summary(finished.elapsed), created))
+    Ok((summary, created))
 }
 
 // ----------------------------------------------------- order_to_kitchen --
@@ -449,7 +450,7 @@ pub async fn order_to_kitchen(
             ..ctx.plan
         };
         let finished = load::drive(&plan, calls).await?;
-        Ok(finished.recorder.summary(finished.elapsed))
+        Ok(finished.summary())
     }
     .await;
     reader.abort();

@@ -13,6 +13,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::cpu::CpuUse;
+
 /// The slowest latency a histogram tells apart, in microseconds (one hour):
 /// slower ones are counted at this value.
 const MAX_MICROS: u64 = 3_600_000_000;
@@ -166,6 +168,7 @@ impl Recorder {
             }),
             errors: self.errors.clone(),
             error_samples: self.samples.clone(),
+            cpu: None,
         }
     }
 }
@@ -194,6 +197,9 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     /// What the first failure of each key said.
     pub error_samples: BTreeMap<String, String>,
+    /// The CPU the machine's processes spent per successful call in the
+    /// measured window; `None` without `/proc` (or before it is read).
+    pub cpu: Option<CpuUse>,
 }
 
 /// Percentiles of a latency distribution, in milliseconds.
