@@ -280,7 +280,8 @@ impl Consumer {
                         let reason = format!("failed {} deliveries", p.times_delivered);
                         self.dead_letter(&stream, &entry, &reason).await;
                     } else {
-                        self.process(&stream, entry).await;
+                        // Alone: a read of one.
+                        self.process_read(vec![(stream.clone(), entry)]).await;
                     }
                 }
             }
@@ -288,9 +289,10 @@ impl Consumer {
         Ok(())
     }
 
-    /// Applies what one read returned: the handled events together (see
-    /// the module's doc), falling back to one at a time; the rest are
-    /// acknowledged in the same `XACK`.
+    /// Applies what one read returned (or one entry claimed from a crashed
+    /// consumer): the handled events together (see the module's doc),
+    /// falling back to one at a time; the rest are acknowledged in the
+    /// same `XACK`.
     async fn process_read(&mut self, entries: Vec<(String, StreamId)>) {
         let mut acks: Vec<(String, String)> = Vec::new();
         let mut handled = Vec::with_capacity(entries.len());
@@ -319,19 +321,6 @@ impl Consumer {
             }
         }
         self.ack_all(&acks).await;
-    }
-
-    /// Applies one entry on its own (a retry, or a claimed entry).
-    async fn process(&mut self, stream: &str, entry: StreamId) {
-        let Some(incoming) = self.receive(stream.to_owned(), entry).await else {
-            return;
-        };
-        if !self.handler.handles(&incoming.event.envelope.r#type) {
-            self.ack(stream, &incoming.event.entry_id).await;
-            count(stream, &self.config.group, "ignored");
-            return;
-        }
-        self.apply_alone(&incoming).await;
     }
 
     /// Decodes an entry — dead-lettering one that cannot be — and records
