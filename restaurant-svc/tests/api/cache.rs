@@ -17,7 +17,7 @@ use tonic::{Code, Streaming};
 
 use crate::helpers::{
     Client, TestApp, amount, fields, menu_cache_hits, price_line, pricing_cache_hits, reason,
-    spawn_app,
+    spawn_app, with_option_off,
 };
 
 /// How long a notice may take before a test gives up on it.
@@ -537,22 +537,7 @@ async fn a_replica_prices_its_own_changes_at_once() {
 
     until_pricing_cached(&mut client, r.id, item.id).await;
     client
-        .update_option_group(pb::UpdateOptionGroupRequest {
-            restaurant_id: r.id,
-            option_group_id: size.id,
-            options: size
-                .options
-                .iter()
-                .map(|o| pb::OptionInput {
-                    id: Some(o.id),
-                    name: o.name.clone(),
-                    price_delta_minor: amount(&o.price_delta),
-                    available: Some(o.id != large),
-                })
-                .collect(),
-            replace_options: true,
-            ..Default::default()
-        })
+        .update_option_group(with_option_off(r.id, &size, large))
         .await
         .expect("large is taken off");
     assert_refused(

@@ -240,6 +240,31 @@ pub fn price_line(menu_item_id: i64, quantity: u32, option_ids: &[i64]) -> pb::P
 pub use foodmesh_shared::testing::fields;
 
 /// The `ErrorInfo` reason of a refusal, which must be this service's.
+/// Sends `group` back as it is, but with option `off` unavailable: how a
+/// restaurant takes one choice off the menu.
+pub fn with_option_off(
+    restaurant_id: i64,
+    group: &pb::OptionGroup,
+    off: i64,
+) -> pb::UpdateOptionGroupRequest {
+    pb::UpdateOptionGroupRequest {
+        restaurant_id,
+        option_group_id: group.id,
+        options: group
+            .options
+            .iter()
+            .map(|o| pb::OptionInput {
+                id: Some(o.id),
+                name: o.name.clone(),
+                price_delta_minor: amount(&o.price_delta),
+                available: Some(o.id != off),
+            })
+            .collect(),
+        replace_options: true,
+        ..Default::default()
+    }
+}
+
 pub fn reason(status: &tonic::Status) -> String {
     testing::reason(status, "foodmesh.restaurant")
 }

@@ -3,7 +3,7 @@
 use foodmesh_proto::restaurant::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{TestApp, amount, fields, price_line, reason, spawn_app};
+use crate::helpers::{TestApp, amount, fields, price_line, reason, spawn_app, with_option_off};
 
 /// A pizza (12.99) with Size (exactly one: small −1.00, large +2.00) and
 /// Toppings (up to two: cheese +1.50, olives +0.50, no onions 0).
@@ -150,22 +150,7 @@ async fn options_must_be_offered_with_the_item_and_available() {
         .option_groups;
     let size = &groups[0];
     app.client()
-        .update_option_group(pb::UpdateOptionGroupRequest {
-            restaurant_id: p.restaurant_id,
-            option_group_id: size.id,
-            options: size
-                .options
-                .iter()
-                .map(|o| pb::OptionInput {
-                    id: Some(o.id),
-                    name: o.name.clone(),
-                    price_delta_minor: amount(&o.price_delta),
-                    available: Some(o.id != p.large),
-                })
-                .collect(),
-            replace_options: true,
-            ..Default::default()
-        })
+        .update_option_group(with_option_off(p.restaurant_id, size, p.large))
         .await
         .expect("large is taken off");
     let unavailable = price(
