@@ -401,15 +401,7 @@ async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
         })
         .await;
     let effects = bench.wait_for_effects(1).await;
-    let dead = events::dead_letter_stream(&bench.stream);
-    let mut dead_len = 0;
-    for _ in 0..250 {
-        dead_len = bench.stream_len(&dead).await;
-        if dead_len > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let dead_len = bench.wait_for_dead_letters(1).await;
 
     assert_eq!(
         effects,
@@ -593,19 +585,7 @@ async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
         .await
         .expect("counted");
     // Acknowledged just after its commit: wait (bounded) for that too.
-    let mut redis = bench.redis().await;
-    let mut pending = usize::MAX;
-    for _ in 0..250 {
-        let reply: redis::streams::StreamPendingReply = redis
-            .xpending(&bench.stream, "test-group")
-            .await
-            .expect("pending");
-        pending = reply.count();
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let pending = bench.wait_until_nothing_pending().await;
 
     assert_eq!(effects, vec![9]);
     assert_eq!(recorded, 1, "only the routed event was recorded");
