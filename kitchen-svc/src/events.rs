@@ -21,10 +21,10 @@ use std::sync::Arc;
 
 use foodmesh_proto::events::v1::{OrderEvent, TicketEvent};
 use foodmesh_proto::order::v1 as order;
-use foodmesh_shared::events::consumer::{Handler, HandlerError, Router, on_commit};
+use foodmesh_shared::events::consumer::{Handler, HandlerError, Router};
 use foodmesh_shared::events::{Event, outbox};
+use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
-use sqlx::PgConnection;
 
 use crate::domain::DomainError;
 use crate::domain::ticket::{
@@ -35,13 +35,13 @@ use crate::domain::{Text, ticket::Ticket};
 use crate::store::{self, Received};
 use crate::{grpc, observe};
 
-/// Adds `ticket`'s current status as an event to the outbox, in the
-/// caller's transaction.
+/// Adds `ticket`'s current status as an event to the outbox, as part of
+/// `work`.
 ///
 /// # Errors
-/// The insert failed; the caller's transaction must roll back.
+/// The insert failed; the work must roll back.
 pub async fn publish(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     ticket: &Ticket,
 ) -> Result<(), sqlx::Error> {
@@ -49,7 +49,7 @@ pub async fn publish(
         ticket: Some(grpc::ticket_to_pb(ticket)),
     };
     outbox::enqueue(
-        conn,
+        work,
         stream,
         ticket.status.event_type(),
         &ticket.id.to_string(),
@@ -90,7 +90,7 @@ struct OnOrder {
 impl Handler for OnOrder {
     fn handle<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        work: &'a mut Work<'_>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
@@ -101,14 +101,16 @@ impl Handler for OnOrder {
                 .order
                 .as_ref()
                 .ok_or_else(|| HandlerError::Reject("an order event without its order".into()))?;
-            store::lock_order(tx, order.id).await.map_err(retry)?;
+            store::lock_order(work.conn(), order.id)
+                .await
+                .map_err(retry)?;
             match self.reaction {
-                Reaction::Queue => self.queue(tx, order, payload.prep_minutes).await,
+                Reaction::Queue => self.queue(work, order, payload.prep_minutes).await,
                 Reaction::Cancel => {
                     let reason = payload.change.as_ref().map_or("", |c| c.reason.as_str());
-                    self.cancel(tx, order.id, reason).await
+                    self.cancel(work, order.id, reason).await
                 }
-                Reaction::HandOver => self.hand_over(tx, order.id).await,
+                Reaction::HandOver => self.hand_over(work, order.id).await,
             }
         })
     }
@@ -117,7 +119,7 @@ impl Handler for OnOrder {
 impl OnOrder {
     async fn queue(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         order: &order::Order,
         prep_minutes: u32,
     ) -> Result<(), HandlerError> {
@@ -126,12 +128,12 @@ impl OnOrder {
         let new = NewTicket::parse(&ticket_input(order, prep_minutes)).map_err(|e| {
             HandlerError::Reject(format!("order {} cannot become a ticket: {e}", order.id))
         })?;
-        match store::receive_confirmed(conn, &self.stream, &new, store::now())
+        match store::receive_confirmed(work, &self.stream, &new, store::now())
             .await
             .map_err(retry)?
         {
             // Every order makes one: logged at debug, counted in metrics.
-            Some(Received::Queued(ticket)) => on_commit(move || {
+            Some(Received::Queued(ticket)) => work.on_commit(move || {
                 tracing::debug!(
                     order_id = ticket.order_id,
                     ticket_id = ticket.id,
@@ -154,7 +156,7 @@ impl OnOrder {
 
     async fn cancel(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         order_id: i64,
         reason: &str,
     ) -> Result<(), HandlerError> {
@@ -164,13 +166,13 @@ impl OnOrder {
             reason
         };
         let change = StatusChange::order_cancelled(reason);
-        match store::change_order_ticket(conn, &self.stream, order_id, &change, store::now()).await
+        match store::change_order_ticket(work, &self.stream, order_id, &change, store::now()).await
         {
             Ok(Some(ticket)) => {
-                on_commit(move || observe::ticket_changed(&ticket));
+                work.on_commit(move || observe::ticket_changed(&ticket));
                 Ok(())
             }
-            Ok(None) => store::remember_cancelled_order(conn, order_id)
+            Ok(None) => store::remember_cancelled_order(work.conn(), order_id)
                 .await
                 .map_err(retry),
             Err(DomainError::InvalidTransition { from, .. }) => {
@@ -181,12 +183,12 @@ impl OnOrder {
         }
     }
 
-    async fn hand_over(&self, conn: &mut PgConnection, order_id: i64) -> Result<(), HandlerError> {
+    async fn hand_over(&self, work: &mut Work<'_>, order_id: i64) -> Result<(), HandlerError> {
         let change = StatusChange::order_handed_over();
-        match store::change_order_ticket(conn, &self.stream, order_id, &change, store::now()).await
+        match store::change_order_ticket(work, &self.stream, order_id, &change, store::now()).await
         {
             Ok(Some(ticket)) => {
-                on_commit(move || observe::ticket_changed(&ticket));
+                work.on_commit(move || observe::ticket_changed(&ticket));
                 Ok(())
             }
             // No ticket, or one that is not at the pass: nothing to clear.

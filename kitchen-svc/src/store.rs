@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use foodmesh_shared::work::Work;
 use sqlx::{FromRow, PgConnection, PgPool, QueryBuilder};
 
 use crate::domain::queue::{KitchenStats, PrepTimes, QueueFilter, StatsWindow};
@@ -125,12 +126,14 @@ impl Store {
     /// # Errors
     /// Only unexpected database failures.
     pub async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, DomainError> {
-        let mut tx = self.pool.begin().await?;
-        let received = receive(&mut tx, &self.stream, new, now()).await?;
-        tx.commit().await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::begin(&mut conn).await?;
+        let received = receive(&mut work, &self.stream, new, now()).await?;
         if let Received::Queued(ticket) = &received {
-            observe::ticket_changed(ticket);
+            let ticket = ticket.clone();
+            work.on_commit(move || observe::ticket_changed(&ticket));
         }
+        work.commit().await?.announce(&mut conn).await;
         Ok(received.into_ticket())
     }
 
@@ -169,16 +172,18 @@ impl Store {
         change: &StatusChange,
     ) -> Result<Ticket, DomainError> {
         let key = TicketRef::Id(id);
-        let mut tx = self.pool.begin().await?;
-        let current = find(&mut tx, key, true)
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::begin(&mut conn).await?;
+        let current = find(work.conn(), key, true)
             .await?
             .filter(|t| scope.is_none_or(|r| r == t.restaurant_id))
             .ok_or(DomainError::TicketNotFound(key))?;
         let next = current.apply(change, now())?;
-        write_status(&mut tx, &current, &next).await?;
-        record_change(&mut tx, &self.stream, &next).await?;
-        tx.commit().await?;
-        observe::ticket_changed(&next);
+        write_status(work.conn(), &current, &next).await?;
+        record_change(&mut work, &self.stream, &next).await?;
+        let changed = next.clone();
+        work.on_commit(move || observe::ticket_changed(&changed));
+        work.commit().await?.announce(&mut conn).await;
         Ok(next)
     }
 
@@ -311,13 +316,13 @@ impl Store {
 /// # Errors
 /// Only unexpected database failures.
 pub async fn receive(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     new: &NewTicket,
     at: DateTime<Utc>,
 ) -> Result<Received, DomainError> {
     let key = TicketRef::Order(new.order_id);
-    queue(conn, stream, new, at, false)
+    queue(work, stream, new, at, false)
         .await?
         .ok_or_else(|| unexpected(format!("{key} conflicted but cannot be read")))
 }
@@ -334,12 +339,12 @@ pub async fn receive(
 /// # Errors
 /// Only unexpected database failures.
 pub async fn receive_confirmed(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     new: &NewTicket,
     at: DateTime<Utc>,
 ) -> Result<Option<Received>, DomainError> {
-    queue(conn, stream, new, at, true).await
+    queue(work, stream, new, at, true).await
 }
 
 /// Inserts `new`'s ticket, with its items, its event and its notice, and
@@ -347,7 +352,7 @@ pub async fn receive_confirmed(
 /// cancellation is remembered. `None` when neither that ticket nor an
 /// existing one is there.
 async fn queue(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     new: &NewTicket,
     at: DateTime<Utc>,
@@ -372,12 +377,12 @@ async fn queue(
     .bind(new.prep.ready_by(at))
     .bind(at)
     .bind(heed_cancellation)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(work.conn())
     .await?;
     let Some(row) = row else {
         // The order has a ticket (committed: a conflicting insert waits for
         // the other to end), or it was cancelled and has none.
-        let existing = find(conn, TicketRef::Order(new.order_id), false).await?;
+        let existing = find(work.conn(), TicketRef::Order(new.order_id), false).await?;
         return Ok(existing.map(Received::Existing));
     };
     let id = row.id;
@@ -394,12 +399,12 @@ async fn queue(
             .push_bind(modifiers)
             .push_bind(item.special_instructions.as_str());
     });
-    items.build().execute(&mut *conn).await?;
+    items.build().execute(work.conn()).await?;
     // The ticket as written: the row as it was returned, the items as they
     // were given.
     let mut ticket = row.into_ticket()?;
     ticket.items = new.items.iter().map(TicketItem::from).collect();
-    record_change(conn, stream, &ticket).await?;
+    record_change(work, stream, &ticket).await?;
     Ok(Some(Received::Queued(ticket)))
 }
 
@@ -410,18 +415,18 @@ async fn queue(
 /// The refusals of [`Ticket::apply`] (the caller decides whether they
 /// matter), or unexpected database failures.
 pub async fn change_order_ticket(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     order_id: i64,
     change: &StatusChange,
     at: DateTime<Utc>,
 ) -> Result<Option<Ticket>, DomainError> {
-    let Some(current) = find(conn, TicketRef::Order(order_id), true).await? else {
+    let Some(current) = find(work.conn(), TicketRef::Order(order_id), true).await? else {
         return Ok(None);
     };
     let next = current.apply(change, at)?;
-    write_status(conn, &current, &next).await?;
-    record_change(conn, stream, &next).await?;
+    write_status(work.conn(), &current, &next).await?;
+    record_change(work, stream, &next).await?;
     Ok(Some(next))
 }
 
@@ -515,15 +520,14 @@ async fn write_status(
 }
 
 /// Publishes `ticket`'s new state: the outbox event and the notification
-/// for live watchers, both delivered only if the transaction commits (the
-/// notification after it, inside `notices::after_commit`).
+/// for live watchers, both delivered only if `work` commits.
 async fn record_change(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     ticket: &Ticket,
 ) -> Result<(), DomainError> {
-    events::publish(conn, stream, ticket).await?;
-    foodmesh_shared::notices::notify(conn, CHANNEL, &ChangeNotice::payload(ticket)).await?;
+    events::publish(work, stream, ticket).await?;
+    work.notify(CHANNEL, ChangeNotice::payload(ticket));
     Ok(())
 }
 

@@ -30,35 +30,35 @@ use foodmesh_proto::events::v1::{DeliveryEvent, OrderEvent, PaymentEvent, Ticket
 use foodmesh_shared::events::Event;
 use foodmesh_shared::events::consumer::{Handler, HandlerError, Router};
 use foodmesh_shared::events::outbox;
+use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
-use sqlx::PgConnection;
 
 use crate::convert;
 use crate::domain::DomainError;
 use crate::domain::order::{Order, OrderStatus, OrderType, StatusChange};
 use crate::service::Orders;
 
-/// Writes an order event to the outbox in `conn`'s transaction.
+/// Writes an order event to the outbox as part of `work`.
 ///
 /// # Errors
-/// The insert failed; the transaction must roll back.
+/// The insert failed; the work must roll back.
 pub async fn publish(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     event_type: &str,
     order: &Order,
     change: Option<&StatusChange>,
 ) -> Result<(), DomainError> {
-    publish_all(conn, stream, &[(event_type, order, change)]).await
+    publish_all(work, stream, &[(event_type, order, change)]).await
 }
 
-/// Writes several order events to the outbox in `conn`'s transaction, in
-/// order and in one statement: `(type, order as of the event, change)`.
+/// Writes several order events to the outbox as part of `work`, in order
+/// and in one statement: `(type, order as of the event, change)`.
 ///
 /// # Errors
-/// The insert failed; the transaction must roll back.
+/// The insert failed; the work must roll back.
 pub async fn publish_all(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     events: &[(&str, &Order, Option<&StatusChange>)],
 ) -> Result<(), DomainError> {
@@ -78,7 +78,7 @@ pub async fn publish_all(
             },
         )
         .collect();
-    outbox::enqueue_all(conn, &outgoing).await?;
+    outbox::enqueue_all(work, &outgoing).await?;
     Ok(())
 }
 
@@ -147,17 +147,17 @@ struct Move {
 impl Handler for Move {
     fn handle<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        work: &'a mut Work<'_>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let target = (self.extract)(event)?;
             // Locked before it is looked at, so what is checked here is what
             // the move applies to.
-            crate::store::lock_order(tx, target.order_id)
+            crate::store::lock_order(work.conn(), target.order_id)
                 .await
                 .map_err(retry)?;
-            let fits = crate::store::order(tx, target.order_id)
+            let fits = crate::store::order(work.conn(), target.order_id)
                 .await
                 .map_err(retry)?
                 .is_some_and(|o| (target.applies_to)(&o));
@@ -170,7 +170,13 @@ impl Handler for Move {
                 return Ok(());
             }
             self.orders
-                .apply_event(tx, target.order_id, self.to, target.source, &target.reason)
+                .apply_event(
+                    work,
+                    target.order_id,
+                    self.to,
+                    target.source,
+                    &target.reason,
+                )
                 .await
                 .map_err(retry)?;
             Ok(())

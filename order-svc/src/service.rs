@@ -11,9 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use foodmesh_shared::events::consumer;
-use foodmesh_shared::notices;
-use sqlx::{Connection, PgConnection};
+use foodmesh_shared::work::Work;
+use sqlx::PgConnection;
 use tokio::sync::Notify;
 
 use crate::OrderConfig;
@@ -304,13 +303,9 @@ impl Orders {
             {
                 continue;
             }
-            // The order's notices go out after its commit, so creates do
-            // not queue on the lock `NOTIFY` takes (`notices`).
-            let attempt = notices::after_commit(conn, async |conn| {
-                self.attempt_create(conn, new, actor, key, &number, &priced, &coupon, &drafts)
-                    .await
-            })
-            .await;
+            let attempt = self
+                .attempt_create(conn, new, actor, key, &number, &priced, &coupon, &drafts)
+                .await;
             if coupon.is_some() && !matches!(attempt, Ok(Written::Order(_))) {
                 self.give_back_hold(conn, new.restaurant_id, &number).await;
             }
@@ -362,9 +357,9 @@ impl Orders {
             priced.tax_rate_bps,
         )?;
 
-        let mut tx = conn.begin().await?;
+        let mut work = Work::begin(conn).await?;
         if coupon.is_some()
-            && !store::drop_hold(&mut tx, new.restaurant_id, number.as_str()).await?
+            && !store::drop_hold(work.conn(), new.restaurant_id, number.as_str()).await?
         {
             // The releaser took the hold: the redemption is being given back.
             return Err(DomainError::Unavailable("coupon redemption".to_owned()));
@@ -373,22 +368,25 @@ impl Orders {
             CustomerRef::Registered(id) => (*id, None),
             CustomerRef::Guest(guest) => {
                 let contact = guest.contact();
-                (store::upsert_guest(&mut tx, &contact).await?, Some(contact))
+                (
+                    store::upsert_guest(work.conn(), &contact).await?,
+                    Some(contact),
+                )
             }
         };
-        let orderer = match store::orderer(&mut tx, customer_id).await? {
+        let orderer = match store::orderer(work.conn(), customer_id).await? {
             Some(orderer) => orderer,
             // A registered customer's first order makes their profile.
             None if customer_id > 0 => {
-                store::ensure_registered(&mut tx, customer_id).await?;
-                store::orderer(&mut tx, customer_id)
+                store::ensure_registered(work.conn(), customer_id).await?;
+                store::orderer(work.conn(), customer_id)
                     .await?
                     .ok_or(DomainError::CustomerNotFound(customer_id))?
             }
             None => return Err(DomainError::CustomerNotFound(customer_id)),
         };
         store::remember_choices(
-            &mut tx,
+            work.conn(),
             customer_id,
             &orderer,
             new.payment_method,
@@ -462,7 +460,7 @@ impl Orders {
                 claim: held.token,
             }),
         };
-        let (order, changes) = match store::insert_new_order(&mut tx, &rows).await? {
+        let (order, changes) = match store::insert_new_order(work.conn(), &rows).await? {
             store::NewOrderWrite::Written(order, changes) => (*order, changes),
             store::NewOrderWrite::NumberTaken => return Ok(Written::NumberTaken),
             // The claim ran out and another request took the key: it makes
@@ -473,7 +471,7 @@ impl Orders {
         if cash {
             let placed = order.as_placed();
             events::publish_all(
-                &mut tx,
+                &mut work,
                 &self.stream,
                 &[
                     ("order.created", &placed, None),
@@ -482,24 +480,29 @@ impl Orders {
             )
             .await?;
         } else {
-            events::publish(&mut tx, &self.stream, "order.created", &order, None).await?;
+            events::publish(&mut work, &self.stream, "order.created", &order, None).await?;
         }
-        store::notify_change(&mut tx, order_id).await?;
-        tx.commit().await?;
+        store::notify_change(&mut work, order_id);
         if cash {
+            work.on_commit(move || {
+                metrics::counter!(
+                    "order_transitions_total",
+                    "to" => OrderStatus::Confirmed.as_str(),
+                    "actor" => system.kind.as_str()
+                )
+                .increment(1);
+            });
+        }
+        let (source, order_type) = (new.source.as_str(), new.fulfilment.order_type().as_str());
+        work.on_commit(move || {
             metrics::counter!(
-                "order_transitions_total",
-                "to" => OrderStatus::Confirmed.as_str(),
-                "actor" => system.kind.as_str()
+                "orders_created_total",
+                "source" => source,
+                "order_type" => order_type
             )
             .increment(1);
-        }
-        metrics::counter!(
-            "orders_created_total",
-            "source" => new.source.as_str(),
-            "order_type" => new.fulfilment.order_type().as_str()
-        )
-        .increment(1);
+        });
+        work.commit().await?.announce(conn).await;
         Ok(Written::Order(Box::new(Created {
             order,
             access_token,
@@ -648,15 +651,11 @@ impl Orders {
             },
         };
         let mut conn = self.store.conn().await?;
-        let order = notices::after_commit(&mut conn, async |conn| {
-            let mut tx = conn.begin().await?;
-            let (order, _) = self
-                .transition(&mut tx, id, to, actor, reason, guard)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, DomainError>(order)
-        })
-        .await?;
+        let mut work = Work::begin(&mut conn).await?;
+        let (order, _) = self
+            .transition(&mut work, id, to, actor, reason, guard)
+            .await?;
+        work.commit().await?.announce(&mut conn).await;
         if to == OrderStatus::Cancelled {
             self.releases.notify_one();
         }
@@ -664,7 +663,7 @@ impl Orders {
     }
 
     /// Applies a move another service's event asks for (actor SYSTEM), in
-    /// the consumer's transaction. `Ok(None)` when the event does not fit
+    /// the consumer's unit of work. `Ok(None)` when the event does not fit
     /// the order's state: such an event is logged and dropped, never
     /// retried.
     ///
@@ -672,7 +671,7 @@ impl Orders {
     /// Only failures worth retrying (the database).
     pub async fn apply_event(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         order_id: i64,
         to: OrderStatus,
         source: &str,
@@ -680,7 +679,7 @@ impl Orders {
     ) -> Result<Option<Order>, DomainError> {
         let actor = Actor::system(source);
         match self
-            .transition(conn, order_id, to, &actor, reason, Guard::default())
+            .transition(work, order_id, to, &actor, reason, Guard::default())
             .await
         {
             Ok((order, _)) => Ok(Some(order)),
@@ -700,21 +699,21 @@ impl Orders {
     /// The one place an order's status changes: locks the order, checks
     /// the caller and the transition table, and writes the status, its
     /// history entry, the coupon release of a cancellation, the event and
-    /// the change notification in `conn`'s transaction.
+    /// the change notification as part of `work`.
     async fn transition(
         &self,
-        conn: &mut PgConnection,
+        work: &mut Work<'_>,
         id: i64,
         to: OrderStatus,
         actor: &Actor,
         reason: &str,
         guard: Guard<'_>,
     ) -> Result<(Order, StatusChange), DomainError> {
-        let now = store::lock_order(conn, id)
+        let now = store::lock_order(work.conn(), id)
             .await?
             .ok_or_else(|| DomainError::OrderNotFound(id.to_string()))?;
-        let order = store::existing_order(conn, id).await?;
-        authorize(conn, &order, guard.caller).await?;
+        let order = store::existing_order(work.conn(), id).await?;
+        authorize(work.conn(), &order, guard.caller).await?;
         if guard.expect_from.is_some_and(|s| s != order.status) {
             return Err(DomainError::InvalidTransition {
                 from: order.status,
@@ -730,24 +729,24 @@ impl Orders {
             cancel_window: self.config.cancel_window,
         };
         lifecycle::check(&situation, to, actor.kind, reason)?;
-        store::set_status(conn, id, to).await?;
+        store::set_status(work.conn(), id, to).await?;
         let entry = store::HistoryEntry {
             from: Some(order.status),
             to,
             actor,
             reason,
         };
-        let change = store::insert_history(conn, id, entry).await?;
+        let change = store::insert_history(work.conn(), id, entry).await?;
         if to == OrderStatus::Cancelled && order.coupon.is_some() {
-            store::queue_release(conn, order.restaurant_id, &order.order_number).await?;
+            store::queue_release(work.conn(), order.restaurant_id, &order.order_number).await?;
         }
-        let order = store::existing_order(conn, id).await?;
-        events::publish(conn, &self.stream, to.event_type(), &order, Some(&change)).await?;
-        store::notify_change(conn, id).await?;
+        let order = store::existing_order(work.conn(), id).await?;
+        events::publish(work, &self.stream, to.event_type(), &order, Some(&change)).await?;
+        store::notify_change(work, id);
         // Counted once the change commits: an event's handler may run in a
         // group that rolls back before the event is applied alone.
         let kind = actor.kind;
-        consumer::on_commit(move || {
+        work.on_commit(move || {
             metrics::counter!(
                 "order_transitions_total",
                 "to" => to.as_str(),
@@ -829,17 +828,18 @@ impl Orders {
                 priced.tax_rate_bps,
             )?;
 
-            let mut tx = self.store.begin().await?;
-            if !store::reprice_order(&mut tx, id, order.version, &priced, totals).await? {
+            let mut conn = self.store.conn().await?;
+            let mut work = Work::begin(&mut conn).await?;
+            if !store::reprice_order(work.conn(), id, order.version, &priced, totals).await? {
                 // Changed since it was read: read it again (and learn
                 // whether it is still editable).
                 continue;
             }
-            store::write_lines(&mut tx, id, &drafts, &priced).await?;
-            let updated = store::existing_order(&mut tx, id).await?;
-            events::publish(&mut tx, &self.stream, "order.updated", &updated, None).await?;
-            store::notify_change(&mut tx, id).await?;
-            tx.commit().await?;
+            store::write_lines(work.conn(), id, &drafts, &priced).await?;
+            let updated = store::existing_order(work.conn(), id).await?;
+            events::publish(&mut work, &self.stream, "order.updated", &updated, None).await?;
+            store::notify_change(&mut work, id);
+            work.commit().await?.announce(&mut conn).await;
             return Ok(updated);
         }
         Err(DomainError::Concurrent)
@@ -892,7 +892,8 @@ impl Orders {
         let system = Actor::system(SERVICE);
         let mut cancelled = 0;
         for id in expired {
-            let mut tx = self.store.begin().await?;
+            let mut conn = self.store.conn().await?;
+            let mut work = Work::begin(&mut conn).await?;
             // Only if still PENDING: a payment may have won the race.
             let guard = Guard {
                 expect_from: Some(OrderStatus::Pending),
@@ -900,7 +901,7 @@ impl Orders {
             };
             match self
                 .transition(
-                    &mut tx,
+                    &mut work,
                     id,
                     OrderStatus::Cancelled,
                     &system,
@@ -910,7 +911,7 @@ impl Orders {
                 .await
             {
                 Ok(_) => {
-                    tx.commit().await?;
+                    work.commit().await?.announce(&mut conn).await;
                     cancelled += 1;
                 }
                 Err(DomainError::InvalidTransition { .. } | DomainError::OrderNotFound(_)) => {}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use foodmesh_shared::db::unsigned;
-use foodmesh_shared::notices;
+use foodmesh_shared::work::Work;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{FromRow, PgConnection, Postgres, Row, Transaction};
 
@@ -912,14 +912,10 @@ pub async fn insert_access_token(
     Ok(())
 }
 
-/// Announces a change of an order to every instance's watchers once it
-/// commits (see [`foodmesh_shared::notices`]).
-///
-/// # Errors
-/// Only unexpected database failures.
-pub async fn notify_change(conn: &mut PgConnection, order_id: i64) -> Result<(), DomainError> {
-    notices::notify(conn, CHANGES_CHANNEL, &order_id.to_string()).await?;
-    Ok(())
+/// Announces a change of an order to every instance's watchers once
+/// `work` commits.
+pub fn notify_change(work: &mut Work<'_>, order_id: i64) {
+    work.notify(CHANGES_CHANNEL, order_id.to_string());
 }
 
 // ----- idempotency -------------------------------------------------------------

@@ -21,8 +21,8 @@
 //!   while they arrive, never keeps a read that raced a change, bounded.
 //! - [`discovery`] — Consul or a static map, behind one type.
 //! - [`events`] — outbox, relay and consumer groups over Redis Streams.
-//! - [`notices`] — `NOTIFY` sent after the commit it announces, so hot
-//!   writes do not queue on the lock it takes.
+//! - [`work`] — a unit of work: one transaction, the notices sent after
+//!   its commit, and what else waits for that commit.
 //! - [`app`] — bind, register, serve, and shut down in the right order.
 //! - [`shutdown`] — the signal future that starts a graceful stop.
 //! - `testing` (feature `test-util`) — fresh databases, a Consul agent double,
@@ -37,12 +37,12 @@ pub mod discovery;
 pub mod events;
 pub mod grpc;
 pub mod money;
-pub mod notices;
 pub mod paging;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 pub mod validate;
+pub mod work;
 
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -10,16 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use foodmesh_proto::events::v1::MenuChanged;
-use foodmesh_shared::events::consumer::{
-    Consumer, ConsumerConfig, Handler, HandlerError, on_commit,
-};
+use foodmesh_shared::events::consumer::{Consumer, ConsumerConfig, Handler, HandlerError};
 use foodmesh_shared::events::relay::Relay;
 use foodmesh_shared::events::{self, Event, outbox};
 use foodmesh_shared::testing::TestDb;
+use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
 use prost::Message;
 use redis::AsyncCommands;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 /// Records each applied event; fails for restaurant ids it is told to.
 struct Effects {
@@ -29,7 +28,7 @@ struct Effects {
 impl Handler for Effects {
     fn handle<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        work: &'a mut Work<'_>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
@@ -41,14 +40,14 @@ impl Handler for Effects {
             }
             sqlx::query("INSERT INTO effects (restaurant_id) VALUES ($1)")
                 .bind(payload.restaurant_id)
-                .execute(&mut *tx)
+                .execute(work.conn())
                 .await?;
             Ok(())
         })
     }
 }
 
-/// [`Effects`] that also counts, through `on_commit`, the events whose
+/// [`Effects`] that also counts, through `Work::on_commit`, the events whose
 /// effects committed.
 struct Counted {
     effects: Effects,
@@ -58,13 +57,13 @@ struct Counted {
 impl Handler for Counted {
     fn handle<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        work: &'a mut Work<'_>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            self.effects.handle(tx, event).await?;
+            self.effects.handle(work, event).await?;
             let committed = self.committed.clone();
-            on_commit(move || {
+            work.on_commit(move || {
                 committed.fetch_add(1, Ordering::SeqCst);
             });
             Ok(())
@@ -111,9 +110,10 @@ impl Bench {
     }
 
     async fn commit_event_of(&self, event_type: &str, restaurant_id: i64) {
-        let mut tx = self.pool.begin().await.expect("tx");
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        let mut work = Work::begin(&mut conn).await.expect("begins");
         outbox::enqueue(
-            &mut tx,
+            &mut work,
             &self.stream,
             event_type,
             &restaurant_id.to_string(),
@@ -121,7 +121,8 @@ impl Bench {
         )
         .await
         .expect("enqueued");
-        tx.commit().await.expect("committed");
+        let committed = work.commit().await.expect("committed");
+        committed.announce(&mut conn).await;
     }
 
     /// Commits an event for each id and publishes them all in one batch,
@@ -276,9 +277,10 @@ async fn a_committed_event_is_published_and_applied_once() {
 #[tokio::test]
 async fn a_rolled_back_change_publishes_nothing() {
     let bench = Bench::new(LOCAL_REDIS).await;
-    let mut tx = bench.pool.begin().await.expect("tx");
+    let mut conn = bench.pool.acquire().await.expect("a connection");
+    let mut work = Work::begin(&mut conn).await.expect("begins");
     outbox::enqueue(
-        &mut tx,
+        &mut work,
         &bench.stream,
         "menu.changed",
         "1",
@@ -286,7 +288,7 @@ async fn a_rolled_back_change_publishes_nothing() {
     )
     .await
     .expect("enqueued");
-    tx.rollback().await.expect("rolled back");
+    work.rollback().await.expect("rolled back");
 
     let published = bench.relay().await.publish_batch().await.expect("ran");
 

@@ -12,7 +12,7 @@
 //! rolled back and applied again one event at a time, so each event meets
 //! the fate it would have met alone — applied, retried, dead-lettered — and
 //! is counted once. A handler's effects outside the database therefore wait
-//! for the commit: see [`on_commit`].
+//! for the commit: see [`Work::on_commit`].
 //!
 //! A failed event stays pending and is retried with exponential backoff,
 //! by this process or — if it crashed — by another one that claims it. After
@@ -20,9 +20,7 @@
 //! cannot even be decoded) it moves to the dead-letter stream, with a metric
 //! and a log line, and the stream flows on.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,11 +29,12 @@ use prost::Message;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::{ENVELOPE_FIELD, Envelope, Event, dead_letter_stream};
+use crate::work::Work;
 
 /// How a handler failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,19 +56,19 @@ impl From<sqlx::Error> for HandlerError {
 /// What a consuming service does with one event, inside the transaction
 /// that also records the event as processed.
 pub trait Handler: Send + Sync + 'static {
-    /// Applies `event`. Writing through `tx` makes the effect atomic with
-    /// the processed-id record. The transaction may apply other events of
-    /// the same read before and after this one, and it may roll back
-    /// because of one of them and run this handler again alone: what is
-    /// done outside the database belongs in [`on_commit`]. Its `now()` is
-    /// the time the transaction began, not the time this event is handled.
+    /// Applies `event` as part of `work`, which also records the event as
+    /// processed. The work may apply other events of the same read before
+    /// and after this one, and it may roll back because of one of them and
+    /// run this handler again alone: what is done outside the database
+    /// belongs in [`Work::on_commit`]. Its `now()` is the time the
+    /// transaction began, not the time this event is handled.
     ///
     /// # Errors
     /// [`HandlerError::Retry`] to try again later, [`HandlerError::Reject`]
     /// to dead-letter the event.
     fn handle<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        work: &'a mut Work<'_>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
 
@@ -442,27 +441,11 @@ impl Consumer {
     }
 
     /// Applies `group` (each event's handler in its span of `spans`) in one
-    /// transaction on one connection, which then sends the handlers'
-    /// notices (see `crate::notices`). Returns, per event, whether it was
-    /// new.
+    /// unit of work: records the ids, runs the handler on each new one in
+    /// order, commits, and announces what the handlers asked for. Returns,
+    /// per event, whether it was new.
     async fn apply_group(
         &self,
-        group: &[Incoming],
-        spans: &[tracing::Span],
-    ) -> Result<Vec<bool>, HandlerError> {
-        let mut conn = self.pool.acquire().await?;
-        crate::notices::after_commit(&mut conn, async |conn| {
-            self.apply_all(conn, group, spans).await
-        })
-        .await
-    }
-
-    /// Records the ids of `group` and runs the handler on each new one, in
-    /// order, all in one transaction; then commits and runs their
-    /// [`on_commit`] effects. Returns, per event, whether it was new.
-    async fn apply_all(
-        &self,
-        conn: &mut PgConnection,
         group: &[Incoming],
         spans: &[tracing::Span],
     ) -> Result<Vec<bool>, HandlerError> {
@@ -470,33 +453,30 @@ impl Consumer {
             .iter()
             .map(|i| event_id(&i.event))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut tx = conn.begin().await?;
-        match self.apply_within(&mut tx, group, spans, &ids).await {
-            Ok((first, effects)) => {
-                tx.commit().await?;
-                for (span, effects) in effects {
-                    span.in_scope(|| run(effects));
-                }
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::begin(&mut conn).await?;
+        match self.apply_within(&mut work, group, spans, &ids).await {
+            Ok(first) => {
+                work.commit().await?.announce(&mut conn).await;
                 Ok(first)
             }
             Err(e) => {
                 // Now, not when the connection goes back to the pool: the
                 // one-by-one attempts that follow take the same locks.
-                let _ = tx.rollback().await;
+                let _ = work.rollback().await;
                 Err(e)
             }
         }
     }
 
-    /// The body of [`Self::apply_all`]'s transaction: the effects to run
-    /// after its commit come back with the span of the event they belong to.
+    /// The body of [`Self::apply_group`]'s work.
     async fn apply_within(
         &self,
-        tx: &mut PgConnection,
+        work: &mut Work<'_>,
         group: &[Incoming],
         spans: &[tracing::Span],
         ids: &[uuid::Uuid],
-    ) -> Result<(Vec<bool>, Vec<(tracing::Span, Vec<Effect>)>), HandlerError> {
+    ) -> Result<Vec<bool>, HandlerError> {
         // Every id in one statement; the ids it inserted are the new events.
         let recorded: Vec<uuid::Uuid> = sqlx::query_scalar(
             "INSERT INTO processed_events (consumer, event_id) \
@@ -505,26 +485,23 @@ impl Consumer {
         )
         .bind(&self.config.group)
         .bind(ids)
-        .fetch_all(&mut *tx)
+        .fetch_all(work.conn())
         .await?;
         let mut new: HashSet<uuid::Uuid> = recorded.into_iter().collect();
         let mut first = Vec::with_capacity(group.len());
-        let mut effects = Vec::new();
         for ((incoming, span), id) in group.iter().zip(spans).zip(ids) {
             // Of two entries with one id, the earlier is applied and the
             // later is a duplicate, as if they had come one by one.
             let fresh = new.remove(id);
             if fresh {
-                let (handled, done) =
-                    collecting_effects(self.handler.handle(&mut *tx, &incoming.event))
-                        .instrument(span.clone())
-                        .await;
-                handled?;
-                effects.push((span.clone(), done));
+                self.handler
+                    .handle(work, &incoming.event)
+                    .instrument(span.clone())
+                    .await?;
             }
             first.push(fresh);
         }
-        Ok((first, effects))
+        Ok(first)
     }
 
     /// Acknowledges `acks` (stream, entry id): one `XACK` per stream, all
@@ -614,48 +591,6 @@ fn event_id(event: &Event) -> Result<uuid::Uuid, HandlerError> {
         .map_err(|_| HandlerError::Reject(format!("bad event id `{}`", event.envelope.id)))
 }
 
-/// Something a handler does outside the database, held until its commit.
-type Effect = Box<dyn FnOnce() + Send>;
-
-tokio::task_local! {
-    static ON_COMMIT: RefCell<Vec<Effect>>;
-}
-
-/// Runs `effect` once the transaction applying the current event has
-/// committed, and never if it rolls back — for what a handler does outside
-/// the database (metrics, a log line announcing a change). An event may be
-/// handled and rolled back with the group it came in before it is applied
-/// alone, so an effect done inside the handler could happen twice. Outside
-/// a handler, `effect` runs at once.
-pub fn on_commit(effect: impl FnOnce() + Send + 'static) {
-    let mut effect = Some(effect);
-    let _ = ON_COMMIT.try_with(|effects| {
-        if let Some(effect) = effect.take() {
-            effects.borrow_mut().push(Box::new(effect));
-        }
-    });
-    if let Some(effect) = effect {
-        effect();
-    }
-}
-
-/// Runs `work` and returns, beside its output, the effects it asked for
-/// with [`on_commit`].
-async fn collecting_effects<T>(work: impl Future<Output = T>) -> (T, Vec<Effect>) {
-    ON_COMMIT
-        .scope(RefCell::new(Vec::new()), async {
-            let output = work.await;
-            (output, ON_COMMIT.with(RefCell::take))
-        })
-        .await
-}
-
-fn run(effects: Vec<Effect>) {
-    for effect in effects {
-        effect();
-    }
-}
-
 fn decode(entry: &StreamId) -> Result<Envelope, String> {
     let raw: Vec<u8> = entry
         .map
@@ -708,11 +643,11 @@ impl Router {
 impl Handler for Router {
     fn handle<'a>(
         &'a self,
-        tx: &'a mut PgConnection,
+        work: &'a mut Work<'_>,
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         match self.routes.get(&event.envelope.r#type) {
-            Some(handler) => handler.handle(tx, event),
+            Some(handler) => handler.handle(work, event),
             // Not ours: no effect (the consumer asks `handles` first).
             None => Box::pin(async { Ok(()) }),
         }

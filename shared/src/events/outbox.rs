@@ -3,10 +3,10 @@
 
 use std::time::SystemTime;
 
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Envelope;
+use crate::work::Work;
 
 /// The Postgres channel the relay listens on; `NOTIFY` is delivered at
 /// commit, so the relay wakes exactly when there is something to publish.
@@ -25,20 +25,20 @@ pub struct Outgoing<'a, P> {
     pub payload: &'a P,
 }
 
-/// Adds an event to the outbox in the caller's transaction and returns its
-/// id. The caller's current span's trace context travels with it.
+/// Adds an event to the outbox in `work`'s transaction and returns its id.
+/// The current span's trace context travels with it.
 ///
 /// # Errors
-/// The insert fails (the caller's transaction should then roll back).
+/// The insert fails (the work should then roll back).
 pub async fn enqueue(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     stream: &str,
     event_type: &str,
     aggregate_id: &str,
     payload: &impl prost::Message,
 ) -> Result<Uuid, sqlx::Error> {
     let ids = enqueue_all(
-        conn,
+        work,
         &[Outgoing {
             stream,
             event_type,
@@ -50,16 +50,15 @@ pub async fn enqueue(
     ids.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Adds events to the outbox in the caller's transaction, in order, and
-/// returns their ids: one statement for the rows, since every round trip
-/// inside a write transaction holds its locks longer. The relay is woken
-/// through [`crate::notices::notify`]: after the commit when the caller
-/// runs inside [`crate::notices::after_commit`].
+/// Adds events to the outbox in `work`'s transaction, in order, and returns
+/// their ids: one statement for the rows, since every round trip inside a
+/// write transaction holds its locks longer. The relay's wake-up goes out
+/// after the commit ([`Work::notify`]).
 ///
 /// # Errors
-/// The insert fails (the caller's transaction should then roll back).
+/// The insert fails (the work should then roll back).
 pub async fn enqueue_all<P: prost::Message>(
-    conn: &mut PgConnection,
+    work: &mut Work<'_>,
     events: &[Outgoing<'_, P>],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     if events.is_empty() {
@@ -102,11 +101,11 @@ pub async fn enqueue_all<P: prost::Message>(
     .bind(&streams)
     .bind(&types)
     .bind(&envelopes)
-    .fetch_one(&mut *conn)
+    .fetch_one(work.conn())
     .await?;
     // The relay's wake-up, naming one of the rows: the relay reads every
     // stream, and a row it has already published tells it the rest of this
     // transaction's went with it (see the relay).
-    crate::notices::notify(conn, CHANNEL, &seq.to_string()).await?;
+    work.notify(CHANNEL, seq.to_string());
     Ok(ids)
 }
