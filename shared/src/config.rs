@@ -211,6 +211,8 @@ pub struct ServiceConfig {
     pub discovery: DiscoveryConfig,
     /// Logs, traces.
     pub telemetry: TelemetryConfig,
+    /// What decisions by time read: the system's clock, or a test's.
+    pub clock: crate::clock::Clock,
 }
 
 impl ServiceConfig {
@@ -252,6 +254,7 @@ impl ServiceConfig {
                 .unwrap_or_else(|| "foodmesh".to_owned()),
             discovery: DiscoveryConfig::from_lookup(lookup),
             telemetry: TelemetryConfig::from_lookup(lookup)?,
+            clock: crate::clock::Clock::system(),
         })
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`] — environment variables with local defaults, parsed once.
+//! - [`clock`] — the time services decide by, which tests can move.
 //! - [`telemetry`] — logs with trace ids, OTLP traces, the Prometheus recorder.
 //! - [`money`] — ISO 4217 minor units and exact decimal text.
 //! - [`validate`] — parsing input into valid values (names, texts, phones,
@@ -31,6 +32,7 @@
 pub mod app;
 pub mod cache;
 pub mod changes;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod discovery;
