@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::events::v1::OrderEvent;
 use foodmesh_proto::order::v1 as pb;
 
 use crate::domain::customer::Customer;
@@ -304,5 +305,21 @@ pub fn customer_to_pb(c: &Customer) -> pb::Customer {
         last_order_at: c.last_order_at.and_then(time_to_pb),
         registered: c.registered(),
         created_at: time_to_pb(c.created_at),
+    }
+}
+
+/// What every order event carries: the order after the change, the
+/// change, and what the kitchen, delivery and notifications need of it.
+pub fn order_event(order: &Order, change: Option<&StatusChange>) -> OrderEvent {
+    OrderEvent {
+        order: Some(order_to_pb(order)),
+        change: change.map(change_to_pb),
+        contact: Some(contact_to_pb(&order.contact)),
+        restaurant_address: Some(address_to_pb(&order.pickup.address)),
+        restaurant_location: order.pickup.location.map(|at| common::GeoPoint {
+            latitude: at.latitude,
+            longitude: at.longitude,
+        }),
+        prep_minutes: order.pickup.prep_minutes,
     }
 }

@@ -1,14 +1,8 @@
-//! What order-svc publishes and what it consumes.
+//! What order-svc consumes: other services' events that move an order.
+//! (What it publishes is written by the use cases in [`crate::service`],
+//! with the payload [`crate::convert::order_event`] builds.)
 //!
-//! Published (to its own stream, through the outbox, in the changing
-//! transaction), each with an `OrderEvent` payload — the order after the
-//! change, the status change, the contact, the restaurant's pickup address
-//! and location, and the preparation minutes: `order.created`,
-//! `order.confirmed`, `order.preparing`, `order.ready`,
-//! `order.out_for_delivery`, `order.completed`, `order.cancelled`, and
-//! `order.updated` (items changed while PENDING).
-//!
-//! Consumed (exactly once per event, through the shared consumer):
+//! Consumed exactly once per event, through the shared consumer:
 //!
 //! | event | from | effect |
 //! |---|---|---|
@@ -26,80 +20,15 @@
 
 use std::sync::Arc;
 
-use foodmesh_proto::events::v1::{DeliveryEvent, OrderEvent, PaymentEvent, TicketEvent};
+use foodmesh_proto::events::v1::{DeliveryEvent, PaymentEvent, TicketEvent};
 use foodmesh_shared::events::Event;
 use foodmesh_shared::events::consumer::{Handler, HandlerError, Router};
-use foodmesh_shared::events::outbox;
 use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
 
-use crate::convert;
 use crate::domain::DomainError;
-use crate::domain::order::{Order, OrderStatus, OrderType, StatusChange};
+use crate::domain::order::{Order, OrderStatus, OrderType};
 use crate::service::Orders;
-
-/// Writes an order event to the outbox as part of `work`.
-///
-/// # Errors
-/// The insert failed; the work must roll back.
-pub async fn publish(
-    work: &mut Work<'_>,
-    stream: &str,
-    event_type: &str,
-    order: &Order,
-    change: Option<&StatusChange>,
-) -> Result<(), DomainError> {
-    publish_all(work, stream, &[(event_type, order, change)]).await
-}
-
-/// Writes several order events to the outbox as part of `work`, in order
-/// and in one statement: `(type, order as of the event, change)`.
-///
-/// # Errors
-/// The insert failed; the work must roll back.
-pub async fn publish_all(
-    work: &mut Work<'_>,
-    stream: &str,
-    events: &[(&str, &Order, Option<&StatusChange>)],
-) -> Result<(), DomainError> {
-    let payloads: Vec<(OrderEvent, String)> = events
-        .iter()
-        .map(|(_, order, change)| (payload(order, *change), order.id.to_string()))
-        .collect();
-    let outgoing: Vec<outbox::Outgoing<'_, OrderEvent>> = events
-        .iter()
-        .zip(&payloads)
-        .map(
-            |((event_type, _, _), (payload, aggregate_id))| outbox::Outgoing {
-                stream,
-                event_type,
-                aggregate_id,
-                payload,
-            },
-        )
-        .collect();
-    outbox::enqueue_all(work, &outgoing).await?;
-    Ok(())
-}
-
-/// What every order event carries: the order after the change, the
-/// change, and what the kitchen, delivery and notifications need of it.
-fn payload(order: &Order, change: Option<&StatusChange>) -> OrderEvent {
-    OrderEvent {
-        order: Some(convert::order_to_pb(order)),
-        change: change.map(convert::change_to_pb),
-        contact: Some(convert::contact_to_pb(&order.contact)),
-        restaurant_address: Some(convert::address_to_pb(&order.pickup.address)),
-        restaurant_location: order
-            .pickup
-            .location
-            .map(|at| foodmesh_proto::common::v1::GeoPoint {
-                latitude: at.latitude,
-                longitude: at.longitude,
-            }),
-        prep_minutes: order.pickup.prep_minutes,
-    }
-}
 
 /// The consumer's routes: every event type order-svc reacts to.
 pub fn router(orders: &Orders) -> Router {
@@ -132,7 +61,7 @@ struct Target {
     order_id: i64,
     source: &'static str,
     reason: String,
-    applies_to: Box<dyn Fn(&Order) -> bool + Send>,
+    applies_to: Box<dyn Fn(&Order) -> bool + Send + Sync>,
 }
 
 type Extract = fn(&Event) -> Result<Target, HandlerError>;
@@ -152,23 +81,6 @@ impl Handler for Move {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let target = (self.extract)(event)?;
-            // Locked before it is looked at, so what is checked here is what
-            // the move applies to.
-            crate::store::lock_order(work.conn(), target.order_id)
-                .await
-                .map_err(retry)?;
-            let fits = crate::store::order(work.conn(), target.order_id)
-                .await
-                .map_err(retry)?
-                .is_some_and(|o| (target.applies_to)(&o));
-            if !fits {
-                tracing::info!(
-                    event_type = %event.envelope.r#type,
-                    order_id = target.order_id,
-                    "event is not for an order it applies to; ignored"
-                );
-                return Ok(());
-            }
             self.orders
                 .apply_event(
                     work,
@@ -176,6 +88,7 @@ impl Handler for Move {
                     self.to,
                     target.source,
                     &target.reason,
+                    &*target.applies_to,
                 )
                 .await
                 .map_err(retry)?;
@@ -195,7 +108,7 @@ fn reject(event: &Event, e: &prost::DecodeError) -> HandlerError {
     ))
 }
 
-fn any_order() -> Box<dyn Fn(&Order) -> bool + Send> {
+fn any_order() -> Box<dyn Fn(&Order) -> bool + Send + Sync> {
     Box::new(|_| true)
 }
 

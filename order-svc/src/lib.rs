@@ -166,7 +166,13 @@ pub async fn build_with(
     let restaurant = restaurant::RestaurantClient::new(discovery.channel(ServiceName::Restaurant)?);
     let bus = EventBus::new(&config);
     let store = store::Store::new(pool.clone());
-    let orders = service::Orders::new(store.clone(), restaurant, bus.own_stream(), settings);
+    let orders = service::Orders::new(
+        store.clone(),
+        restaurant,
+        bus.own_stream(),
+        settings,
+        config.clock.clone(),
+    );
 
     let server = GrpcServer::new();
     let (feed, feed_tasks) = watch::ChangeFeed::connect(store, server.health()).await?;

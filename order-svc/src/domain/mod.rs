@@ -10,6 +10,7 @@ pub mod customer;
 pub mod lifecycle;
 pub mod number;
 pub mod order;
+pub mod placing;
 pub mod pricing;
 pub mod totals;
 

@@ -2,7 +2,9 @@
 //! a price of its own: it holds the client to the menu's figures and adds
 //! them up.
 
-use super::order::{DraftLine, LineOption};
+use super::Violations;
+use super::order::{AppliedCoupon, DraftLine, LineOption, Order, OrderLine, OrderType};
+use super::totals::Totals;
 use super::{Coordinates, DomainError, PostalAddress};
 
 /// One line priced by the menu.
@@ -43,6 +45,67 @@ pub struct PricedOrder {
     pub address: PostalAddress,
     /// Where it is on the map, when known.
     pub location: Option<Coordinates>,
+}
+
+impl DraftLine {
+    /// The line as stored once `line` has priced it: the menu's name and
+    /// figures, the draft's id (0 for a new line, until it is written) and
+    /// instructions.
+    pub fn priced(&self, line: &PricedLine) -> OrderLine {
+        OrderLine {
+            id: self.line_id.unwrap_or(0),
+            menu_item_id: line.menu_item_id,
+            name: line.name.clone(),
+            quantity: line.quantity,
+            unit_price_minor: line.unit_price_minor,
+            line_total_minor: line.line_total_minor,
+            options: line.options.clone(),
+            special_instructions: self.special_instructions.clone(),
+        }
+    }
+}
+
+/// An order's figures from the menu's prices: the coupon's discount by its
+/// terms on the menu's subtotal, the delivery fee for delivery orders, and
+/// the restaurant's tax.
+///
+/// # Errors
+/// [`DomainError::TotalTooLarge`] when a figure leaves the platform's range.
+pub fn figures(
+    priced: &PricedOrder,
+    order_type: OrderType,
+    coupon: Option<&AppliedCoupon>,
+) -> Result<Totals, DomainError> {
+    let discount = coupon.map_or(0, |c| c.terms.discount(priced.subtotal_minor));
+    let delivery_fee = match order_type {
+        OrderType::Delivery => priced.delivery_fee_minor,
+        _ => 0,
+    };
+    Totals::compute(
+        priced.subtotal_minor,
+        discount,
+        delivery_fee,
+        priced.tax_rate_bps,
+    )
+}
+
+/// The figures of a stored order whose lines the menu priced again: its
+/// coupon's discount follows the new subtotal (a percentage follows it, a
+/// fixed amount is capped by it, and under the minimum order it is zero).
+///
+/// # Errors
+/// [`DomainError::RestaurantRefused`] (`CURRENCY_CHANGED`) when the
+/// restaurant's currency is no longer the order's, or as [`figures`].
+pub fn repriced(order: &Order, priced: &PricedOrder) -> Result<Totals, DomainError> {
+    if priced.currency != order.currency {
+        return Err(DomainError::RestaurantRefused {
+            bad_input: false,
+            reason: "CURRENCY_CHANGED".to_owned(),
+            message: "the restaurant's currency changed since the order was placed".to_owned(),
+            violations: Violations::default(),
+        });
+    }
+    figures(priced, order.order_type, order.coupon.as_ref())
 }
 
 /// Holds every line that states a unit price to the menu's.

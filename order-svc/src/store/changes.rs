@@ -7,8 +7,8 @@ use sqlx::{PgConnection, Postgres};
 
 use crate::domain::DomainError;
 use crate::domain::number::TokenHash;
-use crate::domain::order::{Actor, DraftLine, OrderStatus, StatusChange};
-use crate::domain::pricing::{PricedLine, PricedOrder};
+use crate::domain::order::{DraftLine, LineOption, OrderLine, OrderStatus, StatusChange};
+use crate::domain::pricing::PricedOrder;
 use crate::domain::totals::Totals;
 
 use super::CHANGES_CHANNEL;
@@ -34,10 +34,10 @@ pub async fn write_lines(
     let mut new = Vec::new();
     for (draft, line) in drafts.iter().zip(&priced.lines) {
         let Some(line_id) = draft.line_id else {
-            new.push((draft, line));
+            new.push(draft.priced(line));
             continue;
         };
-        let options = OptionColumns::of(line);
+        let options = OptionColumns::of(&line.options);
         sqlx::query(
             "UPDATE order_lines SET menu_item_id = $3, name = $4, quantity = $5,
                  unit_price_minor = $6, line_total_minor = $7, option_ids = $8,
@@ -58,26 +58,11 @@ pub async fn write_lines(
         .execute(&mut *conn)
         .await?;
     }
-    insert_lines(conn, order_id, new).await
-}
-
-/// Inserts lines of an order in one statement, each a draft with its
-/// priced line.
-///
-/// # Errors
-/// Only unexpected database failures.
-pub async fn insert_lines<'a>(
-    conn: &mut PgConnection,
-    order_id: i64,
-    lines: impl IntoIterator<Item = (&'a DraftLine, &'a PricedLine)>,
-) -> Result<(), DomainError> {
-    let mut lines = lines.into_iter().peekable();
-    if lines.peek().is_none() {
-        return Ok(());
+    if !new.is_empty() {
+        let mut insert = sqlx::QueryBuilder::<Postgres>::new("");
+        push_line_insert(&mut insert, LinesOf::Stored(order_id), &new);
+        insert.build().execute(conn).await?;
     }
-    let mut insert = sqlx::QueryBuilder::<Postgres>::new("");
-    push_line_insert(&mut insert, LinesOf::Stored(order_id), lines);
-    insert.build().execute(conn).await?;
     Ok(())
 }
 
@@ -92,10 +77,10 @@ pub(super) enum LinesOf {
 /// Pushes the one `INSERT` of new lines — for a new order and for lines
 /// added to a stored one — inserting them in the order given, so their ids
 /// follow it. `lines` must not be empty.
-pub(super) fn push_line_insert<'a>(
+pub(super) fn push_line_insert(
     q: &mut sqlx::QueryBuilder<Postgres>,
     of: LinesOf,
-    lines: impl IntoIterator<Item = (&'a DraftLine, &'a PricedLine)>,
+    lines: &[OrderLine],
 ) {
     q.push(
         "INSERT INTO order_lines (order_id, menu_item_id, name, quantity, unit_price_minor,
@@ -116,22 +101,19 @@ pub(super) fn push_line_insert<'a>(
         q.push("o, ");
     }
     q.push("(");
-    q.push_values(
-        lines.into_iter().enumerate(),
-        |mut b, (n, (draft, line))| {
-            let options = OptionColumns::of(line);
-            b.push_bind(i64::try_from(n).unwrap_or(i64::MAX))
-                .push_bind(line.menu_item_id)
-                .push_bind(&line.name)
-                .push_bind(i64::from(line.quantity))
-                .push_bind(line.unit_price_minor)
-                .push_bind(line.line_total_minor)
-                .push_bind(options.ids)
-                .push_bind(options.names)
-                .push_bind(options.deltas)
-                .push_bind(&draft.special_instructions);
-        },
-    );
+    q.push_values(lines.iter().enumerate(), |mut b, (n, line)| {
+        let options = OptionColumns::of(&line.options);
+        b.push_bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .push_bind(line.menu_item_id)
+            .push_bind(&line.name)
+            .push_bind(i64::from(line.quantity))
+            .push_bind(line.unit_price_minor)
+            .push_bind(line.line_total_minor)
+            .push_bind(options.ids)
+            .push_bind(options.names)
+            .push_bind(options.deltas)
+            .push_bind(&line.special_instructions);
+    });
     q.push(
         ") AS v (n, menu_item_id, name, quantity, unit_price_minor, line_total_minor,
                  option_ids, option_names, option_deltas_minor, special_instructions)
@@ -147,37 +129,24 @@ struct OptionColumns {
 }
 
 impl OptionColumns {
-    fn of(line: &PricedLine) -> Self {
+    fn of(options: &[LineOption]) -> Self {
         Self {
-            ids: line.options.iter().map(|o| o.option_id).collect(),
-            names: line.options.iter().map(|o| o.name.clone()).collect(),
-            deltas: line.options.iter().map(|o| o.price_delta_minor).collect(),
+            ids: options.iter().map(|o| o.option_id).collect(),
+            names: options.iter().map(|o| o.name.clone()).collect(),
+            deltas: options.iter().map(|o| o.price_delta_minor).collect(),
         }
     }
 }
 
-/// One entry of an order's history, as [`insert_history_entries`] writes it.
-#[derive(Debug, Clone, Copy)]
-pub struct HistoryEntry<'a> {
-    /// `None` for the creation.
-    pub from: Option<OrderStatus>,
-    /// The new status.
-    pub to: OrderStatus,
-    /// Who.
-    pub actor: &'a Actor,
-    /// Why.
-    pub reason: &'a str,
-}
-
-/// Appends several entries to an order's history in one statement, in
-/// order, and returns them as stored.
+/// Appends `entries` to an order's history in one statement, in order,
+/// and returns them as stored (their ids made by the insert).
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn insert_history_entries(
+pub async fn insert_history(
     conn: &mut PgConnection,
     order_id: i64,
-    entries: &[HistoryEntry<'_>],
+    entries: &[StatusChange],
 ) -> Result<Vec<StatusChange>, DomainError> {
     let from: Vec<Option<&str>> = entries
         .iter()
@@ -186,13 +155,15 @@ pub async fn insert_history_entries(
     let to: Vec<&str> = entries.iter().map(|e| e.to.as_str()).collect();
     let kinds: Vec<&str> = entries.iter().map(|e| e.actor.kind.as_str()).collect();
     let actors: Vec<&str> = entries.iter().map(|e| e.actor.id.as_str()).collect();
-    let reasons: Vec<&str> = entries.iter().map(|e| e.reason).collect();
+    let reasons: Vec<&str> = entries.iter().map(|e| e.reason.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = entries.iter().map(|e| e.at).collect();
     let mut changes: Vec<StatusChange> = sqlx::query_as(
         "INSERT INTO order_status_history (order_id, from_status, to_status, actor_kind,
-             actor_id, reason)
-         SELECT $1, h.from_status, h.to_status, h.actor_kind, h.actor_id, h.reason
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-              WITH ORDINALITY AS h (from_status, to_status, actor_kind, actor_id, reason, n)
+             actor_id, reason, at)
+         SELECT $1, h.from_status, h.to_status, h.actor_kind, h.actor_id, h.reason, h.at
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::timestamptz[])
+              WITH ORDINALITY AS h (from_status, to_status, actor_kind, actor_id, reason, at, n)
          ORDER BY h.n
          RETURNING id, from_status, to_status, actor_kind, actor_id, reason, at",
     )
@@ -202,6 +173,7 @@ pub async fn insert_history_entries(
     .bind(&kinds)
     .bind(&actors)
     .bind(&reasons)
+    .bind(&times)
     .fetch_all(conn)
     .await?;
     changes.sort_by_key(|c| c.id);
@@ -219,11 +191,12 @@ pub async fn reprice_order(
     version: i64,
     priced: &PricedOrder,
     totals: Totals,
+    at: DateTime<Utc>,
 ) -> Result<bool, DomainError> {
     let updated = sqlx::query(
         "UPDATE orders SET subtotal_minor = $3, discount_minor = $4, delivery_fee_minor = $5,
              tax_minor = $6, total_minor = $7, tax_rate_bps = $8, restaurant_name = $9,
-             prep_minutes = $10, version = version + 1, updated_at = now()
+             prep_minutes = $10, version = version + 1, updated_at = $11
          WHERE id = $1 AND version = $2 AND status = 'PENDING'",
     )
     .bind(order_id)
@@ -236,30 +209,26 @@ pub async fn reprice_order(
     .bind(i64::from(priced.tax_rate_bps))
     .bind(&priced.restaurant_name)
     .bind(i64::from(priced.prep_minutes))
+    .bind(at)
     .execute(conn)
     .await?;
     Ok(updated.rows_affected() == 1)
 }
 
 /// Locks an order's row until the transaction ends, so changes to one
-/// order are applied one at a time; returns the database's clock (the
-/// transaction's start) or `None` when there is no such order.
+/// order are applied one at a time; false when there is no such order.
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn lock_order(
-    conn: &mut PgConnection,
-    id: i64,
-) -> Result<Option<DateTime<Utc>>, DomainError> {
-    Ok(
-        sqlx::query_scalar("SELECT now() FROM orders WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?,
-    )
+pub async fn lock_order(conn: &mut PgConnection, id: i64) -> Result<bool, DomainError> {
+    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(locked.is_some())
 }
 
-/// Moves an order to `to`, bumping its version (and stamping
+/// Moves an order to `to` at `at`, bumping its version (and stamping
 /// `confirmed_at` on confirmation).
 ///
 /// # Errors
@@ -268,32 +237,19 @@ pub async fn set_status(
     conn: &mut PgConnection,
     id: i64,
     to: OrderStatus,
+    at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     sqlx::query(
-        "UPDATE orders SET status = $2, version = version + 1, updated_at = now(),
-             confirmed_at = CASE WHEN $2 = 'CONFIRMED' THEN now() ELSE confirmed_at END
+        "UPDATE orders SET status = $2, version = version + 1, updated_at = $3,
+             confirmed_at = CASE WHEN $2 = 'CONFIRMED' THEN $3 ELSE confirmed_at END
          WHERE id = $1",
     )
     .bind(id)
     .bind(to.as_str())
+    .bind(at)
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Appends one entry to an order's status history.
-///
-/// # Errors
-/// Only unexpected database failures.
-pub async fn insert_history(
-    conn: &mut PgConnection,
-    order_id: i64,
-    entry: HistoryEntry<'_>,
-) -> Result<StatusChange, DomainError> {
-    insert_history_entries(conn, order_id, &[entry])
-        .await?
-        .pop()
-        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("a history insert kept no row")))
 }
 
 /// Keeps a guest's access token (its hash) for an order.

@@ -1,6 +1,7 @@
 //! Idempotency keys: claimed before a create's work, bound to the order
 //! it made, forgotten after their retention.
 
+use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 use sqlx::PgConnection;
@@ -66,15 +67,17 @@ pub async fn claim_key(
     fingerprint: &[u8],
     token: i64,
     lease: Duration,
+    now: DateTime<Utc>,
 ) -> Result<Claim, DomainError> {
     let claimed: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, claimed_until)
-         SELECT $1, $2, $3, $4, now() + make_interval(secs => $5)
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, claim, claimed_until,
+             created_at)
+         SELECT $1, $2, $3, $4, $6 + make_interval(secs => $5), $6
          FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
          ON CONFLICT (scope, key) DO UPDATE SET
              fingerprint = EXCLUDED.fingerprint, claim = EXCLUDED.claim,
-             claimed_until = EXCLUDED.claimed_until, created_at = now()
-         WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.claimed_until < now()
+             claimed_until = EXCLUDED.claimed_until, created_at = EXCLUDED.created_at
+         WHERE idempotency_keys.order_id IS NULL AND idempotency_keys.claimed_until < $6
          RETURNING 1",
     )
     .bind(scope)
@@ -82,6 +85,7 @@ pub async fn claim_key(
     .bind(fingerprint)
     .bind(token)
     .bind(lease.as_secs_f64())
+    .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
     if claimed.is_some() {
@@ -120,16 +124,19 @@ pub async fn release_key(
     Ok(())
 }
 
-/// Forgets keys older than `age`: a retry after that makes a new order.
+/// Forgets keys made before `cutoff`: a retry after that makes a new order.
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn prune_keys(conn: &mut PgConnection, age: Duration) -> Result<u64, DomainError> {
-    Ok(sqlx::query(
-        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+pub async fn prune_keys(
+    conn: &mut PgConnection,
+    cutoff: DateTime<Utc>,
+) -> Result<u64, DomainError> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(conn)
+            .await?
+            .rows_affected(),
     )
-    .bind(age.as_secs_f64())
-    .execute(conn)
-    .await?
-    .rows_affected())
 }

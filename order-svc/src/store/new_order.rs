@@ -2,54 +2,13 @@
 //! binding in one statement.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, Postgres, Row};
+use sqlx::{PgConnection, Postgres, Row};
 
+use crate::domain::DomainError;
 use crate::domain::number::TokenHash;
-use crate::domain::order::{
-    AppliedCoupon, Contact, DraftLine, Order, OrderLine, OrderSource, OrderStatus, OrderType,
-    PaymentMethod, StatusChange,
-};
-use crate::domain::pricing::{PricedLine, PricedOrder};
-use crate::domain::totals::Totals;
-use crate::domain::{DomainError, PostalAddress};
+use crate::domain::order::{Order, OrderStatus, PaymentMethod, StatusChange};
 
-use super::changes::{HistoryEntry, LinesOf, push_line_insert};
-
-/// Everything an order row is made of, each part already decided.
-#[derive(Debug)]
-pub struct OrderRow<'a> {
-    /// Its number.
-    pub order_number: &'a str,
-    /// The restaurant.
-    pub restaurant_id: i64,
-    /// The profile.
-    pub customer_id: i64,
-    /// Guest checkout.
-    pub guest: bool,
-    /// Who to notify.
-    pub contact: &'a Contact,
-    /// How it reaches them.
-    pub order_type: OrderType,
-    /// Dine-in only.
-    pub table_number: Option<&'a str>,
-    /// Delivery only.
-    pub delivery_address: Option<&'a PostalAddress>,
-    /// Where it was placed.
-    pub source: OrderSource,
-    /// PENDING, or CONFIRMED for an order confirmed as it is made (cash),
-    /// which is then at its second version and stamped confirmed.
-    pub status: OrderStatus,
-    /// The menu's figures.
-    pub priced: &'a PricedOrder,
-    /// The order's figures.
-    pub totals: Totals,
-    /// The coupon held.
-    pub coupon: Option<&'a AppliedCoupon>,
-    /// How they pay.
-    pub payment_method: Option<PaymentMethod>,
-    /// Free text.
-    pub notes: &'a str,
-}
+use super::changes::{LinesOf, push_line_insert};
 
 /// A claimed idempotency key, bound to the order it makes in the order's
 /// own statement.
@@ -63,17 +22,15 @@ pub struct KeyClaim<'a> {
     pub claim: i64,
 }
 
-/// Everything a new order is written with: its row, its lines (each draft
-/// with its priced line), its first history entries, a guest's access
+/// Everything a new order is written with: the order as decided (its ids
+/// are made by the write), its first history entries, a guest's access
 /// token and the key that asked for it.
 #[derive(Debug)]
 pub struct NewOrderRows<'a> {
-    /// The order row.
-    pub row: &'a OrderRow<'a>,
-    /// Its lines, in order.
-    pub lines: Vec<(&'a DraftLine, &'a PricedLine)>,
-    /// Its first history entries, in order.
-    pub history: &'a [HistoryEntry<'a>],
+    /// Every part but the ids of the order and its lines.
+    pub order: &'a Order,
+    /// Its first history entries, in order; their ids are made too.
+    pub history: &'a [StatusChange],
     /// A guest's access token.
     pub access_token: Option<&'a TokenHash>,
     /// The idempotency key it was made under.
@@ -103,11 +60,12 @@ pub async fn insert_new_order(
     conn: &mut PgConnection,
     new: &NewOrderRows<'_>,
 ) -> Result<NewOrderWrite, DomainError> {
-    let row = new.row;
-    let delivery = row.delivery_address;
-    let pickup = &row.priced.address;
-    let location = row.priced.location;
-    let t = row.totals;
+    let order = new.order;
+    let delivery = order.delivery_address.as_ref();
+    let pickup = &order.pickup;
+    let location = pickup.location;
+    let t = order.totals;
+    let coupon = order.coupon.as_ref();
     let mut q = sqlx::QueryBuilder::<Postgres>::new(
         "WITH o AS (
              INSERT INTO orders (order_number, restaurant_id, restaurant_name, customer_id,
@@ -118,66 +76,64 @@ pub async fn insert_new_order(
                  coupon_code, coupon_kind, coupon_value, coupon_min_order_minor,
                  payment_method, notes, pickup_street, pickup_city, pickup_state,
                  pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,
-                 prep_minutes, version, confirmed_at)
+                 prep_minutes, version, created_at, updated_at, confirmed_at)
              VALUES (",
     );
     let mut v = q.separated(", ");
-    v.push_bind(row.order_number)
-        .push_bind(row.restaurant_id)
-        .push_bind(&row.priced.restaurant_name)
-        .push_bind(row.customer_id)
-        .push_bind(row.guest)
-        .push_bind(&row.contact.name)
-        .push_bind(&row.contact.phone)
-        .push_bind(&row.contact.email)
-        .push_bind(row.order_type.as_str())
-        .push_bind(row.source.as_str())
-        .push_bind(row.status.as_str())
-        .push_bind(row.table_number)
+    v.push_bind(&order.order_number)
+        .push_bind(order.restaurant_id)
+        .push_bind(&pickup.restaurant_name)
+        .push_bind(order.customer_id)
+        .push_bind(order.guest)
+        .push_bind(&order.contact.name)
+        .push_bind(&order.contact.phone)
+        .push_bind(&order.contact.email)
+        .push_bind(order.order_type.as_str())
+        .push_bind(order.source.as_str())
+        .push_bind(order.status.as_str())
+        .push_bind(order.table_number.as_deref())
         .push_bind(delivery.map(|a| &a.street))
         .push_bind(delivery.map(|a| &a.city))
         .push_bind(delivery.map(|a| &a.state))
         .push_bind(delivery.map(|a| &a.zip_code))
         .push_bind(delivery.map(|a| &a.country))
-        .push_bind(&row.priced.currency)
+        .push_bind(&order.currency)
         .push_bind(t.subtotal_minor)
         .push_bind(t.discount_minor)
         .push_bind(t.delivery_fee_minor)
         .push_bind(t.tax_minor)
         .push_bind(t.total_minor)
-        .push_bind(i64::from(row.priced.tax_rate_bps))
-        .push_bind(row.coupon.map(|c| &c.code))
-        .push_bind(row.coupon.map(|c| c.terms.kind.as_str()))
-        .push_bind(row.coupon.map(|c| c.terms.value))
-        .push_bind(row.coupon.map(|c| c.terms.min_order_minor))
-        .push_bind(row.payment_method.map(PaymentMethod::as_str))
-        .push_bind(row.notes)
-        .push_bind(&pickup.street)
-        .push_bind(&pickup.city)
-        .push_bind(&pickup.state)
-        .push_bind(&pickup.zip_code)
-        .push_bind(&pickup.country)
+        .push_bind(i64::from(order.tax_rate_bps))
+        .push_bind(coupon.map(|c| &c.code))
+        .push_bind(coupon.map(|c| c.terms.kind.as_str()))
+        .push_bind(coupon.map(|c| c.terms.value))
+        .push_bind(coupon.map(|c| c.terms.min_order_minor))
+        .push_bind(order.payment_method.map(PaymentMethod::as_str))
+        .push_bind(&order.notes)
+        .push_bind(&pickup.address.street)
+        .push_bind(&pickup.address.city)
+        .push_bind(&pickup.address.state)
+        .push_bind(&pickup.address.zip_code)
+        .push_bind(&pickup.address.country)
         .push_bind(location.map(|l| l.latitude))
         .push_bind(location.map(|l| l.longitude))
-        .push_bind(i64::from(row.priced.prep_minutes));
-    // An order confirmed as it is made is at its second version and
-    // stamped confirmed.
-    let confirmed = row.status == OrderStatus::Confirmed;
-    v.push(if confirmed { "2, now()" } else { "1, NULL" });
-    q.push(concat!(
+        .push_bind(i64::from(pickup.prep_minutes))
+        .push_bind(order.version)
+        .push_bind(order.created_at)
+        .push_bind(order.updated_at)
+        .push_bind(order.confirmed_at);
+    q.push(
         ")
              ON CONFLICT (order_number) DO NOTHING
-             RETURNING ",
-        order_columns!(),
-        ")"
-    ));
+             RETURNING id)",
+    );
 
     // The lines, in order: ids follow the order of the rows.
-    if new.lines.is_empty() {
+    if order.lines.is_empty() {
         q.push(", l AS (SELECT NULL::bigint AS id WHERE false)");
     } else {
         q.push(", l AS (");
-        push_line_insert(&mut q, LinesOf::Inserted, new.lines.iter().copied());
+        push_line_insert(&mut q, LinesOf::Inserted, &order.lines);
         q.push(" RETURNING id)");
     }
 
@@ -185,8 +141,8 @@ pub async fn insert_new_order(
     q.push(
         ", h AS (
              INSERT INTO order_status_history (order_id, from_status, to_status, actor_kind,
-                 actor_id, reason)
-             SELECT o.id, e.from_status, e.to_status, e.actor_kind, e.actor_id, e.reason
+                 actor_id, reason, at)
+             SELECT o.id, e.from_status, e.to_status, e.actor_kind, e.actor_id, e.reason, e.at
              FROM o, unnest(",
     );
     q.push_bind(
@@ -201,12 +157,14 @@ pub async fn insert_new_order(
     .push("::text[], ")
     .push_bind(h.iter().map(|e| e.actor.id.as_str()).collect::<Vec<_>>())
     .push("::text[], ")
-    .push_bind(h.iter().map(|e| e.reason).collect::<Vec<_>>())
+    .push_bind(h.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>())
+    .push("::text[], ")
+    .push_bind(h.iter().map(|e| e.at).collect::<Vec<DateTime<Utc>>>())
     .push(
-        "::text[]) WITH ORDINALITY AS e (from_status, to_status, actor_kind, actor_id,
-                 reason, n)
+        "::timestamptz[]) WITH ORDINALITY AS e (from_status, to_status, actor_kind, actor_id,
+                 reason, at, n)
              ORDER BY e.n
-             RETURNING id, at)
+             RETURNING id)
          , t AS (
              INSERT INTO order_access_tokens (token_hash, order_id)
              SELECT token.hash, o.id FROM o, (SELECT ",
@@ -227,10 +185,9 @@ pub async fn insert_new_order(
     .push(
         " AND idempotency_keys.order_id IS NULL
              RETURNING 1)
-         SELECT o.*,
+         SELECT o.id,
              ARRAY(SELECT id FROM l ORDER BY id) AS line_ids,
              ARRAY(SELECT id FROM h ORDER BY id) AS change_ids,
-             ARRAY(SELECT at FROM h ORDER BY id) AS change_times,
              EXISTS (SELECT 1 FROM k) AS key_bound
          FROM o",
     );
@@ -242,45 +199,29 @@ pub async fn insert_new_order(
     if new.key.is_some() && !key_bound {
         return Ok(NewOrderWrite::KeyLost);
     }
-    let mut order = Order::from_row(&stored)?;
     let line_ids: Vec<i64> = stored.try_get("line_ids")?;
     let change_ids: Vec<i64> = stored.try_get("change_ids")?;
-    let change_times: Vec<DateTime<Utc>> = stored.try_get("change_times")?;
-    if line_ids.len() != new.lines.len() || change_ids.len() != h.len() {
+    if line_ids.len() != order.lines.len() || change_ids.len() != h.len() {
         return Err(DomainError::Unexpected(anyhow::anyhow!(
             "a new order kept {} of {} lines and {} of {} history entries",
             line_ids.len(),
-            new.lines.len(),
+            order.lines.len(),
             change_ids.len(),
             h.len()
         )));
     }
-    order.lines = new
-        .lines
-        .iter()
-        .zip(line_ids)
-        .map(|((draft, line), id)| OrderLine {
-            id,
-            menu_item_id: line.menu_item_id,
-            name: line.name.clone(),
-            quantity: line.quantity,
-            unit_price_minor: line.unit_price_minor,
-            line_total_minor: line.line_total_minor,
-            options: line.options.clone(),
-            special_instructions: draft.special_instructions.clone(),
-        })
-        .collect();
+    let mut written = order.clone();
+    written.id = stored.try_get("id")?;
+    for (line, id) in written.lines.iter_mut().zip(line_ids) {
+        line.id = id;
+    }
     let changes = h
         .iter()
-        .zip(change_ids.into_iter().zip(change_times))
-        .map(|(e, (id, at))| StatusChange {
+        .zip(change_ids)
+        .map(|(change, id)| StatusChange {
             id,
-            from: e.from,
-            to: e.to,
-            actor: e.actor.clone(),
-            reason: e.reason.to_owned(),
-            at,
+            ..change.clone()
         })
         .collect();
-    Ok(NewOrderWrite::Written(Box::new(order), changes))
+    Ok(NewOrderWrite::Written(Box::new(written), changes))
 }

@@ -1,7 +1,7 @@
 //! Reads of orders: one by id or number, listings, history, and the
 //! sweeps that find orders by age.
 
-use std::time::Duration;
+use chrono::{DateTime, Utc};
 
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
@@ -196,21 +196,21 @@ pub async fn history_after(
     .await?)
 }
 
-/// PENDING orders placed before `older_than` ago, oldest first.
+/// PENDING orders placed before `cutoff`, oldest first.
 ///
 /// # Errors
 /// Only unexpected database failures.
 pub async fn expired_pending(
     conn: &mut PgConnection,
-    older_than: Duration,
+    cutoff: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<i64>, DomainError> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM orders
-         WHERE status = 'PENDING' AND created_at < now() - make_interval(secs => $1)
+         WHERE status = 'PENDING' AND created_at < $1
          ORDER BY created_at LIMIT $2",
     )
-    .bind(older_than.as_secs_f64())
+    .bind(cutoff)
     .bind(limit)
     .fetch_all(conn)
     .await?)

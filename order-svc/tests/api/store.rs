@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use order_svc::domain::PostalAddress;
+use chrono::Utc;
 use order_svc::domain::order::{
-    Actor, ActorKind, Contact, DraftLine, OrderSource, OrderStatus, OrderType, PaymentMethod,
+    Actor, ActorKind, Contact, CustomerRef, Fulfilment, LineInput, NewOrder, OrderSource,
+    PaymentMethod,
 };
+use order_svc::domain::placing::{self, Placing};
 use order_svc::domain::pricing::{PricedLine, PricedOrder};
-use order_svc::domain::totals::Totals;
-use order_svc::store::{
-    self, Claim, HistoryEntry, KeyClaim, NewOrderRows, NewOrderWrite, OrderRow,
-};
+use order_svc::domain::{PostalAddress, Text};
+use order_svc::store::{self, Claim, KeyClaim, NewOrderRows, NewOrderWrite};
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -45,54 +45,36 @@ fn priced() -> PricedOrder {
     }
 }
 
-fn draft() -> DraftLine {
-    DraftLine {
-        line_id: None,
-        menu_item_id: 1,
-        quantity: 2,
-        option_ids: Vec::new(),
-        special_instructions: String::new(),
-        stated_unit_price_minor: None,
-    }
-}
-
 /// Writes order `number` for [`CUSTOMER`] in a transaction that commits
 /// only when it was written; the key, when given, under `claim`.
 async fn write(pool: &sqlx::PgPool, number: &str, claim: Option<i64>) -> NewOrderWrite {
-    let priced = priced();
-    let drafts = [draft()];
-    let contact = Contact::default();
-    let row = OrderRow {
-        order_number: number,
+    let new = NewOrder {
         restaurant_id: 1,
-        customer_id: CUSTOMER,
-        guest: false,
-        contact: &contact,
-        order_type: OrderType::Takeout,
-        table_number: None,
-        delivery_address: None,
+        customer: CustomerRef::Registered(CUSTOMER),
+        fulfilment: Fulfilment::Takeout,
         source: OrderSource::Web,
-        status: OrderStatus::Pending,
-        priced: &priced,
-        totals: Totals::compute(2598, 0, 0, 0).expect("totals"),
-        coupon: None,
+        lines: vec![LineInput::parse(1, 2, &[], "", None).expect("a valid line")],
+        coupon_code: None,
         payment_method: Some(PaymentMethod::Card),
-        notes: "",
+        notes: Text::default(),
     };
     let actor = Actor {
         kind: ActorKind::Customer,
         id: CUSTOMER.to_string(),
     };
-    let history = [HistoryEntry {
-        from: None,
-        to: OrderStatus::Pending,
+    let placement = placing::place(&Placing {
+        order: &new,
         actor: &actor,
-        reason: "",
-    }];
+        system: &Actor::system("order-svc"),
+        priced: &priced(),
+        coupon: None,
+        now: Utc::now(),
+    })
+    .expect("placed");
+    let order = placement.order(number, CUSTOMER, Contact::default());
     let rows = NewOrderRows {
-        row: &row,
-        lines: drafts.iter().zip(&priced.lines).collect(),
-        history: &history,
+        order: &order,
+        history: &placement.history,
         access_token: None,
         key: claim.map(|claim| KeyClaim {
             scope: "customer:7",
@@ -133,6 +115,7 @@ async fn an_order_whose_key_another_request_took_is_not_written() {
         b"f",
         1,
         Duration::from_secs(30),
+        Utc::now(),
     )
     .await
     .expect("claim");
