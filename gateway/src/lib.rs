@@ -15,6 +15,7 @@
 //! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
 //! - [`menu_cache`] — public menus (as JSON) and currencies, kept correct
 //!   by restaurant-svc's stream of menu changes.
+//! - [`request_context`] — the id and path of the request a task serves.
 //! - [`middleware`] — request scope, access span, HTTP metrics.
 //! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
 //! - [`openapi`] — the generated OpenAPI document.
@@ -32,6 +33,7 @@ pub mod middleware;
 pub mod money;
 pub mod openapi;
 pub mod problem;
+pub mod request_context;
 pub mod routes;
 pub mod upstream;
 pub mod validate;

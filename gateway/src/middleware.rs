@@ -13,34 +13,17 @@ use axum::response::{IntoResponse, Response};
 use foodmesh_shared::grpc::REQUEST_ID;
 
 use crate::problem::Problem;
+use crate::request_context::{self, RequestContext};
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// What code deep inside a request needs to know about it without being
-/// handed it: its id and path, for problem bodies.
-#[derive(Debug, Clone)]
-pub struct RequestContext {
-    /// The `x-request-id` (the client's, or one generated for it).
-    pub request_id: String,
-    /// The request path, the problem's `instance`.
-    pub path: String,
-}
-
-tokio::task_local! {
-    static CURRENT: RequestContext;
-}
-
-/// The request being served on this task, if any.
-pub fn current_request() -> Option<RequestContext> {
-    CURRENT.try_with(Clone::clone).ok()
-}
-
 /// Runs the rest of the stack inside the request's scope: the request id is
 /// set in the shared `REQUEST_ID` task-local (so every gRPC call made for
-/// this request carries it) and in [`current_request`] (so every problem
-/// body names it). On the way out, an error response without a body of ours
-/// (a timeout, a router 405) is rewritten as problem+json.
+/// this request carries it) and in [`request_context::current_request`]
+/// (so every problem body names it). On the way out, an error response
+/// without a body of ours (a timeout, a router 405) is rewritten as
+/// problem+json.
 pub async fn request_scope(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
@@ -52,15 +35,14 @@ pub async fn request_scope(request: Request, next: Next) -> Response {
         request_id: request_id.clone(),
         path: request.uri().path().to_owned(),
     };
-    CURRENT
-        .scope(
-            context,
-            REQUEST_ID.scope(request_id, async move {
-                let response = next.run(request).await;
-                as_problem_if_bare(response)
-            }),
-        )
-        .await
+    request_context::scope(
+        context,
+        REQUEST_ID.scope(request_id, async move {
+            let response = next.run(request).await;
+            as_problem_if_bare(response)
+        }),
+    )
+    .await
 }
 
 /// Replaces the body of a 4xx/5xx response that has no content type or a

@@ -368,7 +368,7 @@ pub fn rest_field(proto: &str) -> String {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut details = self.into_details();
-        if let Some(context) = crate::middleware::current_request() {
+        if let Some(context) = crate::request_context::current_request() {
             details.request_id.get_or_insert(context.request_id);
             details.instance.get_or_insert(context.path);
         }

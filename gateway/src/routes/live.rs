@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use futures::stream;
 use tonic::Streaming;
 
-use crate::middleware::{RequestContext, current_request};
 use crate::problem::Problem;
+use crate::request_context::{RequestContext, current_request};
 
 /// How often an idle stream sends a comment line, so proxies and load
 /// balancers do not close it as dead and clients notice a dead connection.
