@@ -15,6 +15,7 @@
 //! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
 //! - [`menu_cache`] — public menus (as JSON) and currencies, kept correct
 //!   by restaurant-svc's stream of menu changes.
+//! - [`menu_watch`] — the task that follows that stream.
 //! - [`request_context`] — the id and path of the request a task serves.
 //! - [`middleware`] — request scope, access span, HTTP metrics.
 //! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod menu_cache;
+pub mod menu_watch;
 pub mod middleware;
 pub mod money;
 pub mod openapi;
@@ -174,7 +176,7 @@ impl Gateway {
         } = self;
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
-        let menu_changes = menu_cache::follow(restaurants);
+        let menu_changes = menu_watch::follow(restaurants);
         let id = registration.id.clone();
         let stop = async move {
             shutdown.await;

@@ -5,7 +5,8 @@
 //! skip a call.
 //!
 //! It is kept correct by restaurant-svc's `WatchMenuChanges` stream, which
-//! [`follow`] keeps open through the usual upstream channel:
+//! [`crate::menu_watch::follow`] keeps open through the usual upstream
+//! channel:
 //! - nothing is served until the stream's `subscribed` message, when the
 //!   cache is emptied and enabled; from then on every committed change to a
 //!   restaurant's menu or state arrives as its id and drops its entries;
@@ -34,23 +35,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::cache::Cache;
-use pb::menu_change::Event;
-use tokio::task::JoinHandle;
-
-use crate::upstream::Restaurants;
 
 /// How many restaurants the gateway keeps a menu and currency for.
 pub const CAPACITY: usize = 2048;
-
-/// The first wait before watching again after a stream failed or ended.
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-/// The longest wait between attempts while restaurant-svc keeps failing.
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// What is cached of a restaurant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +86,8 @@ fn count(kind: Kind, hit: bool) {
 }
 
 impl MenuCache {
-    /// An empty cache, serving nothing until [`follow`] subscribes.
+    /// An empty cache, serving nothing until [`crate::menu_watch::follow`]
+    /// subscribes.
     pub fn new() -> Self {
         Self {
             entries: Cache::new(CAPACITY),
@@ -170,88 +161,18 @@ impl MenuCache {
     pub fn is_enabled(&self) -> bool {
         self.entries.is_enabled()
     }
-}
 
-/// Keeps the cache of `restaurants` in step with restaurant-svc's change
-/// stream, reconnecting for as long as it runs. Abort it at shutdown; the
-/// cache is left disabled.
-pub fn follow(restaurants: Restaurants) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // Disabled however the task ends, an abort included: with nothing
-        // evicting, nothing may be served.
-        let cache = DisableOnDrop(restaurants.menus().clone());
-        let mut backoff = BACKOFF_MIN;
-        loop {
-            let (subscribed, ended) = follow_stream(&restaurants, &cache.0).await;
-            cache.0.entries.disable();
-            match ended {
-                Ended::Gap => tracing::info!("menu changes may have been missed; watching again"),
-                Ended::Closed => tracing::info!("menu change stream ended; watching again"),
-                Ended::Failed(status) => tracing::warn!(
-                    code = ?status.code(),
-                    message = status.message(),
-                    "menu change stream failed; the menu cache is off until it is back"
-                ),
-                Ended::Unexpected => {
-                    tracing::warn!("menu change stream broke its contract; watching again");
-                }
-            }
-            if subscribed {
-                backoff = BACKOFF_MIN;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(BACKOFF_MAX);
-        }
-    })
-}
-
-/// Why one change stream was left.
-enum Ended {
-    /// Changes may have been missed.
-    Gap,
-    /// restaurant-svc ended the stream.
-    Closed,
-    /// The stream could not be opened, or failed (UNAVAILABLE when the
-    /// replica shuts down).
-    Failed(tonic::Status),
-    /// A message out of order, or of a kind this gateway does not know.
-    Unexpected,
-}
-
-/// Follows one stream until it ends; says whether it was subscribed.
-async fn follow_stream(restaurants: &Restaurants, cache: &MenuCache) -> (bool, Ended) {
-    let mut stream = match restaurants
-        .watch_menu_changes(pb::WatchMenuChangesRequest {})
-        .await
-    {
-        Ok(stream) => stream,
-        Err(e) => return (false, Ended::Failed(e.status)),
-    };
-    let mut subscribed = false;
-    loop {
-        let event = match stream.message().await {
-            Ok(Some(change)) => change.event,
-            Ok(None) => return (subscribed, Ended::Closed),
-            Err(status) => return (subscribed, Ended::Failed(status)),
-        };
-        match event {
-            Some(Event::Subscribed(_)) if !subscribed => {
-                // Anything held from before may have missed a change.
-                cache.entries.enable();
-                subscribed = true;
-            }
-            Some(Event::RestaurantId(id)) if subscribed => cache.evict(id),
-            Some(Event::Gap(_)) => return (subscribed, Ended::Gap),
-            _ => return (subscribed, Ended::Unexpected),
-        }
+    /// Empties the cache and serves from now on: for when a change stream
+    /// is subscribed, since anything held from before may have missed a
+    /// change.
+    pub(crate) fn enable(&self) {
+        self.entries.enable();
     }
-}
 
-struct DisableOnDrop(MenuCache);
-
-impl Drop for DisableOnDrop {
-    fn drop(&mut self) {
-        self.0.entries.disable();
+    /// Empties the cache and serves nothing until enabled again: for when
+    /// changes may go unseen (the stream failed, ended or had a gap).
+    pub(crate) fn disable(&self) {
+        self.entries.disable();
     }
 }
 

@@ -314,7 +314,7 @@ pub struct Restaurants(
 impl Restaurants {
     /// A client over `channel`, each call bounded by `timeout`, with an
     /// empty menu cache that serves nothing until
-    /// [`crate::menu_cache::follow`] runs.
+    /// [`crate::menu_watch::follow`] runs.
     pub fn new(channel: Channel, timeout: Duration) -> Self {
         let client = RestaurantServiceClient::with_interceptor(channel, Propagate);
         Self(
