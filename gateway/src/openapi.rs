@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
 use crate::problem::{FieldError, PROBLEM_JSON, ProblemDetails};
 
 /// The document's fixed parts: info, tags, shared schemas and the bearer
-/// security scheme. Routes are added by [`crate::routes::router`].
+/// security scheme. Routes, and the schemas only they know of, are added
+/// by [`crate::routes::router`].
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -38,15 +39,7 @@ use crate::problem::{FieldError, PROBLEM_JSON, ProblemDetails};
         (name = "kitchen", description = "A restaurant's ticket queue, live."),
         (name = "platform", description = "Liveness, readiness and metrics."),
     ),
-    components(schemas(
-        ProblemDetails,
-        FieldError,
-        crate::auth::Role,
-        // The `data` of live events, which the event-stream responses
-        // cannot reference themselves.
-        crate::routes::orders::OrderUpdateView,
-        crate::routes::kitchen::SyncedView,
-    )),
+    components(schemas(ProblemDetails, FieldError, crate::auth::Role)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;

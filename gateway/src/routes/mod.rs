@@ -183,10 +183,17 @@ pub fn router(state: AppState) -> Router {
         .layer(stack)
 }
 
+/// The `data` of live events, which the event-stream responses cannot
+/// reference themselves: registered here, beside the routes that send them,
+/// so the document's fixed parts need not know the routes.
+#[derive(OpenApi)]
+#[openapi(components(schemas(orders::OrderUpdateView, kitchen::SyncedView)))]
+struct LiveEventSchemas;
+
 /// Every documented route, registered with axum and the OpenAPI document
 /// in one place. One `routes!` per path.
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(ApiDoc::openapi().merge_from(LiveEventSchemas::openapi()))
         .routes(routes!(
             restaurants::create_restaurant,
             restaurants::list_restaurants
@@ -442,6 +449,18 @@ mod tests {
         assert_eq!(body["status"], "not_ready");
         for service in ServiceName::ALL {
             assert_eq!(body["upstreams"][service.service_id()], "unreachable");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_has_the_schemas_of_live_event_data() {
+        let (status, _, doc) = send(get("/openapi.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        for schema in ["OrderUpdateView", "SyncedView"] {
+            assert!(
+                doc["components"]["schemas"][schema].is_object(),
+                "{schema} missing"
+            );
         }
     }
 
