@@ -4,22 +4,26 @@
 //! answers (and gRPC statuses) back. It holds no business data.
 //!
 //! # Layout
-//! - [`config`] — environment variables with local defaults.
-//! - [`auth`] — bearer JWTs: issuing, verifying, and the extractors that
-//!   answer 401/403.
+//! Lowest layer first: a module imports only from modules above it in this
+//! list, never from one below, so no two modules import each other.
+//! - [`money`] — exact decimal amounts in and out.
+//! - [`request_context`] — the id and path of the request a task serves.
+//! - [`menu_cache`] — public menus (as JSON) and currencies, kept correct
+//!   by restaurant-svc's stream of menu changes.
 //! - [`problem`] — problem+json errors and the gRPC → HTTP status table.
 //! - [`extract`] — JSON bodies, path ids and query parameters, refused with
 //!   the field named.
 //! - [`validate`] — shape checks collected into one 422.
-//! - [`money`] — exact decimal amounts in and out.
-//! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
-//! - [`menu_cache`] — public menus (as JSON) and currencies, kept correct
-//!   by restaurant-svc's stream of menu changes.
-//! - [`menu_watch`] — the task that follows that stream.
-//! - [`request_context`] — the id and path of the request a task serves.
+//! - [`auth`] — bearer JWTs: issuing, verifying, and the extractors that
+//!   answer 401/403.
+//! - [`config`] — environment variables with local defaults.
 //! - [`middleware`] — request scope, access span, HTTP metrics.
+//! - [`openapi`] — the OpenAPI document's fixed parts and its problem
+//!   responses.
+//! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
+//! - [`menu_watch`] — the task that follows restaurant-svc's menu changes
+//!   into the menu cache.
 //! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
-//! - [`openapi`] — the generated OpenAPI document.
 //!
 //! [`build`] binds the listener and returns a [`Gateway`]; its
 //! [`Gateway::run`] serves until a shutdown future resolves. The end-to-end
