@@ -10,7 +10,9 @@
 //! - [`request_context`] — the id and path of the request a task serves.
 //! - [`menu_cache`] — public menus (as JSON) and currencies, kept correct
 //!   by restaurant-svc's stream of menu changes.
-//! - [`problem`] — problem+json errors and the gRPC → HTTP status table.
+//! - [`problem`] — problem+json errors, the gRPC → HTTP status table, and
+//!   the table of upstream failures that mean more once the gateway knows
+//!   what a request was about.
 //! - [`extract`] — JSON bodies, path ids and query parameters, refused with
 //!   the field named.
 //! - [`validate`] — shape checks collected into one 422.

@@ -6,12 +6,20 @@
 //! human reads `title` and `detail`. An operator finds the request by its
 //! `request_id`. Unexpected failures tell the client nothing more than that
 //! they happened: their cause goes to the log, never into the body.
+//!
+//! A few failures mean something else once the gateway knows what the
+//! request was about (a refused order is a missing one; a price mismatch
+//! names the menu's price in the client's currency): those are the one
+//! table `REWRITES`, which handlers reach by naming their [`Subject`].
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tonic::Code;
 use tonic_types::StatusExt;
 use utoipa::ToSchema;
+
+use crate::money::Decimal;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -302,8 +310,7 @@ impl Problem {
 /// THE table from gRPC status code to HTTP status, with the problem code
 /// used when the service gives no `ErrorInfo` reason. Malformed JSON (400)
 /// never reaches a service, so InvalidArgument is always a 422 here.
-pub fn classify(code: tonic::Code) -> (StatusCode, &'static str) {
-    use tonic::Code;
+pub fn classify(code: Code) -> (StatusCode, &'static str) {
     match code {
         Code::InvalidArgument => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
         Code::OutOfRange => (StatusCode::UNPROCESSABLE_ENTITY, "out_of_range"),
@@ -363,6 +370,245 @@ pub fn rest_field(proto: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+// ------------------------------------------------------------- rewrites --
+
+impl Problem {
+    /// The 404 of an order that does not exist or that the caller may not
+    /// see: the two look alike, so ids and tokens cannot be probed. `order`
+    /// is its id, or its number when it was tracked by one.
+    pub fn order_not_found(order: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            format!("There is no order {order} that you may see."),
+        )
+    }
+
+    /// The 404 of a ticket this kitchen does not have, whether it does not
+    /// exist or is another restaurant's.
+    pub fn ticket_not_found(id: i64) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ticket_not_found",
+            format!("This kitchen has no ticket {id}."),
+        )
+    }
+
+    /// What a failed gRPC call about `subject` answers: the first row of
+    /// the table `REWRITES` whose code and reason match the status, and
+    /// whose needs the subject meets, decides; without one (and always for
+    /// [`Subject::default`]) it is what [`Problem::from_grpc`] makes of it.
+    pub fn from_grpc_about(
+        service: &str,
+        method: &str,
+        status: &tonic::Status,
+        subject: &Subject<'_>,
+    ) -> Self {
+        let details = status.get_error_details();
+        let info = details.error_info();
+        let reason = info.map(|info| info.reason.as_str());
+        let row = REWRITES.iter().find(|(code, row_reason, needs, _)| {
+            code.is_none_or(|code| code == status.code())
+                && row_reason.is_none_or(|r| reason == Some(r))
+                && subject.meets(*needs)
+        });
+        let plain = || Self::from_grpc(service, method, status);
+        let Some((_, _, _, becomes)) = row else {
+            return plain();
+        };
+        match becomes {
+            Becomes::OrderNotFound => match subject.order {
+                Some(OrderCall::ForCaller(id) | OrderCall::ReadByGateway(id)) => {
+                    Self::order_not_found(id)
+                }
+                Some(OrderCall::Tracked(number)) => Self::order_not_found(number),
+                None => plain(),
+            },
+            Becomes::TicketNotFound => subject.ticket.map_or_else(plain, Self::ticket_not_found),
+            Becomes::RestaurantField => plain().with_errors(vec![FieldError::new(
+                "restaurant_id",
+                "is not a restaurant",
+            )]),
+            Becomes::MenuPrice => {
+                let problem = plain();
+                let price = info
+                    .and_then(|info| info.metadata.get("menu_unit_price_minor"))
+                    .and_then(|minor| minor.parse::<i64>().ok())
+                    .zip(subject.currency)
+                    .and_then(|(minor, currency)| {
+                        let price = Decimal::from_minor(minor, currency).ok()?;
+                        Some(format!("{} {currency}", price.as_str()))
+                    });
+                let Some(price) = price else {
+                    return problem;
+                };
+                let message = format!("differs from the menu's unit price of {price}");
+                let errors = problem
+                    .errors
+                    .iter()
+                    .map(|e| FieldError::new(e.field.clone(), message.clone()))
+                    .collect();
+                problem.with_errors(errors)
+            }
+        }
+    }
+}
+
+/// THE table of upstream failures that the gateway answers otherwise than
+/// [`Problem::from_grpc`] would, once it knows what the request was about.
+/// A row is (gRPC code or any, `ErrorInfo` reason or any, what the
+/// [`Subject`] must hold, what the failure becomes); the first match wins.
+#[rustfmt::skip] // one row a line, as a table reads
+const REWRITES: &[(Option<Code>, Option<&str>, Needs, Becomes)] = &[
+    // A refusal looks like absence, so ids and tokens cannot be probed.
+    (Some(Code::PermissionDenied), None,                    Needs::OrderForCaller,   Becomes::OrderNotFound),
+    (Some(Code::NotFound),         Some("ORDER_NOT_FOUND"), Needs::Order,            Becomes::OrderNotFound),
+    // A call that reads the order alone can miss nothing else.
+    (Some(Code::NotFound),         None,                    Needs::OrderAlone,       Becomes::OrderNotFound),
+    (Some(Code::NotFound),         None,                    Needs::Ticket,           Becomes::TicketNotFound),
+    (Some(Code::NotFound),         None,                    Needs::RestaurantInBody, Becomes::RestaurantField),
+    // The client stated a unit price: tell them the menu's, in their terms.
+    (None,                         Some("PRICE_MISMATCH"),  Needs::Currency,         Becomes::MenuPrice),
+];
+
+/// What a row of [`REWRITES`] needs to know of the request.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// An order read or changed for the caller, whose access order-svc
+    /// checks.
+    OrderForCaller,
+    /// An order, however the call reached it.
+    Order,
+    /// An order the call reads and nothing else, so that anything not
+    /// found is that order.
+    OrderAlone,
+    /// A ticket of the caller's kitchen.
+    Ticket,
+    /// A body naming the restaurant as `restaurant_id`.
+    RestaurantInBody,
+    /// The currency of the amounts the request stated.
+    Currency,
+}
+
+/// What a failure matching a row of [`REWRITES`] becomes.
+#[derive(Debug, Clone, Copy)]
+enum Becomes {
+    /// [`Problem::order_not_found`] of the subject's order.
+    OrderNotFound,
+    /// [`Problem::ticket_not_found`] of the subject's ticket.
+    TicketNotFound,
+    /// The service's problem, with `restaurant_id` as the field at fault.
+    RestaurantField,
+    /// The service's problem, each field's message naming the menu's unit
+    /// price (the `ErrorInfo`'s `menu_unit_price_minor`) as a decimal in
+    /// the subject's currency. Left as it is when either is missing.
+    MenuPrice,
+}
+
+/// How a call reached the order it is about, which decides which of its
+/// failures are that order's 404.
+#[derive(Debug, Clone, Copy)]
+enum OrderCall<'a> {
+    /// Order `id` read or changed for the caller, whose access order-svc
+    /// checks (the order routes). The call may also miss other things (a
+    /// line, a menu item), which keep their own problem.
+    ForCaller(i64),
+    /// The order with this number, opened by the caller's access token and
+    /// nothing else read (public tracking).
+    Tracked(&'a str),
+    /// Order `id` read alone on the gateway's own authority, no caller's
+    /// access checked (the kitchen taking an order in).
+    ReadByGateway(i64),
+}
+
+/// What a call to a service was about, as far as its failures need: the
+/// order or ticket the client named, the currency of the amounts it
+/// stated, whether its body named the restaurant. Handlers build one with
+/// the constructors below and pass it to
+/// [`crate::upstream::UpstreamError::about`]; `REWRITES` does the rest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    order: Option<OrderCall<'a>>,
+    ticket: Option<i64>,
+    currency: Option<&'a str>,
+    restaurant_in_body: bool,
+}
+
+impl<'a> Subject<'a> {
+    /// A call reading or changing order `id` for the caller: a refusal and
+    /// `ORDER_NOT_FOUND` are both its 404; any other missing thing (a line,
+    /// a menu item) keeps its own problem.
+    pub fn order(id: i64) -> Self {
+        Self {
+            order: Some(OrderCall::ForCaller(id)),
+            ..Self::default()
+        }
+    }
+
+    /// Public tracking of the order numbered `number` with the caller's
+    /// access token: any refusal or miss is that order's 404.
+    pub fn tracked_order(number: &'a str) -> Self {
+        Self {
+            order: Some(OrderCall::Tracked(number)),
+            ..Self::default()
+        }
+    }
+
+    /// The gateway's own read of order `id`, with no caller's access to
+    /// check: any miss is that order's 404, a refusal stays a 403.
+    pub fn order_read_by_gateway(id: i64) -> Self {
+        Self {
+            order: Some(OrderCall::ReadByGateway(id)),
+            ..Self::default()
+        }
+    }
+
+    /// A call about ticket `id` of the caller's kitchen: any miss is that
+    /// ticket's 404.
+    pub fn ticket(id: i64) -> Self {
+        Self {
+            ticket: Some(id),
+            ..Self::default()
+        }
+    }
+
+    /// A call for the restaurant the body names as `restaurant_id`: a miss
+    /// names that field.
+    pub fn restaurant_in_body() -> Self {
+        Self {
+            restaurant_in_body: true,
+            ..Self::default()
+        }
+    }
+
+    /// The same subject, with the amounts the request stated in
+    /// `currency`: a price mismatch then names the menu's price in it.
+    #[must_use]
+    pub fn priced_in(self, currency: &'a str) -> Self {
+        Self {
+            currency: Some(currency),
+            ..self
+        }
+    }
+
+    fn meets(&self, needs: Needs) -> bool {
+        match needs {
+            Needs::OrderForCaller => matches!(
+                self.order,
+                Some(OrderCall::ForCaller(_) | OrderCall::Tracked(_))
+            ),
+            Needs::Order => self.order.is_some(),
+            Needs::OrderAlone => matches!(
+                self.order,
+                Some(OrderCall::Tracked(_) | OrderCall::ReadByGateway(_))
+            ),
+            Needs::Ticket => self.ticket.is_some(),
+            Needs::RestaurantInBody => self.restaurant_in_body,
+            Needs::Currency => self.currency.is_some(),
+        }
+    }
 }
 
 impl IntoResponse for Problem {
@@ -514,5 +760,170 @@ mod tests {
             "Bearer realm=\"foodmesh\""
         );
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+
+    /// A refusal with `code`, an `ErrorInfo` `reason` (none when empty)
+    /// carrying `metadata`, and a violation of each of `fields`.
+    fn refusal(
+        code: Code,
+        reason: &str,
+        metadata: &[(&str, &str)],
+        fields: &[&str],
+    ) -> tonic::Status {
+        let mut details = ErrorDetails::new();
+        if !reason.is_empty() {
+            let metadata: std::collections::HashMap<String, String> = metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            details.set_error_info(reason, "foodmesh.test", metadata);
+        }
+        for field in fields {
+            details.add_bad_request_violation(*field, "is refused");
+        }
+        tonic::Status::with_error_details(code, "refused", details)
+    }
+
+    fn about(status: &tonic::Status, subject: Subject<'_>) -> Problem {
+        Problem::from_grpc_about("order-svc", "AddItem", status, &subject)
+    }
+
+    fn body(problem: &Problem) -> serde_json::Value {
+        serde_json::to_value(&**problem).expect("serializes")
+    }
+
+    #[test]
+    fn a_refused_order_and_a_missing_one_are_the_same_404() {
+        let refused = refusal(Code::PermissionDenied, "ACCESS_DENIED", &[], &[]);
+        let missing = refusal(Code::NotFound, "ORDER_NOT_FOUND", &[], &[]);
+
+        for status in [&refused, &missing] {
+            let problem = about(status, Subject::order(7));
+            assert_eq!(problem.status, 404);
+            assert_eq!(problem.code, "order_not_found");
+            assert_eq!(problem.detail, "There is no order 7 that you may see.");
+            assert_eq!(body(&problem), body(&Problem::order_not_found(7)));
+        }
+        let tracked = about(&refused, Subject::tracked_order("K7M2QX"));
+        assert_eq!(body(&tracked), body(&Problem::order_not_found("K7M2QX")));
+    }
+
+    #[test]
+    fn a_call_on_an_order_that_misses_something_else_keeps_that_problem() {
+        let status = refusal(Code::NotFound, "ORDER_LINE_NOT_FOUND", &[], &["line_id"]);
+
+        let problem = about(&status, Subject::order(7));
+
+        assert_eq!(problem.status, 404);
+        assert_eq!(problem.code, "order_line_not_found");
+        assert_eq!(problem.errors[0].field, "item_id");
+    }
+
+    #[test]
+    fn a_read_of_the_order_alone_makes_any_miss_its_404() {
+        let missing = refusal(Code::NotFound, "", &[], &[]);
+        let refused = refusal(Code::PermissionDenied, "ACCESS_DENIED", &[], &[]);
+
+        let tracked = about(&missing, Subject::tracked_order("K7M2QX"));
+        let read = about(&missing, Subject::order_read_by_gateway(42));
+        let read_refused = about(&refused, Subject::order_read_by_gateway(42));
+
+        assert_eq!(body(&tracked), body(&Problem::order_not_found("K7M2QX")));
+        assert_eq!(body(&read), body(&Problem::order_not_found(42)));
+        assert_eq!(read_refused.status, 403, "no caller's access was checked");
+        assert_eq!(read_refused.code, "access_denied");
+    }
+
+    #[test]
+    fn a_missing_ticket_is_the_kitchens_404() {
+        let status = refusal(Code::NotFound, "TICKET_NOT_FOUND", &[], &[]);
+
+        let problem = about(&status, Subject::ticket(3));
+
+        assert_eq!(problem.code, "ticket_not_found");
+        assert_eq!(problem.detail, "This kitchen has no ticket 3.");
+    }
+
+    #[test]
+    fn a_missing_restaurant_names_the_body_field() {
+        let status = refusal(Code::NotFound, "RESTAURANT_NOT_FOUND", &[], &[]);
+
+        let problem = about(&status, Subject::restaurant_in_body());
+
+        assert_eq!(problem.status, 404);
+        assert_eq!(problem.code, "restaurant_not_found");
+        assert_eq!(
+            problem.errors,
+            [FieldError::new("restaurant_id", "is not a restaurant")]
+        );
+    }
+
+    #[test]
+    fn a_price_mismatch_names_the_menus_price_in_the_stated_currency() {
+        let status = refusal(
+            Code::FailedPrecondition,
+            "PRICE_MISMATCH",
+            &[("menu_unit_price_minor", "1299")],
+            &[
+                "items[0].stated_unit_price_minor",
+                "items[1].stated_unit_price_minor",
+            ],
+        );
+        let unpriced = refusal(
+            Code::FailedPrecondition,
+            "PRICE_MISMATCH",
+            &[],
+            &["items[0].stated_unit_price_minor"],
+        );
+
+        let usd = about(&status, Subject::default().priced_in("USD"));
+        let yen = about(&status, Subject::order(7).priced_in("JPY"));
+        let no_price = about(&unpriced, Subject::order(7).priced_in("USD"));
+
+        assert_eq!(usd.status, 409);
+        assert_eq!(usd.code, "price_mismatch");
+        assert_eq!(
+            usd.errors,
+            [
+                FieldError::new(
+                    "items[0].unit_price",
+                    "differs from the menu's unit price of 12.99 USD"
+                ),
+                FieldError::new(
+                    "items[1].unit_price",
+                    "differs from the menu's unit price of 12.99 USD"
+                ),
+            ]
+        );
+        assert_eq!(
+            yen.errors[0].message,
+            "differs from the menu's unit price of 1299 JPY"
+        );
+        assert_eq!(no_price.errors[0].message, "is refused");
+    }
+
+    #[test]
+    fn without_a_subject_nothing_is_rewritten() {
+        let statuses = [
+            refusal(Code::PermissionDenied, "ACCESS_DENIED", &[], &[]),
+            refusal(Code::NotFound, "ORDER_NOT_FOUND", &[], &[]),
+            refusal(Code::NotFound, "", &[], &[]),
+            refusal(Code::NotFound, "TICKET_NOT_FOUND", &[], &[]),
+            refusal(Code::NotFound, "RESTAURANT_NOT_FOUND", &[], &[]),
+            refusal(
+                Code::FailedPrecondition,
+                "PRICE_MISMATCH",
+                &[("menu_unit_price_minor", "1299")],
+                &["items[0].stated_unit_price_minor"],
+            ),
+        ];
+        for status in &statuses {
+            let plain = Problem::from_grpc("order-svc", "AddItem", status);
+            assert_eq!(
+                body(&about(status, Subject::default())),
+                body(&plain),
+                "{status:?}"
+            );
+        }
     }
 }

@@ -36,7 +36,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tracing::Instrument;
 
 use crate::menu_cache::MenuCache;
-use crate::problem::Problem;
+use crate::problem::{Problem, Subject};
 
 /// A failed call to a service, with enough to log it and answer the client.
 #[derive(Debug)]
@@ -52,6 +52,21 @@ pub struct UpstreamError {
 impl From<UpstreamError> for Problem {
     fn from(e: UpstreamError) -> Self {
         Problem::from_grpc(e.service.service_id(), e.method, &e.status)
+    }
+}
+
+impl UpstreamError {
+    /// The problem for this failure of a call about `subject` (the order,
+    /// ticket, currency or body field the request named): what
+    /// [`Problem::from_grpc_about`] makes of it. Handlers say what they
+    /// asked about; the table in [`crate::problem`] decides the answer.
+    pub fn about(self, subject: Subject<'_>) -> Problem {
+        Problem::from_grpc_about(
+            self.service.service_id(),
+            self.method,
+            &self.status,
+            &subject,
+        )
     }
 }
 

@@ -19,11 +19,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::live::{self, Update};
-use super::orders::order_not_found;
 use super::{AppState, Created, created, from_timestamp};
 use crate::auth::{Caller, Role};
 use crate::extract::{JsonBody, QueryParams, ResourceId};
-use crate::problem::{Problem, ProblemDetails};
+use crate::problem::{Problem, ProblemDetails, Subject};
 use crate::validate::Violations;
 
 /// Largest page of tickets.
@@ -335,14 +334,6 @@ impl FromRequestParts<AppState> for KitchenOf {
     }
 }
 
-fn ticket_not_found(id: i64) -> Problem {
-    Problem::new(
-        axum::http::StatusCode::NOT_FOUND,
-        "ticket_not_found",
-        format!("This kitchen has no ticket {id}."),
-    )
-}
-
 /// The ticket for an order as order-svc has it, as kitchen-svc makes one
 /// from an `order.confirmed` event.
 fn ticket_from_order(order: order_pb::Order) -> pb::CreateTicketRequest {
@@ -419,12 +410,9 @@ pub async fn create_ticket(
                     access_token: String::new(),
                 })
                 .await
-                .map_err(|e| match e.status.code() {
-                    tonic::Code::NotFound => order_not_found(body.order_id),
-                    _ => Problem::from(e),
-                })?;
+                .map_err(|e| e.about(Subject::order_read_by_gateway(body.order_id)))?;
             if order.restaurant_id != restaurant_id {
-                return Err(order_not_found(body.order_id));
+                return Err(Problem::order_not_found(body.order_id));
             }
             let mut request = ticket_from_order(order);
             if let Some(number) = body.order_number {
@@ -550,10 +538,7 @@ pub async fn get_ticket(
             restaurant_id,
         })
         .await
-        .map_err(|e| match e.status.code() {
-            tonic::Code::NotFound => ticket_not_found(id),
-            _ => Problem::from(e),
-        })?;
+        .map_err(|e| e.about(Subject::ticket(id)))?;
     Ok(Json(TicketView::from_proto(ticket)?))
 }
 
@@ -594,10 +579,7 @@ pub async fn update_ticket_status(
             restaurant_id,
         })
         .await
-        .map_err(|e| match e.status.code() {
-            tonic::Code::NotFound => ticket_not_found(id),
-            _ => Problem::from(e),
-        })?;
+        .map_err(|e| e.about(Subject::ticket(id)))?;
     Ok(Json(TicketView::from_proto(ticket)?))
 }
 

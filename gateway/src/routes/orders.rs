@@ -27,7 +27,6 @@ use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::order::v1 as pb;
 use serde::{Deserialize, Serialize};
-use tonic_types::StatusExt;
 use utoipa::{IntoParams, ToSchema};
 
 use super::live::{self, Update};
@@ -37,8 +36,7 @@ use crate::auth::{Caller, Claims, MaybeCaller, OrderCaller, OrderToken, Role};
 use crate::extract::{JsonBody, OptionalJsonBody, OrderLineId, QueryParams, ResourceId};
 use crate::middleware;
 use crate::money::{Decimal, DecimalText};
-use crate::problem::{FieldError, Problem, ProblemDetails};
-use crate::upstream::UpstreamError;
+use crate::problem::{Problem, ProblemDetails, Subject};
 use crate::validate::{Violations, is_e164};
 
 /// Most lines an order may hold.
@@ -632,66 +630,6 @@ impl FromRequestParts<AppState> for Orderer {
     }
 }
 
-/// The 404 of an order that does not exist or that the caller may not see.
-pub fn order_not_found(id: impl std::fmt::Display) -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "order_not_found",
-        format!("There is no order {id} that you may see."),
-    )
-}
-
-fn reason_of(status: &tonic::Status) -> Option<String> {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-}
-
-/// The problem for a failed call about order `id`: access refusals and
-/// unknown orders are one 404 (nothing is given away), and a price
-/// mismatch names the menu's price as a decimal in `currency`.
-fn order_problem(e: UpstreamError, id: Option<i64>, currency: Option<&str>) -> Problem {
-    let reason = reason_of(&e.status);
-    match (e.status.code(), reason.as_deref(), id) {
-        (tonic::Code::PermissionDenied, _, Some(id))
-        | (tonic::Code::NotFound, Some("ORDER_NOT_FOUND"), Some(id)) => {
-            return order_not_found(id);
-        }
-        _ => {}
-    }
-    let menu_price = e
-        .status
-        .get_error_details()
-        .error_info()
-        .filter(|info| info.reason == "PRICE_MISMATCH")
-        .and_then(|info| {
-            info.metadata
-                .get("menu_unit_price_minor")?
-                .parse::<i64>()
-                .ok()
-        });
-    let problem = Problem::from(e);
-    match (menu_price, currency) {
-        (Some(minor), Some(currency)) => match Decimal::from_minor(minor, currency) {
-            Ok(price) => {
-                let message = format!(
-                    "differs from the menu's unit price of {} {currency}",
-                    price.as_str()
-                );
-                let errors = problem
-                    .errors
-                    .iter()
-                    .map(|e| FieldError::new(e.field.clone(), message.clone()))
-                    .collect();
-                problem.with_errors(errors)
-            }
-            Err(_) => problem,
-        },
-        _ => problem,
-    }
-}
-
 /// Reads order `id` for `party`, or answers 404 when it does not exist or
 /// the caller may not see it. Every route about one order starts here.
 ///
@@ -706,11 +644,11 @@ pub async fn open_order(state: &AppState, party: &Party, id: i64) -> Result<pb::
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(id), None))?;
+        .map_err(|e| e.about(Subject::order(id)))?;
     if party.may_see(&order) {
         Ok(order)
     } else {
-        Err(order_not_found(id))
+        Err(Problem::order_not_found(id))
     }
 }
 
@@ -1308,18 +1246,7 @@ pub async fn create_order(
             .restaurants
             .currency_of(body.restaurant_id)
             .await
-            .map_err(|e| {
-                let not_found = e.status.code() == tonic::Code::NotFound;
-                let problem = Problem::from(e);
-                if not_found {
-                    problem.with_errors(vec![FieldError::new(
-                        "restaurant_id",
-                        "is not a restaurant",
-                    )])
-                } else {
-                    problem
-                }
-            })?
+            .map_err(|e| e.about(Subject::restaurant_in_body()))?
     } else {
         String::new()
     };
@@ -1329,7 +1256,7 @@ pub async fn create_order(
         .orders
         .create_order(request)
         .await
-        .map_err(|e| order_problem(e, None, Some(&currency)))?;
+        .map_err(|e| e.about(Subject::default().priced_in(&currency)))?;
     created_order(answer)
 }
 
@@ -1421,7 +1348,7 @@ pub async fn update_order_status(
             })
             .await
     }
-    .map_err(|e| order_problem(e, Some(id), None))?;
+    .map_err(|e| e.about(Subject::order(id)))?;
     Ok(Json(OrderView::from_proto(order)?))
 }
 
@@ -1466,7 +1393,7 @@ pub async fn cancel_order(
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(id), None))?;
+        .map_err(|e| e.about(Subject::order(id)))?;
     Ok(Json(OrderView::from_proto(order)?))
 }
 
@@ -1507,7 +1434,7 @@ pub async fn add_item(
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(id), Some(&before.currency)))?;
+        .map_err(|e| e.about(Subject::order(id).priced_in(&before.currency)))?;
     let new_line = order
         .items
         .iter()
@@ -1585,7 +1512,7 @@ pub async fn update_item(
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(path.order_id), Some(&before.currency)))?;
+        .map_err(|e| e.about(Subject::order(path.order_id).priced_in(&before.currency)))?;
     Ok(Json(OrderView::from_proto(order)?))
 }
 
@@ -1617,7 +1544,7 @@ pub async fn remove_item(
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(path.order_id), None))?;
+        .map_err(|e| e.about(Subject::order(path.order_id)))?;
     Ok(Json(OrderView::from_proto(order)?))
 }
 
@@ -1645,7 +1572,7 @@ pub async fn get_history(
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(id), None))?;
+        .map_err(|e| e.about(Subject::order(id)))?;
     let items = answer
         .changes
         .into_iter()
@@ -1693,10 +1620,7 @@ pub async fn track_order(
             access_token: token,
         })
         .await
-        .map_err(|e| match e.status.code() {
-            tonic::Code::NotFound | tonic::Code::PermissionDenied => order_not_found(&number),
-            _ => Problem::from(e),
-        })?;
+        .map_err(|e| e.about(Subject::tracked_order(&number)))?;
     Ok(Json(OrderView::from_proto(order)?))
 }
 
@@ -1738,7 +1662,7 @@ pub async fn watch_order(
             access_token: party.access_token(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(id), None))?;
+        .map_err(|e| e.about(Subject::order(id)))?;
     Ok(live::respond(
         updates,
         state.draining.clone(),
@@ -1807,7 +1731,7 @@ pub async fn reorder(
             coupon_code: body.coupon_code.unwrap_or_default(),
         })
         .await
-        .map_err(|e| order_problem(e, Some(id), None))?;
+        .map_err(|e| e.about(Subject::order(id)))?;
     created_order(answer)
 }
 
