@@ -1,0 +1,585 @@
+//! The handlers of `/api/orders`, each with its OpenAPI operation: who is
+//! asking, the body's checks, the call to order-svc, the view.
+
+use axum::Json;
+use axum::extract::{RawPathParams, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use foodmesh_proto::order::v1 as pb;
+
+use super::access::{OrderParty, Orderer, Party, open_order};
+use super::body::{
+    COUPON_MAX, CancelInput, INSTRUCTIONS_MAX, LineInput, LinePatch, NewOrder, REASON_MAX,
+    ReorderInput, StatusChangeInput, check_modifiers, check_quantity, check_stated_price,
+    idempotency_key, stated_price,
+};
+use super::names::{OrderSource, OrderStatus, PaymentMethod};
+use super::query::{OrderFilter, OrderListQuery, list_page};
+use super::view::{
+    CreatedOrderView, HistoryView, OrderPage, OrderUpdateView, OrderView, StatusChangeView,
+};
+use crate::auth::{Caller, OrderToken};
+use crate::extract::{JsonBody, OptionalJsonBody, OrderLineId, QueryParams, ResourceId};
+use crate::middleware;
+use crate::problem::{Problem, ProblemDetails, Subject};
+use crate::routes::AppState;
+use crate::routes::live::{self, Update};
+use crate::validate::Violations;
+
+/// The response header set on an answer replayed for an idempotency key.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// 201 with `Location` and the order (and a guest's access token); a
+/// replay for an idempotency key answers the same, marked
+/// `Idempotent-Replayed: true`.
+fn created_order(answer: pb::CreateOrderResponse) -> Result<Response, Problem> {
+    let order = answer
+        .order
+        .ok_or_else(|| Problem::internal(&"order-svc created an order but sent none"))?;
+    let view = CreatedOrderView {
+        order: OrderView::from_proto(order)?,
+        access_token: Some(answer.access_token).filter(|t| !t.is_empty()),
+    };
+    let location = format!("/api/orders/{}", view.order.id);
+    let mut response = crate::routes::created(&location, view).into_response();
+    if answer.replayed {
+        response.headers_mut().insert(
+            HeaderName::from_static(IDEMPOTENT_REPLAYED),
+            HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// Places an order. Without a token it is guest checkout (`guest`
+/// required) and the answer carries the order's `access_token`; a
+/// customer token orders for its own customer id; staff order for anyone
+/// at their own restaurant; admins for anyone anywhere. Prices come from
+/// the menu: a stated `unit_price` that differs is refused with 409. With
+/// an `Idempotency-Key`, a retry answers the first order again (201,
+/// `Idempotent-Replayed: true`) and never places a second one.
+#[utoipa::path(
+    post,
+    path = "/api/orders",
+    tag = "orders",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes the request safe to retry: the same key from the same caller \
+                answers the first order again (1–255 printable ASCII characters, kept 24 hours; \
+                the same key with another body is 409 `idempotency_key_reused`)."),
+    ),
+    request_body = NewOrder,
+    responses(
+        (status = 201, description = "Placed (or replayed); `Location` names it.",
+            body = CreatedOrderView,
+            headers(
+                ("Location" = String, description = "Path of the order"),
+                ("Idempotent-Replayed" = String, description = "`true` when an earlier request with the key placed it"),
+            )),
+        (status = 404, description = "`restaurant_id` names no restaurant (`restaurant_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn create_order(
+    State(state): State<AppState>,
+    Orderer(party): Orderer,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<NewOrder>,
+) -> Result<Response, Problem> {
+    let key = idempotency_key(&headers)?;
+    let customer = body.check(&party)?;
+    let currency = if body.items.iter().any(|line| line.unit_price.is_some()) {
+        state
+            .upstreams
+            .restaurants
+            .currency_of(body.restaurant_id)
+            .await
+            .map_err(|e| e.about(Subject::restaurant_in_body()))?
+    } else {
+        String::new()
+    };
+    let request = body.into_proto(&party, customer, &currency, key)?;
+    let answer = state
+        .upstreams
+        .orders
+        .create_order(request)
+        .await
+        .map_err(|e| e.about(Subject::default().priced_in(&currency)))?;
+    created_order(answer)
+}
+
+/// Lists orders, newest first, a page at a time: admins every order (with
+/// any filter), staff their restaurant's, customers their own.
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    tag = "orders",
+    params(OrderListQuery),
+    responses((status = 200, description = "One page of orders.", body = OrderPage)),
+    security(("bearer" = []))
+)]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    query: QueryParams,
+) -> Result<Json<OrderPage>, Problem> {
+    let party = Party::of(Some(&claims), None)?;
+    let filter = OrderFilter::parse(&query)?.scoped(&party)?;
+    Ok(Json(list_page(&state, filter).await?))
+}
+
+/// One order: for an admin, its restaurant's staff, its customer, or a
+/// guest presenting its access token.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}",
+    tag = "orders",
+    params(("id" = i64, Path, description = "Order id", minimum = 1)),
+    responses((status = 200, description = "The order.", body = OrderView)),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn get_order(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+) -> Result<Json<OrderView>, Problem> {
+    let order = open_order(&state, &party, id).await?;
+    Ok(Json(OrderView::from_proto(order)?))
+}
+
+/// Moves an order along its lifecycle. Staff of its restaurant and admins
+/// make the restaurant's moves; customers (and guests, with the token)
+/// only what the transition table allows them — cancelling while pending,
+/// or within the cancellation window after confirmation. Any other move is
+/// 409 `invalid_transition`; two callers racing the same move get one 200
+/// and one 409.
+#[utoipa::path(
+    put,
+    path = "/api/orders/{id}/status",
+    tag = "orders",
+    params(("id" = i64, Path, description = "Order id", minimum = 1)),
+    request_body = StatusChangeInput,
+    responses((status = 200, description = "The order after the change.", body = OrderView)),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn update_order_status(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+    JsonBody(body): JsonBody<StatusChangeInput>,
+) -> Result<Json<OrderView>, Problem> {
+    let mut v = Violations::new();
+    v.at_most("reason", &body.reason, REASON_MAX);
+    v.finish()?;
+    open_order(&state, &party, id).await?;
+    let orders = &state.upstreams.orders;
+    let order = if body.status == OrderStatus::Cancelled {
+        orders
+            .cancel_order(pb::CancelOrderRequest {
+                id,
+                reason: body.reason,
+                actor: Some(party.actor()),
+                access_token: party.access_token(),
+            })
+            .await
+    } else if matches!(party, Party::Guest { .. }) {
+        return Err(Problem::forbidden(
+            "An order's access token can cancel the order, not move it otherwise.",
+        ));
+    } else {
+        orders
+            .update_order_status(pb::UpdateOrderStatusRequest {
+                id,
+                status: body.status.to_proto(),
+                reason: body.reason,
+                actor: Some(party.actor()),
+            })
+            .await
+    }
+    .map_err(|e| e.about(Subject::order(id)))?;
+    Ok(Json(OrderView::from_proto(order)?))
+}
+
+/// Cancels an order (the same as `PUT /status` with `cancelled`): the
+/// customer or guest while pending or within the cancellation window,
+/// staff and admins until it is ready (with a `reason` once preparing).
+/// The reason may come as the `reason` query parameter or a JSON body.
+#[utoipa::path(
+    delete,
+    path = "/api/orders/{id}",
+    tag = "orders",
+    params(
+        ("id" = i64, Path, description = "Order id", minimum = 1),
+        ("reason" = Option<String>, Query, description = "Why (also accepted in the body)"),
+    ),
+    request_body(content = Option<CancelInput>, description = "Optional."),
+    responses((status = 200, description = "The cancelled order.", body = OrderView)),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+    query: QueryParams,
+    OptionalJsonBody(body): OptionalJsonBody<CancelInput>,
+) -> Result<Json<OrderView>, Problem> {
+    let reason = body
+        .reason
+        .or_else(|| query.text("reason"))
+        .unwrap_or_default();
+    let mut v = Violations::new();
+    v.at_most("reason", &reason, REASON_MAX);
+    v.finish()?;
+    open_order(&state, &party, id).await?;
+    let order = state
+        .upstreams
+        .orders
+        .cancel_order(pb::CancelOrderRequest {
+            id,
+            reason,
+            actor: Some(party.actor()),
+            access_token: party.access_token(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(id)))?;
+    Ok(Json(OrderView::from_proto(order)?))
+}
+
+/// Adds a line to a pending order; every line is priced again and the
+/// totals follow. 409 `order_not_editable` once the order left `pending`.
+#[utoipa::path(
+    post,
+    path = "/api/orders/{id}/items",
+    tag = "orders",
+    params(("id" = i64, Path, description = "Order id", minimum = 1)),
+    request_body = LineInput,
+    responses(
+        (status = 201, description = "Added; `Location` names the new line, the body is the whole order.",
+            body = OrderView,
+            headers(("Location" = String, description = "Path of the new line"))),
+    ),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn add_item(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+    JsonBody(line): JsonBody<LineInput>,
+) -> Result<Response, Problem> {
+    let mut v = Violations::new();
+    line.check("", &mut v);
+    v.finish()?;
+    let before = open_order(&state, &party, id).await?;
+    let mut v = Violations::new();
+    let item = line.into_proto("", &before.currency, &mut v);
+    v.finish()?;
+    let order = state
+        .upstreams
+        .orders
+        .add_item(pb::AddItemRequest {
+            order_id: id,
+            item: Some(item),
+            access_token: party.access_token(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(id).priced_in(&before.currency)))?;
+    let new_line = order
+        .items
+        .iter()
+        .map(|l| l.id)
+        .find(|line_id| before.items.iter().all(|old| old.id != *line_id))
+        .or_else(|| order.items.last().map(|l| l.id));
+    let view = OrderView::from_proto(order)?;
+    let location = match new_line {
+        Some(line_id) => format!("/api/orders/{id}/items/{line_id}"),
+        None => format!("/api/orders/{id}"),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [middleware::location(&location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// Changes a line of a pending order (quantity, instructions, modifiers);
+/// totals follow.
+#[utoipa::path(
+    patch,
+    path = "/api/orders/{id}/items/{item_id}",
+    tag = "orders",
+    params(
+        ("id" = i64, Path, description = "Order id", minimum = 1),
+        ("item_id" = i64, Path, description = "Line id (an `items[].id` of the order)", minimum = 1),
+    ),
+    request_body = LinePatch,
+    responses((status = 200, description = "The whole order after the change.", body = OrderView)),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn update_item(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    path: OrderLineId,
+    JsonBody(patch): JsonBody<LinePatch>,
+) -> Result<Json<OrderView>, Problem> {
+    let mut v = Violations::new();
+    if let Some(quantity) = patch.quantity {
+        check_quantity("quantity", quantity, &mut v);
+    }
+    if let Some(modifiers) = &patch.modifiers {
+        check_modifiers("modifiers", modifiers, &mut v);
+    }
+    v.at_most_if_some(
+        "special_instructions",
+        patch.special_instructions.as_deref(),
+        INSTRUCTIONS_MAX,
+    );
+    check_stated_price("unit_price", patch.unit_price.as_ref(), &mut v);
+    v.finish()?;
+    let before = open_order(&state, &party, path.order_id).await?;
+    let mut v = Violations::new();
+    let stated = stated_price(
+        "unit_price",
+        patch.unit_price.as_ref(),
+        &before.currency,
+        &mut v,
+    );
+    v.finish()?;
+    let replace_options = patch.modifiers.is_some();
+    let order = state
+        .upstreams
+        .orders
+        .update_item(pb::UpdateItemRequest {
+            order_id: path.order_id,
+            line_id: path.item_id,
+            quantity: patch.quantity,
+            special_instructions: patch.special_instructions,
+            option_ids: patch.modifiers.unwrap_or_default(),
+            replace_options,
+            stated_unit_price_minor: stated,
+            access_token: party.access_token(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(path.order_id).priced_in(&before.currency)))?;
+    Ok(Json(OrderView::from_proto(order)?))
+}
+
+/// Removes a line of a pending order (the last line cannot go: cancel the
+/// order instead); totals follow.
+#[utoipa::path(
+    delete,
+    path = "/api/orders/{id}/items/{item_id}",
+    tag = "orders",
+    params(
+        ("id" = i64, Path, description = "Order id", minimum = 1),
+        ("item_id" = i64, Path, description = "Line id (an `items[].id` of the order)", minimum = 1),
+    ),
+    responses((status = 200, description = "The whole order after the change.", body = OrderView)),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn remove_item(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    path: OrderLineId,
+) -> Result<Json<OrderView>, Problem> {
+    open_order(&state, &party, path.order_id).await?;
+    let order = state
+        .upstreams
+        .orders
+        .remove_item(pb::RemoveItemRequest {
+            order_id: path.order_id,
+            line_id: path.item_id,
+            access_token: party.access_token(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(path.order_id)))?;
+    Ok(Json(OrderView::from_proto(order)?))
+}
+
+/// Every status change of an order, oldest first: from, to, who, why,
+/// when.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}/history",
+    tag = "orders",
+    params(("id" = i64, Path, description = "Order id", minimum = 1)),
+    responses((status = 200, description = "The history.", body = HistoryView)),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn get_history(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+) -> Result<Json<HistoryView>, Problem> {
+    open_order(&state, &party, id).await?;
+    let answer = state
+        .upstreams
+        .orders
+        .get_history(pb::GetHistoryRequest {
+            order_id: id,
+            access_token: party.access_token(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(id)))?;
+    let items = answer
+        .changes
+        .into_iter()
+        .map(StatusChangeView::from_proto)
+        .collect();
+    Ok(Json(HistoryView { items }))
+}
+
+/// Public tracking by the six-character order number, with the order's
+/// access token (`X-Order-Token` or `?token=`). An unknown number and a
+/// wrong token are the same 404.
+#[utoipa::path(
+    get,
+    path = "/api/orders/track/{order_number}",
+    tag = "orders",
+    params(
+        ("order_number" = String, Path, description = "The order number, any case", example = "K7M2QX"),
+        ("token" = Option<String>, Query, description = "The access token, for clients that cannot send `X-Order-Token`"),
+    ),
+    responses((status = 200, description = "The order.", body = OrderView)),
+    security(("order_token" = []))
+)]
+pub async fn track_order(
+    State(state): State<AppState>,
+    OrderToken(token): OrderToken,
+    params: RawPathParams,
+) -> Result<Json<OrderView>, Problem> {
+    let number = params
+        .iter()
+        .find(|(name, _)| *name == "order_number")
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Problem::invalid_parameter(
+            "order_number",
+            "must be an order number such as K7M2QX",
+        ));
+    }
+    let order = state
+        .upstreams
+        .orders
+        .track_order(pb::TrackOrderRequest {
+            order_number: number.clone(),
+            access_token: token,
+        })
+        .await
+        .map_err(|e| e.about(Subject::tracked_order(&number)))?;
+    Ok(Json(OrderView::from_proto(order)?))
+}
+
+/// Live updates of one order as Server-Sent Events: first `snapshot` (the
+/// order now), then `status_changed` (with `change`, the history entry)
+/// and `items_changed`, each with the order as `GET /api/orders/{id}`
+/// shows it as `data`. The stream ends after the order is completed or
+/// cancelled. Browsers' `EventSource` cannot send headers: guests pass
+/// `?token=`. Try it: `curl -N -H "X-Order-Token: $T" $GATEWAY/api/orders/42/events`.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}/events",
+    tag = "orders",
+    params(
+        ("id" = i64, Path, description = "Order id", minimum = 1),
+        ("token" = Option<String>, Query, description = "The order's access token, for `EventSource` clients"),
+    ),
+    responses(
+        (status = 200, description = "An event stream; a failure after it opened comes as a last \
+            `problem` event (a problem+json body) before it ends.",
+            content_type = "text/event-stream", body = String,
+            example = json!("event: snapshot\nid: 1\ndata: {\"id\":42,\"status\":\"confirmed\",...}\n\n\
+                event: status_changed\nid: 2\ndata: {\"id\":42,\"status\":\"preparing\",...,\
+                \"change\":{\"from\":\"confirmed\",\"to\":\"preparing\",...}}\n\n: keep-alive\n\n")),
+    ),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn watch_order(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+) -> Result<Response, Problem> {
+    open_order(&state, &party, id).await?;
+    let updates = state
+        .upstreams
+        .orders
+        .watch_order(pb::WatchOrderRequest {
+            order_id: id,
+            access_token: party.access_token(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(id)))?;
+    Ok(live::respond(
+        updates,
+        state.draining.clone(),
+        "order-svc",
+        "WatchOrder",
+        |update| {
+            let name = match pb::OrderUpdateKind::try_from(update.kind) {
+                Ok(pb::OrderUpdateKind::Snapshot) => "snapshot",
+                Ok(pb::OrderUpdateKind::StatusChanged) => "status_changed",
+                Ok(pb::OrderUpdateKind::ItemsChanged) => "items_changed",
+                Ok(pb::OrderUpdateKind::Unspecified) | Err(_) => return Ok(None),
+            };
+            let Some(order) = update.order else {
+                return Ok(None);
+            };
+            let view = OrderUpdateView {
+                order: OrderView::from_proto(order)?,
+                change: update.change.map(StatusChangeView::from_proto),
+            };
+            Update::json(name, &view).map(Some)
+        },
+    ))
+}
+
+/// Orders again what an earlier order had, priced from today's menu, for
+/// the same customer and fulfilment. Same access as reading the order;
+/// `Idempotency-Key` as on create.
+#[utoipa::path(
+    post,
+    path = "/api/orders/{id}/reorder",
+    tag = "orders",
+    params(
+        ("id" = i64, Path, description = "The earlier order's id", minimum = 1),
+        ("Idempotency-Key" = Option<String>, Header, description = "As on `POST /api/orders`."),
+    ),
+    request_body(content = Option<ReorderInput>, description = "Optional."),
+    responses(
+        (status = 201, description = "Placed (or replayed); `Location` names it.",
+            body = CreatedOrderView,
+            headers(("Location" = String, description = "Path of the new order"))),
+    ),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn reorder(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<ReorderInput>,
+) -> Result<Response, Problem> {
+    let key = idempotency_key(&headers)?;
+    let mut v = Violations::new();
+    v.at_most_if_some("coupon_code", body.coupon_code.as_deref(), COUPON_MAX);
+    v.finish()?;
+    open_order(&state, &party, id).await?;
+    let answer = state
+        .upstreams
+        .orders
+        .reorder(pb::ReorderRequest {
+            order_id: id,
+            access_token: party.access_token(),
+            idempotency_key: key,
+            actor: Some(party.actor()),
+            payment_method: body.payment_method.map_or(0, PaymentMethod::to_proto),
+            source: body.source.map_or(0, OrderSource::to_proto),
+            coupon_code: body.coupon_code.unwrap_or_default(),
+        })
+        .await
+        .map_err(|e| e.about(Subject::order(id)))?;
+    created_order(answer)
+}
