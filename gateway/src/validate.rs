@@ -3,24 +3,16 @@
 //!
 //! These are the checks a JSON Schema could state (required, non-blank,
 //! length, range, exact decimals for the currency), made before any service
-//! is called so a refused request writes nothing. Business rules (is this
-//! time zone real, may this category be deleted) stay with the services.
+//! is called so a refused request writes nothing. Lengths and the values
+//! several parts agree on (addresses, coupon codes, an order's lines) come
+//! from [`foodmesh_shared::values`], the services' own definitions.
+//! Business rules (is this time zone real, may this category be deleted)
+//! stay with the services.
 
 use serde::{Deserialize, Deserializer};
 
 use crate::money::DecimalText;
 use crate::problem::{FieldError, Problem};
-
-/// Longest name of a restaurant, item, category, group or option.
-pub const NAME_MAX: usize = 200;
-/// Longest description.
-pub const DESCRIPTION_MAX: usize = 2000;
-/// Longest short text (phone, email, address parts, time zone, cuisine).
-pub const SHORT_MAX: usize = 200;
-/// Longest image URL.
-pub const URL_MAX: usize = 2048;
-/// Longest coupon code.
-pub const CODE_MAX: usize = 64;
 
 /// The field violations found so far.
 #[derive(Debug, Default)]
@@ -71,6 +63,28 @@ impl Violations {
         if let Some(value) = value {
             self.at_most(field, value, max);
         }
+    }
+
+    /// Keeps a value a shared parser accepted, or records why `field` did
+    /// not parse.
+    pub fn parsed<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
+        parsed.map_err(|why| self.add(field, why)).ok()
+    }
+
+    /// Like [`Violations::parsed`] for a composite value, whose violations
+    /// name its own fields: they are recorded under `prefix`.
+    pub fn nested<T>(
+        &mut self,
+        prefix: &str,
+        parsed: Result<T, foodmesh_shared::validate::Violations>,
+    ) -> Option<T> {
+        parsed
+            .map_err(|inner| {
+                for v in inner.iter() {
+                    self.add(format!("{prefix}.{}", v.field), v.description.clone());
+                }
+            })
+            .ok()
     }
 
     /// A non-negative amount of `currency` in minor units (0 when refused,
@@ -134,17 +148,6 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// True for a phone number in E.164 form: `+`, then 7 to 15 digits not
-/// starting with 0 (`+12125550100`). Guest profiles are keyed by it, so a
-/// number written any other way would split one guest in two.
-pub fn is_e164(text: &str) -> bool {
-    text.strip_prefix('+').is_some_and(|digits| {
-        (7..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
-}
-
 /// True for a 24-hour `HH:MM` time (`00:00` to `23:59`).
 pub fn is_clock_time(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -168,12 +171,8 @@ mod tests {
     #[test]
     fn violations_collect_every_field_at_fault() {
         let mut v = Violations::new();
-        v.required("name", "  ", NAME_MAX);
-        v.at_most(
-            "description",
-            &"x".repeat(DESCRIPTION_MAX + 1),
-            DESCRIPTION_MAX,
-        );
+        v.required("name", "  ", 200);
+        v.at_most("description", &"x".repeat(2001), 2000);
         v.amount("price", &DecimalText::new("-1"), "USD");
         v.id("category_id", 0);
         let problem = v.finish().expect_err("four violations");
@@ -185,26 +184,9 @@ mod tests {
     #[test]
     fn no_violations_is_ok() {
         let mut v = Violations::new();
-        v.required("name", "Pizza Palace", NAME_MAX);
+        v.required("name", "Pizza Palace", 200);
         assert_eq!(v.amount("price", &DecimalText::new("12.99"), "USD"), 1299);
         assert!(v.finish().is_ok());
-    }
-
-    #[test]
-    fn phones_are_e164() {
-        for good in ["+12125550100", "+4420794600", "+2348012345678"] {
-            assert!(is_e164(good), "{good}");
-        }
-        for bad in [
-            "12125550100",
-            "+0123456789",
-            "+1 212 555",
-            "+123",
-            "",
-            "+1234567890123456",
-        ] {
-            assert!(!is_e164(bad), "{bad}");
-        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! types go no deeper than this module, [`crate::convert`] and
 //! [`crate::events`].
 
+use foodmesh_shared::values::limits;
 use std::collections::HashMap;
 use std::pin::Pin;
 
@@ -258,7 +259,7 @@ impl OrderService for OrderApi {
         if to.is_none() {
             v.add("status", "must be an order status");
         }
-        let reason = v.check("reason", Text::<500>::parse(&req.reason));
+        let reason = v.check("reason", Text::<{ limits::REASON }>::parse(&req.reason));
         let actor = required_actor(&mut v, req.actor.as_ref());
         let (to, reason, actor) = v.finish(|| Some((to?, reason?, actor?)))?;
         let order = self
@@ -272,7 +273,7 @@ impl OrderService for OrderApi {
         let req = request.into_inner();
         let mut v = Violations::default();
         check_id(&mut v, "id", req.id);
-        let reason = v.check("reason", Text::<500>::parse(&req.reason));
+        let reason = v.check("reason", Text::<{ limits::REASON }>::parse(&req.reason));
         let actor = required_actor(&mut v, req.actor.as_ref());
         let (reason, actor) = v.finish(|| Some((reason?, actor?)))?;
         let token = token(&req.access_token);

@@ -152,3 +152,23 @@ fn spawn_pool_metrics(pool: PgPool, database: String) {
         }
     });
 }
+
+/// Gives a service's `DomainError` — which must have an
+/// `Unexpected(anyhow::Error)` variant — `From<sqlx::Error>`: a failed
+/// statement is a failure no client can fix, logged with its cause chain.
+/// Called in the service's `store`, the only layer that knows sqlx.
+#[macro_export]
+macro_rules! database_failures {
+    ($error:ty) => {
+        impl From<::sqlx::Error> for $error {
+            fn from(error: ::sqlx::Error) -> Self {
+                Self::Unexpected($crate::db::failure(error))
+            }
+        }
+    };
+}
+
+/// A failed statement as an unexpected failure with its cause.
+pub fn failure(error: sqlx::Error) -> anyhow::Error {
+    anyhow::Error::new(error).context("database")
+}

@@ -1,5 +1,7 @@
 //! The runtime every FoodMesh process shares, so a service crate holds only
-//! its own domain. Nothing here knows a business rule.
+//! its own domain. Nothing here decides for a service; what several parts
+//! must agree on (an address, a coupon code, an order's lines) is defined
+//! here once, in [`values`].
 //!
 //! # Layout
 //! - [`config`] — environment variables with local defaults, parsed once.
@@ -8,6 +10,8 @@
 //! - [`money`] — ISO 4217 minor units and exact decimal text.
 //! - [`validate`] — parsing input into valid values (names, texts, phones,
 //!   emails) and collecting every bad field by its path in the request.
+//! - [`values`] — the value types and limits the gateway and the services
+//!   must agree on: addresses, coupon codes, an order's lines.
 //! - [`paging`] — page sizes and opaque page tokens, checked the same way by
 //!   every listing.
 //! - [`grpc`] — the gRPC server (health, reflection, metrics, trace context)
@@ -44,6 +48,7 @@ pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 pub mod validate;
+pub mod values;
 pub mod work;
 
 #[cfg(feature = "test-util")]

@@ -3,9 +3,10 @@
 //! them at once by their path in the request (`address.zip_code`,
 //! `items[2].quantity`).
 //!
-//! These are mechanics, not rules: which fields a request has, how long a
+//! These are mechanics: which fields a request has, how long a
 //! restaurant's name may be and whether a phone is required stay in each
-//! service's `domain`. Like a service's domain, this module knows neither
+//! service's `domain` (or, for values several parts must agree on, in
+//! [`crate::values`]). Like a service's domain, this module knows neither
 //! sqlx nor tonic; the gRPC layer turns [`Violations`] into a status with
 //! [`crate::status::refusal`].
 
@@ -96,6 +97,11 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// How many violations were found.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The violations in the order they were found, for the gRPC layer's
     /// field list.
     pub fn iter(&self) -> impl Iterator<Item = &FieldViolation> {
@@ -106,8 +112,9 @@ impl Violations {
     /// wrong. `build` returns `None` only when a part failed to parse, which
     /// recorded a violation.
     ///
-    /// Each service wraps this in a `finish` that answers with its own
-    /// `DomainError`, so a handler's `?` reaches its status mapping.
+    /// Each service's `finish` ([`refusals!`](crate::refusals)) answers
+    /// with its own `DomainError` instead, so a handler's `?` reaches its
+    /// status mapping.
     ///
     /// # Errors
     /// These violations, when any was recorded.
@@ -129,6 +136,47 @@ impl fmt::Display for Violations {
         }
         Ok(())
     }
+}
+
+/// Gives a service's `DomainError` — which must have an
+/// `Invalid(Violations)` variant — the two ways every domain refuses
+/// input: `DomainError::invalid(field, why)` for one field, and a
+/// `Finish` trait whose `violations.finish(build)` ends a parse with the
+/// service's own error, so `?` in a handler reaches its one mapping of
+/// errors to statuses.
+///
+/// ```ignore
+/// foodmesh_shared::refusals!(DomainError);
+/// ```
+#[macro_export]
+macro_rules! refusals {
+    ($error:ident) => {
+        impl $error {
+            /// One bad field, for rules that need stored data to decide.
+            pub fn invalid(
+                field: impl ::std::fmt::Display,
+                description: impl Into<String>,
+            ) -> Self {
+                Self::Invalid($crate::validate::Violations::one(field, description))
+            }
+        }
+
+        /// Ends a parse with this service's error.
+        pub trait Finish {
+            /// The value `build` assembles from the parsed parts when
+            /// nothing was wrong.
+            ///
+            /// # Errors
+            /// `Invalid` with every violation recorded.
+            fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, $error>;
+        }
+
+        impl Finish for $crate::validate::Violations {
+            fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, $error> {
+                self.finish_with(build).map_err($error::Invalid)
+            }
+        }
+    };
 }
 
 /// A name: trimmed, 1 to `MAX` characters, on one line. `MAX` is the

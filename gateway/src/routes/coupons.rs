@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::restaurant::v1 as pb;
+use foodmesh_shared::values::{CouponCode, limits};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,7 +15,7 @@ use crate::auth::Manager;
 use crate::extract::{JsonBody, NestedId, RestaurantId};
 use crate::money::{Decimal, DecimalText};
 use crate::problem::Problem;
-use crate::validate::{CODE_MAX, DESCRIPTION_MAX, Violations};
+use crate::validate::Violations;
 
 /// How a coupon discounts an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -172,11 +173,8 @@ impl NewCoupon {
         currency: &str,
     ) -> Result<pb::CreateCouponRequest, Problem> {
         let mut v = Violations::new();
-        v.required("code", &self.code, CODE_MAX);
-        if self.code.chars().any(char::is_whitespace) {
-            v.add("code", "must not contain spaces");
-        }
-        v.at_most("description", &self.description, DESCRIPTION_MAX);
+        v.parsed("code", CouponCode::parse(&self.code));
+        v.at_most("description", &self.description, limits::COUPON_DESCRIPTION);
         let value = match self.discount_type {
             DiscountType::Percent => i64::from(v.percent("value", &self.value)),
             DiscountType::Fixed => v.amount("value", &self.value, currency),
@@ -341,7 +339,11 @@ pub async fn update_coupon(
 ) -> Result<Json<CouponView>, Problem> {
     let ids = manager.path;
     let mut v = Violations::new();
-    v.at_most_if_some("description", body.description.as_deref(), DESCRIPTION_MAX);
+    v.at_most_if_some(
+        "description",
+        body.description.as_deref(),
+        limits::COUPON_DESCRIPTION,
+    );
     v.finish()?;
     let restaurants = &state.upstreams.restaurants;
     let currency = restaurants.currency_of(ids.restaurant_id).await?;
@@ -406,7 +408,7 @@ mod tests {
         assert_eq!(fields, ["code", "value", "valid_until"]);
 
         let body: NewCoupon =
-            parse_json(br#"{"code": "X", "discount_type": "percent", "value": 101}"#)
+            parse_json(br#"{"code": "SAVE10", "discount_type": "percent", "value": 101}"#)
                 .expect("parses");
         let problem = body.into_proto(1, "USD").expect_err("refused");
         assert_eq!(problem.errors[0].field, "value");

@@ -12,6 +12,8 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::order::v1 as pb;
+use foodmesh_shared::validate::Phone;
+use foodmesh_shared::values::{Email, limits};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -24,10 +26,7 @@ use super::restaurants::Address;
 use crate::auth::{Caller, Claims, Role};
 use crate::extract::{CustomerId, JsonBody, QueryParams};
 use crate::problem::Problem;
-use crate::validate::{SHORT_MAX, Violations, is_e164};
-
-/// Most saved addresses a profile keeps.
-pub const MAX_SAVED_ADDRESSES: usize = 10;
+use crate::validate::Violations;
 
 /// A customer profile.
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,18 +110,18 @@ pub struct CustomerInput {
 impl CustomerInput {
     fn into_proto(self, id: i64) -> Result<pb::UpdateCustomerRequest, Problem> {
         let mut v = Violations::new();
-        v.required_if_some("name", self.name.as_deref(), 100);
-        v.at_most_if_some("email", self.email.as_deref(), SHORT_MAX);
-        if let Some(phone) = &self.phone
-            && !is_e164(phone.trim())
-        {
-            v.add("phone", "must be an E.164 number such as +12125550100");
+        v.required_if_some("name", self.name.as_deref(), limits::PERSON_NAME);
+        if let Some(email) = &self.email {
+            v.parsed("email", Email::parse(email));
+        }
+        if let Some(phone) = &self.phone {
+            v.parsed("phone", Phone::parse(phone));
         }
         if let Some(addresses) = &self.saved_addresses {
-            if addresses.len() > MAX_SAVED_ADDRESSES {
+            if addresses.len() > limits::SAVED_ADDRESSES {
                 v.add(
                     "saved_addresses",
-                    format!("must hold at most {MAX_SAVED_ADDRESSES} addresses"),
+                    format!("must hold at most {} addresses", limits::SAVED_ADDRESSES),
                 );
             }
             for (i, address) in addresses.iter().enumerate() {

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::money;
+use foodmesh_shared::validate::Phone;
+use foodmesh_shared::values::{self, Email, limits};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,7 +21,7 @@ use crate::auth::{Admin, Manager, MaybeCaller, Role};
 use crate::extract::{JsonBody, QueryParams, RestaurantId};
 use crate::money::{Decimal, DecimalText};
 use crate::problem::Problem;
-use crate::validate::{DESCRIPTION_MAX, NAME_MAX, SHORT_MAX, Violations, is_clock_time};
+use crate::validate::{Violations, is_clock_time};
 
 /// The currency of a restaurant created without one.
 pub const DEFAULT_CURRENCY: &str = "USD";
@@ -47,12 +49,14 @@ impl Address {
     /// Records what is wrong with the address under `prefix`
     /// (`address.street`, `delivery_address.city`).
     pub fn check(&self, prefix: &str, v: &mut Violations) {
-        let field = |name: &str| format!("{prefix}.{name}");
-        v.required(&field("street"), &self.street, SHORT_MAX);
-        v.required(&field("city"), &self.city, SHORT_MAX);
-        v.at_most(&field("state"), &self.state, SHORT_MAX);
-        v.at_most(&field("zip_code"), &self.zip_code, SHORT_MAX);
-        v.required(&field("country"), &self.country, SHORT_MAX);
+        let parts = values::PostalAddress {
+            street: self.street.clone(),
+            city: self.city.clone(),
+            state: self.state.clone(),
+            zip_code: self.zip_code.clone(),
+            country: self.country.clone(),
+        };
+        v.nested(prefix, values::Address::parse(&parts));
     }
 
     /// The address on the wire.
@@ -78,6 +82,13 @@ impl Address {
     }
 }
 
+/// A restaurant's phone: E.164, or empty when it gives none.
+fn check_phone(phone: &str, v: &mut Violations) {
+    if !phone.trim().is_empty() {
+        v.parsed("phone", Phone::parse(phone));
+    }
+}
+
 /// A point in WGS 84 degrees.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"latitude": 40.7128, "longitude": -74.0060}))]
@@ -90,12 +101,11 @@ pub struct Location {
 
 impl Location {
     fn check(&self, v: &mut Violations) {
-        if !(-90.0..=90.0).contains(&self.latitude) {
-            v.add("location.latitude", "must be between -90 and 90");
-        }
-        if !(-180.0..=180.0).contains(&self.longitude) {
-            v.add("location.longitude", "must be between -180 and 180");
-        }
+        let at = values::Coordinates {
+            latitude: self.latitude,
+            longitude: self.longitude,
+        };
+        v.nested("location", values::Location::parse(at));
     }
 
     fn into_proto(self) -> common::GeoPoint {
@@ -222,18 +232,18 @@ pub struct NewRestaurant {
 impl NewRestaurant {
     fn into_proto(self) -> Result<pb::CreateRestaurantRequest, Problem> {
         let mut v = Violations::new();
-        v.required("name", &self.name, NAME_MAX);
-        v.at_most("description", &self.description, DESCRIPTION_MAX);
-        v.at_most("phone", &self.phone, SHORT_MAX);
-        v.at_most("email", &self.email, SHORT_MAX);
-        v.at_most("cuisine_type", &self.cuisine_type, SHORT_MAX);
+        v.required("name", &self.name, limits::RESTAURANT_NAME);
+        v.at_most("description", &self.description, limits::DESCRIPTION);
+        check_phone(&self.phone, &mut v);
+        v.parsed("email", Email::parse(&self.email));
+        v.at_most("cuisine_type", &self.cuisine_type, limits::CUISINE);
         self.address.check("address", &mut v);
         if let Some(location) = &self.location {
             location.check(&mut v);
         }
         let currency = check_currency(self.currency.as_deref().unwrap_or(DEFAULT_CURRENCY), &mut v);
         check_hours(&self.opening_hours, &mut v);
-        v.at_most_if_some("timezone", self.timezone.as_deref(), SHORT_MAX);
+        v.at_most_if_some("timezone", self.timezone.as_deref(), limits::TIMEZONE);
         let delivery_fee_minor = self
             .delivery_fee
             .as_ref()
@@ -309,12 +319,24 @@ impl RestaurantPatch {
         current_currency: Option<&str>,
     ) -> Result<pb::UpdateRestaurantRequest, Problem> {
         let mut v = Violations::new();
-        v.required_if_some("name", self.name.as_deref(), NAME_MAX);
-        v.at_most_if_some("description", self.description.as_deref(), DESCRIPTION_MAX);
-        v.at_most_if_some("phone", self.phone.as_deref(), SHORT_MAX);
-        v.at_most_if_some("email", self.email.as_deref(), SHORT_MAX);
-        v.at_most_if_some("cuisine_type", self.cuisine_type.as_deref(), SHORT_MAX);
-        v.at_most_if_some("timezone", self.timezone.as_deref(), SHORT_MAX);
+        v.required_if_some("name", self.name.as_deref(), limits::RESTAURANT_NAME);
+        v.at_most_if_some(
+            "description",
+            self.description.as_deref(),
+            limits::DESCRIPTION,
+        );
+        if let Some(phone) = &self.phone {
+            check_phone(phone, &mut v);
+        }
+        if let Some(email) = &self.email {
+            v.parsed("email", Email::parse(email));
+        }
+        v.at_most_if_some(
+            "cuisine_type",
+            self.cuisine_type.as_deref(),
+            limits::CUISINE,
+        );
+        v.at_most_if_some("timezone", self.timezone.as_deref(), limits::TIMEZONE);
         if let Some(address) = &self.address {
             address.check("address", &mut v);
         }

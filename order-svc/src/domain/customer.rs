@@ -8,12 +8,13 @@
 //! guest checkout.
 
 use chrono::{DateTime, Utc};
+use foodmesh_shared::values::limits;
 
 use super::order::PaymentMethod;
 use super::{Address, Email, Name, Phone, PostalAddress, Violations};
 
 /// The most saved addresses a profile keeps; the oldest fall off.
-pub const MAX_SAVED_ADDRESSES: usize = 10;
+pub const MAX_SAVED_ADDRESSES: usize = limits::SAVED_ADDRESSES;
 
 /// A profile as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl Customer {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerPatch {
     /// New name.
-    pub name: Option<Name<100>>,
+    pub name: Option<Name<{ limits::PERSON_NAME }>>,
     /// New phone.
     pub phone: Option<Phone>,
     /// New email; empty clears it.

@@ -14,12 +14,12 @@ pub mod placing;
 pub mod pricing;
 pub mod totals;
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
 use foodmesh_shared::paging::{self, Paging};
-use foodmesh_shared::validate;
 pub use foodmesh_shared::validate::{Name, Phone, Text, Violations};
+pub use foodmesh_shared::values::{
+    Address, Coordinates, CouponCode, Email, IdempotencyKey, PostalAddress,
+};
 
 use self::order::OrderStatus;
 
@@ -117,159 +117,7 @@ pub enum DomainError {
     Unexpected(#[source] anyhow::Error),
 }
 
-impl DomainError {
-    /// One bad field, for rules that need stored data to decide.
-    pub fn invalid(field: impl fmt::Display, description: impl Into<String>) -> Self {
-        Self::Invalid(Violations::one(field, description))
-    }
-}
-
-/// Ends a parse with this service's error, so that `?` in a handler
-/// reaches the one mapping of [`DomainError`] to a status.
-pub trait Finish {
-    /// The value `build` assembles from the parsed parts when nothing was
-    /// wrong (see [`Violations::finish_with`]).
-    ///
-    /// # Errors
-    /// [`DomainError::Invalid`] with every violation recorded.
-    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError>;
-}
-
-impl Finish for Violations {
-    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
-        self.finish_with(build).map_err(DomainError::Invalid)
-    }
-}
-
-/// A plausible email address (one `@`, a dotted domain, at most 254
-/// characters), or empty when none is given. Whether it receives mail is
-/// not this service's to know.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    /// # Errors
-    /// Not empty and not shaped like an email address.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        validate::email(raw, "ana@example.com").map(Self)
-    }
-
-    /// The address, or empty.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A postal address as given and as shown.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PostalAddress {
-    /// Street and number.
-    pub street: String,
-    /// City.
-    pub city: String,
-    /// State or region, when the country has them.
-    pub state: String,
-    /// Postal code, when the country has them.
-    pub zip_code: String,
-    /// ISO 3166-1 alpha-2 code.
-    pub country: String,
-}
-
-/// A complete postal address: street, city and a two-letter country.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Address(PostalAddress);
-
-impl Address {
-    /// Violations name the address's own fields (`zip_code`).
-    ///
-    /// # Errors
-    /// Any required part missing or too long, or a country that is not two
-    /// letters.
-    pub fn parse(raw: &PostalAddress) -> Result<Self, Violations> {
-        let mut v = Violations::default();
-        let street = v.check("street", Name::<200>::parse(&raw.street));
-        let city = v.check("city", Name::<200>::parse(&raw.city));
-        let state = v.check("state", Text::<100>::parse(&raw.state));
-        let zip_code = v.check("zip_code", Text::<20>::parse(&raw.zip_code));
-        let country = v.check("country", validate::country_code(&raw.country));
-        v.finish_with(|| {
-            Some(Self(PostalAddress {
-                street: street?.into_string(),
-                city: city?.into_string(),
-                state: state?.into_string(),
-                zip_code: zip_code?.into_string(),
-                country: country?,
-            }))
-        })
-    }
-
-    /// The address's parts.
-    pub fn parts(&self) -> &PostalAddress {
-        &self.0
-    }
-
-    /// Takes the parts.
-    pub fn into_parts(self) -> PostalAddress {
-        self.0
-    }
-}
-
-/// A point on the earth in WGS 84 degrees.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Coordinates {
-    /// −90 to 90.
-    pub latitude: f64,
-    /// −180 to 180.
-    pub longitude: f64,
-}
-
-/// A coupon code: 3 to 32 of `A-Z 0-9 _ -`, matched case-insensitively and
-/// kept upper case (the restaurant's rule, checked early here so a typo
-/// names the field before anything is priced).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CouponCode(String);
-
-impl CouponCode {
-    /// # Errors
-    /// Too short, too long, or holding other characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let code = raw.trim().to_ascii_uppercase();
-        let shaped = (3..=32).contains(&code.len())
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !shaped {
-            return Err("must be 3 to 32 letters, digits, '_' or '-'".to_owned());
-        }
-        Ok(Self(code))
-    }
-
-    /// The upper-case code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A client's idempotency key: 1 to 255 printable ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    /// # Errors
-    /// Empty, longer than 255, or holding other characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let shaped = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
-        if !shaped {
-            return Err("must be 1 to 255 printable ASCII characters".to_owned());
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    /// The key.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+foodmesh_shared::refusals!(DomainError);
 
 /// A time window of a listing: created at or after `from`, before `to`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -345,48 +193,6 @@ impl Page {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phones_must_be_e164() {
-        assert!(Phone::parse(" +12125550100 ").is_ok());
-        for bad in ["", "12125550100", "+0212555", "+123456", "+1 212 555"] {
-            assert!(Phone::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn emails_may_be_empty_but_must_be_plausible() {
-        assert!(Email::parse("").is_ok());
-        assert!(Email::parse("ana@example.com").is_ok());
-        for bad in ["ana", "a@b", "a@@b.com", "a b@c.com"] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn addresses_name_each_bad_part() {
-        let Err(v) = Address::parse(&PostalAddress {
-            street: String::new(),
-            city: "New York".to_owned(),
-            state: String::new(),
-            zip_code: String::new(),
-            country: "USA".to_owned(),
-        }) else {
-            panic!("expected violations");
-        };
-        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["street", "country"]);
-    }
-
-    #[test]
-    fn coupon_codes_are_upper_cased_and_shaped() {
-        assert_eq!(
-            CouponCode::parse(" save10 ").map(|c| c.0),
-            Ok("SAVE10".to_owned())
-        );
-        assert!(CouponCode::parse("ab").is_err());
-        assert!(CouponCode::parse("no spaces").is_err());
-    }
 
     #[test]
     fn page_tokens_round_trip_and_strangers_are_refused() {

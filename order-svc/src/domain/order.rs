@@ -2,7 +2,7 @@
 //! and where it is in its life. Also the parsed inputs that create and
 //! edit one.
 
-use std::collections::HashSet;
+use foodmesh_shared::values::limits;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -13,11 +13,9 @@ use super::{
     Text, Violations,
 };
 
-/// The most lines one order holds.
-pub const MAX_LINES: usize = 50;
-
-/// The most options chosen on one line.
-pub const MAX_OPTIONS_PER_LINE: usize = 50;
+pub use foodmesh_shared::values::{
+    MAX_LINES, MAX_OPTIONS_PER_LINE, check_line_count, check_options, parse_quantity,
+};
 
 /// Where an order is in its life; see [`super::lifecycle`] for the moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -489,7 +487,7 @@ impl CustomerRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestContact {
     /// Their name.
-    pub name: Name<100>,
+    pub name: Name<{ limits::PERSON_NAME }>,
     /// Their phone: the profile's key.
     pub phone: Phone,
     /// Optional email.
@@ -532,7 +530,7 @@ pub enum Fulfilment {
     /// Served at this table.
     DineIn {
         /// The table.
-        table: Name<20>,
+        table: Name<{ limits::TABLE_NUMBER }>,
     },
     /// Collected.
     Takeout,
@@ -627,7 +625,7 @@ pub struct LineInput {
     /// The options chosen, each once.
     pub option_ids: Vec<i64>,
     /// For the kitchen.
-    pub special_instructions: Text<500>,
+    pub special_instructions: Text<{ limits::INSTRUCTIONS }>,
     /// What the client believes the unit price is.
     pub stated_unit_price_minor: Option<i64>,
 }
@@ -667,50 +665,6 @@ impl LineInput {
     }
 }
 
-/// A quantity of one line: 1 to 99.
-///
-/// # Errors
-/// Outside 1..=99.
-pub fn parse_quantity(quantity: u32) -> Result<u32, String> {
-    if !(1..=99).contains(&quantity) {
-        return Err("must be between 1 and 99".to_owned());
-    }
-    Ok(quantity)
-}
-
-/// Checks a line's option ids: at most [`MAX_OPTIONS_PER_LINE`], positive,
-/// each once. Violations are recorded under `option_ids`.
-pub fn check_options(v: &mut Violations, option_ids: &[i64]) -> Option<Vec<i64>> {
-    let before = v.clone();
-    if option_ids.len() > MAX_OPTIONS_PER_LINE {
-        v.add(
-            "option_ids",
-            format!("must list at most {MAX_OPTIONS_PER_LINE} options"),
-        );
-    }
-    let mut seen = HashSet::new();
-    for (j, id) in option_ids.iter().enumerate() {
-        if *id <= 0 {
-            v.add(format_args!("option_ids[{j}]"), "must be an option id");
-        } else if !seen.insert(id) {
-            v.add(format_args!("option_ids[{j}]"), "is chosen twice");
-        }
-    }
-    (*v == before).then(|| option_ids.to_vec())
-}
-
-/// Refuses a list of lines that is empty or too long.
-///
-/// # Errors
-/// The reason, for the `items` field.
-pub fn check_line_count(count: usize) -> Result<(), String> {
-    match count {
-        0 => Err("must hold at least one line".to_owned()),
-        n if n > MAX_LINES => Err(format!("must hold at most {MAX_LINES} lines")),
-        _ => Ok(()),
-    }
-}
-
 /// A new order, each part valid; prices are not part of it (the menu gives
 /// them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -730,7 +684,7 @@ pub struct NewOrder {
     /// How they pay, when chosen.
     pub payment_method: Option<PaymentMethod>,
     /// Free text.
-    pub notes: Text<1000>,
+    pub notes: Text<{ limits::NOTES }>,
 }
 
 impl NewOrder {
@@ -849,7 +803,7 @@ pub enum ItemEdit {
         /// New quantity.
         quantity: Option<u32>,
         /// New instructions.
-        special_instructions: Option<Text<500>>,
+        special_instructions: Option<Text<{ limits::INSTRUCTIONS }>>,
         /// New options, replacing the old ones.
         option_ids: Option<Vec<i64>>,
         /// A price to hold the menu to.

@@ -22,11 +22,7 @@ use crate::domain::DomainError;
 /// change made on another.
 pub const CHANGES_CHANNEL: &str = "order_changes";
 
-impl From<sqlx::Error> for DomainError {
-    fn from(error: sqlx::Error) -> Self {
-        DomainError::Unexpected(anyhow::Error::new(error).context("database"))
-    }
-}
+foodmesh_shared::database_failures!(DomainError);
 
 /// The pool, and the transactions the service runs on it; cheap to clone.
 #[derive(Debug, Clone)]

@@ -3,9 +3,12 @@
 //! the coupon's row lock, so the counts it is given cannot change before the
 //! redemption is written.
 
+use foodmesh_shared::values::limits;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+
+pub use foodmesh_shared::values::CouponCode;
 
 use super::{Amount, DomainError, Name, Text};
 
@@ -40,32 +43,6 @@ pub struct Coupon {
     pub redemptions: u32,
     /// Whether it may be used at all.
     pub active: bool,
-}
-
-/// A coupon's code: 3 to 32 of `A-Z 0-9 _ -`, matched case-insensitively
-/// and kept upper case.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CouponCode(String);
-
-impl CouponCode {
-    /// # Errors
-    /// Too short, too long, or holding other characters.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let code = raw.trim().to_ascii_uppercase();
-        let shaped = (3..=32).contains(&code.len())
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !shaped {
-            return Err("must be 3 to 32 letters, digits, '_' or '-'".to_owned());
-        }
-        Ok(Self(code))
-    }
-
-    /// The upper-case code.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// Whether a coupon takes a share or an amount off.
@@ -159,7 +136,7 @@ pub struct NewCoupon {
     /// Its code.
     pub code: CouponCode,
     /// Free text.
-    pub description: Text<500>,
+    pub description: Text<{ limits::COUPON_DESCRIPTION }>,
     /// How much it takes off.
     pub discount: Discount,
     /// When it may be used.
@@ -180,7 +157,7 @@ pub struct CouponPatch {
     /// Switches it on or off.
     pub active: Option<bool>,
     /// New description.
-    pub description: Option<Text<500>>,
+    pub description: Option<Text<{ limits::COUPON_DESCRIPTION }>>,
     /// New end of validity.
     pub valid_until: Option<DateTime<Utc>>,
     /// New overall limit; 0 means unlimited.
@@ -358,17 +335,6 @@ mod tests {
         match coupon.redeem(now, amount(subtotal), usage) {
             Err(DomainError::CouponRefused { refusal, .. }) => refusal,
             other => panic!("expected a refusal, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn codes_are_upper_cased_and_shaped() {
-        assert_eq!(
-            CouponCode::parse(" save_10-x ").map(|c| c.0),
-            Ok("SAVE_10-X".to_owned())
-        );
-        for bad in ["AB", &"A".repeat(33), "SAVE 10", "SAVE!", "ÄBC"] {
-            assert!(CouponCode::parse(bad).is_err(), "{bad}");
         }
     }
 

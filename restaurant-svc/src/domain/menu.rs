@@ -1,6 +1,7 @@
 //! Menus: ordered categories, items with prices, and option groups whose
 //! options change an item's price within min/max selection rules.
 
+use foodmesh_shared::values::limits;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -103,9 +104,9 @@ pub struct MenuOption {
 #[derive(Debug, Clone)]
 pub struct NewCategory {
     /// Display name.
-    pub name: Name<100>,
+    pub name: Name<{ limits::CATEGORY_NAME }>,
     /// Free text.
-    pub description: Text<500>,
+    pub description: Text<{ limits::CATEGORY_DESCRIPTION }>,
     /// `None` puts it after the last category.
     pub position: Option<i32>,
 }
@@ -114,9 +115,9 @@ pub struct NewCategory {
 #[derive(Debug, Clone, Default)]
 pub struct CategoryPatch {
     /// New name.
-    pub name: Option<Name<100>>,
+    pub name: Option<Name<{ limits::CATEGORY_NAME }>>,
     /// New description.
-    pub description: Option<Text<500>>,
+    pub description: Option<Text<{ limits::CATEGORY_DESCRIPTION }>>,
     /// New position.
     pub position: Option<i32>,
 }
@@ -126,9 +127,9 @@ pub struct CategoryPatch {
 #[derive(Debug, Clone)]
 pub struct NewMenuItem {
     /// Display name.
-    pub name: Name<200>,
+    pub name: Name<{ limits::MENU_ITEM_NAME }>,
     /// Free text.
-    pub description: Text<2000>,
+    pub description: Text<{ limits::DESCRIPTION }>,
     /// The price.
     pub price: Amount,
     /// The heading it goes under, if any.
@@ -147,9 +148,9 @@ pub struct NewMenuItem {
 #[derive(Debug, Clone, Default)]
 pub struct MenuItemPatch {
     /// New name.
-    pub name: Option<Name<200>>,
+    pub name: Option<Name<{ limits::MENU_ITEM_NAME }>>,
     /// New description.
-    pub description: Option<Text<2000>>,
+    pub description: Option<Text<{ limits::DESCRIPTION }>>,
     /// New price, effective for the next order priced.
     pub price: Option<Amount>,
     /// `Some(None)` takes the item out of its category.
@@ -181,8 +182,14 @@ impl ImageUrl {
             .or_else(|| url.strip_prefix("http://"))
             .and_then(|rest| rest.split(['/', '?', '#']).next())
             .unwrap_or("");
-        if host.is_empty() || url.len() > 2048 || url.chars().any(|c| c.is_whitespace()) {
-            return Err("must be an http(s) URL of at most 2048 characters".to_owned());
+        if host.is_empty()
+            || url.len() > limits::IMAGE_URL
+            || url.chars().any(|c| c.is_whitespace())
+        {
+            return Err(format!(
+                "must be an http(s) URL of at most {} characters",
+                limits::IMAGE_URL
+            ));
         }
         Ok(Self(url.to_owned()))
     }
@@ -324,7 +331,7 @@ pub struct OptionDraft {
     /// The existing option it updates, if any.
     pub id: Option<i64>,
     /// Display name.
-    pub name: Name<100>,
+    pub name: Name<{ limits::OPTION_NAME }>,
     /// Price change.
     pub price_delta: PriceDelta,
     /// `None` means available for a new option, unchanged for a kept one.
@@ -370,7 +377,7 @@ pub fn parse_options(raw: &[OptionInput]) -> Result<Vec<OptionDraft>, Violations
 #[derive(Debug, Clone)]
 pub struct NewOptionGroup {
     /// Display name.
-    pub name: Name<100>,
+    pub name: Name<{ limits::OPTION_NAME }>,
     /// How many may be chosen.
     pub rules: SelectionRules,
     /// In display order; none of them has an id yet.
@@ -382,7 +389,7 @@ pub struct NewOptionGroup {
 #[derive(Debug, Clone, Default)]
 pub struct OptionGroupPatch {
     /// New name.
-    pub name: Option<Name<100>>,
+    pub name: Option<Name<{ limits::OPTION_NAME }>>,
     /// New minimum.
     pub min_select: Option<u32>,
     /// New maximum.

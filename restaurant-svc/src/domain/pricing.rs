@@ -1,32 +1,16 @@
 //! Pricing order lines from the current menu. This is the only place a
 //! price is computed: order-svc trusts these figures and no client's.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use foodmesh_shared::money::MAX_MINOR;
+use foodmesh_shared::values;
 
 use super::menu::{MenuItem, OptionGroup};
 use super::restaurant::Restaurant;
 use super::{DomainError, Violations};
 
-/// The most lines one order holds.
-pub const MAX_LINES: usize = 50;
-
-/// The most options chosen on one line.
-pub const MAX_OPTIONS_PER_LINE: usize = 50;
-
-/// Refuses an order with no lines or too many.
-///
-/// # Errors
-/// The reason, for the `lines` field.
-pub fn check_line_count(count: usize) -> Result<(), String> {
-    match count {
-        0 => Err("must hold at least one line".to_owned()),
-        n if n > MAX_LINES => Err(format!("must hold at most {MAX_LINES} lines")),
-        _ => Ok(()),
-    }
-}
+pub use foodmesh_shared::values::{MAX_LINES, MAX_OPTIONS_PER_LINE, check_line_count};
 
 /// One line to price: an item, how many, and the options chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,32 +24,20 @@ impl OrderLine {
     /// Violations name the line's own fields (`quantity`, `option_ids[1]`).
     ///
     /// # Errors
-    /// No item, a quantity outside 1..=99, or an option chosen twice.
+    /// No item, a quantity outside 1..=99, or an option that is not an
+    /// option id or is chosen twice.
     pub fn parse(menu_item_id: i64, quantity: u32, option_ids: &[i64]) -> Result<Self, Violations> {
         let mut v = Violations::default();
         if menu_item_id <= 0 {
             v.add("menu_item_id", "is required");
         }
-        if !(1..=99).contains(&quantity) {
-            v.add("quantity", "must be between 1 and 99");
-        }
-        if option_ids.len() > MAX_OPTIONS_PER_LINE {
-            v.add(
-                "option_ids",
-                format!("must list at most {MAX_OPTIONS_PER_LINE} options"),
-            );
-        }
-        let mut seen = HashSet::new();
-        for (j, id) in option_ids.iter().enumerate() {
-            if !seen.insert(id) {
-                v.add(format_args!("option_ids[{j}]"), "is chosen twice");
-            }
-        }
+        let quantity = v.check("quantity", values::parse_quantity(quantity));
+        let option_ids = values::check_options(&mut v, option_ids);
         v.finish_with(|| {
             Some(Self {
                 menu_item_id,
-                quantity,
-                option_ids: option_ids.to_vec(),
+                quantity: quantity?,
+                option_ids: option_ids?,
             })
         })
     }
@@ -332,6 +304,8 @@ fn price_line(
 mod tests {
     use super::super::menu::MenuOption;
     use super::super::restaurant::PostalAddress;
+    use std::collections::HashSet;
+
     use super::*;
 
     fn restaurant() -> Restaurant {

@@ -4,13 +4,14 @@
 //! requests.
 
 use foodmesh_proto::restaurant::v1 as pb;
+use foodmesh_shared::values::limits;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::extract::NestedId;
 use crate::money::DecimalText;
 use crate::problem::Problem;
-use crate::validate::{DESCRIPTION_MAX, NAME_MAX, URL_MAX, Violations, nullable};
+use crate::validate::{Violations, nullable};
 
 /// The body of `POST /api/restaurants/{id}/menu`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,13 +53,13 @@ impl NewMenuItem {
         currency: &str,
     ) -> Result<pb::CreateMenuItemRequest, Problem> {
         let mut v = Violations::new();
-        v.required("name", &self.name, NAME_MAX);
-        v.at_most("description", &self.description, DESCRIPTION_MAX);
+        v.required("name", &self.name, limits::MENU_ITEM_NAME);
+        v.at_most("description", &self.description, limits::DESCRIPTION);
         let price_minor = v.amount("price", &self.price, currency);
         if let Some(category) = self.category_id {
             v.id("category_id", category);
         }
-        v.at_most("image_url", &self.image_url, URL_MAX);
+        v.at_most("image_url", &self.image_url, limits::IMAGE_URL);
         for (i, id) in self.option_group_ids.iter().enumerate() {
             v.id(&format!("option_group_ids[{i}]"), *id);
         }
@@ -110,9 +111,13 @@ impl MenuItemPatch {
         currency: &str,
     ) -> Result<pb::UpdateMenuItemRequest, Problem> {
         let mut v = Violations::new();
-        v.required_if_some("name", self.name.as_deref(), NAME_MAX);
-        v.at_most_if_some("description", self.description.as_deref(), DESCRIPTION_MAX);
-        v.at_most_if_some("image_url", self.image_url.as_deref(), URL_MAX);
+        v.required_if_some("name", self.name.as_deref(), limits::MENU_ITEM_NAME);
+        v.at_most_if_some(
+            "description",
+            self.description.as_deref(),
+            limits::DESCRIPTION,
+        );
+        v.at_most_if_some("image_url", self.image_url.as_deref(), limits::IMAGE_URL);
         let price_minor = self.price.as_ref().map(|p| v.amount("price", p, currency));
         if let Some(Some(category)) = self.category_id {
             v.id("category_id", category);
@@ -201,7 +206,7 @@ pub(super) fn options_into_proto(
                 Some(id) => v.id(&format!("options[{i}].id"), id),
                 None => {}
             }
-            v.required(&format!("options[{i}].name"), &o.name, NAME_MAX);
+            v.required(&format!("options[{i}].name"), &o.name, limits::OPTION_NAME);
             let price_delta_minor = o.price_delta.as_ref().map_or(0, |d| {
                 v.signed_amount(&format!("options[{i}].price_delta"), d, currency)
             });

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use foodmesh_proto::restaurant::v1 as pb;
+use foodmesh_shared::values::limits;
 
 use super::body::{
     CategoryPatch, MenuItemPatch, NewCategory, NewMenuItem, NewOptionGroup, OptionGroupPatch,
@@ -21,7 +22,7 @@ use crate::auth::{Manager, MaybeCaller};
 use crate::extract::{JsonBody, NestedId, QueryParams, RestaurantId};
 use crate::problem::Problem;
 use crate::routes::{AppState, Created, created};
-use crate::validate::{DESCRIPTION_MAX, NAME_MAX, Violations};
+use crate::validate::Violations;
 
 /// The whole menu: categories, items and option groups. Public.
 #[utoipa::path(
@@ -226,8 +227,12 @@ pub async fn create_category(
 ) -> Result<Created<CategoryView>, Problem> {
     let id = manager.path.0;
     let mut v = Violations::new();
-    v.required("name", &body.name, NAME_MAX);
-    v.at_most("description", &body.description, DESCRIPTION_MAX);
+    v.required("name", &body.name, limits::CATEGORY_NAME);
+    v.at_most(
+        "description",
+        &body.description,
+        limits::CATEGORY_DESCRIPTION,
+    );
     v.finish()?;
     let category = state
         .upstreams
@@ -266,8 +271,12 @@ pub async fn update_category(
 ) -> Result<Json<CategoryView>, Problem> {
     let ids = manager.path;
     let mut v = Violations::new();
-    v.required_if_some("name", body.name.as_deref(), NAME_MAX);
-    v.at_most_if_some("description", body.description.as_deref(), DESCRIPTION_MAX);
+    v.required_if_some("name", body.name.as_deref(), limits::CATEGORY_NAME);
+    v.at_most_if_some(
+        "description",
+        body.description.as_deref(),
+        limits::CATEGORY_DESCRIPTION,
+    );
     v.finish()?;
     let category = state
         .upstreams
@@ -365,7 +374,7 @@ pub async fn create_option_group(
     let restaurants = &state.upstreams.restaurants;
     let currency = restaurants.currency_of(id).await?;
     let mut v = Violations::new();
-    v.required("name", &body.name, NAME_MAX);
+    v.required("name", &body.name, limits::OPTION_NAME);
     if body.max_select != 0 && body.min_select > body.max_select {
         v.add("min_select", "must not exceed max_select");
     }
@@ -409,7 +418,7 @@ pub async fn update_option_group(
     let restaurants = &state.upstreams.restaurants;
     let currency = restaurants.currency_of(ids.restaurant_id).await?;
     let mut v = Violations::new();
-    v.required_if_some("name", body.name.as_deref(), NAME_MAX);
+    v.required_if_some("name", body.name.as_deref(), limits::OPTION_NAME);
     if let (Some(min), Some(max)) = (body.min_select, body.max_select)
         && max != 0
         && min > max

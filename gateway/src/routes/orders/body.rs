@@ -5,6 +5,8 @@
 
 use axum::http::HeaderMap;
 use foodmesh_proto::order::v1 as pb;
+use foodmesh_shared::validate::Phone;
+use foodmesh_shared::values::{self, CouponCode, IdempotencyKey, limits};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -13,24 +15,8 @@ use super::names::{OrderSource, OrderStatus, OrderType, PaymentMethod};
 use crate::money::DecimalText;
 use crate::problem::Problem;
 use crate::routes::restaurants::Address;
-use crate::validate::{Violations, is_e164};
+use crate::validate::Violations;
 
-/// Most lines an order may hold.
-pub const MAX_LINES: usize = 50;
-/// Largest quantity of one line.
-pub const MAX_QUANTITY: u32 = 99;
-/// Longest special instructions of a line.
-pub const INSTRUCTIONS_MAX: usize = 500;
-/// Longest order notes.
-pub const NOTES_MAX: usize = 1000;
-/// Longest reason of a status change or cancellation.
-pub const REASON_MAX: usize = 500;
-/// Longest table number.
-pub const TABLE_MAX: usize = 20;
-/// Longest guest name.
-pub const GUEST_NAME_MAX: usize = 100;
-/// Longest coupon code.
-pub const COUPON_MAX: usize = 32;
 /// The request header that makes a create or reorder safe to retry.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
@@ -43,18 +29,11 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(String::new());
     };
-    value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            Problem::invalid_parameter(
-                "Idempotency-Key",
-                "must be 1 to 255 printable ASCII characters",
-            )
-        })
+    // Bytes that are not ASCII become U+FFFD, which the key refuses.
+    let raw = String::from_utf8_lossy(value.as_bytes());
+    IdempotencyKey::parse(raw.trim())
+        .map(|key| key.as_str().to_owned())
+        .map_err(|why| Problem::invalid_parameter("Idempotency-Key", why))
 }
 
 /// A guest's contact, for checkout without an account.
@@ -106,8 +85,13 @@ fn field(prefix: &str, name: &str) -> String {
 }
 
 pub(super) fn check_quantity(field_name: &str, quantity: u32, v: &mut Violations) {
-    if !(1..=MAX_QUANTITY).contains(&quantity) {
-        v.add(field_name, format!("must be between 1 and {MAX_QUANTITY}"));
+    v.parsed(field_name, values::parse_quantity(quantity));
+}
+
+/// A coupon code, when one is given.
+pub(super) fn check_coupon_code(code: Option<&str>, v: &mut Violations) {
+    if let Some(code) = code {
+        v.parsed("coupon_code", CouponCode::parse(code));
     }
 }
 
@@ -149,7 +133,7 @@ impl LineInput {
         v.at_most(
             &field(prefix, "special_instructions"),
             &self.special_instructions,
-            INSTRUCTIONS_MAX,
+            limits::INSTRUCTIONS,
         );
         check_stated_price(&field(prefix, "unit_price"), self.unit_price.as_ref(), v);
     }
@@ -270,13 +254,8 @@ impl NewOrder {
             (_, Some(_), Some(_)) => None,
         };
         if let Some(Customer::Guest(guest)) = &customer {
-            v.required("guest.name", &guest.name, GUEST_NAME_MAX);
-            if !is_e164(guest.phone.trim()) {
-                v.add(
-                    "guest.phone",
-                    "must be an E.164 number such as +12125550100",
-                );
-            }
+            v.required("guest.name", &guest.name, limits::PERSON_NAME);
+            v.parsed("guest.phone", Phone::parse(&guest.phone));
         }
         Ok(customer)
     }
@@ -293,20 +272,20 @@ impl NewOrder {
         let mut v = Violations::new();
         let customer = self.customer(party, &mut v)?;
         v.id("restaurant_id", self.restaurant_id);
-        match self.items.len() {
-            0 => v.add("items", "must hold at least one line"),
-            n if n > MAX_LINES => v.add("items", format!("must hold at most {MAX_LINES} lines")),
-            _ => {}
-        }
+        v.parsed("items", values::check_line_count(self.items.len()));
         for (i, line) in self.items.iter().enumerate() {
             line.check(&format!("items[{i}]"), &mut v);
         }
-        v.at_most_if_some("table_number", self.table_number.as_deref(), TABLE_MAX);
+        v.at_most_if_some(
+            "table_number",
+            self.table_number.as_deref(),
+            limits::TABLE_NUMBER,
+        );
         if let Some(address) = &self.delivery_address {
             address.check("delivery_address", &mut v);
         }
-        v.at_most_if_some("coupon_code", self.coupon_code.as_deref(), COUPON_MAX);
-        v.at_most_if_some("notes", self.notes.as_deref(), NOTES_MAX);
+        check_coupon_code(self.coupon_code.as_deref(), &mut v);
+        v.at_most_if_some("notes", self.notes.as_deref(), limits::NOTES);
         v.finish()?;
         customer.ok_or_else(|| Problem::internal(&"an order without a customer passed its checks"))
     }

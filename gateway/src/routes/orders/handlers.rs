@@ -6,12 +6,13 @@ use axum::extract::{RawPathParams, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use foodmesh_proto::order::v1 as pb;
+use foodmesh_shared::values::limits;
 
 use super::access::{OrderParty, Orderer, Party, open_order};
 use super::body::{
-    COUPON_MAX, CancelInput, INSTRUCTIONS_MAX, LineInput, LinePatch, NewOrder, REASON_MAX,
-    ReorderInput, StatusChangeInput, check_modifiers, check_quantity, check_stated_price,
-    idempotency_key, stated_price,
+    CancelInput, LineInput, LinePatch, NewOrder, ReorderInput, StatusChangeInput,
+    check_coupon_code, check_modifiers, check_quantity, check_stated_price, idempotency_key,
+    stated_price,
 };
 use super::names::{OrderSource, OrderStatus, PaymentMethod};
 use super::query::{OrderFilter, OrderListQuery, list_page};
@@ -170,7 +171,7 @@ pub async fn update_order_status(
     JsonBody(body): JsonBody<StatusChangeInput>,
 ) -> Result<Json<OrderView>, Problem> {
     let mut v = Violations::new();
-    v.at_most("reason", &body.reason, REASON_MAX);
+    v.at_most("reason", &body.reason, limits::REASON);
     v.finish()?;
     open_order(&state, &party, id).await?;
     let orders = &state.upstreams.orders;
@@ -229,7 +230,7 @@ pub async fn cancel_order(
         .or_else(|| query.text("reason"))
         .unwrap_or_default();
     let mut v = Violations::new();
-    v.at_most("reason", &reason, REASON_MAX);
+    v.at_most("reason", &reason, limits::REASON);
     v.finish()?;
     open_order(&state, &party, id).await?;
     let order = state
@@ -333,7 +334,7 @@ pub async fn update_item(
     v.at_most_if_some(
         "special_instructions",
         patch.special_instructions.as_deref(),
-        INSTRUCTIONS_MAX,
+        limits::INSTRUCTIONS,
     );
     check_stated_price("unit_price", patch.unit_price.as_ref(), &mut v);
     v.finish()?;
@@ -564,7 +565,7 @@ pub async fn reorder(
 ) -> Result<Response, Problem> {
     let key = idempotency_key(&headers)?;
     let mut v = Violations::new();
-    v.at_most_if_some("coupon_code", body.coupon_code.as_deref(), COUPON_MAX);
+    check_coupon_code(body.coupon_code.as_deref(), &mut v);
     v.finish()?;
     open_order(&state, &party, id).await?;
     let answer = state
