@@ -1,9 +1,9 @@
 //! The gRPC face of restaurant-svc. Each method turns its request into
 //! domain values (naming every bad field by its path in the request),
 //! calls the store and the domain's rules, and turns the result back into
-//! the contract's messages. Prost types go no deeper than this module
-//! (the menu cache holds the `Menu` message it is given, without looking
-//! inside).
+//! the contract's messages through [`crate::convert`]. Prost types go no
+//! deeper than these two modules (the menu cache holds the `Menu` message
+//! it is given, without looking inside).
 //!
 //! `GetMenu` and `PriceOrder` read through the menu cache
 //! ([`crate::cache`]). Every write that changes a menu or a restaurant
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::status;
@@ -26,24 +26,27 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
 use crate::cache::MenuCache;
+use crate::convert::{
+    category_to_pb, coordinates_from_pb, coupon_to_pb, group_to_pb, item_to_pb, menu_change_to_pb,
+    menu_to_pb, option_inputs, postal_from_pb, priced_to_pb, redemption_to_pb, restaurant_to_pb,
+    time_from_pb,
+};
 use crate::domain::coupon::{
-    Coupon, CouponCode, CouponPatch, Discount, DiscountKind, NewCoupon, RedeemRequest, Redemption,
-    Refusal, ValidityWindow,
+    CouponCode, CouponPatch, Discount, DiscountKind, NewCoupon, RedeemRequest, Refusal,
+    ValidityWindow,
 };
 use crate::domain::menu::{
-    self, Category, CategoryPatch, ImageUrl, Menu, MenuItem, MenuItemPatch, NewCategory,
-    NewMenuItem, NewOptionGroup, OptionGroup, OptionGroupIds, OptionGroupPatch, OptionInput,
-    SelectionRules,
+    self, CategoryPatch, ImageUrl, MenuItemPatch, NewCategory, NewMenuItem, NewOptionGroup,
+    OptionGroupIds, OptionGroupPatch, SelectionRules,
 };
-use crate::domain::pricing::{self, LineProblem, OrderLine, PricedLines, PricingInputs};
+use crate::domain::pricing::{self, LineProblem, OrderLine, PricingInputs};
 use crate::domain::restaurant::{
-    Address, Coordinates, Currency, Email, Location, MAX_OPENING_SPANS, OpeningSpan, Phone,
-    PostalAddress, PrepMinutes, Restaurant, RestaurantDetails, RestaurantFilter, RestaurantPatch,
-    TaxRateBps, TimeZone,
+    Address, Currency, Email, Location, MAX_OPENING_SPANS, OpeningSpan, Phone, PrepMinutes,
+    RestaurantDetails, RestaurantFilter, RestaurantPatch, TaxRateBps, TimeZone,
 };
 use crate::domain::{Amount, DomainError, Finish, Name, Page, Text, Violations};
 use crate::store::Store;
-use crate::watch::{MenuChange, MenuFeed};
+use crate::watch::MenuFeed;
 
 /// The `ErrorInfo.domain` of every error this service returns.
 const ERROR_DOMAIN: &str = "foodmesh.restaurant";
@@ -720,243 +723,4 @@ fn opening_hours(v: &mut Violations, spans: &[pb::OpeningHours]) -> Option<Vec<O
         })
         .collect();
     parsed.into_iter().collect()
-}
-
-fn postal_from_pb(address: &common::Address) -> PostalAddress {
-    PostalAddress {
-        street: address.street.clone(),
-        city: address.city.clone(),
-        state: address.state.clone(),
-        zip_code: address.zip_code.clone(),
-        country: address.country.clone(),
-    }
-}
-
-fn coordinates_from_pb(at: common::GeoPoint) -> Coordinates {
-    Coordinates {
-        latitude: at.latitude,
-        longitude: at.longitude,
-    }
-}
-
-fn option_inputs(options: &[pb::OptionInput]) -> Vec<OptionInput> {
-    options
-        .iter()
-        .map(|o| OptionInput {
-            id: o.id,
-            name: o.name.clone(),
-            price_delta_minor: o.price_delta_minor,
-            available: o.available,
-        })
-        .collect()
-}
-
-fn time_from_pb(at: prost_types::Timestamp) -> Result<DateTime<Utc>, String> {
-    u32::try_from(at.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
-        .ok_or_else(|| "must be a valid timestamp".to_owned())
-}
-
-// ----- domain → proto ------------------------------------------------------
-
-fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
-    Some(common::Money {
-        amount_minor,
-        currency: currency.to_owned(),
-    })
-}
-
-fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
-}
-
-fn address_to_pb(address: PostalAddress) -> Option<common::Address> {
-    Some(common::Address {
-        street: address.street,
-        city: address.city,
-        state: address.state,
-        zip_code: address.zip_code,
-        country: address.country,
-    })
-}
-
-fn location_to_pb(location: Option<Coordinates>) -> Option<common::GeoPoint> {
-    location.map(|at| common::GeoPoint {
-        latitude: at.latitude,
-        longitude: at.longitude,
-    })
-}
-
-fn restaurant_to_pb(r: Restaurant) -> pb::Restaurant {
-    pb::Restaurant {
-        id: r.id,
-        delivery_fee: money(r.delivery_fee_minor, &r.currency),
-        name: r.name,
-        description: r.description,
-        phone: r.phone,
-        email: r.email,
-        cuisine_type: r.cuisine_type,
-        address: address_to_pb(r.address),
-        location: location_to_pb(r.location),
-        currency: r.currency,
-        opening_hours: r
-            .opening_hours
-            .into_iter()
-            .map(|h| pb::OpeningHours {
-                day_of_week: h.day_of_week,
-                opens: h.opens.format("%H:%M").to_string(),
-                closes: h.closes.format("%H:%M").to_string(),
-            })
-            .collect(),
-        timezone: r.timezone,
-        avg_prep_minutes: r.avg_prep_minutes,
-        tax_rate_bps: r.tax_rate_bps,
-        active: r.active,
-        created_at: time_to_pb(r.created_at),
-        updated_at: time_to_pb(r.updated_at),
-    }
-}
-
-fn menu_to_pb(menu: Menu) -> pb::Menu {
-    pb::Menu {
-        restaurant_id: menu.restaurant_id,
-        currency: menu.currency,
-        categories: menu.categories.into_iter().map(category_to_pb).collect(),
-        items: menu.items.into_iter().map(item_to_pb).collect(),
-        option_groups: menu.option_groups.into_iter().map(group_to_pb).collect(),
-    }
-}
-
-fn menu_change_to_pb(change: MenuChange) -> pb::MenuChange {
-    use pb::menu_change::{Event, Gap, Subscribed};
-    let event = match change {
-        MenuChange::Subscribed => Event::Subscribed(Subscribed {}),
-        MenuChange::Changed(id) => Event::RestaurantId(id),
-        MenuChange::Gap => Event::Gap(Gap {}),
-    };
-    pb::MenuChange { event: Some(event) }
-}
-
-fn category_to_pb(c: Category) -> pb::Category {
-    pb::Category {
-        id: c.id,
-        restaurant_id: c.restaurant_id,
-        name: c.name,
-        description: c.description,
-        position: c.position,
-    }
-}
-
-fn item_to_pb(item: MenuItem) -> pb::MenuItem {
-    pb::MenuItem {
-        id: item.id,
-        restaurant_id: item.restaurant_id,
-        price: money(item.price_minor, &item.currency),
-        name: item.name,
-        description: item.description,
-        category_id: item.category_id.unwrap_or(0),
-        available: item.available,
-        image_url: item.image_url,
-        option_group_ids: item.option_group_ids,
-        position: item.position,
-        updated_at: time_to_pb(item.updated_at),
-    }
-}
-
-fn group_to_pb(group: OptionGroup) -> pb::OptionGroup {
-    let currency = group.currency;
-    pb::OptionGroup {
-        id: group.id,
-        restaurant_id: group.restaurant_id,
-        name: group.name,
-        min_select: group.min_select,
-        max_select: group.max_select,
-        options: group
-            .options
-            .into_iter()
-            .map(|o| pb::Option {
-                id: o.id,
-                name: o.name,
-                price_delta: money(o.price_delta_minor, &currency),
-                available: o.available,
-            })
-            .collect(),
-    }
-}
-
-fn priced_to_pb(restaurant: &Restaurant, priced: PricedLines) -> pb::PricedOrder {
-    let currency = restaurant.currency.clone();
-    pb::PricedOrder {
-        restaurant_id: restaurant.id,
-        restaurant_name: restaurant.name.clone(),
-        lines: priced
-            .lines
-            .into_iter()
-            .map(|line| pb::PricedLine {
-                menu_item_id: line.menu_item_id,
-                name: line.name,
-                quantity: line.quantity,
-                base_price: money(line.base_price_minor, &currency),
-                options: line
-                    .options
-                    .into_iter()
-                    .map(|o| pb::PricedOption {
-                        option_id: o.option_id,
-                        option_group_id: o.option_group_id,
-                        name: o.name,
-                        price_delta: money(o.price_delta_minor, &currency),
-                    })
-                    .collect(),
-                unit_price: money(line.unit_price_minor, &currency),
-                line_total: money(line.line_total_minor, &currency),
-            })
-            .collect(),
-        subtotal: money(priced.subtotal_minor, &currency),
-        delivery_fee: money(restaurant.delivery_fee_minor, &currency),
-        tax_rate_bps: restaurant.tax_rate_bps,
-        avg_prep_minutes: restaurant.avg_prep_minutes,
-        address: address_to_pb(restaurant.address.clone()),
-        location: location_to_pb(restaurant.location),
-        currency,
-    }
-}
-
-fn coupon_to_pb(c: Coupon) -> pb::Coupon {
-    let kind = match c.discount.kind() {
-        DiscountKind::Percent => pb::DiscountKind::Percent,
-        DiscountKind::Fixed => pb::DiscountKind::Fixed,
-    };
-    pb::Coupon {
-        id: c.id,
-        restaurant_id: c.restaurant_id,
-        code: c.code,
-        kind: kind.into(),
-        value: c.discount.value(),
-        valid_from: time_to_pb(c.valid_from),
-        valid_until: c.valid_until.and_then(time_to_pb),
-        min_order: money(c.min_order_minor, &c.currency),
-        max_redemptions: c.max_redemptions,
-        max_per_customer: c.max_per_customer,
-        first_n_customers: c.first_n_customers,
-        redemptions: c.redemptions,
-        active: c.active,
-        description: c.description,
-    }
-}
-
-fn redemption_to_pb(r: Redemption) -> pb::Redemption {
-    pb::Redemption {
-        id: r.id,
-        coupon_id: r.coupon_id,
-        code: r.code,
-        order_ref: r.order_ref,
-        customer_ref: r.customer_ref,
-        discount: money(r.discount_minor, &r.currency),
-        released: r.released,
-        redeemed_at: time_to_pb(r.redeemed_at),
-    }
 }

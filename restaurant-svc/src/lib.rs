@@ -9,6 +9,7 @@
 //! - [`store`] — every SQL statement and transaction.
 //! - [`grpc`] — the `RestaurantService` implementation: proto → domain,
 //!   call, domain → proto, and the one mapping of errors to statuses.
+//! - [`convert`] — the domain ↔ protobuf conversions [`grpc`] answers with.
 //! - [`watch`] — menu change notices across replicas (Postgres
 //!   `LISTEN/NOTIFY`, sent by the schema's triggers), and the
 //!   `WatchMenuChanges` stream the gateway's cache follows.
@@ -20,6 +21,7 @@
 //!   announce menu changes.
 
 pub mod cache;
+pub mod convert;
 pub mod domain;
 pub mod grpc;
 pub mod store;
