@@ -1,17 +1,9 @@
 //! The gRPC face of restaurant-svc. Each method turns its request into
 //! domain values (naming every bad field by its path in the request),
-//! calls the store and the domain's rules, and turns the result back into
+//! calls the use case ([`crate::service`]), and turns the result back into
 //! the contract's messages through [`crate::convert`]. Prost types go no
 //! deeper than these two modules (the menu cache holds the `Menu` message
 //! it is given, without looking inside).
-//!
-//! `GetMenu` and `PriceOrder` read through the menu cache
-//! ([`crate::cache`]). Every write that changes a menu or a restaurant
-//! evicts what the cache holds for the restaurant (its menus and its
-//! pricing inputs) right after the store returns — whatever it returned,
-//! since a commit whose answer was lost may still have landed — so this
-//! instance's next `GetMenu` or `PriceOrder` sees the change without
-//! waiting for its notice.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -25,7 +17,6 @@ use pb::restaurant_service_server::RestaurantService;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
-use crate::cache::MenuCache;
 use crate::convert::{
     category_to_pb, coordinates_from_pb, coupon_to_pb, group_to_pb, item_to_pb, menu_change_to_pb,
     menu_to_pb, option_inputs, postal_from_pb, priced_to_pb, redemption_to_pb, restaurant_to_pb,
@@ -39,13 +30,13 @@ use crate::domain::menu::{
     self, CategoryPatch, ImageUrl, MenuItemPatch, NewCategory, NewMenuItem, NewOptionGroup,
     OptionGroupIds, OptionGroupPatch, SelectionRules,
 };
-use crate::domain::pricing::{self, LineProblem, OrderLine, PricingInputs};
+use crate::domain::pricing::{self, LineProblem, OrderLine};
 use crate::domain::restaurant::{
     Address, Currency, Email, Location, MAX_OPENING_SPANS, OpeningSpan, Phone, PrepMinutes,
     RestaurantDetails, RestaurantFilter, RestaurantPatch, TaxRateBps, TimeZone,
 };
 use crate::domain::{Amount, DomainError, Finish, Name, Page, Text, Violations};
-use crate::store::Store;
+use crate::service::Restaurants;
 use crate::watch::MenuFeed;
 
 /// The `ErrorInfo.domain` of every error this service returns.
@@ -56,27 +47,14 @@ type Reply<T> = Result<Response<T>, Status>;
 /// The `RestaurantService` implementation.
 #[derive(Debug, Clone)]
 pub struct RestaurantApi {
-    store: Store,
-    cache: MenuCache<pb::Menu, PricingInputs>,
+    restaurants: Restaurants<pb::Menu>,
     feed: MenuFeed,
 }
 
 impl RestaurantApi {
-    /// Serves from `store`, menus and pricing inputs through `cache`, and
-    /// menu watches from `feed`.
-    pub fn new(store: Store, cache: MenuCache<pb::Menu, PricingInputs>, feed: MenuFeed) -> Self {
-        Self { store, cache, feed }
-    }
-
-    /// `written`, after dropping what restaurant `restaurant_id` has in the
-    /// cache (see the module documentation).
-    fn evicting<T>(
-        &self,
-        restaurant_id: i64,
-        written: Result<T, DomainError>,
-    ) -> Result<T, DomainError> {
-        self.cache.evict(restaurant_id);
-        written
+    /// Serves the use cases of `restaurants`, and menu watches from `feed`.
+    pub fn new(restaurants: Restaurants<pb::Menu>, feed: MenuFeed) -> Self {
+        Self { restaurants, feed }
     }
 }
 
@@ -91,7 +69,7 @@ impl RestaurantService for RestaurantApi {
     ) -> Reply<pb::Restaurant> {
         let input = request.into_inner().restaurant.unwrap_or_default();
         let details = restaurant_details(input)?;
-        let created = self.store.create_restaurant(&details).await?;
+        let created = self.restaurants.create_restaurant(&details).await?;
         Ok(Response::new(restaurant_to_pb(created)))
     }
 
@@ -99,7 +77,7 @@ impl RestaurantService for RestaurantApi {
         &self,
         request: Request<pb::GetRestaurantRequest>,
     ) -> Reply<pb::Restaurant> {
-        let found = self.store.restaurant(request.into_inner().id).await?;
+        let found = self.restaurants.restaurant(request.into_inner().id).await?;
         Ok(Response::new(restaurant_to_pb(found)))
     }
 
@@ -115,7 +93,7 @@ impl RestaurantService for RestaurantApi {
             city: req.city,
             include_inactive: req.include_inactive,
         };
-        let (restaurants, next) = self.store.list_restaurants(&filter, page).await?;
+        let (restaurants, next) = self.restaurants.list_restaurants(&filter, page).await?;
         Ok(Response::new(pb::ListRestaurantsResponse {
             restaurants: restaurants.into_iter().map(restaurant_to_pb).collect(),
             page: Some(common::PageResponse {
@@ -130,13 +108,13 @@ impl RestaurantService for RestaurantApi {
     ) -> Reply<pb::Restaurant> {
         let req = request.into_inner();
         let patch = restaurant_patch(req.patch.unwrap_or_default())?;
-        let updated = self.evicting(req.id, self.store.update_restaurant(req.id, &patch).await)?;
+        let updated = self.restaurants.update_restaurant(req.id, &patch).await?;
         Ok(Response::new(restaurant_to_pb(updated)))
     }
 
     async fn delete_restaurant(&self, request: Request<pb::DeleteRestaurantRequest>) -> Reply<()> {
         let id = request.into_inner().id;
-        self.evicting(id, self.store.delete_restaurant(id).await)?;
+        self.restaurants.delete_restaurant(id).await?;
         Ok(Response::new(()))
     }
 
@@ -150,11 +128,8 @@ impl RestaurantService for RestaurantApi {
         let req = request.into_inner();
         let (id, include_unavailable) = (req.restaurant_id, req.include_unavailable);
         let menu = self
-            .cache
-            .menu(id, include_unavailable, fresh, || async {
-                let menu = self.store.menu(id, include_unavailable).await?;
-                Ok(menu_to_pb(menu))
-            })
+            .restaurants
+            .menu(id, include_unavailable, fresh, menu_to_pb)
             .await?;
         Ok(Response::new(Arc::unwrap_or_clone(menu)))
     }
@@ -187,10 +162,10 @@ impl RestaurantService for RestaurantApi {
                 position: req.position,
             })
         })?;
-        let created = self.evicting(
-            req.restaurant_id,
-            self.store.create_category(req.restaurant_id, &new).await,
-        )?;
+        let created = self
+            .restaurants
+            .create_category(req.restaurant_id, &new)
+            .await?;
         Ok(Response::new(category_to_pb(created)))
     }
 
@@ -206,23 +181,18 @@ impl RestaurantService for RestaurantApi {
             position: req.position,
         };
         let patch = v.finish(|| Some(patch))?;
-        let updated = self.evicting(
-            req.restaurant_id,
-            self.store
-                .update_category(req.restaurant_id, req.category_id, &patch)
-                .await,
-        )?;
+        let updated = self
+            .restaurants
+            .update_category(req.restaurant_id, req.category_id, &patch)
+            .await?;
         Ok(Response::new(category_to_pb(updated)))
     }
 
     async fn delete_category(&self, request: Request<pb::DeleteCategoryRequest>) -> Reply<()> {
         let req = request.into_inner();
-        self.evicting(
-            req.restaurant_id,
-            self.store
-                .delete_category(req.restaurant_id, req.category_id)
-                .await,
-        )?;
+        self.restaurants
+            .delete_category(req.restaurant_id, req.category_id)
+            .await?;
         Ok(Response::new(()))
     }
 
@@ -253,16 +223,19 @@ impl RestaurantService for RestaurantApi {
                 position: req.position,
             })
         })?;
-        let created = self.evicting(
-            req.restaurant_id,
-            self.store.create_menu_item(req.restaurant_id, &new).await,
-        )?;
+        let created = self
+            .restaurants
+            .create_menu_item(req.restaurant_id, &new)
+            .await?;
         Ok(Response::new(item_to_pb(created)))
     }
 
     async fn get_menu_item(&self, request: Request<pb::GetMenuItemRequest>) -> Reply<pb::MenuItem> {
         let req = request.into_inner();
-        let item = self.store.menu_item(req.restaurant_id, req.item_id).await?;
+        let item = self
+            .restaurants
+            .menu_item(req.restaurant_id, req.item_id)
+            .await?;
         Ok(Response::new(item_to_pb(item)))
     }
 
@@ -303,23 +276,18 @@ impl RestaurantService for RestaurantApi {
             position: req.position,
         };
         let patch = v.finish(|| Some(patch))?;
-        let updated = self.evicting(
-            req.restaurant_id,
-            self.store
-                .update_menu_item(req.restaurant_id, req.item_id, &patch)
-                .await,
-        )?;
+        let updated = self
+            .restaurants
+            .update_menu_item(req.restaurant_id, req.item_id, &patch)
+            .await?;
         Ok(Response::new(item_to_pb(updated)))
     }
 
     async fn delete_menu_item(&self, request: Request<pb::DeleteMenuItemRequest>) -> Reply<()> {
         let req = request.into_inner();
-        self.evicting(
-            req.restaurant_id,
-            self.store
-                .delete_menu_item(req.restaurant_id, req.item_id)
-                .await,
-        )?;
+        self.restaurants
+            .delete_menu_item(req.restaurant_id, req.item_id)
+            .await?;
         Ok(Response::new(()))
     }
 
@@ -346,12 +314,10 @@ impl RestaurantService for RestaurantApi {
                 options: options?,
             })
         })?;
-        let created = self.evicting(
-            req.restaurant_id,
-            self.store
-                .create_option_group(req.restaurant_id, &new)
-                .await,
-        )?;
+        let created = self
+            .restaurants
+            .create_option_group(req.restaurant_id, &new)
+            .await?;
         Ok(Response::new(group_to_pb(created)))
     }
 
@@ -378,12 +344,10 @@ impl RestaurantService for RestaurantApi {
             options,
         };
         let patch = v.finish(|| Some(patch))?;
-        let updated = self.evicting(
-            req.restaurant_id,
-            self.store
-                .update_option_group(req.restaurant_id, req.option_group_id, &patch)
-                .await,
-        )?;
+        let updated = self
+            .restaurants
+            .update_option_group(req.restaurant_id, req.option_group_id, &patch)
+            .await?;
         Ok(Response::new(group_to_pb(updated)))
     }
 
@@ -392,12 +356,9 @@ impl RestaurantService for RestaurantApi {
         request: Request<pb::DeleteOptionGroupRequest>,
     ) -> Reply<()> {
         let req = request.into_inner();
-        self.evicting(
-            req.restaurant_id,
-            self.store
-                .delete_option_group(req.restaurant_id, req.option_group_id)
-                .await,
-        )?;
+        self.restaurants
+            .delete_option_group(req.restaurant_id, req.option_group_id)
+            .await?;
         Ok(Response::new(()))
     }
 
@@ -419,12 +380,10 @@ impl RestaurantService for RestaurantApi {
             })
             .collect();
         let lines = v.finish(|| lines.into_iter().collect::<Option<Vec<_>>>())?;
-        let id = req.restaurant_id;
-        let inputs = self
-            .cache
-            .pricing(id, || self.store.pricing_inputs(id))
+        let (inputs, priced) = self
+            .restaurants
+            .price_order(req.restaurant_id, &lines)
             .await?;
-        let priced = inputs.price(&lines)?;
         Ok(Response::new(priced_to_pb(&inputs.restaurant, priced)))
     }
 
@@ -464,7 +423,10 @@ impl RestaurantService for RestaurantApi {
                 first_n_customers: req.first_n_customers,
             })
         })?;
-        let created = self.store.create_coupon(req.restaurant_id, &new).await?;
+        let created = self
+            .restaurants
+            .create_coupon(req.restaurant_id, &new)
+            .await?;
         Ok(Response::new(coupon_to_pb(created)))
     }
 
@@ -473,7 +435,7 @@ impl RestaurantService for RestaurantApi {
         request: Request<pb::ListCouponsRequest>,
     ) -> Reply<pb::ListCouponsResponse> {
         let coupons = self
-            .store
+            .restaurants
             .coupons(request.into_inner().restaurant_id)
             .await?;
         Ok(Response::new(pb::ListCouponsResponse {
@@ -492,7 +454,7 @@ impl RestaurantService for RestaurantApi {
         };
         let patch = v.finish(|| Some(patch))?;
         let updated = self
-            .store
+            .restaurants
             .update_coupon(req.restaurant_id, req.coupon_id, &patch)
             .await?;
         Ok(Response::new(coupon_to_pb(updated)))
@@ -517,8 +479,8 @@ impl RestaurantService for RestaurantApi {
             })
         })?;
         let redemption = self
-            .store
-            .redeem_coupon(req.restaurant_id, &redeem, Utc::now())
+            .restaurants
+            .redeem_coupon(req.restaurant_id, &redeem)
             .await?;
         Ok(Response::new(redemption_to_pb(redemption)))
     }
@@ -532,7 +494,7 @@ impl RestaurantService for RestaurantApi {
         let order_ref = v.check("order_ref", Name::<100>::parse(&req.order_ref));
         let order_ref = v.finish(|| order_ref)?;
         let released = self
-            .store
+            .restaurants
             .release_coupon(req.restaurant_id, order_ref.as_str())
             .await?;
         Ok(Response::new(redemption_to_pb(released)))

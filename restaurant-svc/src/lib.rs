@@ -7,6 +7,8 @@
 //! - [`domain`] — the rules: parsing input into valid values, pricing,
 //!   coupon limits, and [`domain::DomainError`]. Knows neither SQL nor gRPC.
 //! - [`store`] — every SQL statement and transaction.
+//! - [`service`] — the use cases: each store call with the menu cache's
+//!   part in it (which reads go through it, which writes evict).
 //! - [`grpc`] — the `RestaurantService` implementation: proto → domain,
 //!   call, domain → proto, and the one mapping of errors to statuses.
 //! - [`convert`] — the domain ↔ protobuf conversions [`grpc`] answers with.
@@ -24,6 +26,7 @@ pub mod cache;
 pub mod convert;
 pub mod domain;
 pub mod grpc;
+pub mod service;
 pub mod store;
 pub mod watch;
 
@@ -50,7 +53,7 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let (feed, feed_tasks) = watch::MenuFeed::connect(&store, server.health()).await?;
     let cache = cache::MenuCache::new();
     let follower = cache.follower(&feed);
-    let api = grpc::RestaurantApi::new(store, cache, feed);
+    let api = grpc::RestaurantApi::new(service::Restaurants::new(store, cache), feed);
     let server = server.add_service(RestaurantServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool, discovery).await?;
