@@ -1,7 +1,7 @@
 //! Domain values to the contract's messages and back, for the gRPC API:
 //! written once, so a restaurant, a menu or a coupon reads the same on the
-//! wire whichever call returns it. Checking what a request asks for is
-//! [`crate::grpc`]'s; these only carry values across.
+//! wire whichever call returns it. These only carry values across:
+//! checking what a request asks for, field by field, is the gRPC layer's.
 
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;

@@ -4,20 +4,22 @@
 //! 50 uses is used 50 times however many orders race for it.
 //!
 //! # Layout
+//! Lowest layer first: a module imports only from modules above it in this
+//! list, never from one below, so no two modules import each other.
 //! - [`domain`] — the rules: parsing input into valid values, pricing,
 //!   coupon limits, and [`domain::DomainError`]. Knows neither SQL nor gRPC.
-//! - [`store`] — every SQL statement and transaction.
-//! - [`service`] — the use cases: each store call with the menu cache's
-//!   part in it (which reads go through it, which writes evict).
-//! - [`grpc`] — the `RestaurantService` implementation: proto → domain,
-//!   call, domain → proto, and the one mapping of errors to statuses.
-//! - [`convert`] — the domain ↔ protobuf conversions [`grpc`] answers with.
+//! - [`store`] — every SQL statement and transaction, one file per concern.
 //! - [`watch`] — menu change notices across replicas (Postgres
 //!   `LISTEN/NOTIFY`, sent by the schema's triggers), and the
 //!   `WatchMenuChanges` stream the gateway's cache follows.
 //! - [`cache`] — the menu cache `GetMenu` and `PriceOrder` answer from:
 //!   evicted on every notice and after this instance's own writes, serving
 //!   only while the notices flow. Coupons are never cached.
+//! - [`service`] — the use cases: each store call with the menu cache's
+//!   part in it (which reads go through it, which writes evict).
+//! - [`convert`] — the domain ↔ protobuf conversions [`grpc`] answers with.
+//! - [`grpc`] — the `RestaurantService` implementation: proto → domain,
+//!   call, domain → proto, and the one mapping of errors to statuses.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema, and the triggers that
 //!   announce menu changes.
