@@ -20,11 +20,7 @@ use crate::domain::DomainError;
 /// listener, which is what keeps each replica's menu cache correct.
 pub const MENU_CHANNEL: &str = "foodmesh_menu";
 
-impl From<sqlx::Error> for DomainError {
-    fn from(error: sqlx::Error) -> Self {
-        DomainError::Unexpected(anyhow::Error::new(error).context("database"))
-    }
-}
+foodmesh_shared::database_failures!(DomainError);
 
 /// Postgres access for the service; cheap to clone (it is a pool).
 #[derive(Debug, Clone)]
