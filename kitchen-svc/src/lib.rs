@@ -59,13 +59,11 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let server = server.add_service(KitchenServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
-    app.spawn_background(feed_tasks.spawn());
-    app.spawn_background(bus.relay(pool.clone()).await?.spawn());
+    let relay = bus.relay(pool.clone()).await?;
     let orders = Arc::new(events::router(&bus.own_stream()));
-    app.spawn_background(
-        bus.consumer(pool, &[ServiceName::Order], orders)
-            .await?
-            .spawn(),
-    );
+    let consumer = bus.consumer(pool, &[ServiceName::Order], orders).await?;
+    app.background("ticket change feed", |stop| feed_tasks.run(stop));
+    app.background("outbox relay", |stop| relay.run(stop));
+    app.background("event consumer", |stop| consumer.run(stop));
     Ok(app)
 }

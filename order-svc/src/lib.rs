@@ -195,11 +195,16 @@ pub async fn build_with(
         .await?;
 
     let mut app = Application::bind(&config, server, pool, discovery).await?;
-    app.spawn_background(relay.spawn());
-    app.spawn_background(consumer.spawn());
-    app.spawn_background(feed_tasks.spawn());
-    app.spawn_background(tasks::spawn_payment_timeout(orders.clone()));
-    app.spawn_background(tasks::spawn_coupon_releaser(orders));
+    app.background("outbox relay", |stop| relay.run(stop));
+    app.background("event consumer", |stop| consumer.run(stop));
+    app.background("order change feed", |stop| feed_tasks.run(stop));
+    let timer = orders.clone();
+    app.background("payment timeout", |stop| {
+        tasks::payment_timeout(timer, stop)
+    });
+    app.background("coupon releaser", |stop| {
+        tasks::coupon_releaser(orders, stop)
+    });
     tracing::info!(
         order_timeout_s = settings.order_timeout.as_secs(),
         cancel_window_s = settings.cancel_window.as_secs(),

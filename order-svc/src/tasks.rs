@@ -2,11 +2,12 @@
 //! orders, and the loop that gives coupon redemptions back until
 //! restaurant-svc has them. Both work from the database alone, so any
 //! number of instances may run them side by side, and a restart loses
-//! nothing they had still to do.
+//! nothing they had still to do. Both run until told to stop, and stop
+//! between rounds, never in one.
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::service::{Orders, RELEASE_BATCH};
 
@@ -17,49 +18,52 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 const RELEASE_POLL: Duration = Duration::from_secs(1);
 
 /// Cancels unpaid orders as their timeout passes (looking a few times per
-/// timeout, at most every five seconds), and prunes old idempotency keys.
-pub fn spawn_payment_timeout(orders: Orders) -> JoinHandle<()> {
+/// timeout, at most every five seconds, on the service's clock), and
+/// prunes old idempotency keys.
+pub async fn payment_timeout(orders: Orders, stop: CancellationToken) {
     let every = (orders.config().order_timeout / 4)
         .clamp(Duration::from_millis(100), Duration::from_secs(5));
-    tokio::spawn(async move {
-        let mut pruned = tokio::time::Instant::now();
-        loop {
-            tokio::time::sleep(every).await;
-            if let Err(e) = orders.cancel_unpaid().await {
-                tracing::warn!(error = %e, "payment timeout sweep failed; retrying");
-            }
-            if pruned.elapsed() >= PRUNE_EVERY {
-                pruned = tokio::time::Instant::now();
-                match orders.prune_keys().await {
-                    Ok(n) if n > 0 => tracing::info!(pruned = n, "old idempotency keys forgotten"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
-                }
+    let clock = orders.clock().clone();
+    let mut pruned = clock.now();
+    while stop.run_until_cancelled(clock.sleep(every)).await.is_some() {
+        if let Err(e) = orders.cancel_unpaid().await {
+            tracing::warn!(error = %e, "payment timeout sweep failed; retrying");
+        }
+        if clock.ago(PRUNE_EVERY) >= pruned {
+            pruned = clock.now();
+            match orders.prune_keys().await {
+                Ok(n) if n > 0 => tracing::info!(pruned = n, "old idempotency keys forgotten"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
             }
         }
-    })
+    }
 }
 
 /// Gives coupon redemptions back as they fall due: at once when a
 /// cancellation queues one on this instance, within a second otherwise.
-pub fn spawn_coupon_releaser(orders: Orders) -> JoinHandle<()> {
+pub async fn coupon_releaser(orders: Orders, stop: CancellationToken) {
     let queued = orders.releases_queued();
-    tokio::spawn(async move {
-        loop {
+    let clock = orders.clock().clone();
+    loop {
+        let woken = async {
             tokio::select! {
                 () = queued.notified() => {}
-                () = tokio::time::sleep(RELEASE_POLL) => {}
+                () = clock.sleep(RELEASE_POLL) => {}
             }
-            loop {
-                match orders.release_due_coupons().await {
-                    Ok(n) if n == RELEASE_BATCH as usize => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "coupon release round failed; retrying");
-                        break;
-                    }
+        };
+        if stop.run_until_cancelled(woken).await.is_none() {
+            return;
+        }
+        loop {
+            match orders.release_due_coupons().await {
+                Ok(n) if n == RELEASE_BATCH as usize && !stop.is_cancelled() => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "coupon release round failed; retrying");
+                    break;
                 }
             }
         }
-    })
+    }
 }

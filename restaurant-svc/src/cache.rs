@@ -58,7 +58,7 @@ use std::sync::Arc;
 use foodmesh_shared::cache::Cache;
 use foodmesh_shared::changes::{Heard, Listening, Subscription};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::DomainError;
 use crate::watch::MenuFeed;
@@ -228,19 +228,16 @@ pub struct Follower<M, P> {
 }
 
 impl<M: Send + Sync + 'static, P: Send + Sync + 'static> Follower<M, P> {
-    /// Runs until the instance stops (or the task is aborted), leaving the
-    /// cache disabled.
-    pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(self.run())
-    }
-
-    async fn run(mut self) {
+    /// Runs until the instance starts to stop (NOT_SERVING) or `stop` is
+    /// cancelled, leaving the cache disabled.
+    pub async fn run(mut self, stop: CancellationToken) {
         // The connection the cache's entries were read under: any other
         // value means notices may have been missed meanwhile.
         let mut accepted: Listening = None;
         self.accept(&mut accepted);
         loop {
             tokio::select! {
+                () = stop.cancelled() => break,
                 heard = self.changes.next() => match heard {
                     Heard::Changed(id) => self.entries.invalidate(id),
                     // Lagged behind, or the feed listens again: what is

@@ -59,7 +59,7 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let server = server.add_service(RestaurantServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool, discovery).await?;
-    app.spawn_background(feed_tasks.spawn());
-    app.spawn_background(follower.spawn());
+    app.background("menu change feed", |stop| feed_tasks.run(stop));
+    app.background("menu cache follower", |stop| follower.run(stop));
     Ok(app)
 }

@@ -2,16 +2,23 @@
 //! starts and stops in the same order:
 //!
 //! 1. bind the listener (port 0 in tests), then register in discovery;
-//! 2. serve until the shutdown future resolves;
+//! 2. start the background tasks (relay, consumers, change feeds, timers)
+//!    and serve until the shutdown future resolves;
 //! 3. deregister and report NOT_SERVING first, so no new calls arrive;
-//! 4. let in-flight calls finish, then close the database pool.
+//! 4. let in-flight calls finish;
+//! 5. tell the background tasks to stop — each finishes the batch in hand
+//!    — and wait for them (at most [`STOP_GRACE`]);
+//! 6. close the database pool.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
 use crate::config::ServiceConfig;
@@ -26,22 +33,16 @@ pub struct Application {
     discovery: Discovery,
     registration: Registration,
     pool: PgPool,
-    background: Background,
+    background: Vec<(&'static str, Task)>,
 }
 
-/// Background tasks that die with the service — also when the service's
-/// future is dropped rather than stopped (a crash in a test, a panic), since
-/// dropping a `JoinHandle` alone would leave its task running.
-#[derive(Default)]
-struct Background(Vec<JoinHandle<()>>);
+/// How long background tasks may take to finish the batch in hand once
+/// told to stop; what is still running then is aborted.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
-impl Drop for Background {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
+/// A background task not started yet: given the token that tells it to
+/// stop, it runs until then.
+type Task = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
 
 impl Application {
     /// Binds `config.listen_addr` and prepares the registration.
@@ -66,7 +67,7 @@ impl Application {
             discovery,
             registration,
             pool,
-            background: Background::default(),
+            background: Vec::new(),
         })
     }
 
@@ -75,10 +76,17 @@ impl Application {
         self.local_addr
     }
 
-    /// Keeps a background task (relay, consumer, timer) that stops with the
-    /// service.
-    pub fn spawn_background(&mut self, task: JoinHandle<()>) {
-        self.background.0.push(task);
+    /// Adds a background task (relay, consumer, change feed, timer), which
+    /// [`run`](Self::run) starts with the service and stops with it: `task`
+    /// gets the token that is cancelled when the service stops, and must
+    /// then finish what it has in hand and return.
+    pub fn background<F, Fut>(&mut self, name: &'static str, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background
+            .push((name, Box::new(move |stop| Box::pin(task(stop)))));
     }
 
     /// Serves until `shutdown` resolves, then stops in order.
@@ -95,6 +103,17 @@ impl Application {
             pool,
             background,
         } = self;
+        // Dropped with this future (a crash in a test, a panic), the set
+        // aborts whatever still runs.
+        let mut tasks = JoinSet::new();
+        let stop_tasks = CancellationToken::new();
+        for (name, task) in background {
+            let stop = stop_tasks.clone();
+            tasks.spawn(async move {
+                task(stop).await;
+                name
+            });
+        }
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let health = server.health();
         let id = registration.id.clone();
@@ -114,10 +133,33 @@ impl Application {
         };
         tracing::info!(addr = %local_addr, id = %registration.id, "serving gRPC and /metrics");
         let served = server.serve(listener, stop).await;
-        drop(background);
+        stop_tasks.cancel();
+        stop_all(tasks).await;
         pool.close().await;
         tracing::info!("stopped");
         served.map_err(Into::into)
+    }
+}
+
+/// Waits for stopped tasks to finish, at most [`STOP_GRACE`], then aborts
+/// the rest.
+async fn stop_all(mut tasks: JoinSet<&'static str>) {
+    let finished = tokio::time::timeout(STOP_GRACE, async {
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(name) => tracing::debug!(task = name, "stopped"),
+                Err(e) if e.is_panic() => tracing::error!(error = %e, "a background task panicked"),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(
+            still_running = tasks.len(),
+            "background tasks did not stop in time; aborting them"
+        );
+        tasks.shutdown().await;
     }
 }
 

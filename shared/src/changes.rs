@@ -33,7 +33,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_server::Health;
@@ -174,21 +174,20 @@ impl<N: Clone + Send + 'static> ChangeFeed<N> {
 }
 
 impl<N: Clone + Send + 'static> FeedTasks<N> {
-    /// Runs the listener and the health watch until aborted.
-    pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let feed = Pump {
-                channel: self.channel,
-                parse: self.parse,
-                changes: self.changes,
-                listening: self.listening,
-                connection: 0,
-            };
-            tokio::join!(
-                feed.run(self.listener),
-                watch_health(self.health, self.stopping)
-            );
-        })
+    /// Runs the listener and the health watch until `stop` is cancelled.
+    /// Watchers hear [`Heard::Stopping`] at NOT_SERVING, before this stops.
+    pub async fn run(self, stop: CancellationToken) {
+        let feed = Pump {
+            channel: self.channel,
+            parse: self.parse,
+            changes: self.changes,
+            listening: self.listening,
+            connection: 0,
+        };
+        tokio::join!(
+            stop.run_until_cancelled(feed.run(self.listener)),
+            watch_health(self.health, self.stopping, &stop)
+        );
     }
 }
 
@@ -329,24 +328,31 @@ async fn relisten(listener: &mut PgListener) -> Result<(), sqlx::Error> {
 
 /// Sets `stopping` once the server reports NOT_SERVING, which the shared
 /// application does right before it drains in-flight calls.
-async fn watch_health(health: HealthReporter, stopping: watch::Sender<bool>) {
-    let service = HealthService::from_health_reporter(health);
-    let request = tonic::Request::new(HealthCheckRequest {
-        service: String::new(),
-    });
-    match service.watch(request).await {
-        Ok(response) => {
-            let mut statuses = response.into_inner();
-            while let Some(Ok(status)) = statuses.next().await {
-                if status.status == ServingStatus::NotServing as i32 {
-                    let _ = stopping.send(true);
-                    break;
+async fn watch_health(
+    health: HealthReporter,
+    stopping: watch::Sender<bool>,
+    stop: &CancellationToken,
+) {
+    let not_serving = async {
+        let service = HealthService::from_health_reporter(health);
+        let request = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        match service.watch(request).await {
+            Ok(response) => {
+                let mut statuses = response.into_inner();
+                while let Some(Ok(status)) = statuses.next().await {
+                    if status.status == ServingStatus::NotServing as i32 {
+                        let _ = stopping.send(true);
+                        break;
+                    }
                 }
             }
+            Err(e) => tracing::warn!(error = %e, "cannot watch the server's health"),
         }
-        Err(e) => tracing::warn!(error = %e, "cannot watch the server's health"),
-    }
-    // Keeps the sender alive: a dropped sender would read as "stop" to
-    // every watcher.
-    std::future::pending::<()>().await;
+    };
+    stop.run_until_cancelled(not_serving).await;
+    // Keeps the sender alive until the feed stops: a dropped sender reads
+    // as "stop" to every watcher.
+    stop.cancelled().await;
 }

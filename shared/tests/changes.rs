@@ -8,6 +8,7 @@ use foodmesh_shared::changes::{ChangeFeed, Heard, Subscription};
 use foodmesh_shared::testing::TestDb;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 
 const CHANNEL: &str = "test_changes";
@@ -42,7 +43,7 @@ async fn a_committed_change_reaches_every_subscriber_until_the_instance_stops() 
     );
     let mut first = feed.subscribe();
     let mut second = feed.subscribe();
-    let tasks = tasks.spawn();
+    let tasks = tokio::spawn(tasks.run(CancellationToken::new()));
 
     notify(&pool, "not an id").await;
     notify(&pool, "42").await;
@@ -79,7 +80,7 @@ async fn a_lost_connection_stops_listening_at_once_and_a_gap_follows_listening_a
         None,
         "nothing is heard before the tasks run"
     );
-    let tasks = tasks.spawn();
+    let tasks = tokio::spawn(tasks.run(CancellationToken::new()));
     let within = Duration::from_secs(10);
     tokio::time::timeout(within, listening.wait_for(|l| *l == Some(1)))
         .await

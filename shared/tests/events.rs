@@ -19,6 +19,7 @@ use futures::future::BoxFuture;
 use prost::Message;
 use redis::AsyncCommands;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 /// Records each applied event; fails for restaurant ids it is told to.
 struct Effects {
@@ -165,13 +166,13 @@ impl Bench {
         config: ConsumerConfig,
         handler: impl Handler,
     ) -> tokio::task::JoinHandle<()> {
-        Consumer::new(
+        let consumer = Consumer::new(
             self.pool.clone(),
             self.redis().await,
             config,
             Arc::new(handler),
-        )
-        .spawn()
+        );
+        tokio::spawn(consumer.run(CancellationToken::new()))
     }
 
     async fn effects(&self) -> Vec<i64> {
@@ -240,16 +241,6 @@ impl Bench {
         let mut redis = self.redis().await;
         redis.xlen(stream).await.expect("xlen")
     }
-
-    async fn cleanup(&self) {
-        let mut redis = self.redis().await;
-        let _: redis::RedisResult<()> = redis
-            .del(&[
-                self.stream.clone(),
-                events::dead_letter_stream(&self.stream),
-            ])
-            .await;
-    }
 }
 
 const LOCAL_REDIS: &str = "redis://127.0.0.1:6379";
@@ -271,7 +262,6 @@ async fn a_committed_event_is_published_and_applied_once() {
     assert_eq!(published, 1);
     assert_eq!(effects, vec![7]);
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -294,7 +284,6 @@ async fn a_rolled_back_change_publishes_nothing() {
 
     assert_eq!(published, 0);
     assert_eq!(bench.stream_len(&bench.stream).await, 0);
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -304,14 +293,13 @@ async fn an_event_committed_while_no_relay_runs_is_published_when_one_starts() {
     bench.commit_event(3).await;
     bench.commit_event(4).await;
 
-    let relay = bench.relay().await.spawn();
+    let relay = tokio::spawn(bench.relay().await.run(CancellationToken::new()));
     let consumer = bench.consumer(Effects { fail_with: None }).await;
     let effects = bench.wait_for_effects(2).await;
 
     assert_eq!(effects, vec![3, 4]);
     relay.abort();
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -346,7 +334,6 @@ async fn an_event_delivered_twice_has_one_effect() {
 
     assert_eq!(effects, vec![5, 6]);
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -380,7 +367,6 @@ async fn a_poison_event_is_dead_lettered_and_the_stream_keeps_flowing() {
         1
     );
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -412,7 +398,6 @@ async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
     );
     assert_eq!(dead_len, 1);
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -444,7 +429,6 @@ async fn entries_left_pending_by_a_crashed_consumer_are_taken_over() {
 
     assert_eq!(effects, vec![21]);
     consumer.abort();
-    bench.cleanup().await;
 }
 
 /// A Redis of the test's own, with the append-only file on, that can be
@@ -538,7 +522,7 @@ async fn a_redis_crash_and_restart_loses_no_published_event() {
     for id in 1..=20 {
         bench.commit_event(id).await;
     }
-    let relay = bench.relay().await.spawn();
+    let relay = tokio::spawn(bench.relay().await.run(CancellationToken::new()));
     let consumer = bench.consumer(Effects { fail_with: None }).await;
     let before = bench.wait_for_effects(5).await.len();
 
@@ -593,7 +577,6 @@ async fn an_event_no_route_handles_is_acknowledged_without_a_transaction() {
     assert_eq!(recorded, 1, "only the routed event was recorded");
     assert_eq!(pending, 0, "both were acknowledged");
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -621,7 +604,6 @@ async fn the_events_of_one_read_are_applied_in_one_transaction_and_all_acknowled
     assert_eq!(pending, 0, "every entry was acknowledged at once");
     assert_eq!(committed.load(Ordering::SeqCst), 10);
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -660,7 +642,6 @@ async fn failing_events_in_a_read_leave_the_others_applied_once_and_meet_their_o
         "the rolled-back attempt's effects were dropped"
     );
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -711,7 +692,6 @@ async fn a_read_that_fails_together_is_applied_one_by_one_at_once() {
     let waiting = MenuChanged::decode(envelope.payload.as_slice()).expect("a payload");
     assert_eq!(waiting.restaurant_id, 54);
     consumer.abort();
-    bench.cleanup().await;
 }
 
 #[tokio::test]
@@ -753,5 +733,95 @@ async fn the_same_event_twice_in_one_read_has_one_effect() {
     assert_eq!(bench.processed().await, (2, 1), "one transaction");
     assert_eq!(pending, 0, "the duplicates were acknowledged too");
     consumer.abort();
-    bench.cleanup().await;
+}
+
+/// [`Effects`] held at a gate: tells when the first event arrives, then
+/// waits until the gate opens before applying it.
+struct Gated {
+    effects: Effects,
+    arrived: Arc<tokio::sync::Notify>,
+    gate: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Handler for Gated {
+    fn handle<'a>(
+        &'a self,
+        work: &'a mut Work<'_>,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            self.arrived.notify_one();
+            let mut gate = self.gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+            self.effects.handle(work, event).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_consumer_finishes_its_read_and_leaves_nothing_pending() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    bench.publish_events(1..=10).await;
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let handler = Gated {
+        effects: Effects { fail_with: None },
+        arrived: arrived.clone(),
+        gate,
+    };
+    // Nothing is retried or claimed while the test runs: whatever is
+    // acknowledged was acknowledged by this consumer on its way out.
+    let consumer = Consumer::new(
+        bench.pool.clone(),
+        bench.redis().await,
+        bench.config_without_retries(),
+        Arc::new(handler),
+    );
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(stop.clone()));
+    tokio::time::timeout(Duration::from_secs(10), arrived.notified())
+        .await
+        .expect("the consumer reads the events");
+
+    // The read is in hand: stop, then let the handler go on.
+    stop.cancel();
+    open.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the consumer stops")
+        .expect("without a panic");
+
+    let mut redis = bench.redis().await;
+    let pending: redis::streams::StreamPendingReply = redis
+        .xpending(&bench.stream, "test-group")
+        .await
+        .expect("pending");
+    assert_eq!(
+        pending.count(),
+        0,
+        "nothing left for another consumer to claim"
+    );
+    assert_eq!(bench.effects().await, (1..=10).collect::<Vec<i64>>());
+    let consumers: redis::streams::StreamInfoConsumersReply = redis
+        .xinfo_consumers(&bench.stream, "test-group")
+        .await
+        .expect("consumers");
+    assert!(consumers.consumers.is_empty(), "it left its group");
+}
+
+#[tokio::test]
+async fn a_stopped_relay_publishes_what_was_committed_before_it_stops() {
+    let bench = Bench::new(LOCAL_REDIS).await;
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(bench.relay().await.run(stop.clone()));
+    for id in 1..=5 {
+        bench.commit_event(id).await;
+    }
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the relay stops")
+        .expect("without a panic");
+
+    assert_eq!(bench.stream_len(&bench.stream).await, 5);
 }

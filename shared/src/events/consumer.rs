@@ -30,7 +30,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{ENVELOPE_FIELD, Envelope, Event, dead_letter_stream};
@@ -183,18 +183,28 @@ impl Consumer {
         Ok(())
     }
 
-    /// Runs until the task is aborted.
-    pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(self.run())
-    }
-
-    async fn run(mut self) {
-        while let Err(e) = self.ensure_groups().await {
-            tracing::warn!(error = %e, "cannot create consumer groups; retrying");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+    /// Applies events until `stop` is cancelled, then finishes the read in
+    /// hand — applied and acknowledged — and stops. A read is never cut
+    /// short: Redis counts an entry as this consumer's the moment it
+    /// delivers it, so a read abandoned halfway would leave entries pending
+    /// on a consumer that is gone until another one claims them. Leaving,
+    /// the consumer removes itself from its group if it holds nothing, so
+    /// the group lists only consumers that may still come back.
+    pub async fn run(mut self, stop: CancellationToken) {
+        loop {
+            match stop.run_until_cancelled(self.ensure_groups()).await {
+                None => return,
+                Some(Ok(())) => break,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot create consumer groups; retrying");
+                    let _ = stop
+                        .run_until_cancelled(tokio::time::sleep(Duration::from_secs(1)))
+                        .await;
+                }
+            }
         }
         let mut last_retry_scan = tokio::time::Instant::now();
-        loop {
+        while !stop.is_cancelled() {
             if last_retry_scan.elapsed() >= self.config.retry_base {
                 last_retry_scan = tokio::time::Instant::now();
                 if let Err(e) = self.retry_pending().await {
@@ -205,10 +215,52 @@ impl Consumer {
                 Ok(entries) => self.process_read(entries).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading events failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let pause = tokio::time::sleep(Duration::from_millis(500));
+                    let _ = stop.run_until_cancelled(pause).await;
                     // A restarted Redis may have lost nothing but forgotten
                     // nothing either; the groups exist or are made again.
                     let _ = self.ensure_groups().await;
+                }
+            }
+        }
+        self.leave().await;
+    }
+
+    /// Removes this consumer from its groups where it holds no entry; one
+    /// that still holds entries (failed, waiting for their retry) stays,
+    /// so another consumer can claim them.
+    async fn leave(&mut self) {
+        for stream in self.config.streams.clone() {
+            let held: redis::RedisResult<redis::streams::StreamPendingCountReply> =
+                redis::cmd("XPENDING")
+                    .arg(&stream)
+                    .arg(&self.config.group)
+                    .arg("-")
+                    .arg("+")
+                    .arg(1)
+                    .arg(&self.config.consumer)
+                    .query_async(&mut self.redis)
+                    .await;
+            match held {
+                Ok(held) if held.ids.is_empty() => {
+                    let left: redis::RedisResult<i64> = redis::cmd("XGROUP")
+                        .arg("DELCONSUMER")
+                        .arg(&stream)
+                        .arg(&self.config.group)
+                        .arg(&self.config.consumer)
+                        .query_async(&mut self.redis)
+                        .await;
+                    if let Err(e) = left {
+                        tracing::warn!(error = %e, stream, "leaving the consumer group failed");
+                    }
+                }
+                Ok(held) => tracing::info!(
+                    stream,
+                    pending = held.ids.len(),
+                    "stopping with events still to retry; another consumer will claim them"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, stream, "cannot tell what this consumer holds")
                 }
             }
         }

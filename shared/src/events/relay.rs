@@ -11,7 +11,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::ENVELOPE_FIELD;
 use super::outbox::CHANNEL;
@@ -21,6 +21,8 @@ const BATCH: i64 = 256;
 /// How often the relay looks even without a notification (a notification
 /// can be missed while the listener reconnects).
 const POLL: Duration = Duration::from_millis(1000);
+/// How often published rows older than a day are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// How many published rows the relay remembers, to tell a wake-up it has
 /// already answered: far more than go out between a commit and the
 /// arrival of its notice.
@@ -54,54 +56,69 @@ impl Relay {
         }
     }
 
-    /// Runs the relay until the task is aborted.
-    pub fn spawn(self) -> JoinHandle<()> {
-        tokio::spawn(self.run())
-    }
-
-    async fn run(mut self) {
+    /// Publishes until `stop` is cancelled. Stopping never cuts a batch:
+    /// the relay stops while it waits, and first publishes what was
+    /// committed up to then, so a clean stop leaves nothing for the next
+    /// start but rows committed after it.
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut listener: Option<PgListener> = None;
         let mut pruned = tokio::time::Instant::now();
         loop {
             if listener.is_none() {
-                listener = match PgListener::connect_with(&self.pool).await {
-                    Ok(mut l) => match l.listen(CHANNEL).await {
-                        Ok(()) => Some(l),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "outbox listen failed; polling");
-                            None
-                        }
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "outbox listener unavailable; polling");
-                        None
-                    }
-                };
+                listener = self.listen().await;
             }
-            // Drain everything committed so far before waiting again.
-            loop {
-                match self.publish_batch().await {
-                    Ok(n) if n == BATCH as usize => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "publishing the outbox failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        break;
-                    }
-                }
+            // Told to stop before this drain began: it takes everything
+            // committed until then, and is the last.
+            let last = stop.is_cancelled();
+            self.drain().await;
+            if last {
+                return;
             }
-            if pruned.elapsed() > Duration::from_secs(600) {
+            if pruned.elapsed() > PRUNE_EVERY {
                 pruned = tokio::time::Instant::now();
                 self.prune().await;
             }
-            match listener.as_mut() {
-                Some(l) => {
-                    if let Err(e) = self.await_news(l).await {
-                        tracing::warn!(error = %e, "outbox listener lost; reconnecting");
-                        listener = None;
-                    }
+            let waited = match listener.as_mut() {
+                Some(l) => stop.run_until_cancelled(self.await_news(l)).await,
+                None => stop
+                    .run_until_cancelled(tokio::time::sleep(POLL))
+                    .await
+                    .map(Ok),
+            };
+            if let Some(Err(e)) = waited {
+                tracing::warn!(error = %e, "outbox listener lost; reconnecting");
+                listener = None;
+            }
+        }
+    }
+
+    /// A listener for the relay's wake-ups, or `None` to poll instead.
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "outbox listener unavailable; polling"))
+            .ok()?;
+        match listener.listen(CHANNEL).await {
+            Ok(()) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox listen failed; polling");
+                None
+            }
+        }
+    }
+
+    /// Publishes everything committed so far, batch after batch; after a
+    /// failure, pauses and leaves the rest to the next round.
+    async fn drain(&mut self) {
+        loop {
+            match self.publish_batch().await {
+                Ok(n) if n == BATCH as usize => continue,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing the outbox failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    return;
                 }
-                None => tokio::time::sleep(POLL).await,
             }
         }
     }
