@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use foodmesh_shared::config::DiscoveryConfig;
-use foodmesh_shared::testing::SpawnedService;
 use foodmesh_shared::testing::consul::ConsulDouble;
+use foodmesh_shared::testing::{SpawnedService, TestStreams};
 use foodmesh_shared::{Application, ServiceConfig, ServiceName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tonic_health::pb::HealthCheckRequest;
@@ -213,6 +213,8 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
     let base = free_port_run();
     let gateway_port = base + 6;
     let prefix = format!("test_up_{}", uuid::Uuid::new_v4().simple());
+    // The mesh's event streams, under a prefix of their own, go with the test.
+    let streams = TestStreams::adopt(prefix.clone());
     let mut launcher = tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
         .args([
             "up",
@@ -224,6 +226,7 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
             &prefix,
         ])
         .env_remove("CONSUL_HTTP_ADDR")
+        .env("EVENT_STREAM_PREFIX", streams.prefix())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -13,7 +13,7 @@ use foodmesh_proto::events::v1::MenuChanged;
 use foodmesh_shared::events::consumer::{Consumer, ConsumerConfig, Handler, HandlerError};
 use foodmesh_shared::events::relay::Relay;
 use foodmesh_shared::events::{self, Event, outbox};
-use foodmesh_shared::testing::TestDb;
+use foodmesh_shared::testing::{TestDb, TestStreams};
 use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
 use prost::Message;
@@ -77,6 +77,7 @@ struct Bench {
     redis_url: String,
     stream: String,
     _db: TestDb,
+    _streams: TestStreams,
 }
 
 impl Bench {
@@ -91,12 +92,14 @@ impl Bench {
         .execute(&pool)
         .await
         .expect("effects table");
-        let prefix = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut streams = TestStreams::new();
+        streams.also_on(redis_url);
         Self {
             pool,
             redis_url: redis_url.to_owned(),
-            stream: format!("{prefix}:restaurant"),
+            stream: format!("{}:restaurant", streams.prefix()),
             _db: db,
+            _streams: streams,
         }
     }
 

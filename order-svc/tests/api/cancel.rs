@@ -11,7 +11,8 @@ use pb::OrderStatus as S;
 use tonic::Code;
 
 use crate::helpers::{
-    actor, customer, fields, paid_by, reason, spawn_app, spawn_app_with, staff, takeout,
+    actor, customer, fields, paid_by, reason, spawn_app, spawn_app_with_manual_clock, staff,
+    takeout,
 };
 
 #[tokio::test]
@@ -51,11 +52,7 @@ async fn a_customer_cannot_cancel_someone_elses_order() {
 
 #[tokio::test]
 async fn a_customer_cancels_a_confirmed_order_only_within_the_window() {
-    let app = spawn_app_with(OrderConfig {
-        cancel_window: Duration::from_secs(1),
-        ..OrderConfig::default()
-    })
-    .await;
+    let app = spawn_app_with_manual_clock().await;
     let menu = app.a_menu().await;
     let early = app
         .an_order(paid_by(pb::PaymentMethod::Cash, takeout(&menu, 5)))
@@ -63,9 +60,11 @@ async fn a_customer_cancels_a_confirmed_order_only_within_the_window() {
     let late = app
         .an_order(paid_by(pb::PaymentMethod::Cash, takeout(&menu, 5)))
         .await;
+    let window = OrderConfig::default().cancel_window;
 
+    app.clock.advance(window);
     let in_time = app.cancel(early.id, customer(5), "", "").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.clock.advance(Duration::from_secs(1));
     let too_late = app
         .cancel(late.id, customer(5), "", "")
         .await

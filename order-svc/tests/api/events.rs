@@ -1,8 +1,6 @@
 //! Orders moved by other services' events, written to their streams as
 //! they would write them: payment, kitchen and delivery.
 
-use std::time::Duration;
-
 use foodmesh_proto::accounting::v1::Payment;
 use foodmesh_proto::common::v1::{ActorKind, Money};
 use foodmesh_proto::delivery::v1::Delivery;
@@ -10,6 +8,7 @@ use foodmesh_proto::events::v1::{DeliveryEvent, PaymentEvent, TicketEvent};
 use foodmesh_proto::kitchen::v1::Ticket;
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_shared::ServiceName;
+use foodmesh_shared::testing;
 use pb::OrderStatus as S;
 
 use crate::helpers::{TestApp, paid_by, seed_order, spawn_app, takeout};
@@ -78,7 +77,7 @@ async fn a_card_order_waits_for_its_payment_and_is_confirmed_once_even_if_the_ev
         &payment(order.id),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_until_consumed(ServiceName::Accounting).await;
 
     assert!(confirmed.confirmed_at.is_some());
     let history = app.history(order.id).await;
@@ -272,4 +271,31 @@ async fn an_event_that_does_not_fit_the_order_is_ignored_and_the_stream_flows_on
 
     app.wait_for_status(order.id, S::Confirmed).await;
     assert_eq!(app.history(order.id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_finished_test_leaves_none_of_its_event_streams_behind() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.an_order(paid_by(pb::PaymentMethod::Cash, seed_order(&menu)))
+        .await;
+    let prefix = app.streams.prefix().to_owned();
+    let own_stream = format!("{prefix}:order");
+    let mut published = false;
+    for _ in 0..500 {
+        let keys = testing::keys_under_prefix(&prefix).expect("redis answers");
+        if keys.contains(&own_stream) {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(published, "the order's events reach {own_stream}");
+
+    drop(app);
+
+    assert_eq!(
+        testing::keys_under_prefix(&prefix).expect("redis answers"),
+        Vec::<String>::new()
+    );
 }

@@ -11,8 +11,9 @@ use foodmesh_proto::events::v1::Envelope;
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_proto::restaurant::v1 as rpb;
 use foodmesh_shared::ServiceName;
+use foodmesh_shared::clock::Clock;
 use foodmesh_shared::config::DiscoveryConfig;
-use foodmesh_shared::testing::{self, SpawnedService, service_config};
+use foodmesh_shared::testing::{self, SpawnedService, TestStreams, service_config};
 use order_svc::OrderConfig;
 use pb::order_service_client::OrderServiceClient;
 use prost::Message;
@@ -24,18 +25,19 @@ use tonic::transport::Channel;
 /// The order-svc client every test talks through.
 pub type Client = OrderServiceClient<Channel>;
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
 /// A running mesh of two. Dropping it stops both services, drops their
 /// databases and deletes its event streams.
 pub struct TestApp {
     pub order: SpawnedService,
     pub restaurant: SpawnedService,
-    pub prefix: String,
     pub pool: PgPool,
     client: Client,
     restaurants: RestaurantServiceClient<Channel>,
     replicas: Vec<oneshot::Sender<()>>,
+    /// What order-svc decides by: the system's, or one the test moves.
+    pub clock: Clock,
+    /// Last: its keys go once the services above have stopped.
+    pub streams: TestStreams,
 }
 
 /// The menu of the restaurant every test orders from.
@@ -53,7 +55,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: OrderConfig) -> TestApp {
-    spawn(settings, None).await
+    spawn(settings, None, Clock::system()).await
+}
+
+/// order-svc deciding by a clock that stands still until the test moves it.
+pub async fn spawn_app_with_manual_clock() -> TestApp {
+    let clock = Clock::manual(chrono::Utc::now());
+    spawn(OrderConfig::default(), None, clock).await
 }
 
 /// order-svc with restaurant-svc's address pointing where nothing listens.
@@ -61,18 +69,21 @@ pub async fn spawn_app_with_restaurant_down() -> TestApp {
     spawn(
         OrderConfig::default(),
         Some("http://127.0.0.1:9".to_owned()),
+        Clock::system(),
     )
     .await
 }
 
-async fn spawn(settings: OrderConfig, restaurant_at: Option<String>) -> TestApp {
+async fn spawn(settings: OrderConfig, restaurant_at: Option<String>, clock: Clock) -> TestApp {
     let restaurant = SpawnedService::start(ServiceName::Restaurant, restaurant_svc::build).await;
-    let prefix = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let streams = TestStreams::new();
+    let prefix = streams.prefix().to_owned();
     let restaurant_url = restaurant_at.unwrap_or_else(|| restaurant.url());
     let order = SpawnedService::start_with(
         ServiceName::Order,
         |c| {
             c.event_prefix = prefix.clone();
+            c.clock = clock.clone();
             c.discovery = DiscoveryConfig::Static(HashMap::from([(
                 ServiceName::Restaurant,
                 restaurant_url.clone(),
@@ -89,11 +100,12 @@ async fn spawn(settings: OrderConfig, restaurant_at: Option<String>) -> TestApp 
     TestApp {
         order,
         restaurant,
-        prefix,
         pool,
         client,
         restaurants,
         replicas: Vec::new(),
+        clock,
+        streams,
     }
 }
 
@@ -110,18 +122,6 @@ impl Drop for TestApp {
         for stop in self.replicas.drain(..) {
             let _ = stop.send(());
         }
-        let pattern = format!("{}:*", self.prefix);
-        // Drop runs outside async context: a plain connection on its own
-        // thread removes this test's streams.
-        let _ = std::thread::spawn(move || -> redis::RedisResult<()> {
-            let mut redis = redis::Client::open(REDIS_URL)?.get_connection()?;
-            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut redis)?;
-            if !keys.is_empty() {
-                redis::cmd("DEL").arg(&keys).query::<()>(&mut redis)?;
-            }
-            Ok(())
-        })
-        .join();
     }
 }
 
@@ -138,7 +138,7 @@ impl TestApp {
     /// another replica would be; returns a client for it.
     pub async fn spawn_replica(&mut self) -> Client {
         let mut config = service_config(ServiceName::Order, self.order.db());
-        config.event_prefix = self.prefix.clone();
+        config.event_prefix = self.streams.prefix().to_owned();
         config.discovery = DiscoveryConfig::Static(HashMap::from([(
             ServiceName::Restaurant,
             self.restaurant.url(),
@@ -399,14 +399,42 @@ impl TestApp {
         envelope
     }
 
-    /// Puts `envelope` on `from`'s stream (again).
-    pub async fn deliver(&self, from: ServiceName, envelope: &Envelope) {
-        let mut redis = redis::Client::open(REDIS_URL)
+    /// Waits (at most 10 s) until order-svc's consumer has read every
+    /// event on `from`'s stream so far and acknowledged it: what it does
+    /// with them is done.
+    pub async fn wait_until_consumed(&self, from: ServiceName) {
+        use redis::AsyncCommands;
+        use redis::streams::{StreamInfoGroupsReply, StreamInfoStreamReply};
+        let mut redis = redis::Client::open(testing::redis_url())
             .expect("redis url")
             .get_multiplexed_async_connection()
             .await
             .expect("redis answers");
-        let stream = foodmesh_shared::events::stream(&self.prefix, from);
+        let stream = foodmesh_shared::events::stream(self.streams.prefix(), from);
+        for _ in 0..500 {
+            let info: StreamInfoStreamReply = redis.xinfo_stream(&stream).await.expect("stream");
+            let groups: StreamInfoGroupsReply = redis.xinfo_groups(&stream).await.expect("groups");
+            let consumed = groups.groups.iter().any(|g| {
+                g.name == "order-svc"
+                    && g.last_delivered_id == info.last_generated_id
+                    && g.pending == 0
+            });
+            if consumed {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("order-svc did not consume everything on {stream} within 10 s");
+    }
+
+    /// Puts `envelope` on `from`'s stream (again).
+    pub async fn deliver(&self, from: ServiceName, envelope: &Envelope) {
+        let mut redis = redis::Client::open(testing::redis_url())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis answers");
+        let stream = foodmesh_shared::events::stream(self.streams.prefix(), from);
         let _: String = redis::cmd("XADD")
             .arg(&stream)
             .arg("*")

@@ -1,5 +1,6 @@
 //! The payment timeout: an order still PENDING after it is cancelled by the
-//! service itself, and its coupon goes back.
+//! service itself, and its coupon goes back. The service's clock is moved
+//! past the timeout rather than waited for.
 
 use std::time::Duration;
 
@@ -9,15 +10,11 @@ use foodmesh_proto::restaurant::v1 as rpb;
 use order_svc::OrderConfig;
 use pb::OrderStatus as S;
 
-use crate::helpers::{paid_by, spawn_app_with, takeout};
+use crate::helpers::{paid_by, spawn_app_with_manual_clock, takeout};
 
 #[tokio::test]
 async fn an_unpaid_order_is_cancelled_after_the_timeout_and_its_coupon_released() {
-    let app = spawn_app_with(OrderConfig {
-        order_timeout: Duration::from_secs(1),
-        ..OrderConfig::default()
-    })
-    .await;
+    let app = spawn_app_with_manual_clock().await;
     let menu = app.a_menu().await;
     app.a_coupon(rpb::CreateCouponRequest {
         restaurant_id: menu.restaurant_id,
@@ -38,6 +35,8 @@ async fn an_unpaid_order_is_cancelled_after_the_timeout_and_its_coupon_released(
         .await;
     assert_eq!(app.redemptions(menu.restaurant_id, "WELCOME").await, 1);
 
+    app.clock
+        .advance(OrderConfig::default().order_timeout + Duration::from_secs(1));
     app.wait_for_status(unpaid.id, S::Cancelled).await;
 
     let last = app.history(unpaid.id).await.pop().expect("history");

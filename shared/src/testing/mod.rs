@@ -1,5 +1,7 @@
 //! Test harness shared by every crate's tests (feature `test-util`):
 //! [`TestDb`] gives each test its own fresh database on the real Postgres,
+//! [`TestStreams`] its own event streams on the real Redis (both removed
+//! when the test ends),
 //! [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
 //! run on development machines, and [`reason`] and [`fields`] read a
 //! refusal the way [`crate::status::refusal`] builds it.
@@ -89,8 +91,124 @@ impl Drop for TestDb {
     }
 }
 
+/// The Redis tests use: `REDIS_URL`, else the local one.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A prefix of Redis keys (`<prefix>:order`, `<prefix>:order:dead`, …)
+/// that exists for one test only: every key under it is deleted when this
+/// value drops. A harness holds it after the services that publish under
+/// it, so it drops once they are stopped.
+#[derive(Debug)]
+pub struct TestStreams {
+    prefix: String,
+    redis_urls: Vec<String>,
+}
+
+impl TestStreams {
+    /// A prefix no other test uses, on the tests' Redis.
+    pub fn new() -> Self {
+        Self::adopt(format!("test_{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Takes over `prefix`, whose keys go when this drops.
+    pub fn adopt(prefix: String) -> Self {
+        Self {
+            prefix,
+            redis_urls: vec![redis_url()],
+        }
+    }
+
+    /// Also deletes the prefix's keys on the Redis at `url` (a test's own
+    /// Redis server).
+    pub fn also_on(&mut self, url: &str) {
+        if !self.redis_urls.iter().any(|u| u == url) {
+            self.redis_urls.push(url.to_owned());
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// The keys under `prefix` on the tests' Redis now: what a test left
+/// behind, once its [`TestStreams`] is gone.
+///
+/// # Errors
+/// Redis is unreachable.
+pub fn keys_under_prefix(prefix: &str) -> redis::RedisResult<Vec<String>> {
+    keys_under(&redis_url(), prefix)
+}
+
+impl Default for TestStreams {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestStreams {
+    fn drop(&mut self) {
+        let prefix = self.prefix.clone();
+        let urls = std::mem::take(&mut self.redis_urls);
+        // Drop runs outside async context: plain connections on a thread of
+        // their own. A second pass catches what a service stopped a moment
+        // ago had in flight on another connection.
+        let deleted = std::thread::spawn(move || -> redis::RedisResult<()> {
+            for pass in 0..2 {
+                if pass > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                for url in &urls {
+                    let keys = keys_under(url, &prefix)?;
+                    if !keys.is_empty() {
+                        let mut redis = redis::Client::open(url.as_str())?.get_connection()?;
+                        redis::cmd("UNLINK").arg(&keys).query::<()>(&mut redis)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .join();
+        if !matches!(deleted, Ok(Ok(()))) {
+            eprintln!(
+                "warning: the test's Redis keys under {} were not all deleted",
+                self.prefix
+            );
+        }
+    }
+}
+
+/// Every key under `prefix` on the Redis at `url`, found with `SCAN` (not
+/// `KEYS`, which blocks the server while it runs).
+fn keys_under(url: &str, prefix: &str) -> redis::RedisResult<Vec<String>> {
+    let mut redis = redis::Client::open(url)?.get_connection()?;
+    let pattern = format!("{prefix}:*");
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut redis)?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
+    }
+}
+
 /// Configuration for a service under test: its own fresh database, port 0,
-/// static discovery, and event streams under a prefix no other test uses.
+/// static discovery, and event streams under a prefix no other test uses
+/// (which a [`TestStreams`] should own, as [`SpawnedService`] does).
 pub fn service_config(service: crate::ServiceName, db: &TestDb) -> crate::ServiceConfig {
     let mut config = crate::ServiceConfig::from_lookup(service, &|_| None)
         .expect("default configuration parses");
@@ -109,6 +227,8 @@ pub struct SpawnedService {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     db: TestDb,
+    /// Last, so its keys go after the task is stopped.
+    streams: TestStreams,
 }
 
 impl SpawnedService {
@@ -161,6 +281,8 @@ impl SpawnedService {
     {
         let mut config = service_config(service, &db);
         tweak(&mut config);
+        let mut streams = TestStreams::adopt(config.event_prefix.clone());
+        streams.also_on(&config.redis_url);
         let app = build(config).await.expect("the service builds");
         let addr = app.local_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -172,6 +294,7 @@ impl SpawnedService {
             stop: Some(stop),
             task,
             db,
+            streams,
         }
     }
 
@@ -192,8 +315,10 @@ impl SpawnedService {
 
     /// Ends the service at once, as a killed process ends: no deregistration,
     /// no draining, background work (relay, consumers) cut wherever it is.
-    /// The database survives, for [`SpawnedService::start_on`].
+    /// The database survives, for [`SpawnedService::start_on`], and so do
+    /// its event streams: whoever set their prefix owns them.
     pub async fn crash(mut self) -> TestDb {
+        self.streams.redis_urls.clear();
         self.task.abort();
         let _ = (&mut self.task).await;
         let placeholder = TestDb {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::config::{DiscoveryConfig, LogFormat, TelemetryConfig};
-use foodmesh_shared::testing::{SpawnedService, TestDb};
+use foodmesh_shared::testing::{SpawnedService, TestDb, TestStreams};
 use gateway::GatewayConfig;
 use gateway::auth::Role;
 use reqwest::Method;
@@ -80,8 +80,9 @@ pub struct Mesh {
     order_addr: Option<std::net::SocketAddr>,
     // Kept running for as long as the mesh lives.
     _kitchen: Option<SpawnedService>,
-    prefix: String,
     redis_url: String,
+    /// Last: its keys go once the services above have stopped.
+    streams: TestStreams,
 }
 
 /// How to run a mesh with orders: which Redis carries the events, and
@@ -163,8 +164,13 @@ impl Mesh {
 
     async fn build(orders: Option<MeshOptions>) -> Mesh {
         init_logs();
-        let prefix = format!("test_e2e_{}", uuid::Uuid::new_v4().simple());
         let options = orders.clone().unwrap_or_default();
+        let mut streams = TestStreams::new();
+        streams.also_on(&options.redis_url);
+        if let Some(url) = &options.order_redis_url {
+            streams.also_on(url);
+        }
+        let prefix = streams.prefix().to_owned();
         let restaurant = {
             let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
             SpawnedService::start_with(
@@ -233,8 +239,8 @@ impl Mesh {
             restaurant,
             order,
             _kitchen: kitchen,
-            prefix,
             redis_url: options.redis_url,
+            streams,
         }
     }
 
@@ -248,7 +254,7 @@ impl Mesh {
 
     /// The stream `service` publishes its events to.
     pub fn stream_of(&self, service: ServiceName) -> String {
-        foodmesh_shared::events::stream(&self.prefix, service)
+        foodmesh_shared::events::stream(self.streams.prefix(), service)
     }
 
     /// The Redis restaurant-svc and kitchen-svc use.
@@ -272,7 +278,7 @@ impl Mesh {
     pub async fn restart_order_svc(&mut self, db: TestDb, redis_url: &str) {
         let order = start_order_svc(
             db,
-            &self.prefix,
+            self.streams.prefix(),
             redis_url,
             &self.restaurant.url(),
             self.order_addr,
