@@ -27,10 +27,10 @@ use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
 
 use crate::domain::DomainError;
-use crate::domain::ticket::{
-    FulfilmentKind, ItemInput, MAX_INSTRUCTIONS, MAX_NOTES, NewTicket, PrepMinutes, StatusChange,
-    TicketInput,
+use crate::domain::new_ticket::{
+    ItemInput, MAX_INSTRUCTIONS, MAX_NOTES, NewTicket, PrepMinutes, TicketInput,
 };
+use crate::domain::ticket::{FulfilmentKind, StatusChange};
 use crate::domain::{Text, ticket::Ticket};
 use crate::store::{self, Received};
 use crate::{grpc, observe};

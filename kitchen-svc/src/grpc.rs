@@ -15,10 +15,10 @@ use pb::kitchen_service_server::KitchenService;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
+use crate::domain::new_ticket::{ItemInput, NewTicket, TicketInput};
 use crate::domain::queue::{KitchenStats, QueueFilter, QueueUpdate, StatsWindow};
 use crate::domain::ticket::{
-    Fulfilment, FulfilmentKind, ItemInput, NewTicket, StatusChange, Ticket, TicketInput,
-    TicketStatus, parse_reason,
+    Fulfilment, FulfilmentKind, StatusChange, Ticket, TicketStatus, parse_reason,
 };
 use crate::domain::{DomainError, Finish, Page, TicketRef, Violations, both, parse_id};
 use crate::store::Store;

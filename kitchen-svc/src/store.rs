@@ -16,10 +16,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use foodmesh_shared::work::Work;
 use sqlx::{FromRow, PgConnection, PgPool, QueryBuilder};
 
+use crate::domain::new_ticket::NewTicket;
 use crate::domain::queue::{KitchenStats, PrepTimes, QueueFilter, StatsWindow};
-use crate::domain::ticket::{
-    Fulfilment, NewTicket, StatusChange, Ticket, TicketItem, TicketStatus,
-};
+use crate::domain::ticket::{Fulfilment, StatusChange, Ticket, TicketItem, TicketStatus};
 use crate::domain::{DomainError, Page, TicketRef};
 use crate::{events, observe};
 

@@ -2,10 +2,11 @@
 //! gRPC: input arrives as plain values, is parsed into types that can only
 //! hold valid data, and every refusal is a [`DomainError`].
 //!
-//! Write models ([`ticket::NewTicket`], [`ticket::StatusChange`]) are built
-//! from parsed values; read models ([`ticket::Ticket`]) are plain structs
-//! filled from what was stored, which was valid when written.
+//! Write models ([`new_ticket::NewTicket`], [`ticket::StatusChange`]) are
+//! built from parsed values; read models ([`ticket::Ticket`]) are plain
+//! structs filled from what was stored, which was valid when written.
 
+pub mod new_ticket;
 pub mod queue;
 pub mod ticket;
 
