@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use foodmesh_proto::events::v1::{OrderEvent, TicketEvent};
+use foodmesh_proto::events::v1::OrderEvent;
 use foodmesh_proto::order::v1 as order;
 use foodmesh_shared::events::consumer::{Handler, HandlerError, Router};
 use foodmesh_shared::events::{Event, outbox};
@@ -27,13 +27,10 @@ use foodmesh_shared::work::Work;
 use futures::future::BoxFuture;
 
 use crate::domain::DomainError;
-use crate::domain::new_ticket::{
-    ItemInput, MAX_INSTRUCTIONS, MAX_NOTES, NewTicket, PrepMinutes, TicketInput,
-};
-use crate::domain::ticket::{FulfilmentKind, StatusChange};
-use crate::domain::{Text, ticket::Ticket};
+use crate::domain::new_ticket::NewTicket;
+use crate::domain::ticket::{StatusChange, Ticket};
 use crate::store::{self, Received};
-use crate::{grpc, observe};
+use crate::{convert, observe};
 
 /// Adds `ticket`'s current status as an event to the outbox, as part of
 /// `work`.
@@ -45,15 +42,12 @@ pub async fn publish(
     stream: &str,
     ticket: &Ticket,
 ) -> Result<(), sqlx::Error> {
-    let event = TicketEvent {
-        ticket: Some(grpc::ticket_to_pb(ticket)),
-    };
     outbox::enqueue(
         work,
         stream,
         ticket.status.event_type(),
         &ticket.id.to_string(),
-        &event,
+        &convert::ticket_event(ticket),
     )
     .await?;
     Ok(())
@@ -125,7 +119,7 @@ impl OnOrder {
     ) -> Result<(), HandlerError> {
         // A broken order is a broken contract with order-svc: dead-letter
         // it loudly rather than cook something else.
-        let new = NewTicket::parse(&ticket_input(order, prep_minutes)).map_err(|e| {
+        let new = NewTicket::parse(&convert::ticket_input(order, prep_minutes)).map_err(|e| {
             HandlerError::Reject(format!("order {} cannot become a ticket: {e}", order.id))
         })?;
         match store::receive_confirmed(work, &self.stream, &new, store::now())
@@ -198,107 +192,9 @@ impl OnOrder {
     }
 }
 
-/// What the kitchen needs of an order. Free text the order already
-/// accepted is cut to the kitchen's limits rather than refused; an
-/// estimate beyond the maximum is capped.
-fn ticket_input(order: &order::Order, prep_minutes: u32) -> TicketInput {
-    let order_type = order::OrderType::try_from(order.order_type).ok();
-    let fulfilment = match order_type {
-        Some(order::OrderType::DineIn) => Some(FulfilmentKind::Table),
-        Some(order::OrderType::Takeout) => Some(FulfilmentKind::Pickup),
-        Some(order::OrderType::Delivery) => Some(FulfilmentKind::Delivery),
-        Some(order::OrderType::Unspecified) | None => None,
-    };
-    let table_number = if fulfilment == Some(FulfilmentKind::Table) {
-        order.table_number.clone()
-    } else {
-        String::new()
-    };
-    TicketInput {
-        order_id: order.id,
-        order_number: order.order_number.clone(),
-        restaurant_id: order.restaurant_id,
-        fulfilment,
-        table_number,
-        items: order
-            .items
-            .iter()
-            .map(|line| ItemInput {
-                name: line.name.clone(),
-                quantity: line.quantity,
-                modifiers: line.options.iter().map(|o| o.name.clone()).collect(),
-                special_instructions: Text::<MAX_INSTRUCTIONS>::truncated(
-                    &line.special_instructions,
-                )
-                .as_str()
-                .to_owned(),
-            })
-            .collect(),
-        prep_minutes: PrepMinutes::clamped(prep_minutes).get(),
-        notes: Text::<MAX_NOTES>::truncated(&order.notes)
-            .as_str()
-            .to_owned(),
-    }
-}
-
 fn retry(error: DomainError) -> HandlerError {
     match error {
         DomainError::Unexpected(cause) => HandlerError::Retry(cause),
         other => HandlerError::Retry(anyhow::Error::new(other)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn order(order_type: order::OrderType) -> order::Order {
-        order::Order {
-            id: 9,
-            order_number: "H4K7PZ".to_owned(),
-            restaurant_id: 2,
-            order_type: order_type.into(),
-            table_number: "7".to_owned(),
-            notes: "n".repeat(MAX_NOTES + 10),
-            items: vec![order::OrderLine {
-                name: "Pad thai".to_owned(),
-                quantity: 2,
-                options: vec![order::OrderLineOption {
-                    option_id: 1,
-                    name: "extra peanuts".to_owned(),
-                    price_delta: None,
-                }],
-                special_instructions: "mild".to_owned(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn an_order_becomes_a_ticket_with_its_options_as_modifiers() {
-        let input = ticket_input(&order(order::OrderType::DineIn), 0);
-        let ticket = NewTicket::parse(&input).expect("valid");
-        assert_eq!(ticket.fulfilment.table_number(), "7");
-        assert_eq!(ticket.items[0].modifiers[0].as_str(), "extra peanuts");
-        assert_eq!(ticket.items[0].special_instructions.as_str(), "mild");
-        assert_eq!(ticket.notes.as_str().chars().count(), MAX_NOTES);
-        assert_eq!(ticket.prep.get(), PrepMinutes::DEFAULT);
-    }
-
-    #[test]
-    fn only_dine_in_orders_keep_their_table() {
-        let input = ticket_input(&order(order::OrderType::Takeout), 20);
-        assert_eq!(input.fulfilment, Some(FulfilmentKind::Pickup));
-        assert_eq!(input.table_number, "");
-        assert_eq!(input.prep_minutes, 20);
-        assert!(NewTicket::parse(&input).is_ok());
-    }
-
-    #[test]
-    fn an_order_without_a_type_is_refused() {
-        let input = ticket_input(&order(order::OrderType::Unspecified), 99_999);
-        assert_eq!(input.prep_minutes, PrepMinutes::MAX);
-        assert!(NewTicket::parse(&input).is_err());
     }
 }

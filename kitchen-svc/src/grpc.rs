@@ -1,13 +1,12 @@
 //! The gRPC face of kitchen-svc. Each method turns its request into domain
 //! values (naming every bad field by its path in the request), calls the
 //! store or the change feed, and turns the result back into the contract's
-//! messages. Prost types go no deeper than this module and the events it
-//! builds ([`ticket_to_pb`]).
+//! messages ([`crate::convert`]). Prost types go no deeper than this module,
+//! the event consumer and the conversions.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 
-use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_shared::status;
@@ -15,11 +14,10 @@ use pb::kitchen_service_server::KitchenService;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
+use crate::convert::{fulfilment_from_pb, stats_to_pb, status_from_pb, ticket_to_pb, update_to_pb};
 use crate::domain::new_ticket::{ItemInput, NewTicket, TicketInput};
-use crate::domain::queue::{KitchenStats, QueueFilter, QueueUpdate, StatsWindow};
-use crate::domain::ticket::{
-    Fulfilment, FulfilmentKind, StatusChange, Ticket, TicketStatus, parse_reason,
-};
+use crate::domain::queue::{QueueFilter, StatsWindow};
+use crate::domain::ticket::{StatusChange, TicketStatus, parse_reason};
 use crate::domain::{DomainError, Finish, Page, TicketRef, Violations, both, parse_id};
 use crate::store::Store;
 use crate::watch::ChangeFeed;
@@ -200,128 +198,10 @@ impl From<DomainError> for Status {
     }
 }
 
-// ----- proto → domain ------------------------------------------------------
-
-/// A status a request names; UNSPECIFIED and unknown numbers are not one.
-fn status_from_pb(raw: i32) -> Result<TicketStatus, String> {
-    use pb::TicketStatus as P;
-    match P::try_from(raw) {
-        Ok(P::Queued) => Ok(TicketStatus::Queued),
-        Ok(P::Accepted) => Ok(TicketStatus::Accepted),
-        Ok(P::Preparing) => Ok(TicketStatus::Preparing),
-        Ok(P::Ready) => Ok(TicketStatus::Ready),
-        Ok(P::PickedUp) => Ok(TicketStatus::PickedUp),
-        Ok(P::Cancelled) => Ok(TicketStatus::Cancelled),
-        Ok(P::Rejected) => Ok(TicketStatus::Rejected),
-        Ok(P::Unspecified) | Err(_) => Err("must be a ticket status".to_owned()),
-    }
-}
-
-fn fulfilment_from_pb(raw: i32) -> Option<FulfilmentKind> {
-    use pb::Fulfilment as P;
-    match P::try_from(raw) {
-        Ok(P::Table) => Some(FulfilmentKind::Table),
-        Ok(P::Pickup) => Some(FulfilmentKind::Pickup),
-        Ok(P::Delivery) => Some(FulfilmentKind::Delivery),
-        Ok(P::Unspecified) | Err(_) => None,
-    }
-}
-
 /// `restaurant_id` as an optional scope: 0 is none.
 fn restaurant_scope(v: &mut Violations, raw: i64) -> Option<Option<i64>> {
     match raw {
         0 => Some(None),
         id => v.check("restaurant_id", parse_id(id)).map(Some),
-    }
-}
-
-// ----- domain → proto ------------------------------------------------------
-
-fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
-}
-
-fn status_to_pb(status: TicketStatus) -> pb::TicketStatus {
-    use pb::TicketStatus as P;
-    match status {
-        TicketStatus::Queued => P::Queued,
-        TicketStatus::Accepted => P::Accepted,
-        TicketStatus::Preparing => P::Preparing,
-        TicketStatus::Ready => P::Ready,
-        TicketStatus::PickedUp => P::PickedUp,
-        TicketStatus::Cancelled => P::Cancelled,
-        TicketStatus::Rejected => P::Rejected,
-    }
-}
-
-fn fulfilment_to_pb(fulfilment: &Fulfilment) -> pb::Fulfilment {
-    match fulfilment.kind() {
-        FulfilmentKind::Table => pb::Fulfilment::Table,
-        FulfilmentKind::Pickup => pb::Fulfilment::Pickup,
-        FulfilmentKind::Delivery => pb::Fulfilment::Delivery,
-    }
-}
-
-/// A ticket as the contract shows it: in replies, updates and events.
-pub fn ticket_to_pb(t: &Ticket) -> pb::Ticket {
-    pb::Ticket {
-        id: t.id,
-        order_id: t.order_id,
-        order_number: t.order_number.clone(),
-        restaurant_id: t.restaurant_id,
-        status: status_to_pb(t.status).into(),
-        fulfilment: fulfilment_to_pb(&t.fulfilment).into(),
-        table_number: t.fulfilment.table_number().to_owned(),
-        items: t
-            .items
-            .iter()
-            .map(|item| pb::TicketItem {
-                name: item.name.clone(),
-                quantity: item.quantity,
-                modifiers: item.modifiers.clone(),
-                special_instructions: item.special_instructions.clone(),
-            })
-            .collect(),
-        reason: t.reason.clone(),
-        ready_by: time_to_pb(t.ready_by),
-        created_at: time_to_pb(t.created_at),
-        started_at: t.started_at.and_then(time_to_pb),
-        ready_at: t.ready_at.and_then(time_to_pb),
-        preparation_seconds: t.preparation_seconds().unwrap_or(0),
-        notes: t.notes.clone(),
-        updated_at: time_to_pb(t.updated_at),
-        accepted_at: t.accepted_at.and_then(time_to_pb),
-        picked_up_at: t.picked_up_at.and_then(time_to_pb),
-        version: t.version,
-    }
-}
-
-fn update_to_pb(update: QueueUpdate) -> pb::TicketUpdate {
-    let (ticket, kind) = match update {
-        QueueUpdate::Snapshot(t) => (Some(t), pb::TicketUpdateKind::Snapshot),
-        QueueUpdate::Synced => (None, pb::TicketUpdateKind::Synced),
-        QueueUpdate::Changed(t) => (Some(t), pb::TicketUpdateKind::Changed),
-    };
-    pb::TicketUpdate {
-        ticket: ticket.as_ref().map(ticket_to_pb),
-        kind: kind.into(),
-    }
-}
-
-fn stats_to_pb(s: KitchenStats) -> pb::KitchenStats {
-    pb::KitchenStats {
-        queued: s.queued,
-        in_progress: s.preparing,
-        avg_preparation_seconds: s.preparation.avg_seconds,
-        accepted: s.accepted,
-        ready: s.ready,
-        p90_preparation_seconds: s.preparation.p90_seconds,
-        prepared: s.preparation.count,
-        window_minutes: s.window_minutes,
-        avg_wait_seconds: s.preparation.avg_wait_seconds,
-        overdue: s.overdue,
     }
 }

@@ -15,10 +15,13 @@
 //!   Postgres `LISTEN/NOTIFY`.
 //! - [`grpc`] — the `KitchenService` implementation: proto → domain, call,
 //!   domain → proto, and the one mapping of errors to statuses.
+//! - [`convert`] — domain ↔ protobuf: the ticket messages, the
+//!   `TicketEvent` payload, and the one mapping of an order to a ticket.
 //! - [`observe`] — the business metrics.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
 
+pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
