@@ -1,8 +1,8 @@
 //! The gRPC face of kitchen-svc. Each method turns its request into domain
-//! values (naming every bad field by its path in the request), calls the
-//! store or the change feed, and turns the result back into the contract's
-//! messages ([`crate::convert`]). Prost types go no deeper than this module,
-//! the event consumer and the conversions.
+//! values (naming every bad field by its path in the request), calls a use
+//! case ([`crate::service`]) or the change feed, and turns the result back
+//! into the contract's messages ([`crate::convert`]). Prost types go no
+//! deeper than this module, the event consumer and the conversions.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -19,7 +19,7 @@ use crate::domain::new_ticket::{ItemInput, NewTicket, TicketInput};
 use crate::domain::queue::{QueueFilter, StatsWindow};
 use crate::domain::ticket::{StatusChange, TicketStatus, parse_reason};
 use crate::domain::{DomainError, Finish, Page, TicketRef, Violations, both, parse_id};
-use crate::store::Store;
+use crate::service::Kitchen;
 use crate::watch::ChangeFeed;
 
 /// The `ErrorInfo.domain` of every error this service returns.
@@ -30,14 +30,14 @@ type Reply<T> = Result<Response<T>, Status>;
 /// The `KitchenService` implementation.
 #[derive(Debug, Clone)]
 pub struct KitchenApi {
-    store: Store,
+    kitchen: Kitchen,
     feed: ChangeFeed,
 }
 
 impl KitchenApi {
-    /// Serves from `store`, with live queues from `feed`.
-    pub fn new(store: Store, feed: ChangeFeed) -> Self {
-        Self { store, feed }
+    /// Serves the use cases of `kitchen`, with live queues from `feed`.
+    pub fn new(kitchen: Kitchen, feed: ChangeFeed) -> Self {
+        Self { kitchen, feed }
     }
 }
 
@@ -65,7 +65,7 @@ impl KitchenService for KitchenApi {
             notes: req.notes,
         };
         let new = NewTicket::parse(&input)?;
-        let ticket = self.store.create_ticket(&new).await?;
+        let ticket = self.kitchen.create_ticket(&new).await?;
         Ok(Response::new(ticket_to_pb(&ticket)))
     }
 
@@ -88,7 +88,7 @@ impl KitchenService for KitchenApi {
         };
         let scope = restaurant_scope(&mut v, req.restaurant_id);
         let (key, scope) = v.finish(|| Some((key?, scope?)))?;
-        let ticket = self.store.ticket(key, scope).await?;
+        let ticket = self.kitchen.ticket(key, scope).await?;
         Ok(Response::new(ticket_to_pb(&ticket)))
     }
 
@@ -107,7 +107,7 @@ impl KitchenService for KitchenApi {
             QueueFilter::parse(req.restaurant_id, &statuses),
             Page::parse(page_request.page_size, &page_request.page_token),
         )?;
-        let (tickets, next) = self.store.list(&filter, page).await?;
+        let (tickets, next) = self.kitchen.list(&filter, page).await?;
         Ok(Response::new(pb::ListTicketsResponse {
             tickets: tickets.iter().map(ticket_to_pb).collect(),
             page: Some(common::PageResponse {
@@ -137,7 +137,7 @@ impl KitchenService for KitchenApi {
                 scope?,
             ))
         })?;
-        let ticket = self.store.change_status(id, scope, &change).await?;
+        let ticket = self.kitchen.change_status(id, scope, &change).await?;
         Ok(Response::new(ticket_to_pb(&ticket)))
     }
 
@@ -162,7 +162,7 @@ impl KitchenService for KitchenApi {
         let restaurant_id = v.check("restaurant_id", parse_id(req.restaurant_id));
         let window = v.check("window_minutes", StatsWindow::parse(req.window_minutes));
         let (restaurant_id, window) = v.finish(|| Some((restaurant_id?, window?)))?;
-        let stats = self.store.stats(restaurant_id, window).await?;
+        let stats = self.kitchen.stats(restaurant_id, window).await?;
         Ok(Response::new(stats_to_pb(stats)))
     }
 }

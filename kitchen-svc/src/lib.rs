@@ -4,20 +4,22 @@
 //! order's own events cancel or clear its ticket.
 //!
 //! # Layout
+//! Lowest first: a module uses only modules listed before it.
 //! - [`domain`] — the rules: parsing input into valid tickets, the
 //!   transition table, estimates, and [`domain::DomainError`]. Knows
 //!   neither SQL nor gRPC.
-//! - [`store`] — every SQL statement and transaction, including the
-//!   outbox event and the change notification of each change.
-//! - [`events`] — the `ticket.*` events published and the order events
-//!   consumed.
+//! - [`store`] — every SQL statement, and nothing else.
+//! - [`convert`] — domain ↔ protobuf: the ticket messages, the
+//!   `TicketEvent` payload, and the one mapping of an order to a ticket.
+//! - [`observe`] — the business metrics.
+//! - [`service`] — the use cases, each one unit of work over store and
+//!   domain with its outbox event, its change notice and its metrics.
+//! - [`events`] — the consumer of order-svc's events, calling the use
+//!   cases.
 //! - [`watch`] — live queues for displays, across replicas, through
 //!   Postgres `LISTEN/NOTIFY`.
 //! - [`grpc`] — the `KitchenService` implementation: proto → domain, call,
 //!   domain → proto, and the one mapping of errors to statuses.
-//! - [`convert`] — domain ↔ protobuf: the ticket messages, the
-//!   `TicketEvent` payload, and the one mapping of an order to a ticket.
-//! - [`observe`] — the business metrics.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
 
@@ -26,6 +28,7 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod observe;
+pub mod service;
 pub mod store;
 pub mod watch;
 
@@ -53,17 +56,21 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
     observe::describe();
     let bus = EventBus::new(&config);
-    let store = store::Store::new(pool.clone(), bus.own_stream());
+    let kitchen = service::Kitchen::new(
+        store::Store::new(pool.clone()),
+        bus.own_stream(),
+        config.clock.clone(),
+    );
     let server = GrpcServer::new();
-    let (feed, feed_tasks) = watch::ChangeFeed::connect(store.clone(), server.health())
+    let (feed, feed_tasks) = watch::ChangeFeed::connect(&pool, kitchen.clone(), server.health())
         .await
         .context("listening for ticket changes")?;
-    let api = grpc::KitchenApi::new(store, feed);
+    let api = grpc::KitchenApi::new(kitchen.clone(), feed);
     let server = server.add_service(KitchenServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
     let relay = bus.relay(pool.clone()).await?;
-    let orders = Arc::new(events::router(&bus.own_stream()));
+    let orders = Arc::new(events::router(&kitchen));
     let consumer = bus.consumer(pool, &[ServiceName::Order], orders).await?;
     app.background("ticket change feed", |stop| feed_tasks.run(stop));
     app.background("outbox relay", |stop| relay.run(stop));

@@ -5,10 +5,9 @@
 //! - `kitchen_preparation_seconds{restaurant_id}` — seconds from PREPARING
 //!   to READY, recorded as each ticket becomes READY.
 //!
-//! Changes are counted after their commit: those made through the API by
-//! the store, those made by an order event through the consumer's
-//! `on_commit`, so an event applied again after its transaction rolled
-//! back is counted once.
+//! A change is counted once its unit of work commits (the use cases hand
+//! the count to the work), so an event applied again after its transaction
+//! rolled back is counted once.
 
 use crate::domain::ticket::{Ticket, TicketStatus};
 

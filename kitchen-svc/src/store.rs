@@ -1,30 +1,17 @@
-//! Every SQL statement of kitchen-svc, and the transactions that make its
-//! writes atomic. Takes domain values, returns domain values.
-//!
-//! Every change of a ticket, in the same transaction:
-//! - locks the ticket's row (`FOR UPDATE`), so of two racing changes the
-//!   second sees the first's result and is judged against it;
-//! - writes the new state guarded by the version it read;
-//! - adds `ticket.<status>` to the outbox ([`crate::events`]);
-//! - notifies [`CHANNEL`] with the restaurant, ticket and version, which
-//!   Postgres delivers at commit to every instance's change feed
-//!   ([`crate::watch`]).
+//! Every SQL statement of kitchen-svc, and nothing else. Statements take a
+//! connection, so the use cases decide what shares a transaction. Takes
+//! domain values, returns domain values.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SubsecRound, Utc};
-use foodmesh_shared::work::Work;
-use sqlx::{FromRow, PgConnection, PgPool, QueryBuilder};
+use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::domain::new_ticket::NewTicket;
 use crate::domain::queue::{KitchenStats, PrepTimes, QueueFilter, StatsWindow};
-use crate::domain::ticket::{Fulfilment, StatusChange, Ticket, TicketItem, TicketStatus};
+use crate::domain::ticket::{Fulfilment, Ticket, TicketItem, TicketStatus};
 use crate::domain::{DomainError, Page, TicketRef};
-use crate::{events, observe};
-
-/// The Postgres channel every ticket change is announced on, with the
-/// payload `<restaurant_id>:<ticket_id>:<version>`.
-pub const CHANNEL: &str = "kitchen_changes";
 
 impl From<sqlx::Error> for DomainError {
     fn from(error: sqlx::Error) -> Self {
@@ -32,42 +19,28 @@ impl From<sqlx::Error> for DomainError {
     }
 }
 
-/// Postgres access for the service; cheap to clone (it is a pool).
+/// The pool the service's statements run on; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: PgPool,
-    stream: String,
 }
 
-/// A change announced on [`CHANNEL`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChangeNotice {
-    /// The ticket's restaurant, so watchers of other queues skip it.
-    pub restaurant_id: i64,
-    /// The ticket.
-    pub ticket_id: i64,
-    /// The ticket's version after the change.
-    pub version: i64,
-}
-
-impl ChangeNotice {
-    /// Reads a notification's payload; `None` if it is not one of ours.
-    pub fn parse(payload: &str) -> Option<Self> {
-        let mut parts = payload.split(':').map(str::parse::<i64>);
-        let notice = Self {
-            restaurant_id: parts.next()?.ok()?,
-            ticket_id: parts.next()?.ok()?,
-            version: parts.next()?.ok()?,
-        };
-        parts.next().is_none().then_some(notice)
+impl Store {
+    /// Wraps a migrated pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 
-    fn payload(ticket: &Ticket) -> String {
-        format!("{}:{}:{}", ticket.restaurant_id, ticket.id, ticket.version)
+    /// A connection, for a unit of work or for reads.
+    ///
+    /// # Errors
+    /// The pool cannot give one.
+    pub async fn conn(&self) -> Result<PoolConnection<Postgres>, DomainError> {
+        Ok(self.pool.acquire().await?)
     }
 }
 
-/// What receiving an order did.
+/// What inserting a ticket found.
 #[derive(Debug, Clone)]
 pub enum Received {
     /// A new ticket was queued.
@@ -102,257 +75,172 @@ macro_rules! select_tickets {
     };
 }
 
-/// The time of a change, at the precision Postgres keeps, so a ticket
-/// built in memory equals the one read back.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+/// One ticket with its items; `lock` takes its row lock until the
+/// transaction ends, so of two racing changes the second sees the
+/// first's result and is judged against it.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn find_ticket(
+    conn: &mut PgConnection,
+    key: TicketRef,
+    lock: bool,
+) -> Result<Option<Ticket>, DomainError> {
+    let (column, value) = match key {
+        TicketRef::Id(id) => ("id", id),
+        TicketRef::Order(order_id) => ("order_id", order_id),
+    };
+    let sql = format!(
+        "{} WHERE {column} = $1{}",
+        select_tickets!(),
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let tickets = with_items(conn, row.into_iter().collect()).await?;
+    Ok(tickets.into_iter().next())
 }
 
-impl Store {
-    /// Wraps a migrated pool; events go to `stream` (the service's own).
-    pub fn new(pool: PgPool, stream: String) -> Self {
-        Self { pool, stream }
-    }
+/// One page of a restaurant's tickets in the filter's statuses, oldest
+/// first, and the token of the next page if there is one.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn tickets(
+    conn: &mut PgConnection,
+    filter: &QueueFilter,
+    page: Page,
+) -> Result<(Vec<Ticket>, Option<String>), DomainError> {
+    let statuses: Vec<&str> = filter.statuses().iter().map(|s| s.as_str()).collect();
+    let (after_time, after_id) = page.after().unzip();
+    let rows: Vec<TicketRow> = sqlx::query_as(concat!(
+        select_tickets!(),
+        " WHERE restaurant_id = $1 AND status = ANY($2)
+            AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
+          ORDER BY created_at, id LIMIT $5"
+    ))
+    .bind(filter.restaurant_id())
+    .bind(&statuses)
+    .bind(after_time)
+    .bind(after_id.unwrap_or(0))
+    // One more than the page, to learn whether another page follows.
+    .bind(i64::from(page.size()) + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tickets = with_items(conn, rows).await?;
+    let size = page.size() as usize;
+    let next = if tickets.len() > size {
+        tickets.truncate(size);
+        tickets
+            .last()
+            .map(|t| Page::token_after(t.created_at, t.id))
+    } else {
+        None
+    };
+    Ok((tickets, next))
+}
 
-    /// The pool, for the change feed's listener.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
+/// Every open ticket of a restaurant, oldest first: what a display shows
+/// when it starts watching.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn open_tickets(
+    conn: &mut PgConnection,
+    restaurant_id: i64,
+) -> Result<Vec<Ticket>, DomainError> {
+    let open: Vec<&str> = TicketStatus::OPEN.iter().map(|s| s.as_str()).collect();
+    let rows: Vec<TicketRow> = sqlx::query_as(concat!(
+        select_tickets!(),
+        " WHERE restaurant_id = $1 AND status = ANY($2) ORDER BY created_at, id"
+    ))
+    .bind(restaurant_id)
+    .bind(&open)
+    .fetch_all(&mut *conn)
+    .await?;
+    with_items(conn, rows).await
+}
 
-    /// Queues a ticket for `new`'s order, or returns the order's existing
-    /// ticket untouched.
-    ///
-    /// # Errors
-    /// Only unexpected database failures.
-    pub async fn create_ticket(&self, new: &NewTicket) -> Result<Ticket, DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        let mut work = Work::begin(&mut conn).await?;
-        let received = receive(&mut work, &self.stream, new, now()).await?;
-        if let Received::Queued(ticket) = &received {
-            let ticket = ticket.clone();
-            work.on_commit(move || observe::ticket_changed(&ticket));
-        }
-        work.commit().await?.announce(&mut conn).await;
-        Ok(received.into_ticket())
-    }
-
-    /// One ticket; with `scope`, only if it is that restaurant's.
-    ///
-    /// # Errors
-    /// [`DomainError::TicketNotFound`].
-    pub async fn ticket(&self, key: TicketRef, scope: Option<i64>) -> Result<Ticket, DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        find(&mut conn, key, false)
-            .await?
-            .filter(|t| scope.is_none_or(|r| r == t.restaurant_id))
-            .ok_or(DomainError::TicketNotFound(key))
-    }
-
-    /// A ticket by id if it exists: for watchers, which learn of changes
-    /// by id.
-    ///
-    /// # Errors
-    /// Only unexpected database failures.
-    pub async fn find_ticket(&self, id: i64) -> Result<Option<Ticket>, DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        find(&mut conn, TicketRef::Id(id), false).await
-    }
-
-    /// Applies a staff member's `change` to ticket `id`; with `scope`, only
-    /// if it is that restaurant's.
-    ///
-    /// # Errors
-    /// [`DomainError::TicketNotFound`], or the refusals of
-    /// [`Ticket::apply`].
-    pub async fn change_status(
-        &self,
-        id: i64,
-        scope: Option<i64>,
-        change: &StatusChange,
-    ) -> Result<Ticket, DomainError> {
-        let key = TicketRef::Id(id);
-        let mut conn = self.pool.acquire().await?;
-        let mut work = Work::begin(&mut conn).await?;
-        let current = find(work.conn(), key, true)
-            .await?
-            .filter(|t| scope.is_none_or(|r| r == t.restaurant_id))
-            .ok_or(DomainError::TicketNotFound(key))?;
-        let next = current.apply(change, now())?;
-        write_status(work.conn(), &current, &next).await?;
-        record_change(&mut work, &self.stream, &next).await?;
-        let changed = next.clone();
-        work.on_commit(move || observe::ticket_changed(&changed));
-        work.commit().await?.announce(&mut conn).await;
-        Ok(next)
-    }
-
-    /// One page of a restaurant's tickets in the filter's statuses, oldest
-    /// first, and the token of the next page if there is one.
-    ///
-    /// # Errors
-    /// Only unexpected database failures.
-    pub async fn list(
-        &self,
-        filter: &QueueFilter,
-        page: Page,
-    ) -> Result<(Vec<Ticket>, Option<String>), DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        let statuses: Vec<&str> = filter.statuses().iter().map(|s| s.as_str()).collect();
-        let (after_time, after_id) = page.after().unzip();
-        let rows: Vec<TicketRow> = sqlx::query_as(concat!(
-            select_tickets!(),
-            " WHERE restaurant_id = $1 AND status = ANY($2)
-                AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4))
-              ORDER BY created_at, id LIMIT $5"
-        ))
-        .bind(filter.restaurant_id())
-        .bind(&statuses)
-        .bind(after_time)
-        .bind(after_id.unwrap_or(0))
-        // One more than the page, to learn whether another page follows.
-        .bind(i64::from(page.size()) + 1)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut tickets = with_items(&mut conn, rows).await?;
-        let size = page.size() as usize;
-        let next = if tickets.len() > size {
-            tickets.truncate(size);
-            tickets
-                .last()
-                .map(|t| Page::token_after(t.created_at, t.id))
-        } else {
-            None
-        };
-        Ok((tickets, next))
-    }
-
-    /// Every open ticket of a restaurant, oldest first: what a display
-    /// shows when it starts watching.
-    ///
-    /// # Errors
-    /// Only unexpected database failures.
-    pub async fn open_queue(&self, restaurant_id: i64) -> Result<Vec<Ticket>, DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        let open: Vec<&str> = TicketStatus::OPEN.iter().map(|s| s.as_str()).collect();
-        let rows: Vec<TicketRow> = sqlx::query_as(concat!(
-            select_tickets!(),
-            " WHERE restaurant_id = $1 AND status = ANY($2) ORDER BY created_at, id"
-        ))
-        .bind(restaurant_id)
-        .bind(&open)
-        .fetch_all(&mut *conn)
-        .await?;
-        with_items(&mut conn, rows).await
-    }
-
-    /// The open queue's counts now, and preparation times of the tickets
-    /// that became READY within `window`.
-    ///
-    /// # Errors
-    /// Only unexpected database failures.
-    pub async fn stats(
-        &self,
-        restaurant_id: i64,
-        window: StatsWindow,
-    ) -> Result<KitchenStats, DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        let at = now();
-        let counts: QueueCounts = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
-                    count(*) FILTER (WHERE status = 'accepted') AS accepted,
-                    count(*) FILTER (WHERE status = 'preparing') AS preparing,
-                    count(*) FILTER (WHERE status = 'ready') AS ready,
-                    count(*) FILTER (WHERE status <> 'ready' AND ready_by < $2) AS overdue
+/// The open queue's counts at `at`, and preparation times of the tickets
+/// that became READY within `window` before it.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn stats(
+    conn: &mut PgConnection,
+    restaurant_id: i64,
+    window: StatsWindow,
+    at: DateTime<Utc>,
+) -> Result<KitchenStats, DomainError> {
+    let counts: QueueCounts = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
+                count(*) FILTER (WHERE status = 'accepted') AS accepted,
+                count(*) FILTER (WHERE status = 'preparing') AS preparing,
+                count(*) FILTER (WHERE status = 'ready') AS ready,
+                count(*) FILTER (WHERE status <> 'ready' AND ready_by < $2) AS overdue
+         FROM tickets
+         WHERE restaurant_id = $1
+           AND status IN ('queued', 'accepted', 'preparing', 'ready')",
+    )
+    .bind(restaurant_id)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?;
+    // Durations are clamped at zero: instances with skewed clocks may
+    // stamp a ticket READY a moment before it started.
+    let times: PrepRow = sqlx::query_as(
+        "WITH done AS (
+             SELECT GREATEST(EXTRACT(EPOCH FROM ready_at - started_at), 0)::float8 AS prep,
+                    GREATEST(EXTRACT(EPOCH FROM started_at - created_at), 0)::float8 AS wait
              FROM tickets
-             WHERE restaurant_id = $1
-               AND status IN ('queued', 'accepted', 'preparing', 'ready')",
-        )
-        .bind(restaurant_id)
-        .bind(at)
-        .fetch_one(&mut *conn)
-        .await?;
-        // Durations are clamped at zero: instances with skewed clocks may
-        // stamp a ticket READY a moment before it started.
-        let times: PrepRow = sqlx::query_as(
-            "WITH done AS (
-                 SELECT GREATEST(EXTRACT(EPOCH FROM ready_at - started_at), 0)::float8 AS prep,
-                        GREATEST(EXTRACT(EPOCH FROM started_at - created_at), 0)::float8 AS wait
-                 FROM tickets
-                 WHERE restaurant_id = $1 AND ready_at >= $2 AND started_at IS NOT NULL
-             )
-             SELECT count(*) AS prepared,
-                    COALESCE(avg(prep), 0)::float8 AS avg_seconds,
-                    COALESCE(percentile_cont(0.9) WITHIN GROUP (ORDER BY prep), 0)::float8
-                        AS p90_seconds,
-                    COALESCE(avg(wait), 0)::float8 AS avg_wait_seconds
-             FROM done",
-        )
-        .bind(restaurant_id)
-        .bind(window.since(at))
-        .fetch_one(&mut *conn)
-        .await?;
-        Ok(KitchenStats {
-            queued: count(counts.queued),
-            accepted: count(counts.accepted),
-            preparing: count(counts.preparing),
-            ready: count(counts.ready),
-            overdue: count(counts.overdue),
-            preparation: PrepTimes {
-                count: count(times.prepared),
-                avg_seconds: times.avg_seconds,
-                p90_seconds: times.p90_seconds,
-                avg_wait_seconds: times.avg_wait_seconds,
-            },
-            window_minutes: window.minutes(),
-        })
-    }
+             WHERE restaurant_id = $1 AND ready_at >= $2 AND started_at IS NOT NULL
+         )
+         SELECT count(*) AS prepared,
+                COALESCE(avg(prep), 0)::float8 AS avg_seconds,
+                COALESCE(percentile_cont(0.9) WITHIN GROUP (ORDER BY prep), 0)::float8
+                    AS p90_seconds,
+                COALESCE(avg(wait), 0)::float8 AS avg_wait_seconds
+         FROM done",
+    )
+    .bind(restaurant_id)
+    .bind(window.since(at))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(KitchenStats {
+        queued: count(counts.queued),
+        accepted: count(counts.accepted),
+        preparing: count(counts.preparing),
+        ready: count(counts.ready),
+        overdue: count(counts.overdue),
+        preparation: PrepTimes {
+            count: count(times.prepared),
+            avg_seconds: times.avg_seconds,
+            p90_seconds: times.p90_seconds,
+            avg_wait_seconds: times.avg_wait_seconds,
+        },
+        window_minutes: window.minutes(),
+    })
 }
 
-/// Queues a ticket for `new`'s order in the caller's transaction, or finds
-/// the order's existing ticket. A concurrent receipt of the same order
-/// waits on the unique order id and then finds the winner's ticket.
+/// Inserts `new`'s ticket queued at `at`, with its items, and returns it as
+/// written; or finds the order's existing ticket, untouched. A concurrent
+/// insert for the same order waits on the unique order id and then finds
+/// the winner's ticket.
+///
+/// With `heed_cancellation`, nothing is written for an order whose
+/// cancellation is remembered ([`remember_cancelled_order`]), and the
+/// answer is `None`. The caller must then hold [`lock_order`]: the
+/// cancellation is looked for in the insert's own statement, which starts
+/// after the lock is granted and so sees a cancellation committed while it
+/// waited; a look in the lock's own statement would read from before the
+/// wait and could miss it.
 ///
 /// # Errors
 /// Only unexpected database failures.
-pub async fn receive(
-    work: &mut Work<'_>,
-    stream: &str,
-    new: &NewTicket,
-    at: DateTime<Utc>,
-) -> Result<Received, DomainError> {
-    let key = TicketRef::Order(new.order_id);
-    queue(work, stream, new, at, false)
-        .await?
-        .ok_or_else(|| unexpected(format!("{key} conflicted but cannot be read")))
-}
-
-/// Queues the ticket of a confirmed order as [`receive`] does — unless the
-/// order's cancellation came first ([`remember_cancelled_order`]): then
-/// nothing is written and the answer is `None`.
-///
-/// The caller must hold [`lock_order`]. The cancellation is looked for in
-/// the insert's own statement, which starts after the lock is granted and
-/// so sees a cancellation committed while it waited; a look in the lock's
-/// own statement would read from before the wait and could miss it.
-///
-/// # Errors
-/// Only unexpected database failures.
-pub async fn receive_confirmed(
-    work: &mut Work<'_>,
-    stream: &str,
-    new: &NewTicket,
-    at: DateTime<Utc>,
-) -> Result<Option<Received>, DomainError> {
-    queue(work, stream, new, at, true).await
-}
-
-/// Inserts `new`'s ticket, with its items, its event and its notice, and
-/// returns it as written; with `heed_cancellation`, not for an order whose
-/// cancellation is remembered. `None` when neither that ticket nor an
-/// existing one is there.
-async fn queue(
-    work: &mut Work<'_>,
-    stream: &str,
+pub async fn insert_ticket(
+    conn: &mut PgConnection,
     new: &NewTicket,
     at: DateTime<Utc>,
     heed_cancellation: bool,
@@ -376,12 +264,12 @@ async fn queue(
     .bind(new.prep.ready_by(at))
     .bind(at)
     .bind(heed_cancellation)
-    .fetch_optional(work.conn())
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         // The order has a ticket (committed: a conflicting insert waits for
         // the other to end), or it was cancelled and has none.
-        let existing = find(work.conn(), TicketRef::Order(new.order_id), false).await?;
+        let existing = find_ticket(conn, TicketRef::Order(new.order_id), false).await?;
         return Ok(existing.map(Received::Existing));
     };
     let id = row.id;
@@ -398,35 +286,12 @@ async fn queue(
             .push_bind(modifiers)
             .push_bind(item.special_instructions.as_str());
     });
-    items.build().execute(work.conn()).await?;
+    items.build().execute(&mut *conn).await?;
     // The ticket as written: the row as it was returned, the items as they
     // were given.
     let mut ticket = row.into_ticket()?;
     ticket.items = new.items.iter().map(TicketItem::from).collect();
-    record_change(work, stream, &ticket).await?;
     Ok(Some(Received::Queued(ticket)))
-}
-
-/// Applies an order-driven `change` to the order's ticket in the caller's
-/// transaction; `None` when the order has no ticket.
-///
-/// # Errors
-/// The refusals of [`Ticket::apply`] (the caller decides whether they
-/// matter), or unexpected database failures.
-pub async fn change_order_ticket(
-    work: &mut Work<'_>,
-    stream: &str,
-    order_id: i64,
-    change: &StatusChange,
-    at: DateTime<Utc>,
-) -> Result<Option<Ticket>, DomainError> {
-    let Some(current) = find(work.conn(), TicketRef::Order(order_id), true).await? else {
-        return Ok(None);
-    };
-    let next = current.apply(change, at)?;
-    write_status(work.conn(), &current, &next).await?;
-    record_change(work, stream, &next).await?;
-    Ok(Some(next))
 }
 
 /// Serializes the handling of one order's events until the caller's
@@ -460,34 +325,13 @@ pub async fn remember_cancelled_order(
     Ok(())
 }
 
-/// One ticket with its items; `lock` takes its row lock until the
-/// transaction ends.
-async fn find(
-    conn: &mut PgConnection,
-    key: TicketRef,
-    lock: bool,
-) -> Result<Option<Ticket>, DomainError> {
-    let (column, value) = match key {
-        TicketRef::Id(id) => ("id", id),
-        TicketRef::Order(order_id) => ("order_id", order_id),
-    };
-    let sql = format!(
-        "{} WHERE {column} = $1{}",
-        select_tickets!(),
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    let row: Option<TicketRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(value)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let tickets = with_items(conn, row.into_iter().collect()).await?;
-    Ok(tickets.into_iter().next())
-}
-
 /// Writes `next`'s status and times over `current`, which the caller read
 /// under the row lock; the version guard makes a lost lock an error rather
 /// than a lost update.
-async fn write_status(
+///
+/// # Errors
+/// The row moved under the lock, or another database failure.
+pub async fn write_status(
     conn: &mut PgConnection,
     current: &Ticket,
     next: &Ticket,
@@ -515,18 +359,6 @@ async fn write_status(
             current.id
         )));
     }
-    Ok(())
-}
-
-/// Publishes `ticket`'s new state: the outbox event and the notification
-/// for live watchers, both delivered only if `work` commits.
-async fn record_change(
-    work: &mut Work<'_>,
-    stream: &str,
-    ticket: &Ticket,
-) -> Result<(), DomainError> {
-    events::publish(work, stream, ticket).await?;
-    work.notify(CHANNEL, ChangeNotice::payload(ticket));
     Ok(())
 }
 
@@ -668,24 +500,4 @@ struct PrepRow {
     avg_seconds: f64,
     p90_seconds: f64,
     avg_wait_seconds: f64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn change_notices_round_trip_and_strangers_are_ignored() {
-        assert_eq!(
-            ChangeNotice::parse("3:41:2"),
-            Some(ChangeNotice {
-                restaurant_id: 3,
-                ticket_id: 41,
-                version: 2
-            })
-        );
-        for bad in ["", "3:41", "3:41:2:9", "a:b:c", "foodmesh:kitchen"] {
-            assert_eq!(ChangeNotice::parse(bad), None, "{bad}");
-        }
-    }
 }

@@ -1,10 +1,10 @@
 //! Live queues for kitchen displays, correct across replicas.
 //!
-//! Every ticket change notifies the Postgres channel
-//! [`store::CHANNEL`] with its restaurant, ticket and version in its own
-//! transaction; the shared change feed ([`foodmesh_shared::changes`])
-//! brings the notice to every instance's watchers, and a watcher then reads
-//! the changed ticket itself and sends it on.
+//! Every ticket change notifies the Postgres channel [`CHANNEL`] with its
+//! restaurant, ticket and version once its unit of work commits; the
+//! shared change feed ([`foodmesh_shared::changes`]) brings the notice to
+//! every instance's watchers, and a watcher then reads the changed ticket
+//! itself and sends it on.
 //!
 //! Nothing is missed and nothing goes backwards:
 //! - a watcher subscribes before it reads the open queue, so a change
@@ -22,13 +22,14 @@
 use std::collections::HashMap;
 
 use foodmesh_shared::changes::{self, Heard, Subscription};
+use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::server::HealthReporter;
 
 use crate::domain::DomainError;
 use crate::domain::queue::QueueUpdate;
-use crate::store::{self, ChangeNotice, Store};
+use crate::service::{CHANNEL, ChangeNotice, Kitchen};
 
 /// Updates waiting for a slow client before the watcher waits too.
 const CLIENT_BUFFER: usize = 64;
@@ -39,7 +40,7 @@ pub type Updates = ReceiverStream<Result<QueueUpdate, DomainError>>;
 /// Hands out live queues; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ChangeFeed {
-    store: Store,
+    kitchen: Kitchen,
     changes: changes::ChangeFeed<ChangeNotice>,
 }
 
@@ -49,20 +50,21 @@ pub struct ChangeFeed {
 pub type FeedTasks = changes::FeedTasks<ChangeNotice>;
 
 impl ChangeFeed {
-    /// Starts listening on the change channel, so notices committed from
-    /// now on are buffered until the returned tasks run; `health` is the
+    /// Starts listening on the change channel through `pool`, so notices
+    /// committed from now on are buffered until the returned tasks run;
+    /// watchers read the tickets through `kitchen`; `health` is the
     /// server's, whose NOT_SERVING ends every watch.
     ///
     /// # Errors
     /// Postgres is unreachable.
     pub async fn connect(
-        store: Store,
+        pool: &PgPool,
+        kitchen: Kitchen,
         health: HealthReporter,
     ) -> Result<(Self, FeedTasks), DomainError> {
         let (changes, tasks) =
-            changes::ChangeFeed::connect(store.pool(), store::CHANNEL, ChangeNotice::parse, health)
-                .await?;
-        Ok((Self { store, changes }, tasks))
+            changes::ChangeFeed::connect(pool, CHANNEL, ChangeNotice::parse, health).await?;
+        Ok((Self { kitchen, changes }, tasks))
     }
 
     /// The live queue of `restaurant_id`: its open tickets, a synced
@@ -71,7 +73,7 @@ impl ChangeFeed {
         let (out, updates) = mpsc::channel(CLIENT_BUFFER);
         let watcher = Watcher {
             restaurant_id,
-            store: self.store.clone(),
+            kitchen: self.kitchen.clone(),
             // Subscribed before the first read of the queue: see the module
             // documentation.
             changes: self.changes.subscribe(),
@@ -99,7 +101,7 @@ impl From<DomainError> for Stop {
 
 struct Watcher {
     restaurant_id: i64,
-    store: Store,
+    kitchen: Kitchen,
     changes: Subscription<ChangeNotice>,
     out: mpsc::Sender<Result<QueueUpdate, DomainError>>,
     /// The version of each ticket sent since the last snapshot.
@@ -135,7 +137,7 @@ impl Watcher {
 
     /// Sends the open queue and the synced marker.
     async fn snapshot(&mut self) -> Result<(), Stop> {
-        let tickets = self.store.open_queue(self.restaurant_id).await?;
+        let tickets = self.kitchen.open_queue(self.restaurant_id).await?;
         self.sent.clear();
         for ticket in tickets {
             self.sent.insert(ticket.id, ticket.version);
@@ -153,7 +155,7 @@ impl Watcher {
         if known(&self.sent, notice.ticket_id, notice.version) {
             return Ok(());
         }
-        let Some(ticket) = self.store.find_ticket(notice.ticket_id).await? else {
+        let Some(ticket) = self.kitchen.find_ticket(notice.ticket_id).await? else {
             return Ok(());
         };
         if ticket.restaurant_id != self.restaurant_id

@@ -375,8 +375,13 @@ impl StatusChange {
     }
 
     /// The ticket's order was cancelled, for `reason` (cut to the longest
-    /// reason kept).
+    /// reason kept), or for "the order was cancelled" when it gives none.
     pub fn order_cancelled(reason: &str) -> Self {
+        let reason = if reason.trim().is_empty() {
+            "the order was cancelled"
+        } else {
+            reason
+        };
         Self {
             to: TicketStatus::Cancelled,
             reason: Text::truncated(reason),
