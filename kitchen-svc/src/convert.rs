@@ -31,13 +31,15 @@ pub(crate) fn status_from_pb(raw: i32) -> Result<TicketStatus, String> {
     }
 }
 
-pub(crate) fn fulfilment_from_pb(raw: i32) -> Option<FulfilmentKind> {
+/// A fulfilment a request names: `Ok(None)` for UNSPECIFIED.
+pub(crate) fn fulfilment_from_pb(raw: i32) -> Result<Option<FulfilmentKind>, String> {
     use pb::Fulfilment as P;
     match P::try_from(raw) {
-        Ok(P::Table) => Some(FulfilmentKind::Table),
-        Ok(P::Pickup) => Some(FulfilmentKind::Pickup),
-        Ok(P::Delivery) => Some(FulfilmentKind::Delivery),
-        Ok(P::Unspecified) | Err(_) => None,
+        Ok(P::Table) => Ok(Some(FulfilmentKind::Table)),
+        Ok(P::Pickup) => Ok(Some(FulfilmentKind::Pickup)),
+        Ok(P::Delivery) => Ok(Some(FulfilmentKind::Delivery)),
+        Ok(P::Unspecified) => Ok(None),
+        Err(_) => Err("must be TABLE, PICKUP or DELIVERY".to_owned()),
     }
 }
 
@@ -141,9 +143,11 @@ pub(crate) fn ticket_event(ticket: &Ticket) -> TicketEvent {
 
 // ----- order → ticket -----------------------------------------------------
 
-/// What the kitchen needs of an order. Free text the order already
-/// accepted is cut to the kitchen's limits rather than refused; an
-/// estimate beyond the maximum is capped.
+/// What the kitchen needs of an order: the one mapping, for an
+/// `order.confirmed` event and for an order received by hand alike. Only a
+/// dine-in order keeps its table; free text the order already accepted is
+/// cut to the kitchen's limits rather than refused; an estimate beyond the
+/// maximum is capped.
 pub(crate) fn ticket_input(order: &order::Order, prep_minutes: u32) -> TicketInput {
     let order_type = order::OrderType::try_from(order.order_type).ok();
     let fulfilment = match order_type {

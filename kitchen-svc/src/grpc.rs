@@ -14,8 +14,10 @@ use pb::kitchen_service_server::KitchenService;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
-use crate::convert::{fulfilment_from_pb, stats_to_pb, status_from_pb, ticket_to_pb, update_to_pb};
-use crate::domain::new_ticket::{ItemInput, NewTicket, TicketInput};
+use crate::convert::{
+    self, fulfilment_from_pb, stats_to_pb, status_from_pb, ticket_to_pb, update_to_pb,
+};
+use crate::domain::new_ticket::{ItemInput, NewTicket, Overrides, TicketInput};
 use crate::domain::queue::{QueueFilter, StatsWindow};
 use crate::domain::ticket::{StatusChange, TicketStatus, parse_reason};
 use crate::domain::{DomainError, Finish, Page, TicketRef, Violations, both, parse_id};
@@ -44,26 +46,7 @@ impl KitchenApi {
 #[tonic::async_trait]
 impl KitchenService for KitchenApi {
     async fn create_ticket(&self, request: Request<pb::CreateTicketRequest>) -> Reply<pb::Ticket> {
-        let req = request.into_inner();
-        let input = TicketInput {
-            order_id: req.order_id,
-            order_number: req.order_number,
-            restaurant_id: req.restaurant_id,
-            fulfilment: fulfilment_from_pb(req.fulfilment),
-            table_number: req.table_number,
-            items: req
-                .items
-                .into_iter()
-                .map(|item| ItemInput {
-                    name: item.name,
-                    quantity: item.quantity,
-                    modifiers: item.modifiers,
-                    special_instructions: item.special_instructions,
-                })
-                .collect(),
-            prep_minutes: req.prep_minutes,
-            notes: req.notes,
-        };
+        let input = requested_ticket(request.into_inner())?;
         let new = NewTicket::parse(&input)?;
         let ticket = self.kitchen.create_ticket(&new).await?;
         Ok(Response::new(ticket_to_pb(&ticket)))
@@ -198,10 +181,154 @@ impl From<DomainError> for Status {
     }
 }
 
+/// The ticket a create asks for: made from its order with the fields it
+/// sets over the order's ([`convert::ticket_input`], the one mapping of an
+/// order to a ticket), or stated by its fields alone.
+fn requested_ticket(req: pb::CreateTicketRequest) -> Result<TicketInput, DomainError> {
+    let fulfilment = fulfilment_from_pb(req.fulfilment);
+    let Some(order) = req.order else {
+        return Ok(TicketInput {
+            order_id: req.order_id,
+            order_number: req.order_number.unwrap_or_default(),
+            restaurant_id: req.restaurant_id,
+            fulfilment: fulfilment.ok().flatten(),
+            table_number: req.table_number.unwrap_or_default(),
+            items: req
+                .items
+                .into_iter()
+                .map(|item| ItemInput {
+                    name: item.name,
+                    quantity: item.quantity,
+                    modifiers: item.modifiers,
+                    special_instructions: item.special_instructions,
+                })
+                .collect(),
+            prep_minutes: req.prep_minutes.unwrap_or_default(),
+            notes: req.notes.unwrap_or_default(),
+        });
+    };
+    let mut v = Violations::default();
+    if ![0, order.id].contains(&req.order_id) {
+        v.add("order_id", "must be the order's id, or 0");
+    }
+    if ![0, order.restaurant_id].contains(&req.restaurant_id) {
+        v.add("restaurant_id", "must be the order's restaurant, or 0");
+    }
+    if !req.items.is_empty() {
+        v.add(
+            "items",
+            "must be empty with an order: the ticket has its lines",
+        );
+    }
+    let fulfilment = v.check("fulfilment", fulfilment);
+    let overrides = v.finish(|| {
+        Some(Overrides {
+            order_number: req.order_number,
+            fulfilment: fulfilment?,
+            table_number: req.table_number,
+            prep_minutes: req.prep_minutes,
+            notes: req.notes,
+        })
+    })?;
+    Ok(convert::ticket_input(&order, order.prep_minutes).overridden(overrides))
+}
+
 /// `restaurant_id` as an optional scope: 0 is none.
 fn restaurant_scope(v: &mut Violations, raw: i64) -> Option<Option<i64>> {
     match raw {
         0 => Some(None),
         id => v.check("restaurant_id", parse_id(id)).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use foodmesh_proto::order::v1 as order;
+
+    use super::*;
+    use crate::domain::ticket::FulfilmentKind;
+
+    fn dine_in() -> order::Order {
+        order::Order {
+            id: 42,
+            order_number: "K7M2QX".to_owned(),
+            restaurant_id: 1,
+            order_type: order::OrderType::DineIn.into(),
+            table_number: "12".to_owned(),
+            items: vec![order::OrderLine {
+                name: "Margherita".to_owned(),
+                quantity: 2,
+                options: vec![order::OrderLineOption {
+                    name: "extra cheese".to_owned(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            prep_minutes: 20,
+            ..Default::default()
+        }
+    }
+
+    fn from(order: order::Order) -> pb::CreateTicketRequest {
+        pb::CreateTicketRequest {
+            order: Some(order),
+            ..Default::default()
+        }
+    }
+
+    fn violations(result: Result<TicketInput, DomainError>) -> Vec<String> {
+        let Err(DomainError::Invalid(v)) = result else {
+            panic!("expected violations, got {result:?}");
+        };
+        v.iter().map(|f| f.field.clone()).collect()
+    }
+
+    #[test]
+    fn an_order_alone_makes_the_ticket_its_confirmation_would() {
+        let input = requested_ticket(from(dine_in())).expect("valid");
+
+        assert_eq!(input, convert::ticket_input(&dine_in(), 20));
+        assert_eq!(input.fulfilment, Some(FulfilmentKind::Table));
+        assert_eq!(input.table_number, "12");
+        assert_eq!(input.items[0].modifiers, ["extra cheese"]);
+        assert_eq!(input.prep_minutes, 20);
+    }
+
+    #[test]
+    fn the_fields_set_with_an_order_override_it_and_the_others_keep_it() {
+        let input = requested_ticket(pb::CreateTicketRequest {
+            order_id: 42,
+            restaurant_id: 1,
+            fulfilment: pb::Fulfilment::Pickup.into(),
+            table_number: Some(String::new()),
+            notes: Some(String::new()),
+            ..from(order::Order {
+                notes: "ring twice".to_owned(),
+                ..dine_in()
+            })
+        })
+        .expect("valid");
+
+        assert_eq!(input.fulfilment, Some(FulfilmentKind::Pickup));
+        assert_eq!(input.table_number, "");
+        assert_eq!(input.notes, "");
+        assert_eq!(input.order_number, "K7M2QX");
+        assert_eq!(input.prep_minutes, 20);
+    }
+
+    #[test]
+    fn with_an_order_its_id_restaurant_and_lines_are_not_stated_again() {
+        let result = requested_ticket(pb::CreateTicketRequest {
+            order_id: 43,
+            restaurant_id: 2,
+            fulfilment: 42,
+            items: vec![pb::TicketItem::default()],
+            ..from(dine_in())
+        });
+
+        assert_eq!(
+            violations(result),
+            ["order_id", "restaurant_id", "items", "fulfilment"]
+        );
     }
 }

@@ -344,10 +344,10 @@ fn ticket_from_order(order: order_pb::Order) -> pb::CreateTicketRequest {
     };
     pb::CreateTicketRequest {
         order_id: order.id,
-        order_number: order.order_number,
+        order_number: Some(order.order_number),
         restaurant_id: order.restaurant_id,
         fulfilment: fulfilment.into(),
-        table_number: order.table_number,
+        table_number: Some(order.table_number),
         items: order
             .items
             .into_iter()
@@ -358,8 +358,9 @@ fn ticket_from_order(order: order_pb::Order) -> pb::CreateTicketRequest {
                 special_instructions: line.special_instructions,
             })
             .collect(),
-        prep_minutes: order.prep_minutes,
-        notes: order.notes,
+        prep_minutes: Some(order.prep_minutes),
+        notes: Some(order.notes),
+        order: None,
     }
 }
 
@@ -416,7 +417,7 @@ pub async fn create_ticket(
             }
             let mut request = ticket_from_order(order);
             if let Some(number) = body.order_number {
-                request.order_number = number;
+                request.order_number = Some(number);
             }
             if let Some(fulfilment) = body.fulfilment {
                 request.fulfilment = fulfilment.to_proto();
@@ -425,10 +426,10 @@ pub async fn create_ticket(
         }
         Some(items) => pb::CreateTicketRequest {
             order_id: body.order_id,
-            order_number: body.order_number.unwrap_or_default(),
+            order_number: body.order_number,
             restaurant_id,
             fulfilment: body.fulfilment.map_or(0, Fulfilment::to_proto),
-            table_number: String::new(),
+            table_number: None,
             items: items
                 .into_iter()
                 .map(|i| pb::TicketItem {
@@ -438,18 +439,19 @@ pub async fn create_ticket(
                     special_instructions: i.special_instructions,
                 })
                 .collect(),
-            prep_minutes: 0,
-            notes: String::new(),
+            prep_minutes: None,
+            notes: None,
+            order: None,
         },
     };
     if let Some(table) = body.table_number {
-        request.table_number = table;
+        request.table_number = Some(table);
     }
     if let Some(minutes) = body.prep_minutes {
-        request.prep_minutes = minutes;
+        request.prep_minutes = Some(minutes);
     }
     if let Some(notes) = body.notes {
-        request.notes = notes;
+        request.notes = Some(notes);
     }
     let ticket = state.upstreams.kitchen.create_ticket(request).await?;
     let view = TicketView::from_proto(ticket)?;
@@ -712,9 +714,9 @@ mod tests {
         };
         let ticket = ticket_from_order(order);
         assert_eq!(ticket.fulfilment, pb::Fulfilment::Table as i32);
-        assert_eq!(ticket.table_number, "12");
+        assert_eq!(ticket.table_number.as_deref(), Some("12"));
         assert_eq!(ticket.items[0].modifiers, ["extra cheese"]);
-        assert_eq!(ticket.prep_minutes, 20);
+        assert_eq!(ticket.prep_minutes, Some(20));
     }
 
     #[test]

@@ -114,6 +114,36 @@ pub struct TicketInput {
     pub notes: String,
 }
 
+/// What a caller who receives an order by hand sets over the ticket the
+/// order makes; `None` keeps what the order says, and `Some("")` is a
+/// value like any other (no table, no notes). Each value set is held to
+/// the ticket's limits by [`NewTicket::parse`]: unlike the order's own
+/// text, which the mapping from the order cuts to fit, it is refused when
+/// too long.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Overrides {
+    pub(crate) order_number: Option<String>,
+    pub(crate) fulfilment: Option<FulfilmentKind>,
+    pub(crate) table_number: Option<String>,
+    pub(crate) prep_minutes: Option<u32>,
+    pub(crate) notes: Option<String>,
+}
+
+impl TicketInput {
+    /// This input with what `overrides` sets in place of its own.
+    #[must_use]
+    pub(crate) fn overridden(self, overrides: Overrides) -> Self {
+        Self {
+            order_number: overrides.order_number.unwrap_or(self.order_number),
+            fulfilment: overrides.fulfilment.or(self.fulfilment),
+            table_number: overrides.table_number.unwrap_or(self.table_number),
+            prep_minutes: overrides.prep_minutes.unwrap_or(self.prep_minutes),
+            notes: overrides.notes.unwrap_or(self.notes),
+            ..self
+        }
+    }
+}
+
 /// One line of a new ticket, each part valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewItem {
@@ -314,6 +344,45 @@ mod tests {
                 "prep_minutes",
             ]
         );
+    }
+
+    #[test]
+    fn overrides_replace_only_what_they_set_and_an_empty_one_counts() {
+        let kept = input().overridden(Overrides::default());
+        assert_eq!(kept, input());
+
+        let changed = input().overridden(Overrides {
+            order_number: Some("K7P2QY".to_owned()),
+            fulfilment: Some(FulfilmentKind::Pickup),
+            table_number: Some(String::new()),
+            prep_minutes: Some(0),
+            notes: Some("no nuts".to_owned()),
+        });
+        assert_eq!(
+            changed,
+            TicketInput {
+                order_number: "K7P2QY".to_owned(),
+                fulfilment: Some(FulfilmentKind::Pickup),
+                table_number: String::new(),
+                prep_minutes: 0,
+                notes: "no nuts".to_owned(),
+                ..input()
+            }
+        );
+    }
+
+    #[test]
+    fn an_override_beyond_the_limits_is_refused_not_cut() {
+        let long = input().overridden(Overrides {
+            notes: Some("n".repeat(MAX_NOTES + 1)),
+            prep_minutes: Some(PrepMinutes::MAX + 1),
+            ..Overrides::default()
+        });
+        let Err(DomainError::Invalid(v)) = NewTicket::parse(&long) else {
+            panic!("expected violations");
+        };
+        let fields: Vec<_> = v.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["prep_minutes", "notes"]);
     }
 
     #[test]

@@ -373,10 +373,10 @@ static NEXT_BARRIER: AtomicI64 = AtomicI64::new(1_000_000);
 pub fn ticket_request(order_id: i64, restaurant_id: i64) -> pb::CreateTicketRequest {
     pb::CreateTicketRequest {
         order_id,
-        order_number: format!("N{order_id:05}"),
+        order_number: Some(format!("N{order_id:05}")),
         restaurant_id,
         fulfilment: pb::Fulfilment::Table.into(),
-        table_number: "12".to_owned(),
+        table_number: Some("12".to_owned()),
         items: vec![
             pb::TicketItem {
                 name: "Margherita".to_owned(),
@@ -391,8 +391,9 @@ pub fn ticket_request(order_id: i64, restaurant_id: i64) -> pb::CreateTicketRequ
                 special_instructions: String::new(),
             },
         ],
-        prep_minutes: 20,
-        notes: "allergy: walnuts".to_owned(),
+        prep_minutes: Some(20),
+        notes: Some("allergy: walnuts".to_owned()),
+        order: None,
     }
 }
 

@@ -108,7 +108,7 @@ async fn a_confirmation_racing_hand_made_tickets_for_the_same_order_makes_one_ti
             client
                 .create_ticket(pb::CreateTicketRequest {
                     fulfilment: pb::Fulfilment::Pickup.into(),
-                    table_number: String::new(),
+                    table_number: None,
                     ..ticket_request(505, 3)
                 })
                 .await

@@ -2,11 +2,12 @@
 //! (also under concurrency), lookups, and the metrics it feeds.
 
 use foodmesh_proto::kitchen::v1 as pb;
+use foodmesh_proto::order::v1 as order;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 use tonic::Code;
 
-use crate::helpers::{reason, seconds, spawn_app, ticket_request};
+use crate::helpers::{order_with, reason, seconds, spawn_app, ticket_request};
 
 #[tokio::test]
 async fn a_created_ticket_is_queued_with_its_items_table_and_ready_by_estimate() {
@@ -38,12 +39,72 @@ async fn a_created_ticket_is_queued_with_its_items_table_and_ready_by_estimate()
 }
 
 #[tokio::test]
+async fn a_ticket_made_from_an_order_is_the_one_its_confirmation_would_make() {
+    let app = spawn_app().await;
+    let long = order::Order {
+        prep_minutes: 9_999,
+        notes: "n".repeat(2_500),
+        ..order_with(61, 3, order::OrderType::DineIn)
+    };
+
+    let ticket = app
+        .create(pb::CreateTicketRequest {
+            order: Some(long),
+            ..Default::default()
+        })
+        .await;
+
+    assert_eq!(
+        (
+            ticket.order_id,
+            ticket.order_number.as_str(),
+            ticket.restaurant_id
+        ),
+        (61, "Q00061", 3)
+    );
+    assert_eq!(ticket.fulfilment(), pb::Fulfilment::Table);
+    assert_eq!(ticket.table_number, "7");
+    assert_eq!(ticket.items[0].modifiers, ["extra peanuts", "no coriander"]);
+    assert_eq!(ticket.notes.chars().count(), 2_000, "cut, not refused");
+    assert_eq!(
+        seconds(&ticket.ready_by) - seconds(&ticket.created_at),
+        600 * 60,
+        "capped, not refused"
+    );
+}
+
+#[tokio::test]
+async fn the_fields_set_with_an_order_override_what_it_says() {
+    let app = spawn_app().await;
+
+    let ticket = app
+        .create(pb::CreateTicketRequest {
+            fulfilment: pb::Fulfilment::Pickup.into(),
+            table_number: Some(String::new()),
+            prep_minutes: Some(0),
+            notes: Some("at the counter".to_owned()),
+            order: Some(order_with(62, 3, order::OrderType::DineIn)),
+            ..Default::default()
+        })
+        .await;
+
+    assert_eq!(ticket.fulfilment(), pb::Fulfilment::Pickup);
+    assert_eq!(ticket.table_number, "");
+    assert_eq!(ticket.notes, "at the counter");
+    assert_eq!(ticket.order_number, "Q00062");
+    assert_eq!(
+        seconds(&ticket.ready_by) - seconds(&ticket.created_at),
+        15 * 60
+    );
+}
+
+#[tokio::test]
 async fn without_a_preparation_time_a_ticket_is_expected_in_15_minutes() {
     let app = spawn_app().await;
 
     let ticket = app
         .create(pb::CreateTicketRequest {
-            prep_minutes: 0,
+            prep_minutes: None,
             ..ticket_request(42, 3)
         })
         .await;
@@ -62,7 +123,7 @@ async fn a_second_create_for_the_same_order_returns_the_existing_ticket() {
 
     let again = app
         .create(pb::CreateTicketRequest {
-            table_number: "99".to_owned(),
+            table_number: Some("99".to_owned()),
             ..ticket_request(43, 3)
         })
         .await;

@@ -3,9 +3,10 @@
 
 use foodmesh_proto::common::v1::PageRequest;
 use foodmesh_proto::kitchen::v1 as pb;
+use foodmesh_proto::order::v1 as order;
 use tonic::Code;
 
-use crate::helpers::{TestApp, fields, reason, spawn_app, ticket_request, update};
+use crate::helpers::{TestApp, fields, order_with, reason, spawn_app, ticket_request, update};
 
 /// Asserts `result` is a validation refusal naming `expected`, and that
 /// no ticket, line or event was written.
@@ -42,10 +43,10 @@ async fn a_bad_create_names_every_bad_field() {
     let result = client
         .create_ticket(pb::CreateTicketRequest {
             order_id: 0,
-            order_number: "  ".to_owned(),
+            order_number: Some("  ".to_owned()),
             restaurant_id: -5,
             fulfilment: pb::Fulfilment::Pickup.into(),
-            table_number: "12".to_owned(),
+            table_number: Some("12".to_owned()),
             items: vec![
                 pb::TicketItem {
                     name: String::new(),
@@ -55,8 +56,9 @@ async fn a_bad_create_names_every_bad_field() {
                 },
                 ticket_request(2, 3).items[1].clone(),
             ],
-            prep_minutes: 601,
-            notes: "n".repeat(2001),
+            prep_minutes: Some(601),
+            notes: Some("n".repeat(2001)),
+            order: None,
         })
         .await;
     refused(
@@ -80,7 +82,7 @@ async fn a_bad_create_names_every_bad_field() {
     let result = client
         .create_ticket(pb::CreateTicketRequest {
             fulfilment: 0,
-            table_number: String::new(),
+            table_number: None,
             items: Vec::new(),
             ..ticket_request(2, 3)
         })
@@ -90,7 +92,7 @@ async fn a_bad_create_names_every_bad_field() {
     let result = client
         .create_ticket(pb::CreateTicketRequest {
             fulfilment: 42,
-            table_number: "x".repeat(21),
+            table_number: Some("x".repeat(21)),
             ..ticket_request(2, 3)
         })
         .await;
@@ -125,6 +127,38 @@ async fn a_bad_lookup_names_its_fields() {
         let result = client.get_ticket(request).await;
         refused(&app, result, &expected).await;
     }
+}
+
+#[tokio::test]
+async fn a_bad_create_from_an_order_names_its_fields() {
+    let (app, _) = app_with_a_ticket().await;
+    let mut client = app.client();
+    let from = |order_type| pb::CreateTicketRequest {
+        order: Some(order_with(2, 3, order_type)),
+        ..Default::default()
+    };
+
+    let result = client
+        .create_ticket(pb::CreateTicketRequest {
+            items: ticket_request(2, 3).items,
+            ..from(order::OrderType::DineIn)
+        })
+        .await;
+    refused(&app, result, &["items"]).await;
+
+    let result = client
+        .create_ticket(pb::CreateTicketRequest {
+            prep_minutes: Some(601),
+            notes: Some("n".repeat(2001)),
+            ..from(order::OrderType::Takeout)
+        })
+        .await;
+    refused(&app, result, &["prep_minutes", "notes"]).await;
+
+    let result = client
+        .create_ticket(from(order::OrderType::Unspecified))
+        .await;
+    refused(&app, result, &["fulfilment"]).await;
 }
 
 #[tokio::test]
