@@ -239,11 +239,13 @@ pub struct KitchenStatsView {
 }
 
 /// The body of `POST /api/kitchen/orders`: receives an order into the
-/// kitchen by hand (confirmed orders arrive on their own). With only
-/// `order_id`, the ticket is made from the order as order-svc has it;
-/// with `items`, from the body (then `order_number` and `fulfilment` are
-/// required). A second create for the same order returns its ticket
-/// unchanged.
+/// kitchen by hand (confirmed orders arrive on their own). Without
+/// `items`, kitchen-svc makes the ticket from the order as order-svc has
+/// it, as it does for a confirmed order, and each other field given
+/// replaces what the order says (`"table_number": ""` drops its table).
+/// With `items`, the body states the whole ticket (then `order_number` and
+/// `fulfilment` are required). A second create for the same order returns
+/// its ticket unchanged.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"order_id": 42}))]
 pub struct NewTicket {
@@ -257,7 +259,7 @@ pub struct NewTicket {
     pub table_number: Option<String>,
     /// What to make, 1 to 100 items.
     pub items: Option<Vec<TicketItem>>,
-    /// Expected minutes (default 15, at most 600).
+    /// Expected minutes, at most 600; 0 means 15.
     #[schema(maximum = 600)]
     pub prep_minutes: Option<u32>,
     /// For the kitchen.
@@ -334,36 +336,6 @@ impl FromRequestParts<AppState> for KitchenOf {
     }
 }
 
-/// The ticket for an order as order-svc has it, as kitchen-svc makes one
-/// from an `order.confirmed` event.
-fn ticket_from_order(order: order_pb::Order) -> pb::CreateTicketRequest {
-    let fulfilment = match order_pb::OrderType::try_from(order.order_type) {
-        Ok(order_pb::OrderType::DineIn) => pb::Fulfilment::Table,
-        Ok(order_pb::OrderType::Delivery) => pb::Fulfilment::Delivery,
-        _ => pb::Fulfilment::Pickup,
-    };
-    pb::CreateTicketRequest {
-        order_id: order.id,
-        order_number: Some(order.order_number),
-        restaurant_id: order.restaurant_id,
-        fulfilment: fulfilment.into(),
-        table_number: Some(order.table_number),
-        items: order
-            .items
-            .into_iter()
-            .map(|line| pb::TicketItem {
-                name: line.name,
-                quantity: line.quantity,
-                modifiers: line.options.into_iter().map(|o| o.name).collect(),
-                special_instructions: line.special_instructions,
-            })
-            .collect(),
-        prep_minutes: Some(order.prep_minutes),
-        notes: Some(order.notes),
-        order: None,
-    }
-}
-
 /// Receives an order into the kitchen by hand. Kitchen staff, or an admin
 /// with `?restaurant_id=`.
 #[utoipa::path(
@@ -388,20 +360,11 @@ pub async fn create_ticket(
 ) -> Result<Created<TicketView>, Problem> {
     let mut v = Violations::new();
     v.id("order_id", body.order_id);
-    if body.items.is_some() {
-        if body
-            .order_number
-            .as_deref()
-            .is_none_or(|n| n.trim().is_empty())
-        {
-            v.add("order_number", "is required with items");
-        }
-        if body.fulfilment.is_none() {
-            v.add("fulfilment", "is required with items");
-        }
-    }
     v.finish()?;
-    let mut request = match body.items {
+    let (order, items) = match body.items {
+        Some(items) => (None, items),
+        // The order is read only to check it is this kitchen's; kitchen-svc
+        // makes the ticket from it.
         None => {
             let order = state
                 .upstreams
@@ -415,44 +378,28 @@ pub async fn create_ticket(
             if order.restaurant_id != restaurant_id {
                 return Err(Problem::order_not_found(body.order_id));
             }
-            let mut request = ticket_from_order(order);
-            if let Some(number) = body.order_number {
-                request.order_number = Some(number);
-            }
-            if let Some(fulfilment) = body.fulfilment {
-                request.fulfilment = fulfilment.to_proto();
-            }
-            request
+            (Some(order), Vec::new())
         }
-        Some(items) => pb::CreateTicketRequest {
-            order_id: body.order_id,
-            order_number: body.order_number,
-            restaurant_id,
-            fulfilment: body.fulfilment.map_or(0, Fulfilment::to_proto),
-            table_number: None,
-            items: items
-                .into_iter()
-                .map(|i| pb::TicketItem {
-                    name: i.name,
-                    quantity: i.quantity,
-                    modifiers: i.modifiers,
-                    special_instructions: i.special_instructions,
-                })
-                .collect(),
-            prep_minutes: None,
-            notes: None,
-            order: None,
-        },
     };
-    if let Some(table) = body.table_number {
-        request.table_number = Some(table);
-    }
-    if let Some(minutes) = body.prep_minutes {
-        request.prep_minutes = Some(minutes);
-    }
-    if let Some(notes) = body.notes {
-        request.notes = Some(notes);
-    }
+    let request = pb::CreateTicketRequest {
+        order_id: body.order_id,
+        order_number: body.order_number,
+        restaurant_id,
+        fulfilment: body.fulfilment.map_or(0, Fulfilment::to_proto),
+        table_number: body.table_number,
+        items: items
+            .into_iter()
+            .map(|i| pb::TicketItem {
+                name: i.name,
+                quantity: i.quantity,
+                modifiers: i.modifiers,
+                special_instructions: i.special_instructions,
+            })
+            .collect(),
+        prep_minutes: body.prep_minutes,
+        notes: body.notes,
+        order,
+    };
     let ticket = state.upstreams.kitchen.create_ticket(request).await?;
     let view = TicketView::from_proto(ticket)?;
     Ok(created(&format!("/api/kitchen/orders/{}", view.id), view))
@@ -691,33 +638,6 @@ pub async fn get_stats(
 mod tests {
     use super::*;
     use crate::extract::parse_json;
-
-    #[test]
-    fn an_order_becomes_the_ticket_the_kitchen_would_make() {
-        let order = order_pb::Order {
-            id: 42,
-            order_number: "K7M2QX".to_owned(),
-            restaurant_id: 1,
-            order_type: order_pb::OrderType::DineIn as i32,
-            table_number: "12".to_owned(),
-            items: vec![order_pb::OrderLine {
-                name: "Margherita".to_owned(),
-                quantity: 2,
-                options: vec![order_pb::OrderLineOption {
-                    name: "extra cheese".to_owned(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            prep_minutes: 20,
-            ..Default::default()
-        };
-        let ticket = ticket_from_order(order);
-        assert_eq!(ticket.fulfilment, pb::Fulfilment::Table as i32);
-        assert_eq!(ticket.table_number.as_deref(), Some("12"));
-        assert_eq!(ticket.items[0].modifiers, ["extra cheese"]);
-        assert_eq!(ticket.prep_minutes, Some(20));
-    }
 
     #[test]
     fn ticket_statuses_are_lower_snake_case_either_way() {
