@@ -13,11 +13,7 @@ use crate::domain::queue::{KitchenStats, PrepTimes, QueueFilter, StatsWindow};
 use crate::domain::ticket::{Fulfilment, Ticket, TicketItem, TicketStatus};
 use crate::domain::{DomainError, Page, TicketRef};
 
-impl From<sqlx::Error> for DomainError {
-    fn from(error: sqlx::Error) -> Self {
-        DomainError::Unexpected(anyhow::Error::new(error).context("database"))
-    }
-}
+foodmesh_shared::database_failures!(DomainError);
 
 /// The pool the service's statements run on; cheap to clone.
 #[derive(Debug, Clone)]

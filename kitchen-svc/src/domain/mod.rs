@@ -55,29 +55,7 @@ pub enum DomainError {
     Unexpected(#[source] anyhow::Error),
 }
 
-impl DomainError {
-    /// One bad field, for rules checked outside a parser.
-    pub fn invalid(field: impl fmt::Display, description: impl Into<String>) -> Self {
-        Self::Invalid(Violations::one(field, description))
-    }
-}
-
-/// Ends a parse with this service's error, so that `?` in a handler
-/// reaches the one mapping of [`DomainError`] to a status.
-pub trait Finish {
-    /// The value `build` assembles from the parsed parts when nothing was
-    /// wrong (see [`Violations::finish_with`]).
-    ///
-    /// # Errors
-    /// [`DomainError::Invalid`] with every violation recorded.
-    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError>;
-}
-
-impl Finish for Violations {
-    fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, DomainError> {
-        self.finish_with(build).map_err(DomainError::Invalid)
-    }
-}
+foodmesh_shared::refusals!(DomainError);
 
 /// How a request names a ticket, for "not found" messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

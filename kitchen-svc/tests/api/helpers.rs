@@ -11,7 +11,7 @@ use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_proto::order::v1 as order;
 use foodmesh_shared::events::consumer::Consumer;
 use foodmesh_shared::events::{self, ENVELOPE_FIELD};
-use foodmesh_shared::testing::{self, TestDb, service_config};
+use foodmesh_shared::testing::{self, TestDb, TestStreams, service_config};
 use foodmesh_shared::{ServiceConfig, ServiceName};
 use pb::kitchen_service_client::KitchenServiceClient;
 use prost::Message;
@@ -112,6 +112,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub first: Instance,
     _db: TestDb,
+    /// Last: its keys go once the service has stopped.
+    _streams: TestStreams,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -119,6 +121,7 @@ pub async fn spawn_app() -> TestApp {
     foodmesh_shared::telemetry::prometheus();
     let db = TestDb::new("kitchen").await;
     let config = service_config(ServiceName::Kitchen, &db);
+    let streams = TestStreams::adopt(config.event_prefix.clone());
     let first = Instance::start(config.clone()).await;
     let pool = PgPool::connect(db.url()).await.expect("test pool connects");
     TestApp {
@@ -126,6 +129,7 @@ pub async fn spawn_app() -> TestApp {
         pool,
         first,
         _db: db,
+        _streams: streams,
     }
 }
 
@@ -324,16 +328,6 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.first.halt();
-        let streams = [self.order_stream(), self.kitchen_stream()];
-        let keys: Vec<String> = streams
-            .iter()
-            .flat_map(|s| [s.clone(), events::dead_letter_stream(s)])
-            .collect();
-        if let Ok(mut conn) =
-            redis::Client::open(self.config.redis_url.as_str()).and_then(|c| c.get_connection())
-        {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
-        }
     }
 }
 
