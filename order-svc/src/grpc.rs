@@ -4,13 +4,13 @@
 //! types go no deeper than this module, [`crate::convert`] and
 //! [`crate::events`].
 
-use foodmesh_shared::values::limits;
 use std::collections::HashMap;
 use std::pin::Pin;
 
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_shared::status;
+use foodmesh_shared::values::limits;
 use futures::{Stream, StreamExt};
 use pb::order_service_server::OrderService;
 use prost::Message;

@@ -1,9 +1,9 @@
 //! Idempotency keys: claimed before a create's work, bound to the order
 //! it made, forgotten after their retention.
 
-use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::domain::DomainError;

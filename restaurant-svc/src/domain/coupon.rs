@@ -3,10 +3,10 @@
 //! the coupon's row lock, so the counts it is given cannot change before the
 //! redemption is written.
 
-use foodmesh_shared::values::limits;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use foodmesh_shared::values::limits;
 
 pub use foodmesh_shared::values::CouponCode;
 

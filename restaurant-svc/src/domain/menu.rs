@@ -1,11 +1,11 @@
 //! Menus: ordered categories, items with prices, and option groups whose
 //! options change an item's price within min/max selection rules.
 
-use foodmesh_shared::values::limits;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use foodmesh_shared::money::MAX_MINOR;
+use foodmesh_shared::values::limits;
 
 use super::{Amount, DomainError, Finish, Name, Text, Violations};
 
