@@ -14,6 +14,7 @@
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use foodmesh_proto::common::v1::ErrorReason;
 use serde::{Deserialize, Serialize};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -260,11 +261,8 @@ impl Problem {
     pub fn from_grpc(service: &str, method: &str, status: &tonic::Status) -> Self {
         let (http, default_code) = classify(status.code());
         let details = status.get_error_details();
-        let reason = details
-            .error_info()
-            .map(|info| info.reason.to_ascii_lowercase())
-            .filter(|r| !r.is_empty());
-        let code = reason.as_deref().unwrap_or(default_code);
+        let code = reason_of(status).map(|r| r.as_str_name().to_ascii_lowercase());
+        let code = code.as_deref().unwrap_or(default_code);
         let errors: Vec<FieldError> = details
             .bad_request()
             .map(|br| {
@@ -408,7 +406,7 @@ impl Problem {
     ) -> Self {
         let details = status.get_error_details();
         let info = details.error_info();
-        let reason = info.map(|info| info.reason.as_str());
+        let reason = reason_of(status);
         let row = REWRITES.iter().find(|(code, row_reason, needs, _)| {
             code.is_none_or(|code| code == status.code())
                 && row_reason.is_none_or(|r| reason == Some(r))
@@ -461,17 +459,26 @@ impl Problem {
 /// A row is (gRPC code or any, `ErrorInfo` reason or any, what the
 /// [`Subject`] must hold, what the failure becomes); the first match wins.
 #[rustfmt::skip] // one row a line, as a table reads
-const REWRITES: &[(Option<Code>, Option<&str>, Needs, Becomes)] = &[
+const REWRITES: &[(Option<Code>, Option<ErrorReason>, Needs, Becomes)] = &[
     // A refusal looks like absence, so ids and tokens cannot be probed.
-    (Some(Code::PermissionDenied), None,                    Needs::OrderForCaller,   Becomes::OrderNotFound),
-    (Some(Code::NotFound),         Some("ORDER_NOT_FOUND"), Needs::Order,            Becomes::OrderNotFound),
+    (Some(Code::PermissionDenied), None,                             Needs::OrderForCaller,   Becomes::OrderNotFound),
+    (Some(Code::NotFound),         Some(ErrorReason::OrderNotFound), Needs::Order,            Becomes::OrderNotFound),
     // A call that reads the order alone can miss nothing else.
-    (Some(Code::NotFound),         None,                    Needs::OrderAlone,       Becomes::OrderNotFound),
-    (Some(Code::NotFound),         None,                    Needs::Ticket,           Becomes::TicketNotFound),
-    (Some(Code::NotFound),         None,                    Needs::RestaurantInBody, Becomes::RestaurantField),
+    (Some(Code::NotFound),         None,                             Needs::OrderAlone,       Becomes::OrderNotFound),
+    (Some(Code::NotFound),         None,                             Needs::Ticket,           Becomes::TicketNotFound),
+    (Some(Code::NotFound),         None,                             Needs::RestaurantInBody, Becomes::RestaurantField),
     // The client stated a unit price: tell them the menu's, in their terms.
-    (None,                         Some("PRICE_MISMATCH"),  Needs::Currency,         Becomes::MenuPrice),
+    (None,                         Some(ErrorReason::PriceMismatch), Needs::Currency,         Becomes::MenuPrice),
 ];
+
+/// The reason a refusal names in its `ErrorInfo`, when it is one of the
+/// contract's.
+fn reason_of(status: &tonic::Status) -> Option<ErrorReason> {
+    status
+        .get_details_error_info()
+        .and_then(|info| ErrorReason::from_str_name(&info.reason))
+        .filter(|reason| *reason != ErrorReason::Unspecified)
+}
 
 /// What a row of [`REWRITES`] needs to know of the request.
 #[derive(Debug, Clone, Copy)]

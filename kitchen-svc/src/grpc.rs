@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 
 use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::common::v1::ErrorReason as R;
 use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_shared::status;
 use pb::kitchen_service_server::KitchenService;
@@ -154,11 +155,11 @@ impl From<DomainError> for Status {
     fn from(error: DomainError) -> Self {
         use DomainError as E;
         let (code, reason) = match &error {
-            E::Invalid(_) => (Code::InvalidArgument, "VALIDATION_FAILED"),
-            E::TicketNotFound(_) => (Code::NotFound, "TICKET_NOT_FOUND"),
-            E::InvalidTransition { .. } => (Code::FailedPrecondition, "INVALID_TRANSITION"),
-            E::StatusChanged { .. } => (Code::Aborted, "TICKET_STATUS_CHANGED"),
-            E::ShuttingDown => (Code::Unavailable, "SHUTTING_DOWN"),
+            E::Invalid(_) => (Code::InvalidArgument, R::ValidationFailed),
+            E::TicketNotFound(_) => (Code::NotFound, R::TicketNotFound),
+            E::InvalidTransition { .. } => (Code::FailedPrecondition, R::InvalidTransition),
+            E::StatusChanged { .. } => (Code::Aborted, R::TicketStatusChanged),
+            E::ShuttingDown => (Code::Unavailable, R::ShuttingDown),
             E::Unexpected(cause) => return status::unexpected(cause),
         };
         let metadata = match &error {

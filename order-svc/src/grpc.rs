@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 
 use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::common::v1::ErrorReason as R;
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_shared::status;
 use foodmesh_shared::values::limits;
@@ -463,9 +464,9 @@ impl OrderService for OrderApi {
 impl From<DomainError> for Status {
     fn from(error: DomainError) -> Self {
         use DomainError as E;
-        let (code, reason): (Code, &str) = match &error {
-            E::Invalid(_) => (Code::InvalidArgument, "VALIDATION_FAILED"),
-            E::RestaurantNotFound(_) => (Code::NotFound, "RESTAURANT_NOT_FOUND"),
+        let (code, reason) = match &error {
+            E::Invalid(_) => (Code::InvalidArgument, R::ValidationFailed),
+            E::RestaurantNotFound(_) => (Code::NotFound, R::RestaurantNotFound),
             E::RestaurantRefused {
                 bad_input, reason, ..
             } => {
@@ -474,23 +475,28 @@ impl From<DomainError> for Status {
                 } else {
                     Code::FailedPrecondition
                 };
-                (code, reason.as_str())
+                // restaurant-svc's reason, by the name both share.
+                (
+                    code,
+                    R::from_str_name(reason).unwrap_or(R::RestaurantRefused),
+                )
             }
-            E::PriceMismatch { .. } => (Code::FailedPrecondition, "PRICE_MISMATCH"),
-            E::TotalTooLarge => (Code::InvalidArgument, "AMOUNT_TOO_LARGE"),
-            E::IdempotencyKeyReused => (Code::FailedPrecondition, "IDEMPOTENCY_KEY_REUSED"),
-            E::OrderNotFound(_) => (Code::NotFound, "ORDER_NOT_FOUND"),
-            E::LineNotFound(_) => (Code::NotFound, "ORDER_LINE_NOT_FOUND"),
-            E::CustomerNotFound(_) => (Code::NotFound, "CUSTOMER_NOT_FOUND"),
-            E::PhoneTaken(_) => (Code::AlreadyExists, "PHONE_TAKEN"),
-            E::InvalidTransition { .. } => (Code::FailedPrecondition, "INVALID_TRANSITION"),
-            E::CancelWindowClosed { .. } => (Code::FailedPrecondition, "CANCEL_WINDOW_CLOSED"),
-            E::NotEditable(_) => (Code::FailedPrecondition, "ORDER_NOT_EDITABLE"),
-            E::LineLimit(_) => (Code::FailedPrecondition, "ORDER_LINE_LIMIT"),
-            E::LastLine => (Code::FailedPrecondition, "ORDER_NEEDS_A_LINE"),
-            E::Concurrent => (Code::Aborted, "CONCURRENT_MODIFICATION"),
-            E::AccessDenied(_) => (Code::PermissionDenied, "ACCESS_DENIED"),
-            E::Unavailable(_) => (Code::Unavailable, "UPSTREAM_UNAVAILABLE"),
+            E::PriceMismatch { .. } => (Code::FailedPrecondition, R::PriceMismatch),
+            E::TotalTooLarge => (Code::InvalidArgument, R::AmountTooLarge),
+            E::CurrencyChanged => (Code::FailedPrecondition, R::CurrencyChanged),
+            E::IdempotencyKeyReused => (Code::FailedPrecondition, R::IdempotencyKeyReused),
+            E::OrderNotFound(_) => (Code::NotFound, R::OrderNotFound),
+            E::LineNotFound(_) => (Code::NotFound, R::OrderLineNotFound),
+            E::CustomerNotFound(_) => (Code::NotFound, R::CustomerNotFound),
+            E::PhoneTaken(_) => (Code::AlreadyExists, R::PhoneTaken),
+            E::InvalidTransition { .. } => (Code::FailedPrecondition, R::InvalidTransition),
+            E::CancelWindowClosed { .. } => (Code::FailedPrecondition, R::CancelWindowClosed),
+            E::NotEditable(_) => (Code::FailedPrecondition, R::OrderNotEditable),
+            E::LineLimit(_) => (Code::FailedPrecondition, R::OrderLineLimit),
+            E::LastLine => (Code::FailedPrecondition, R::OrderNeedsALine),
+            E::Concurrent => (Code::Aborted, R::ConcurrentModification),
+            E::AccessDenied(_) => (Code::PermissionDenied, R::AccessDenied),
+            E::Unavailable(_) => (Code::Unavailable, R::UpstreamUnavailable),
             E::Unexpected(cause) => return status::unexpected(cause),
         };
         let mut metadata = HashMap::new();

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use foodmesh_proto::common::v1::ErrorReason;
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::grpc::Propagate;
 use pb::restaurant_service_client::RestaurantServiceClient;
@@ -203,7 +204,7 @@ fn coupon_not_found(code: &CouponCode) -> DomainError {
     violations.add("coupon_code", "is not a coupon of this restaurant");
     DomainError::RestaurantRefused {
         bad_input: false,
-        reason: "COUPON_NOT_FOUND".to_owned(),
+        reason: ErrorReason::CouponNotFound.as_str_name().to_owned(),
         message: format!("coupon {} not found", code.as_str()),
         violations,
     }
@@ -231,7 +232,7 @@ fn refusal(status: Status, restaurant_id: i64, naming: &Naming<'_>) -> DomainErr
         tracing::warn!(code = ?status.code(), message = status.message(), "restaurant-svc failed");
         return DomainError::Unavailable(PEER.to_owned());
     }
-    if reason.as_deref() == Some("RESTAURANT_NOT_FOUND") {
+    if reason.as_deref() == Some(ErrorReason::RestaurantNotFound.as_str_name()) {
         return DomainError::RestaurantNotFound(restaurant_id);
     }
     let mut violations = Violations::default();
@@ -247,7 +248,7 @@ fn refusal(status: Status, restaurant_id: i64, naming: &Naming<'_>) -> DomainErr
     }
     DomainError::RestaurantRefused {
         bad_input: status.code() == Code::InvalidArgument,
-        reason: reason.unwrap_or_else(|| "RESTAURANT_REFUSED".to_owned()),
+        reason: reason.unwrap_or_else(|| ErrorReason::RestaurantRefused.as_str_name().to_owned()),
         message: status.message().to_owned(),
         violations,
     }

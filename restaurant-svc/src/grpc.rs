@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::common::v1::ErrorReason as R;
 use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_shared::status;
 use pb::restaurant_service_server::RestaurantService;
@@ -505,21 +506,21 @@ impl From<DomainError> for Status {
     fn from(error: DomainError) -> Self {
         use DomainError as E;
         let (code, reason) = match &error {
-            E::Invalid(_) => (Code::InvalidArgument, "VALIDATION_FAILED"),
-            E::RestaurantNotFound(_) => (Code::NotFound, "RESTAURANT_NOT_FOUND"),
-            E::RestaurantInactive(_) => (Code::FailedPrecondition, "RESTAURANT_INACTIVE"),
-            E::CategoryNotFound(_) => (Code::NotFound, "CATEGORY_NOT_FOUND"),
-            E::MenuItemNotFound(_) => (Code::NotFound, "MENU_ITEM_NOT_FOUND"),
-            E::OptionGroupNotFound(_) => (Code::NotFound, "OPTION_GROUP_NOT_FOUND"),
+            E::Invalid(_) => (Code::InvalidArgument, R::ValidationFailed),
+            E::RestaurantNotFound(_) => (Code::NotFound, R::RestaurantNotFound),
+            E::RestaurantInactive(_) => (Code::FailedPrecondition, R::RestaurantInactive),
+            E::CategoryNotFound(_) => (Code::NotFound, R::CategoryNotFound),
+            E::MenuItemNotFound(_) => (Code::NotFound, R::MenuItemNotFound),
+            E::OptionGroupNotFound(_) => (Code::NotFound, R::OptionGroupNotFound),
             E::Line { problem, .. } => line_status(problem),
-            E::CouponNotFound(_) => (Code::NotFound, "COUPON_NOT_FOUND"),
-            E::CouponCodeTaken(_) => (Code::AlreadyExists, "COUPON_CODE_TAKEN"),
+            E::CouponNotFound(_) => (Code::NotFound, R::CouponNotFound),
+            E::CouponCodeTaken(_) => (Code::AlreadyExists, R::CouponCodeTaken),
             E::CouponRefused { refusal, .. } => {
                 (Code::FailedPrecondition, refusal_reason(*refusal))
             }
-            E::OrderAlreadyRedeemed(_) => (Code::AlreadyExists, "ORDER_ALREADY_REDEEMED"),
-            E::RedemptionNotFound(_) => (Code::NotFound, "REDEMPTION_NOT_FOUND"),
-            E::ShuttingDown => (Code::Unavailable, "SHUTTING_DOWN"),
+            E::OrderAlreadyRedeemed(_) => (Code::AlreadyExists, R::OrderAlreadyRedeemed),
+            E::RedemptionNotFound(_) => (Code::NotFound, R::RedemptionNotFound),
+            E::ShuttingDown => (Code::Unavailable, R::ShuttingDown),
             E::Unexpected(cause) => return status::unexpected(cause),
         };
         let message = error.to_string();
@@ -535,29 +536,29 @@ impl From<DomainError> for Status {
 /// A priced line's refusal: bad references are the caller's mistake
 /// (InvalidArgument), things off the menu for now are a state that may
 /// change (FailedPrecondition).
-fn line_status(problem: &LineProblem) -> (Code, &'static str) {
+fn line_status(problem: &LineProblem) -> (Code, R) {
     match problem {
-        LineProblem::UnknownItem => (Code::InvalidArgument, "MENU_ITEM_NOT_FOUND"),
-        LineProblem::ItemUnavailable => (Code::FailedPrecondition, "ITEM_UNAVAILABLE"),
-        LineProblem::OptionNotOffered => (Code::InvalidArgument, "OPTION_NOT_OFFERED"),
-        LineProblem::OptionUnavailable => (Code::FailedPrecondition, "OPTION_UNAVAILABLE"),
+        LineProblem::UnknownItem => (Code::InvalidArgument, R::MenuItemNotFound),
+        LineProblem::ItemUnavailable => (Code::FailedPrecondition, R::ItemUnavailable),
+        LineProblem::OptionNotOffered => (Code::InvalidArgument, R::OptionNotOffered),
+        LineProblem::OptionUnavailable => (Code::FailedPrecondition, R::OptionUnavailable),
         LineProblem::TooFewOptions { .. } | LineProblem::TooManyOptions { .. } => {
-            (Code::InvalidArgument, "OPTION_SELECTION_INVALID")
+            (Code::InvalidArgument, R::OptionSelectionInvalid)
         }
-        LineProblem::NegativePrice => (Code::FailedPrecondition, "PRICE_BELOW_ZERO"),
-        LineProblem::TooLarge => (Code::InvalidArgument, "AMOUNT_TOO_LARGE"),
+        LineProblem::NegativePrice => (Code::FailedPrecondition, R::PriceBelowZero),
+        LineProblem::TooLarge => (Code::InvalidArgument, R::AmountTooLarge),
     }
 }
 
-fn refusal_reason(refusal: Refusal) -> &'static str {
+fn refusal_reason(refusal: Refusal) -> R {
     match refusal {
-        Refusal::Inactive => "COUPON_INACTIVE",
-        Refusal::NotYetValid => "COUPON_NOT_YET_VALID",
-        Refusal::Expired => "COUPON_EXPIRED",
-        Refusal::MinOrderNotMet => "COUPON_MIN_ORDER_NOT_MET",
-        Refusal::Exhausted => "COUPON_EXHAUSTED",
-        Refusal::CustomerLimit => "COUPON_CUSTOMER_LIMIT",
-        Refusal::FirstCustomersTaken => "COUPON_FIRST_CUSTOMERS_TAKEN",
+        Refusal::Inactive => R::CouponInactive,
+        Refusal::NotYetValid => R::CouponNotYetValid,
+        Refusal::Expired => R::CouponExpired,
+        Refusal::MinOrderNotMet => R::CouponMinOrderNotMet,
+        Refusal::Exhausted => R::CouponExhausted,
+        Refusal::CustomerLimit => R::CouponCustomerLimit,
+        Refusal::FirstCustomersTaken => R::CouponFirstCustomersTaken,
     }
 }
 

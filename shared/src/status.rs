@@ -10,23 +10,24 @@
 
 use std::collections::HashMap;
 
+use foodmesh_proto::common::v1::ErrorReason;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::validate::Violations;
 
 /// A refusal's status: `code` and `message`, an `ErrorInfo` with `reason`
-/// in `domain` and its `metadata`, and a `BadRequest` listing `fields` in
-/// their order unless there are none.
+/// (by its name in the contract) in `domain` and its `metadata`, and a
+/// `BadRequest` listing `fields` in their order unless there are none.
 pub fn refusal(
     code: Code,
     message: impl Into<String>,
     domain: &str,
-    reason: &str,
+    reason: ErrorReason,
     metadata: HashMap<String, String>,
     fields: &Violations,
 ) -> Status {
-    let mut details = ErrorDetails::with_error_info(reason, domain, metadata);
+    let mut details = ErrorDetails::with_error_info(reason.as_str_name(), domain, metadata);
     if !fields.is_empty() {
         details.set_bad_request(
             fields
@@ -59,7 +60,7 @@ mod tests {
             Code::InvalidArgument,
             "invalid request",
             "foodmesh.test",
-            "VALIDATION_FAILED",
+            ErrorReason::ValidationFailed,
             metadata.clone(),
             &fields,
         );
@@ -93,7 +94,7 @@ mod tests {
             Code::NotFound,
             "order 7 not found",
             "foodmesh.test",
-            "ORDER_NOT_FOUND",
+            ErrorReason::OrderNotFound,
             HashMap::new(),
             &Violations::default(),
         );

@@ -57,6 +57,10 @@ pub enum DomainError {
         /// What the menu says.
         menu_minor: i64,
     },
+    /// The restaurant's currency is no longer the one the order was placed
+    /// in, so its lines cannot be priced again.
+    #[error("the restaurant's currency changed since the order was placed")]
+    CurrencyChanged,
     /// The order's totals do not fit the platform's amounts.
     #[error("the order's total is too large")]
     TotalTooLarge,

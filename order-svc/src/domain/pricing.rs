@@ -2,7 +2,6 @@
 //! a price of its own: it holds the client to the menu's figures and adds
 //! them up.
 
-use super::Violations;
 use super::order::{AppliedCoupon, DraftLine, LineOption, Order, OrderLine, OrderType};
 use super::totals::Totals;
 use super::{Coordinates, DomainError, PostalAddress};
@@ -94,16 +93,11 @@ pub fn figures(
 /// fixed amount is capped by it, and under the minimum order it is zero).
 ///
 /// # Errors
-/// [`DomainError::RestaurantRefused`] (`CURRENCY_CHANGED`) when the
-/// restaurant's currency is no longer the order's, or as [`figures`].
+/// [`DomainError::CurrencyChanged`] when the restaurant's currency is no
+/// longer the order's, or as [`figures`].
 pub fn repriced(order: &Order, priced: &PricedOrder) -> Result<Totals, DomainError> {
     if priced.currency != order.currency {
-        return Err(DomainError::RestaurantRefused {
-            bad_input: false,
-            reason: "CURRENCY_CHANGED".to_owned(),
-            message: "the restaurant's currency changed since the order was placed".to_owned(),
-            violations: Violations::default(),
-        });
+        return Err(DomainError::CurrencyChanged);
     }
     figures(priced, order.order_type, order.coupon.as_ref())
 }
