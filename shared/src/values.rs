@@ -39,6 +39,17 @@ pub mod limits {
     pub const SAVED_ADDRESSES: usize = 10;
 }
 
+/// The largest page each listing gives.
+pub mod pages {
+    pub const RESTAURANTS: u32 = 100;
+    pub const ORDERS: u32 = 100;
+    /// A kitchen's tickets: a whole busy evening's queue in one page.
+    pub const TICKETS: u32 = 500;
+}
+
+/// The longest window a kitchen's statistics cover: a week, in minutes.
+pub const STATS_WINDOW_MINUTES: u32 = 7 * 24 * 60;
+
 /// A postal address as given and as shown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostalAddress {

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_proto::order::v1 as order_pb;
+use foodmesh_shared::values::{STATS_WINDOW_MINUTES, limits, pages};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,11 +25,6 @@ use crate::auth::{Caller, Role};
 use crate::extract::{JsonBody, QueryParams, ResourceId};
 use crate::problem::{Problem, ProblemDetails, Subject};
 use crate::validate::Violations;
-
-/// Largest page of tickets.
-pub const PAGE_MAX: u32 = 500;
-/// Longest stats window, in minutes (a week).
-pub const WINDOW_MAX: u32 = 10_080;
 
 wire_enum!(
     /// Where a ticket is: `queued → accepted → preparing → ready →
@@ -434,10 +430,10 @@ pub async fn list_tickets(
         statuses.push(status.to_proto());
     }
     let limit = query.positive("limit")?.unwrap_or(0);
-    if limit > PAGE_MAX {
+    if limit > pages::TICKETS {
         return Err(Problem::invalid_parameter(
             "limit",
-            format!("must be at most {PAGE_MAX}"),
+            format!("must be at most {}", pages::TICKETS),
         ));
     }
     let answer = state
@@ -512,10 +508,7 @@ pub async fn update_ticket_status(
     JsonBody(body): JsonBody<TicketStatusInput>,
 ) -> Result<Json<TicketView>, Problem> {
     let mut v = Violations::new();
-    v.at_most("reason", &body.reason, 500);
-    if body.status == TicketStatus::Rejected && body.reason.trim().is_empty() {
-        v.add("reason", "is required to reject a ticket");
-    }
+    v.at_most("reason", &body.reason, limits::REASON);
     v.finish()?;
     let ticket = state
         .upstreams
@@ -605,10 +598,10 @@ pub async fn get_stats(
     query: QueryParams,
 ) -> Result<Json<KitchenStatsView>, Problem> {
     let window = query.positive("window_minutes")?.unwrap_or(0);
-    if window > WINDOW_MAX {
+    if window > STATS_WINDOW_MINUTES {
         return Err(Problem::invalid_parameter(
             "window_minutes",
-            format!("must be at most {WINDOW_MAX}"),
+            format!("must be at most {STATS_WINDOW_MINUTES}"),
         ));
     }
     let s = state

@@ -119,7 +119,7 @@ impl Page {
     /// kitchen's open queue, so a display gets it in one call.
     pub const DEFAULT_SIZE: u32 = 100;
     /// The largest page a request may ask for.
-    pub const MAX_SIZE: u32 = 500;
+    pub const MAX_SIZE: u32 = foodmesh_shared::values::pages::TICKETS;
     /// The `k1.` prefix marks tokens of this service's own making, so a
     /// token from another listing is refused rather than misread.
     const PAGING: Paging = Paging {

@@ -77,7 +77,7 @@ impl StatsWindow {
     /// A day: a whole service, lunch and dinner.
     pub const DEFAULT_MINUTES: u32 = 24 * 60;
     /// A week.
-    pub const MAX_MINUTES: u32 = 7 * 24 * 60;
+    pub const MAX_MINUTES: u32 = foodmesh_shared::values::STATS_WINDOW_MINUTES;
 
     /// # Errors
     /// Longer than [`Self::MAX_MINUTES`].

@@ -347,7 +347,7 @@ impl Ticket {
 }
 
 /// Longest rejection or cancellation reason, in characters.
-pub const MAX_REASON: usize = 500;
+pub const MAX_REASON: usize = foodmesh_shared::values::limits::REASON;
 
 /// A request to move a ticket, each part valid.
 #[derive(Debug, Clone, PartialEq, Eq)]

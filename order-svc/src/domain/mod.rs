@@ -158,7 +158,7 @@ impl Page {
     /// The size of a page when the request asks for none.
     pub const DEFAULT_SIZE: u32 = 20;
     /// The largest page a request may ask for.
-    pub const MAX_SIZE: u32 = 100;
+    pub const MAX_SIZE: u32 = foodmesh_shared::values::pages::ORDERS;
     /// The `o1.` prefix marks tokens of this service's own making, so a
     /// token from another listing is refused rather than misread.
     const PAGING: Paging = Paging {

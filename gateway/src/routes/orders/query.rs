@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::order::v1 as pb;
+use foodmesh_shared::values::pages;
 use utoipa::IntoParams;
 
 use super::access::Party;
@@ -12,9 +13,6 @@ use super::view::{OrderPage, OrderView};
 use crate::extract::QueryParams;
 use crate::problem::Problem;
 use crate::routes::{AppState, to_timestamp};
-
-/// Largest page of a listing.
-pub const PAGE_MAX: u32 = 100;
 
 /// The query of `GET /api/orders` (and `GET /api/customers/{id}/orders`).
 #[derive(Debug, Default, IntoParams)]
@@ -71,10 +69,10 @@ impl OrderFilter {
             }
         }
         let limit = query.positive("limit")?.unwrap_or(0);
-        if limit > PAGE_MAX {
+        if limit > pages::ORDERS {
             return Err(Problem::invalid_parameter(
                 "limit",
-                format!("must be at most {PAGE_MAX}"),
+                format!("must be at most {}", pages::ORDERS),
             ));
         }
         let from = query.time("from", false)?;
