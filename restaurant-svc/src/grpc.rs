@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use chrono::Utc;
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::common::v1::ErrorReason as R;
 use foodmesh_proto::restaurant::v1 as pb;
@@ -404,7 +403,7 @@ impl RestaurantService for RestaurantApi {
         let discount = kind.and_then(|kind| v.check("value", Discount::parse(kind, req.value)));
         let valid_from = match req.valid_from {
             Some(at) => v.check("valid_from", time_from_pb(at)),
-            None => Some(Utc::now()),
+            None => Some(self.restaurants.now()),
         };
         let valid_until = req
             .valid_until

@@ -55,7 +55,10 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let (feed, feed_tasks) = watch::MenuFeed::connect(&store, server.health()).await?;
     let cache = cache::MenuCache::new();
     let follower = cache.follower(&feed);
-    let api = grpc::RestaurantApi::new(service::Restaurants::new(store, cache), feed);
+    let api = grpc::RestaurantApi::new(
+        service::Restaurants::new(store, cache, config.clock.clone()),
+        feed,
+    );
     let server = server.add_service(RestaurantServiceServer::new(api));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool, discovery).await?;

@@ -13,7 +13,8 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use foodmesh_shared::clock::Clock;
 
 use crate::cache::MenuCache;
 use crate::domain::coupon::{Coupon, CouponPatch, NewCoupon, RedeemRequest, Redemption};
@@ -33,13 +34,23 @@ use crate::store::Store;
 pub struct Restaurants<M> {
     store: Store,
     cache: MenuCache<M, PricingInputs>,
+    clock: Clock,
 }
 
 impl<M> Restaurants<M> {
     /// Use cases over `store`, reading menus and pricing inputs through
-    /// `cache`.
-    pub fn new(store: Store, cache: MenuCache<M, PricingInputs>) -> Self {
-        Self { store, cache }
+    /// `cache`, judging coupons' validity windows by `clock`.
+    pub fn new(store: Store, cache: MenuCache<M, PricingInputs>, clock: Clock) -> Self {
+        Self {
+            store,
+            cache,
+            clock,
+        }
+    }
+
+    /// The time the service judges by: a new coupon's default start.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// `written`, after dropping what restaurant `restaurant_id` has in the
@@ -273,7 +284,7 @@ impl<M> Restaurants<M> {
         request: &RedeemRequest,
     ) -> Result<Redemption, DomainError> {
         self.store
-            .redeem_coupon(restaurant_id, request, Utc::now())
+            .redeem_coupon(restaurant_id, request, self.clock.now())
             .await
     }
 

@@ -60,6 +60,12 @@ pub async fn connect(
 /// How every service pools its connections (at most `max_connections`),
 /// and so how anything measured against the services should too.
 pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    pool_options_pinging_after(max_connections, UNTESTED_IDLE)
+}
+
+/// [`pool_options`], pinging a connection before it is handed out only
+/// once it has sat idle longer than `untested_idle`.
+pub fn pool_options_pinging_after(max_connections: u32, untested_idle: Duration) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
@@ -70,9 +76,9 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         // first. One that died meanwhile fails its next statement, and the
         // pool drops it when it comes back (it is pinged on release).
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .before_acquire(move |conn, meta| {
             Box::pin(async move {
-                if meta.idle_for > UNTESTED_IDLE {
+                if meta.idle_for > untested_idle {
                     conn.ping().await?;
                 }
                 Ok(true)

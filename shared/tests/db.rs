@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use foodmesh_shared::db::pool_options;
+use foodmesh_shared::db::{pool_options, pool_options_pinging_after};
 use foodmesh_shared::testing::TestDb;
 use sqlx::PgPool;
 
@@ -49,12 +49,17 @@ async fn a_busy_connection_the_server_dropped_fails_one_statement_then_is_replac
 #[tokio::test]
 async fn an_idle_connection_the_server_dropped_is_replaced_before_it_is_used() {
     let db = TestDb::new("pool_idle").await;
-    let pool = pool_options(1).connect(db.url()).await.expect("connects");
+    let untested_idle = Duration::from_millis(50);
+    let pool = pool_options_pinging_after(1, untested_idle)
+        .connect(db.url())
+        .await
+        .expect("connects");
     let first = backend(&pool).await.expect("answers");
 
     terminate(db.url(), first).await;
-    // Idle past the untested limit: checked before it is handed out.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Idle past the untested limit: checked before it is handed out. (The
+    // pool times idleness by the system's clock, which no test can move.)
+    tokio::time::sleep(untested_idle * 2).await;
 
     let second = backend(&pool).await.expect("no statement fails");
     assert_ne!(first, second, "a new connection took its place");
