@@ -56,6 +56,7 @@ use foodmesh_shared::discovery::{
     Discovery, HealthCheck, Registration, advertised, keep_registered,
 };
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use config::GatewayConfig;
 pub use routes::{AppState, router};
@@ -182,7 +183,8 @@ impl Gateway {
         } = self;
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
-        let menu_changes = menu_watch::follow(restaurants);
+        let stop_following = CancellationToken::new();
+        let menu_changes = tokio::spawn(menu_watch::follow(restaurants, stop_following.clone()));
         let id = registration.id.clone();
         let stop = async move {
             shutdown.await;
@@ -205,7 +207,8 @@ impl Gateway {
             .with_graceful_shutdown(stop)
             .await;
         upkeep.abort();
-        menu_changes.abort();
+        stop_following.cancel();
+        let _ = menu_changes.await;
         tracing::info!("stopped");
         served.map_err(Into::into)
     }

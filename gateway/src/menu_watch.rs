@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use foodmesh_proto::restaurant::v1 as pb;
 use pb::menu_change::Event;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::menu_cache::MenuCache;
 use crate::upstream::Restaurants;
@@ -21,36 +21,45 @@ const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Keeps the cache of `restaurants` in step with restaurant-svc's change
-/// stream, reconnecting for as long as it runs. Abort it at shutdown; the
-/// cache is left disabled.
-pub fn follow(restaurants: Restaurants) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        // Disabled however the task ends, an abort included: with nothing
-        // evicting, nothing may be served.
-        let cache = DisableOnDrop(restaurants.menus().clone());
-        let mut backoff = BACKOFF_MIN;
-        loop {
-            let (subscribed, ended) = follow_stream(&restaurants, &cache.0).await;
-            cache.0.disable();
-            match ended {
-                Ended::Gap => tracing::info!("menu changes may have been missed; watching again"),
-                Ended::Closed => tracing::info!("menu change stream ended; watching again"),
-                Ended::Failed(status) => tracing::warn!(
-                    code = ?status.code(),
-                    message = status.message(),
-                    "menu change stream failed; the menu cache is off until it is back"
-                ),
-                Ended::Unexpected => {
-                    tracing::warn!("menu change stream broke its contract; watching again");
-                }
+/// stream, reconnecting, until `stop` is cancelled; the cache is then left
+/// disabled.
+pub async fn follow(restaurants: Restaurants, stop: CancellationToken) {
+    // Disabled however this ends, a dropped task included: with nothing
+    // evicting, nothing may be served.
+    let cache = DisableOnDrop(restaurants.menus().clone());
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let Some((subscribed, ended)) = stop
+            .run_until_cancelled(follow_stream(&restaurants, &cache.0))
+            .await
+        else {
+            return;
+        };
+        cache.0.disable();
+        match ended {
+            Ended::Gap => tracing::info!("menu changes may have been missed; watching again"),
+            Ended::Closed => tracing::info!("menu change stream ended; watching again"),
+            Ended::Failed(status) => tracing::warn!(
+                code = ?status.code(),
+                message = status.message(),
+                "menu change stream failed; the menu cache is off until it is back"
+            ),
+            Ended::Unexpected => {
+                tracing::warn!("menu change stream broke its contract; watching again");
             }
-            if subscribed {
-                backoff = BACKOFF_MIN;
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
-    })
+        if subscribed {
+            backoff = BACKOFF_MIN;
+        }
+        if stop
+            .run_until_cancelled(tokio::time::sleep(backoff))
+            .await
+            .is_none()
+        {
+            return;
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
 }
 
 /// Why one change stream was left.
