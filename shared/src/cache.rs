@@ -176,7 +176,6 @@ impl<K: Copy + Eq, V: Clone> Cache<K, V> {
         state.groups.clear();
     }
 
-    /// Whether the cache serves now.
     pub fn is_enabled(&self) -> bool {
         self.read().enabled
     }
@@ -186,7 +185,6 @@ impl<K: Copy + Eq, V: Clone> Cache<K, V> {
         self.read().groups.len()
     }
 
-    /// True when it holds nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

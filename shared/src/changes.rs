@@ -2,9 +2,10 @@
 //! service's live streams (`WatchOrder`, `WatchQueue`) hear of a change
 //! whichever instance made it.
 //!
-//! The service notifies its channel in the transaction of every change, so
-//! Postgres delivers the notice at commit to every instance on the
-//! database. Each instance keeps one listening connection ([`FeedTasks`])
+//! The service asks for a notice on its channel in the unit of work of every
+//! change ([`Work::notify`](crate::work::Work::notify)), which sends it once
+//! the change has committed, and Postgres delivers it to every instance on
+//! the database. Each instance keeps one listening connection ([`FeedTasks`])
 //! and fans the notices out through a broadcast channel to its watchers,
 //! each of which holds a [`Subscription`] and reads what changed itself.
 //!
@@ -93,8 +94,8 @@ impl<N> Clone for ChangeFeed<N> {
 }
 
 /// The background work behind a [`ChangeFeed`]: the listening connection
-/// and the watch on the server's health. Spawn it once the service is
-/// bound.
+/// and the watch on the server's health. The service runs it as a
+/// background task ([`Application::background`](crate::app::Application::background)).
 pub struct FeedTasks<N> {
     listener: PgListener,
     channel: &'static str,

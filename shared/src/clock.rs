@@ -18,7 +18,6 @@ use tokio::sync::watch;
 pub struct Clock(Option<Arc<watch::Sender<DateTime<Utc>>>>);
 
 impl Clock {
-    /// The system's clock.
     pub fn system() -> Self {
         Self(None)
     }

@@ -190,7 +190,6 @@ fn with_scheme(addr: String) -> String {
 /// Everything one service process reads from its environment.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// Which service this process is.
     pub service: ServiceName,
     /// `LISTEN_ADDR`: where gRPC (and `/metrics` over HTTP/1.1) is served.
     /// Port 0 picks a free port, which tests use.
@@ -207,9 +206,7 @@ pub struct ServiceConfig {
     /// `EVENT_STREAM_PREFIX`, default `foodmesh`: streams are named
     /// `<prefix>:<service>`.
     pub event_prefix: String,
-    /// Consul or static, see [`DiscoveryConfig`].
     pub discovery: DiscoveryConfig,
-    /// Logs, traces.
     pub telemetry: TelemetryConfig,
     /// What decisions by time read: the system's clock, or a test's.
     pub clock: crate::clock::Clock,

@@ -18,7 +18,6 @@ pub enum DbError {
     /// Postgres refused or failed a statement.
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
-    /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -31,12 +31,7 @@ pub enum DiscoveryError {
     Unreachable(String),
     /// The agent answered with an error status.
     #[error("consul agent answered {status}: {body}")]
-    Refused {
-        /// HTTP status from the agent.
-        status: u16,
-        /// The agent's error text.
-        body: String,
-    },
+    Refused { status: u16, body: String },
     /// An address could not be turned into an endpoint.
     #[error("bad address `{0}`")]
     BadAddress(String),
@@ -96,7 +91,6 @@ impl Registration {
 pub enum Discovery {
     /// Fixed addresses; registration is a no-op.
     Static(Arc<HashMap<ServiceName, String>>),
-    /// A Consul agent.
     Consul(Arc<ConsulAgent>),
 }
 

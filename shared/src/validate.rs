@@ -92,12 +92,10 @@ impl Violations {
         self.0.extend(other.0);
     }
 
-    /// True when nothing was wrong.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// How many violations were found.
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -204,7 +202,6 @@ impl<const MAX: usize> Name<MAX> {
         &self.0
     }
 
-    /// Takes the name.
     pub fn into_string(self) -> String {
         self.0
     }
@@ -235,12 +232,10 @@ impl<const MAX: usize> Text<MAX> {
         &self.0
     }
 
-    /// True when there is no text.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// Takes the text.
     pub fn into_string(self) -> String {
         self.0
     }
@@ -275,12 +270,10 @@ impl Phone {
         Ok(Self(text.to_owned()))
     }
 
-    /// The number.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// Takes the number.
     pub fn into_string(self) -> String {
         self.0
     }

@@ -12,7 +12,6 @@ use crate::validate::{self, Name, Text, Violations};
 /// The longest text, in characters, of each field that the gateway and
 /// the service owning it both check.
 pub mod limits {
-    /// A restaurant's name.
     pub const RESTAURANT_NAME: usize = 200;
     /// A restaurant's or a menu item's description.
     pub const DESCRIPTION: usize = 2000;
@@ -31,7 +30,6 @@ pub mod limits {
     pub const TABLE_NUMBER: usize = 20;
     /// A line's special instructions for the kitchen.
     pub const INSTRUCTIONS: usize = 500;
-    /// An order's notes.
     pub const NOTES: usize = 1000;
     /// Why a status changed.
     pub const REASON: usize = 500;

@@ -88,7 +88,6 @@ pub struct ConsumerConfig {
     pub group: String,
     /// This process within the group.
     pub consumer: String,
-    /// The streams to read.
     pub streams: Vec<String>,
     /// Deliveries before an event is dead-lettered.
     pub max_attempts: usize,

@@ -72,11 +72,9 @@ pub fn with_event_tables(service: &Migrator) -> Migrator {
 /// A received event: the envelope and where it came from.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// The stream it was read from.
     pub stream: String,
     /// The Redis entry id.
     pub entry_id: String,
-    /// What the publisher wrote.
     pub envelope: Envelope,
 }
 
@@ -100,7 +98,6 @@ pub struct EventBus {
 }
 
 impl EventBus {
-    /// The bus as `config` describes it.
     pub fn new(config: &crate::ServiceConfig) -> Self {
         Self {
             service: config.service,
@@ -109,12 +106,10 @@ impl EventBus {
         }
     }
 
-    /// The stream this service publishes to.
     pub fn own_stream(&self) -> String {
         stream(&self.prefix, self.service)
     }
 
-    /// The stream `service` publishes to.
     pub fn stream_of(&self, service: ServiceName) -> String {
         stream(&self.prefix, service)
     }

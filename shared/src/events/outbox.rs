@@ -8,20 +8,19 @@ use uuid::Uuid;
 use super::Envelope;
 use crate::work::Work;
 
-/// The Postgres channel the relay listens on; `NOTIFY` is delivered at
-/// commit, so the relay wakes exactly when there is something to publish.
+/// The Postgres channel the relay listens on. The wake-up is sent once the
+/// work has committed ([`Work::notify`]), so the relay never wakes before
+/// the rows it is woken for are visible.
 pub const CHANNEL: &str = "foodmesh_outbox";
 
 /// One event to write with [`enqueue_all`].
 #[derive(Debug, Clone, Copy)]
 pub struct Outgoing<'a, P> {
-    /// The stream it is published to.
     pub stream: &'a str,
     /// Its type, e.g. `order.created`.
     pub event_type: &'a str,
     /// The id of what it is about.
     pub aggregate_id: &'a str,
-    /// Its protobuf payload.
     pub payload: &'a P,
 }
 

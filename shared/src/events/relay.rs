@@ -31,10 +31,8 @@ const REMEMBERED: usize = 4096;
 /// Why one publishing round failed; the relay retries after a pause.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
-    /// Postgres failed.
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
-    /// Redis failed.
     #[error(transparent)]
     Redis(#[from] redis::RedisError),
 }
@@ -47,7 +45,6 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay for the outbox in `pool`, publishing through `redis`.
     pub fn new(pool: PgPool, redis: ConnectionManager) -> Self {
         Self {
             pool,

@@ -31,7 +31,6 @@ use tokio::sync::watch;
 /// One request the double received, for assertions on request shapes.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    /// HTTP method.
     pub method: String,
     /// Path and query.
     pub path: String,

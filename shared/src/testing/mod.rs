@@ -52,7 +52,6 @@ impl TestDb {
         &self.url
     }
 
-    /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -298,7 +297,6 @@ impl SpawnedService {
         }
     }
 
-    /// The bound address.
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
     }
@@ -308,7 +306,6 @@ impl SpawnedService {
         format!("http://{}", self.addr)
     }
 
-    /// The service's database.
     pub fn db(&self) -> &TestDb {
         &self.db
     }
