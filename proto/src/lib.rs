@@ -9,11 +9,7 @@
 //! - [`events`] — the envelope every domain event travels in.
 //! - [`FILE_DESCRIPTOR_SET`] — for gRPC server reflection.
 
-#![allow(
-    missing_docs,
-    clippy::large_enum_variant,
-    clippy::doc_lazy_continuation
-)]
+#![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
 
 /// Every compiled file's descriptor, so reflection clients (grpcurl) can list
 /// and call each service without the `.proto` files at hand.
@@ -22,7 +18,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 /// Shared messages.
 pub mod common {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.common.v1.rs"));
     }
@@ -30,7 +25,6 @@ pub mod common {
 
 /// Restaurants, menus and coupons.
 pub mod restaurant {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.restaurant.v1.rs"));
     }
@@ -38,7 +32,6 @@ pub mod restaurant {
 
 /// Orders and customers.
 pub mod order {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.order.v1.rs"));
     }
@@ -46,7 +39,6 @@ pub mod order {
 
 /// Kitchen tickets.
 pub mod kitchen {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.kitchen.v1.rs"));
     }
@@ -54,7 +46,6 @@ pub mod kitchen {
 
 /// Deliveries and drivers.
 pub mod delivery {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.delivery.v1.rs"));
     }
@@ -62,15 +53,12 @@ pub mod delivery {
 
 /// Payments, invoices and the ledger.
 pub mod accounting {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.accounting.v1.rs"));
     }
 }
 
-/// Notifications.
 pub mod notification {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.notification.v1.rs"));
     }
@@ -78,7 +66,6 @@ pub mod notification {
 
 /// Domain events.
 pub mod events {
-    /// Version 1.
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/foodmesh.events.v1.rs"));
     }
