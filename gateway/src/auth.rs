@@ -78,7 +78,6 @@ impl std::str::FromStr for Role {
 pub struct Claims {
     /// The caller's id (customer id, staff member, driver id, admin name).
     pub sub: String,
-    /// What the caller is.
     pub role: Role,
     /// For staff: the restaurant they may manage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,7 +129,6 @@ pub enum AuthError {
     /// A bad signature, issuer, algorithm or shape.
     #[error("the token is not valid: {0}")]
     Invalid(String),
-    /// Signing failed.
     #[error("the token could not be signed: {0}")]
     Signing(#[source] jsonwebtoken::errors::Error),
 }
@@ -411,7 +409,6 @@ where
 /// who may not write.
 #[derive(Debug, Clone)]
 pub struct Manager<P> {
-    /// Who is calling.
     pub claims: Claims,
     /// The parsed path ids.
     pub path: P,

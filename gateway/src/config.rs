@@ -29,9 +29,7 @@ pub struct GatewayConfig {
     pub body_limit_bytes: NonZeroUsize,
     /// `UPSTREAM_TIMEOUT_MS`, default 5000: the deadline of each gRPC call.
     pub upstream_timeout: Duration,
-    /// Consul or the static address map.
     pub discovery: DiscoveryConfig,
-    /// Logs and traces.
     pub telemetry: TelemetryConfig,
 }
 

@@ -183,7 +183,6 @@ impl Decimal {
         Self(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
     }
 
-    /// The number's text.
     pub fn as_str(&self) -> &str {
         self.0.get()
     }

@@ -41,9 +41,7 @@ use crate::problem::{Problem, Subject};
 /// A failed call to a service, with enough to log it and answer the client.
 #[derive(Debug)]
 pub struct UpstreamError {
-    /// The service called.
     pub service: ServiceName,
-    /// The RPC called.
     pub method: &'static str,
     /// What it answered (or the gateway's own deadline).
     pub status: tonic::Status,
@@ -343,7 +341,6 @@ impl Restaurants {
         )
     }
 
-    /// The cache of public menus and currencies.
     pub fn menus(&self) -> &MenuCache {
         &self.1
     }
@@ -365,15 +362,12 @@ impl Restaurants {
     }
 
     rpc!(
-        /// One restaurant.
         get_restaurant, "GetRestaurant", Read, pb::GetRestaurantRequest => pb::Restaurant
     );
     rpc!(
-        /// A page of restaurants.
         list_restaurants, "ListRestaurants", Read, pb::ListRestaurantsRequest => pb::ListRestaurantsResponse
     );
     rpc!(
-        /// Adds a restaurant.
         create_restaurant, "CreateRestaurant", Write, pb::CreateRestaurantRequest => pb::Restaurant
     );
     rpc_menu_write!(
@@ -385,7 +379,6 @@ impl Restaurants {
         delete_restaurant, "DeleteRestaurant", pb::DeleteRestaurantRequest => (), id
     );
     rpc!(
-        /// The whole menu.
         get_menu, "GetMenu", Read, pb::GetMenuRequest => pb::Menu
     );
     /// The whole menu read from restaurant-svc's database, past its
@@ -418,55 +411,42 @@ impl Restaurants {
         watch_menu_changes, "WatchMenuChanges", pb::WatchMenuChangesRequest => pb::MenuChange
     );
     rpc_menu_write!(
-        /// Adds a menu category.
         create_category, "CreateCategory", pb::CreateCategoryRequest => pb::Category, restaurant_id
     );
     rpc_menu_write!(
-        /// Changes a menu category.
         update_category, "UpdateCategory", pb::UpdateCategoryRequest => pb::Category, restaurant_id
     );
     rpc_menu_write!(
-        /// Removes a menu category.
         delete_category, "DeleteCategory", pb::DeleteCategoryRequest => (), restaurant_id
     );
     rpc_menu_write!(
-        /// Adds a menu item.
         create_menu_item, "CreateMenuItem", pb::CreateMenuItemRequest => pb::MenuItem, restaurant_id
     );
     rpc!(
-        /// One menu item.
         get_menu_item, "GetMenuItem", Read, pb::GetMenuItemRequest => pb::MenuItem
     );
     rpc_menu_write!(
-        /// Changes a menu item.
         update_menu_item, "UpdateMenuItem", pb::UpdateMenuItemRequest => pb::MenuItem, restaurant_id
     );
     rpc_menu_write!(
-        /// Removes a menu item.
         delete_menu_item, "DeleteMenuItem", pb::DeleteMenuItemRequest => (), restaurant_id
     );
     rpc_menu_write!(
-        /// Adds an option group.
         create_option_group, "CreateOptionGroup", pb::CreateOptionGroupRequest => pb::OptionGroup, restaurant_id
     );
     rpc_menu_write!(
-        /// Changes an option group.
         update_option_group, "UpdateOptionGroup", pb::UpdateOptionGroupRequest => pb::OptionGroup, restaurant_id
     );
     rpc_menu_write!(
-        /// Removes an option group.
         delete_option_group, "DeleteOptionGroup", pb::DeleteOptionGroupRequest => (), restaurant_id
     );
     rpc!(
-        /// Adds a coupon.
         create_coupon, "CreateCoupon", Write, pb::CreateCouponRequest => pb::Coupon
     );
     rpc!(
-        /// A restaurant's coupons.
         list_coupons, "ListCoupons", Read, pb::ListCouponsRequest => pb::ListCouponsResponse
     );
     rpc!(
-        /// Changes a coupon.
         update_coupon, "UpdateCoupon", Write, pb::UpdateCouponRequest => pb::Coupon
     );
 }
@@ -496,11 +476,9 @@ impl Orders {
         reorder, "Reorder", Write, order_pb::ReorderRequest => order_pb::CreateOrderResponse
     );
     rpc!(
-        /// One order.
         get_order, "GetOrder", Read, order_pb::GetOrderRequest => order_pb::Order
     );
     rpc!(
-        /// A page of orders.
         list_orders, "ListOrders", Read, order_pb::ListOrdersRequest => order_pb::ListOrdersResponse
     );
     rpc!(
@@ -508,7 +486,6 @@ impl Orders {
         update_order_status, "UpdateOrderStatus", Write, order_pb::UpdateOrderStatusRequest => order_pb::Order
     );
     rpc!(
-        /// Cancels an order.
         cancel_order, "CancelOrder", Write, order_pb::CancelOrderRequest => order_pb::Order
     );
     rpc!(
@@ -536,7 +513,6 @@ impl Orders {
         watch_order, "WatchOrder", order_pb::WatchOrderRequest => order_pb::OrderUpdate
     );
     rpc!(
-        /// A customer profile.
         get_customer, "GetCustomer", Read, order_pb::GetCustomerRequest => order_pb::Customer
     );
     rpc!(
@@ -566,7 +542,6 @@ impl Kitchen {
         create_ticket, "CreateTicket", Write, kitchen_pb::CreateTicketRequest => kitchen_pb::Ticket
     );
     rpc!(
-        /// One ticket.
         get_ticket, "GetTicket", Read, kitchen_pb::GetTicketRequest => kitchen_pb::Ticket
     );
     rpc!(
@@ -590,7 +565,6 @@ impl Kitchen {
 /// How one upstream answered its health check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
-    /// SERVING.
     Serving,
     /// Answered, but not SERVING (starting, draining).
     NotServing,
@@ -637,11 +611,8 @@ impl Probes {
 /// Every upstream the gateway talks to.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
-    /// restaurant-svc.
     pub restaurants: Restaurants,
-    /// order-svc.
     pub orders: Orders,
-    /// kitchen-svc.
     pub kitchen: Kitchen,
     /// Health checks of all six services.
     pub probes: Probes,

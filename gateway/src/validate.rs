@@ -19,12 +19,10 @@ use crate::problem::{FieldError, Problem};
 pub struct Violations(Vec<FieldError>);
 
 impl Violations {
-    /// No violations yet.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Records that `field` is wrong.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
     }

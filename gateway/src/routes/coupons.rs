@@ -46,15 +46,12 @@ impl DiscountType {
     "redemptions": 12, "active": true
 }))]
 pub struct CouponView {
-    /// The coupon's id.
     pub id: i64,
-    /// Its restaurant.
     pub restaurant_id: i64,
     /// The code customers type, upper case; matched case-insensitively.
     pub code: String,
     /// Shown to customers.
     pub description: String,
-    /// Percent or fixed.
     pub discount_type: DiscountType,
     /// A percentage (`10`, `12.5`) or an amount in `currency` (`5.00`).
     pub value: Decimal,
@@ -74,7 +71,8 @@ pub struct CouponView {
     pub first_n_customers: u32,
     /// Uses currently held (released ones excluded).
     pub redemptions: u32,
-    /// Whether it can be used.
+    /// Switched on and off by its managers; an active coupon still applies
+    /// only within its validity and its limits.
     pub active: bool,
 }
 
@@ -122,7 +120,6 @@ impl CouponView {
 /// A restaurant's coupons.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CouponList {
-    /// The coupons.
     pub items: Vec<CouponView>,
 }
 
@@ -141,7 +138,6 @@ pub struct NewCoupon {
     /// Shown to customers.
     #[serde(default)]
     pub description: String,
-    /// Percent or fixed.
     pub discount_type: DiscountType,
     /// A percentage above 0 and at most 100 (`10`, `12.5`), or an amount
     /// above 0 in the restaurant's currency.
@@ -215,9 +211,7 @@ impl NewCoupon {
 pub struct CouponPatch {
     /// Turn it on or off.
     pub active: Option<bool>,
-    /// New description.
     pub description: Option<String>,
-    /// New end of validity.
     pub valid_until: Option<DateTime<Utc>>,
     /// New total limit; 0 means unlimited.
     pub max_redemptions: Option<u32>,

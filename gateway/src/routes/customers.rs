@@ -41,7 +41,6 @@ use crate::validate::Violations;
 pub struct CustomerView {
     /// Positive for a registered customer, negative for a guest profile.
     pub id: i64,
-    /// Name.
     pub name: String,
     /// E.164 phone; null when none is known.
     pub phone: Option<String>,
@@ -51,13 +50,9 @@ pub struct CustomerView {
     pub saved_addresses: Vec<Address>,
     /// Offered first at checkout; null when none.
     pub preferred_payment_method: Option<PaymentMethod>,
-    /// Orders placed.
     pub order_count: u32,
-    /// When the last one was placed.
     pub last_order_at: Option<DateTime<Utc>>,
-    /// True for a registered customer.
     pub registered: bool,
-    /// When the profile was made.
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -96,7 +91,6 @@ pub struct CustomerInput {
     /// Name, 1 to 100 characters.
     #[schema(max_length = 100)]
     pub name: Option<String>,
-    /// Email.
     pub email: Option<String>,
     /// E.164 (`+12125550100`); another profile's number is 409
     /// `phone_taken`.

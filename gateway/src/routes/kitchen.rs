@@ -92,13 +92,10 @@ pub struct TicketItem {
 pub struct TicketView {
     /// The ticket's id: `{id}` of `/api/kitchen/orders/{id}`.
     pub id: i64,
-    /// Its order.
     pub order_id: i64,
     /// The order's number, to call out.
     pub order_number: String,
-    /// The restaurant.
     pub restaurant_id: i64,
-    /// Where it is.
     pub status: TicketStatus,
     /// Table, pickup or delivery.
     pub fulfilment: Option<Fulfilment>,
@@ -114,11 +111,9 @@ pub struct TicketView {
     pub ready_by: Option<DateTime<Utc>>,
     /// When it was queued (the queue's order).
     pub created_at: Option<DateTime<Utc>>,
-    /// When it was accepted.
     pub accepted_at: Option<DateTime<Utc>>,
     /// When preparation started.
     pub started_at: Option<DateTime<Utc>>,
-    /// When it was ready.
     pub ready_at: Option<DateTime<Utc>>,
     /// When it left the pass.
     pub picked_up_at: Option<DateTime<Utc>>,
@@ -187,7 +182,6 @@ impl TicketView {
     "picked_up_at": null, "preparation_seconds": null, "updated_at": "2026-11-23T18:00:00Z", "version": 1
 }], "next_cursor": null}))]
 pub struct TicketPage {
-    /// The tickets on this page.
     pub items: Vec<TicketView>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
@@ -210,13 +204,11 @@ pub struct SyncedView {
     "p90_preparation_seconds": 900.0, "avg_wait_seconds": 95.0
 }))]
 pub struct KitchenStatsView {
-    /// The restaurant.
     pub restaurant_id: i64,
     /// The window the times are taken over, ending now.
     pub window_minutes: u32,
     /// Open tickets now: queued.
     pub queued: u32,
-    /// Accepted.
     pub accepted: u32,
     /// Preparing.
     pub in_progress: u32,
@@ -245,7 +237,6 @@ pub struct KitchenStatsView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"order_id": 42}))]
 pub struct NewTicket {
-    /// The order.
     pub order_id: i64,
     /// The number to call out.
     pub order_number: Option<String>,

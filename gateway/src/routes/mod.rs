@@ -112,11 +112,8 @@ use crate::upstream::Upstreams;
 /// and the limits the stack enforces.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// gRPC clients of the services.
     pub upstreams: Upstreams,
-    /// Checks bearer tokens.
     pub verifier: Arc<Verifier>,
-    /// Largest request body accepted.
     pub body_limit_bytes: usize,
     /// Longest a whole request may take.
     pub request_timeout: Duration,
@@ -250,7 +247,6 @@ async fn unknown_route() -> Problem {
 /// A 201 with the new resource's `Location` and its JSON.
 pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 1], Json<T>);
 
-/// Builds a [`Created`] response.
 pub fn created<T>(location: &str, body: T) -> Created<T> {
     (
         StatusCode::CREATED,

@@ -35,7 +35,6 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 pub struct Address {
     /// Street and number.
     pub street: String,
-    /// City.
     pub city: String,
     /// State or region; may be empty where there is none.
     pub state: String,
@@ -59,7 +58,6 @@ impl Address {
         v.nested(prefix, values::Address::parse(&parts));
     }
 
-    /// The address on the wire.
     pub fn into_proto(self) -> common::Address {
         common::Address {
             street: self.street,
@@ -70,7 +68,6 @@ impl Address {
         }
     }
 
-    /// An address from the wire.
     pub fn from_proto(a: common::Address) -> Self {
         Self {
             street: a.street,
@@ -279,16 +276,11 @@ impl NewRestaurant {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"delivery_fee": "3.00", "active": true}))]
 pub struct RestaurantPatch {
-    /// New name.
     #[schema(max_length = 200)]
     pub name: Option<String>,
-    /// New description.
     pub description: Option<String>,
-    /// New phone number.
     pub phone: Option<String>,
-    /// New email.
     pub email: Option<String>,
-    /// New cuisine.
     pub cuisine_type: Option<String>,
     /// Replaces the address.
     pub address: Option<Address>,
@@ -298,13 +290,9 @@ pub struct RestaurantPatch {
     pub currency: Option<String>,
     /// Replaces every opening span.
     pub opening_hours: Option<Vec<OpeningHours>>,
-    /// New time zone.
     pub timezone: Option<String>,
-    /// New delivery fee.
     pub delivery_fee: Option<DecimalText>,
-    /// New preparation estimate.
     pub avg_prep_minutes: Option<u32>,
-    /// New tax percentage.
     pub tax_rate: Option<DecimalText>,
     /// Opens or closes the restaurant for orders.
     pub active: Option<bool>,
@@ -397,17 +385,11 @@ impl RestaurantPatch {
     "created_at": "2026-11-23T12:00:00Z", "updated_at": "2026-11-23T12:00:00Z"
 }))]
 pub struct RestaurantView {
-    /// The restaurant's id.
     pub id: i64,
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: String,
-    /// Phone.
     pub phone: String,
-    /// Email.
     pub email: String,
-    /// Cuisine.
     pub cuisine_type: String,
     /// Where orders are picked up.
     pub address: Option<Address>,
@@ -427,9 +409,7 @@ pub struct RestaurantView {
     pub tax_rate: Decimal,
     /// Whether it takes orders.
     pub active: bool,
-    /// When it was created.
     pub created_at: Option<DateTime<Utc>>,
-    /// When it last changed.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -476,7 +456,6 @@ impl RestaurantView {
 /// One page of restaurants.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RestaurantPage {
-    /// The restaurants on this page.
     pub items: Vec<RestaurantView>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,

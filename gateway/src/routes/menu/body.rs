@@ -20,10 +20,8 @@ use crate::validate::{Violations, nullable};
     "category_id": 2, "option_group_ids": [1]
 }))]
 pub struct NewMenuItem {
-    /// Name.
     #[schema(max_length = 200)]
     pub name: String,
-    /// Description.
     #[serde(default)]
     pub description: String,
     /// Price in the restaurant's currency, not negative, no finer than its
@@ -35,7 +33,6 @@ pub struct NewMenuItem {
     /// Default true.
     #[serde(default)]
     pub available: Option<bool>,
-    /// Picture.
     #[serde(default)]
     pub image_url: String,
     /// Option groups offered with it.
@@ -84,9 +81,7 @@ impl NewMenuItem {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"price": "13.49", "available": false}))]
 pub struct MenuItemPatch {
-    /// New name.
     pub name: Option<String>,
-    /// New description.
     pub description: Option<String>,
     /// New price; applies to orders placed from now on.
     pub price: Option<DecimalText>,
@@ -96,11 +91,9 @@ pub struct MenuItemPatch {
     pub category_id: Option<Option<i64>>,
     /// Mark sold out (false) or back (true).
     pub available: Option<bool>,
-    /// New picture.
     pub image_url: Option<String>,
     /// Replaces the option groups.
     pub option_group_ids: Option<Vec<i64>>,
-    /// New position.
     pub position: Option<i32>,
 }
 
@@ -147,10 +140,8 @@ impl MenuItemPatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Pizzas", "description": "Wood-fired", "position": 0}))]
 pub struct NewCategory {
-    /// Name.
     #[schema(max_length = 200)]
     pub name: String,
-    /// Description.
     #[serde(default)]
     pub description: String,
     /// Display order; default last.
@@ -162,11 +153,8 @@ pub struct NewCategory {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"position": 1}))]
 pub struct CategoryPatch {
-    /// New name.
     pub name: Option<String>,
-    /// New description.
     pub description: Option<String>,
-    /// New display order.
     pub position: Option<i32>,
 }
 
@@ -179,7 +167,6 @@ pub struct OptionInput {
     /// An existing option's id (updates only).
     #[serde(default)]
     pub id: Option<i64>,
-    /// Name.
     pub name: String,
     /// Price change in the restaurant's currency; default 0, may be negative.
     #[serde(default)]
@@ -227,7 +214,6 @@ pub(super) fn options_into_proto(
     "options": [{"name": "Extra cheese", "price_delta": 1.50}, {"name": "No onions"}]
 }))]
 pub struct NewOptionGroup {
-    /// Name.
     #[schema(max_length = 200)]
     pub name: String,
     /// Fewest options to choose; default 0.
@@ -236,7 +222,6 @@ pub struct NewOptionGroup {
     /// Most options to choose; default 0, meaning no limit.
     #[serde(default)]
     pub max_select: u32,
-    /// The options.
     #[serde(default)]
     pub options: Vec<OptionInput>,
 }
@@ -246,11 +231,8 @@ pub struct NewOptionGroup {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(example = json!({"max_select": 2, "options": [{"id": 5, "name": "Extra cheese", "price_delta": "1.75"}]}))]
 pub struct OptionGroupPatch {
-    /// New name.
     pub name: Option<String>,
-    /// New minimum.
     pub min_select: Option<u32>,
-    /// New maximum.
     pub max_select: Option<u32>,
     /// Replaces the options.
     pub options: Option<Vec<OptionInput>>,

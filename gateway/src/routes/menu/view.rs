@@ -22,13 +22,9 @@ use crate::routes::{amount, from_timestamp};
     "image_url": "", "option_group_ids": [1], "position": 0, "updated_at": "2026-11-23T12:00:00Z"
 }))]
 pub struct MenuItemView {
-    /// The item's id.
     pub id: i64,
-    /// Its restaurant.
     pub restaurant_id: i64,
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: String,
     /// Price in `currency`, with exactly its places.
     pub price: Decimal,
@@ -44,7 +40,6 @@ pub struct MenuItemView {
     pub option_group_ids: Vec<i64>,
     /// Order within its category; smaller first.
     pub position: i32,
-    /// When it last changed.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -72,13 +67,9 @@ impl MenuItemView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": 2, "restaurant_id": 1, "name": "Pizzas", "description": "", "position": 0}))]
 pub struct CategoryView {
-    /// The category's id.
     pub id: i64,
-    /// Its restaurant.
     pub restaurant_id: i64,
-    /// Name.
     pub name: String,
-    /// Description.
     pub description: String,
     /// Display order; smaller first.
     pub position: i32,
@@ -102,7 +93,6 @@ impl From<pb::Category> for CategoryView {
 pub struct OptionView {
     /// The option's id, stable across edits of its group.
     pub id: i64,
-    /// Name.
     pub name: String,
     /// Added to the item's price when chosen (may be negative or 0).
     pub price_delta: Decimal,
@@ -119,17 +109,13 @@ pub struct OptionView {
     "options": [{"id": 5, "name": "Extra cheese", "price_delta": 1.50, "currency": "USD", "available": true}]
 }))]
 pub struct OptionGroupView {
-    /// The group's id.
     pub id: i64,
-    /// Its restaurant.
     pub restaurant_id: i64,
-    /// Name.
     pub name: String,
     /// Fewest options a customer must choose.
     pub min_select: u32,
     /// Most options a customer may choose; 0 means no limit.
     pub max_select: u32,
-    /// The options.
     pub options: Vec<OptionView>,
 }
 
@@ -163,7 +149,6 @@ impl OptionGroupView {
 /// A restaurant's whole menu in one read.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MenuView {
-    /// Its restaurant.
     pub restaurant_id: i64,
     /// ISO 4217 code of every price in it.
     pub currency: String,
@@ -231,6 +216,5 @@ pub struct CategoryList {
 /// A list of option groups.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OptionGroupList {
-    /// The groups.
     pub items: Vec<OptionGroupView>,
 }

@@ -24,7 +24,6 @@ pub enum Party {
     Staff {
         /// The token's subject.
         sub: String,
-        /// Their restaurant.
         restaurant_id: i64,
     },
     /// Their own orders.

@@ -40,7 +40,6 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Ana Diaz", "phone": "+12125550100", "email": "ana@example.com"}))]
 pub struct GuestInput {
-    /// Their name.
     #[schema(max_length = 100)]
     pub name: String,
     /// E.164 (`+12125550100`): their profile's key.
@@ -57,7 +56,6 @@ pub struct GuestInput {
     "modifiers": [5], "special_instructions": "well done"
 }))]
 pub struct LineInput {
-    /// The menu item.
     pub menu_item_id: i64,
     /// 1 to 99.
     #[schema(minimum = 1, maximum = 99)]
@@ -176,7 +174,6 @@ pub struct NewOrder {
     pub customer_id: Option<i64>,
     /// Guest checkout, without an account: name, phone and email.
     pub guest: Option<GuestInput>,
-    /// The restaurant.
     pub restaurant_id: i64,
     /// `dine_in`, `takeout` or `delivery`; default `delivery` when a
     /// `delivery_address` is given, else `takeout`.
@@ -362,7 +359,6 @@ pub struct LinePatch {
     /// New quantity, 1 to 99.
     #[schema(minimum = 1, maximum = 99)]
     pub quantity: Option<u32>,
-    /// New instructions.
     pub special_instructions: Option<String>,
     /// Replaces the line's modifiers.
     pub modifiers: Option<Vec<i64>>,

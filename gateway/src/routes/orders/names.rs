@@ -74,9 +74,7 @@ wire_enum!(
         Customer = "customer" => Customer,
         /// Restaurant staff.
         Staff = "staff" => Staff,
-        /// A driver.
         Driver = "driver" => Driver,
-        /// An admin.
         Admin = "admin" => Admin,
         /// A service reacting to an event (payment, kitchen, delivery) or a
         /// timer (the payment timeout).

@@ -127,7 +127,6 @@ impl OrderFilter {
         Ok(self)
     }
 
-    /// Only this customer's orders.
     #[must_use]
     pub fn for_customer(mut self, customer_id: i64) -> Self {
         self.customer_id = Some(customer_id);

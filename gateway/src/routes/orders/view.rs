@@ -17,7 +17,6 @@ use crate::routes::{amount, from_timestamp};
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"name": "Ana Diaz", "phone": "+12125550100", "email": "ana@example.com"}))]
 pub struct ContactView {
-    /// Name.
     pub name: String,
     /// E.164 phone; may be empty for a registered customer.
     pub phone: String,
@@ -29,7 +28,6 @@ pub struct ContactView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"option_id": 5, "name": "Extra cheese", "price_delta": 1.50}))]
 pub struct ModifierView {
-    /// The option's id.
     pub option_id: i64,
     /// Its name when the line was priced.
     pub name: String,
@@ -46,11 +44,9 @@ pub struct ModifierView {
 pub struct OrderLineView {
     /// The line's id: `{item_id}` of `/api/orders/{id}/items/{item_id}`.
     pub id: i64,
-    /// The menu item.
     pub menu_item_id: i64,
     /// Its name when priced.
     pub name: String,
-    /// How many.
     pub quantity: u32,
     /// The item's price plus its modifiers'.
     pub unit_price: Decimal,
@@ -80,11 +76,9 @@ pub struct OrderLineView {
     "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:00:00Z", "confirmed_at": null
 }))]
 pub struct OrderView {
-    /// The order's id.
     pub id: i64,
     /// Six characters for people to read out and to track with.
     pub order_number: String,
-    /// The restaurant.
     pub restaurant_id: i64,
     /// Its name when the order was placed.
     pub restaurant_name: String,
@@ -93,9 +87,7 @@ pub struct OrderView {
     pub customer_id: i64,
     /// True for guest checkout (the order has access tokens).
     pub guest: bool,
-    /// Who to notify.
     pub contact: Option<ContactView>,
-    /// Where it is in its lifecycle.
     pub status: OrderStatus,
     /// Dine-in, takeout or delivery.
     pub order_type: OrderType,
@@ -107,7 +99,6 @@ pub struct OrderView {
     pub table_number: Option<String>,
     /// Where it goes, for delivery.
     pub delivery_address: Option<Address>,
-    /// The lines.
     pub items: Vec<OrderLineView>,
     /// The coupon redeemed, if any.
     pub coupon_code: Option<String>,
@@ -129,9 +120,7 @@ pub struct OrderView {
     pub notes: String,
     /// Minutes the kitchen is expected to need.
     pub prep_minutes: u32,
-    /// When it was placed.
     pub created_at: Option<DateTime<Utc>>,
-    /// When it last changed.
     pub updated_at: Option<DateTime<Utc>>,
     /// When it was confirmed, once it was.
     pub confirmed_at: Option<DateTime<Utc>>,
@@ -234,7 +223,6 @@ impl OrderView {
     "access_token": "ot_3q9Zk2W8m0bV1yR7cXe4TnLp"
 }))]
 pub struct CreatedOrderView {
-    /// The order.
     #[serde(flatten)]
     pub order: OrderView,
     /// Guest orders only: keep it; send it as `X-Order-Token` (or
@@ -248,7 +236,6 @@ pub struct CreatedOrderView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"kind": "staff", "id": "maria"}))]
 pub struct ActorView {
-    /// Their kind.
     pub kind: Option<ActorKind>,
     /// Their token's subject (a customer id, a staff member), the service's
     /// name for `system`; empty for guests.
@@ -264,13 +251,10 @@ pub struct ActorView {
 pub struct StatusChangeView {
     /// The status before; null for the order's creation.
     pub from: Option<OrderStatus>,
-    /// The status after.
     pub to: Option<OrderStatus>,
-    /// Who made the change.
     pub actor: Option<ActorView>,
     /// Why, when given.
     pub reason: String,
-    /// When.
     pub at: Option<DateTime<Utc>>,
 }
 
@@ -316,7 +300,6 @@ pub struct HistoryView {
     "confirmed_at": "2026-11-23T18:00:00Z"
 }], "next_cursor": "NDI"}))]
 pub struct OrderPage {
-    /// The orders on this page.
     pub items: Vec<OrderView>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
