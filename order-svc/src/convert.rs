@@ -14,7 +14,6 @@ use crate::domain::order::{
 };
 use crate::domain::{Coordinates, PostalAddress};
 
-/// An amount in `currency`.
 pub fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
     Some(common::Money {
         amount_minor,
@@ -22,7 +21,6 @@ pub fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
     })
 }
 
-/// A time on the wire.
 pub fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
         seconds: at.timestamp(),
@@ -41,7 +39,6 @@ pub fn time_from_pb(at: prost_types::Timestamp) -> Result<DateTime<Utc>, String>
         .ok_or_else(|| "must be a valid timestamp".to_owned())
 }
 
-/// An address on the wire.
 pub fn address_to_pb(a: &PostalAddress) -> common::Address {
     common::Address {
         street: a.street.clone(),
@@ -70,7 +67,6 @@ fn location_to_pb(at: Coordinates) -> common::GeoPoint {
     }
 }
 
-/// A status on the wire.
 pub fn status_to_pb(status: OrderStatus) -> pb::OrderStatus {
     match status {
         OrderStatus::Pending => pb::OrderStatus::Pending,
@@ -97,7 +93,6 @@ pub fn status_from_pb(raw: i32) -> Option<OrderStatus> {
     }
 }
 
-/// An order type on the wire.
 pub fn order_type_to_pb(t: OrderType) -> pb::OrderType {
     match t {
         OrderType::DineIn => pb::OrderType::DineIn,
@@ -120,7 +115,6 @@ pub fn order_type_from_pb(raw: i32) -> Result<Option<OrderType>, String> {
     }
 }
 
-/// A source on the wire.
 pub fn source_to_pb(s: OrderSource) -> pb::OrderSource {
     match s {
         OrderSource::Web => pb::OrderSource::Web,
@@ -189,7 +183,6 @@ pub fn actor_kind_from_pb(raw: i32) -> Result<ActorKind, String> {
     }
 }
 
-/// An actor on the wire.
 pub fn actor_to_pb(actor: &Actor) -> common::Actor {
     let kind = match actor.kind {
         ActorKind::Customer => common::ActorKind::Customer,
@@ -214,7 +207,6 @@ pub fn contact_to_pb(c: &Contact) -> pb::Guest {
     }
 }
 
-/// An order on the wire.
 pub fn order_to_pb(o: &Order) -> pb::Order {
     let currency = o.currency.as_str();
     let t = o.totals;
@@ -278,7 +270,6 @@ pub fn order_to_pb(o: &Order) -> pb::Order {
     }
 }
 
-/// A status change on the wire.
 pub fn change_to_pb(c: &StatusChange) -> pb::StatusChange {
     pb::StatusChange {
         from: c
@@ -292,7 +283,6 @@ pub fn change_to_pb(c: &StatusChange) -> pb::StatusChange {
     }
 }
 
-/// A customer profile on the wire.
 pub fn customer_to_pb(c: &Customer) -> pb::Customer {
     pb::Customer {
         id: c.id,

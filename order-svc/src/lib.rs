@@ -8,8 +8,8 @@
 //! COMPLETED`, or to `CANCELLED`, by the one transition table in
 //! [`domain::lifecycle`] — whether the move comes from the API, from another
 //! service's event, or from the payment timeout. Every change is written
-//! with its history entry, its event (through the outbox) and a change
-//! notice for live watchers in one transaction.
+//! with its history entry and its event (through the outbox) in one
+//! transaction, and announced to live watchers once it has committed.
 //!
 //! # Layout
 //! - [`domain`] — the rules: parsed inputs, the transition table, totals,

@@ -1,10 +1,11 @@
 //! Live order updates, correct across replicas.
 //!
 //! Every change of an order notifies the Postgres channel
-//! [`store::CHANGES_CHANNEL`] with the order's id in its own transaction;
-//! the shared change feed ([`foodmesh_shared::changes`]) brings the notice
-//! to every instance's watchers, and a watcher then reads the order itself
-//! and sends what changed.
+//! [`store::CHANGES_CHANNEL`] with the order's id once it has committed
+//! ([`store::notify_change`]); the shared change feed
+//! ([`foodmesh_shared::changes`]) brings the notice to every instance's
+//! watchers, and a watcher then reads the order itself and sends what
+//! changed.
 //!
 //! Nothing is missed and nothing is sent twice:
 //! - a watcher subscribes before it reads the order, so a change committed
@@ -57,7 +58,6 @@ pub struct Update {
     pub order: Order,
     /// The status change, for [`UpdateKind::StatusChanged`].
     pub change: Option<StatusChange>,
-    /// Why it was sent.
     pub kind: UpdateKind,
 }
 
@@ -72,8 +72,8 @@ pub struct ChangeFeed {
 }
 
 /// The background work behind a [`ChangeFeed`]: the listening connection
-/// and the watch on the service's health. Spawn it once the service is
-/// bound.
+/// and the watch on the service's health, run as one of the service's
+/// background tasks.
 pub type FeedTasks = changes::FeedTasks<i64>;
 
 impl ChangeFeed {

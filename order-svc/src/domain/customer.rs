@@ -29,13 +29,9 @@ pub struct Customer {
     pub email: String,
     /// Most recent first.
     pub saved_addresses: Vec<PostalAddress>,
-    /// How they like to pay.
     pub preferred_payment_method: Option<PaymentMethod>,
-    /// Orders placed.
     pub order_count: u32,
-    /// When they last ordered.
     pub last_order_at: Option<DateTime<Utc>>,
-    /// When the profile was made.
     pub created_at: DateTime<Utc>,
 }
 
@@ -49,15 +45,12 @@ impl Customer {
 /// The parts of a profile an update changes; `None` keeps a part.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerPatch {
-    /// New name.
     pub name: Option<Name<{ limits::PERSON_NAME }>>,
-    /// New phone.
     pub phone: Option<Phone>,
     /// New email; empty clears it.
     pub email: Option<Email>,
     /// Replaces every saved address.
     pub saved_addresses: Option<Vec<Address>>,
-    /// New preference.
     pub preferred_payment_method: Option<PaymentMethod>,
 }
 

@@ -15,7 +15,6 @@ use super::order::{ActorKind, OrderStatus, OrderType};
 pub struct Situation {
     /// Delivery orders go through OUT_FOR_DELIVERY; others do not.
     pub order_type: OrderType,
-    /// Where the order is.
     pub status: OrderStatus,
     /// When it was confirmed, for the customer's cancellation window.
     pub confirmed_at: Option<DateTime<Utc>>,

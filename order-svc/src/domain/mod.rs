@@ -91,10 +91,7 @@ pub enum DomainError {
     },
     /// The customer's cancellation window closed after confirmation.
     #[error("the cancellation window of {window_seconds} s has passed")]
-    CancelWindowClosed {
-        /// The window's length.
-        window_seconds: u64,
-    },
+    CancelWindowClosed { window_seconds: u64 },
     /// Items change only while the order is PENDING.
     #[error("the order's items cannot change once it is {0}")]
     NotEditable(OrderStatus),

@@ -41,7 +41,6 @@ impl OrderNumber {
         Ok(Self(text))
     }
 
-    /// The number.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -16,7 +16,6 @@ use super::{Coordinates, DateRange, PostalAddress};
 /// Who to notify about an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Contact {
-    /// Their name.
     pub name: String,
     /// E.164, or empty.
     pub phone: String,
@@ -27,7 +26,6 @@ pub struct Contact {
 /// One chosen option of a line, priced when the line was last priced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineOption {
-    /// The option.
     pub option_id: i64,
     /// Its name then.
     pub name: String,
@@ -40,7 +38,6 @@ pub struct LineOption {
 pub struct OrderLine {
     /// Stable across edits.
     pub id: i64,
-    /// The menu item.
     pub menu_item_id: i64,
     /// Its name when priced.
     pub name: String,
@@ -50,7 +47,6 @@ pub struct OrderLine {
     pub unit_price_minor: i64,
     /// Unit price × quantity.
     pub line_total_minor: i64,
-    /// The options chosen.
     pub options: Vec<LineOption>,
     /// The customer's words for the kitchen.
     pub special_instructions: String,
@@ -61,7 +57,6 @@ pub struct OrderLine {
 pub struct AppliedCoupon {
     /// Upper-case code.
     pub code: String,
-    /// How it discounts.
     pub terms: CouponTerms,
 }
 
@@ -69,7 +64,6 @@ pub struct AppliedCoupon {
 /// restaurant said when the order was priced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pickup {
-    /// The restaurant's name.
     pub restaurant_name: String,
     /// The restaurant's address.
     pub address: PostalAddress,
@@ -82,23 +76,18 @@ pub struct Pickup {
 /// An order as stored and shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Order {
-    /// Numeric id.
     pub id: i64,
     /// Six-character human number.
     pub order_number: String,
-    /// The restaurant.
     pub restaurant_id: i64,
     /// The customer profile (negative for guest profiles).
     pub customer_id: i64,
     /// True for guest checkout.
     pub guest: bool,
-    /// Who to notify.
     pub contact: Contact,
-    /// How it reaches the customer.
     pub order_type: OrderType,
     /// Where it was placed.
     pub source: OrderSource,
-    /// Where it is in its life.
     pub status: OrderStatus,
     /// Dine-in only.
     pub table_number: Option<String>,
@@ -108,7 +97,6 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     /// ISO 4217 code of every amount.
     pub currency: String,
-    /// The figures.
     pub totals: Totals,
     /// Tax in basis points of the discounted subtotal.
     pub tax_rate_bps: u32,
@@ -122,9 +110,7 @@ pub struct Order {
     pub pickup: Pickup,
     /// Bumped by every change, so readers can tell a change happened.
     pub version: i64,
-    /// When it was placed.
     pub created_at: DateTime<Utc>,
-    /// When it last changed.
     pub updated_at: DateTime<Utc>,
     /// When it was confirmed, once it was.
     pub confirmed_at: Option<DateTime<Utc>>,
@@ -153,13 +139,10 @@ pub struct StatusChange {
     pub id: i64,
     /// `None` for the creation.
     pub from: Option<OrderStatus>,
-    /// The new status.
     pub to: OrderStatus,
-    /// Who changed it.
     pub actor: Actor,
     /// Why, when given.
     pub reason: String,
-    /// When.
     pub at: DateTime<Utc>,
 }
 

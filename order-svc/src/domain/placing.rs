@@ -28,7 +28,6 @@ pub const CASH_REASON: &str = "cash payment";
 pub struct Placing<'a> {
     /// The request, each part valid.
     pub order: &'a NewOrder,
-    /// Who places it.
     pub actor: &'a Actor,
     /// The service itself, which confirms a cash order.
     pub system: &'a Actor,

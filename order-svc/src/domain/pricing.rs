@@ -9,11 +9,9 @@ use super::{Coordinates, DomainError, PostalAddress};
 /// One line priced by the menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedLine {
-    /// The item.
     pub menu_item_id: i64,
     /// Its name now.
     pub name: String,
-    /// How many.
     pub quantity: u32,
     /// Base price plus every option's delta.
     pub unit_price_minor: i64,
@@ -26,7 +24,6 @@ pub struct PricedLine {
 /// A whole order priced by the menu, with the restaurant's figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PricedOrder {
-    /// The restaurant's name.
     pub restaurant_name: String,
     /// ISO 4217 code of every amount.
     pub currency: String,

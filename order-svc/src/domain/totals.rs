@@ -102,7 +102,6 @@ impl DiscountKind {
 /// change while the order is PENDING.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CouponTerms {
-    /// Percent or fixed.
     pub kind: DiscountKind,
     /// Basis points or minor units, by kind.
     pub value: i64,

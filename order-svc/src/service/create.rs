@@ -69,7 +69,6 @@ pub(super) const KEY_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 pub struct Idempotency {
     /// One per caller ([`Actor::scope`]).
     pub scope: String,
-    /// The client's key.
     pub key: IdempotencyKey,
     /// SHA-256 of the request without key and actor.
     pub fingerprint: Vec<u8>,

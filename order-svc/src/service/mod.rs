@@ -1,7 +1,7 @@
 //! The use cases of order-svc. Each decides in [`crate::domain`] and writes
-//! in one unit of work ([`Work`]): a change, its history entry, its events
-//! in the outbox and its change notice commit together or not at all, and
-//! the notices and metrics follow the commit. The gRPC layer, the event
+//! in one unit of work ([`Work`]): a change, its history entry and its
+//! events in the outbox commit together or not at all, and its change
+//! notice and metrics follow the commit. The gRPC layer, the event
 //! consumer and the timers all come through here, so an order changes the
 //! same way whoever asks.
 //!
@@ -59,9 +59,7 @@ pub struct Caller<'a> {
 /// Overrides for a reorder.
 #[derive(Debug, Clone, Default)]
 pub struct ReorderChoices {
-    /// A different source.
     pub source: Option<OrderSource>,
-    /// A different payment method.
     pub payment_method: Option<PaymentMethod>,
     /// A coupon for the new order.
     pub coupon_code: Option<CouponCode>,
@@ -98,7 +96,6 @@ impl Orders {
         }
     }
 
-    /// The configuration.
     pub fn config(&self) -> &OrderConfig {
         &self.config
     }

@@ -1,7 +1,7 @@
 //! Every SQL statement of order-svc. Statements take a connection, so the
-//! caller decides what shares a transaction: a change, its history entry,
-//! its outbox event and its change notification always do. Takes domain
-//! values, returns domain values.
+//! caller decides what shares a transaction: a change, its history entry
+//! and its outbox event always do, and its change notice goes out once they
+//! have committed. Takes domain values, returns domain values.
 //!
 //! - `orders` — reads of orders, their lines and history;
 //! - `new_order` — the one statement that writes a new order;
@@ -17,8 +17,9 @@ use sqlx::{Postgres, Transaction};
 use crate::domain::DomainError;
 
 /// The Postgres channel every order change is announced on, with the
-/// order's id as payload; `NOTIFY` is delivered at commit to every
-/// instance's listener, which is what lets a watcher on one instance see a
+/// order's id as payload, once the change has committed
+/// ([`Work::notify`](foodmesh_shared::work::Work::notify)); every instance's
+/// listener hears it, which is what lets a watcher on one instance see a
 /// change made on another.
 pub const CHANGES_CHANNEL: &str = "order_changes";
 

@@ -14,9 +14,7 @@ use super::changes::{LinesOf, push_line_insert};
 /// own statement.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyClaim<'a> {
-    /// The caller's scope.
     pub scope: &'a str,
-    /// The client's key.
     pub key: &'a str,
     /// The claim that proves this request holds the key.
     pub claim: i64,

@@ -62,7 +62,6 @@ impl CustomerRef {
 /// A guest's contact, each part valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestContact {
-    /// Their name.
     pub name: Name<{ limits::PERSON_NAME }>,
     /// Their phone: the profile's key.
     pub phone: Phone,
@@ -105,7 +104,6 @@ impl GuestContact {
 pub enum Fulfilment {
     /// Served at this table.
     DineIn {
-        /// The table.
         table: Name<{ limits::TABLE_NUMBER }>,
     },
     /// Collected.
@@ -165,7 +163,6 @@ impl Fulfilment {
         v.finish_with(|| fulfilment)
     }
 
-    /// The order type.
     pub fn order_type(&self) -> OrderType {
         match self {
             Fulfilment::DineIn { .. } => OrderType::DineIn,
@@ -194,7 +191,6 @@ impl Fulfilment {
 /// A line as the client asks for it, each part valid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineInput {
-    /// The menu item.
     pub menu_item_id: i64,
     /// 1 to 99.
     pub quantity: u32,
@@ -245,11 +241,8 @@ impl LineInput {
 /// them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrder {
-    /// The restaurant.
     pub restaurant_id: i64,
-    /// Who orders.
     pub customer: CustomerRef,
-    /// How it reaches them.
     pub fulfilment: Fulfilment,
     /// Where it was placed.
     pub source: OrderSource,
@@ -329,11 +322,9 @@ impl NewOrder {
 pub struct DraftLine {
     /// The stored line this continues, if any.
     pub line_id: Option<i64>,
-    /// The menu item.
     pub menu_item_id: i64,
     /// 1 to 99.
     pub quantity: u32,
-    /// Options chosen.
     pub option_ids: Vec<i64>,
     /// For the kitchen.
     pub special_instructions: String,
@@ -374,11 +365,8 @@ pub enum ItemEdit {
     Add(LineInput),
     /// Changes parts of a line; `None` keeps a part.
     Update {
-        /// The line.
         line_id: i64,
-        /// New quantity.
         quantity: Option<u32>,
-        /// New instructions.
         special_instructions: Option<Text<{ limits::INSTRUCTIONS }>>,
         /// New options, replacing the old ones.
         option_ids: Option<Vec<i64>>,
@@ -386,10 +374,7 @@ pub enum ItemEdit {
         stated_unit_price_minor: Option<i64>,
     },
     /// Removes a line.
-    Remove {
-        /// The line.
-        line_id: i64,
-    },
+    Remove { line_id: i64 },
 }
 
 impl ItemEdit {

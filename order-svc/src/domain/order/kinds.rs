@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::domain::Text;
 
-/// Where an order is in its life; see [`super::lifecycle`] for the moves.
+/// Where an order is in its life; see [`crate::domain::lifecycle`] for the moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderStatus {
     /// Placed, waiting for its payment.
@@ -241,7 +241,6 @@ impl fmt::Display for ActorKind {
 /// Who did something, kept in the status history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// Their kind.
     pub kind: ActorKind,
     /// Their token's subject, or the service's name for SYSTEM; may be
     /// empty (a guest).
