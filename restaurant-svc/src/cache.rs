@@ -71,8 +71,9 @@ pub const CAPACITY: usize = 2048;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Key {
     /// The menu, with or without unavailable entries.
-    Menu { include_unavailable: bool },
-    /// The pricing inputs.
+    Menu {
+        include_unavailable: bool,
+    },
     Pricing,
 }
 
@@ -207,8 +208,7 @@ impl<M, P> MenuCache<M, P> {
     }
 
     /// The work that keeps this cache in step with `feed`. It subscribes
-    /// now, so no notice from here on is missed even before it is
-    /// spawned.
+    /// now, so no notice from here on is missed even before it runs.
     pub fn follower(&self, feed: &MenuFeed) -> Follower<M, P> {
         Follower {
             entries: self.entries.clone(),
@@ -219,7 +219,7 @@ impl<M, P> MenuCache<M, P> {
 }
 
 /// Evicts on every notice and enables the cache only while the feed
-/// listens. Spawn it once the service is bound.
+/// listens. The service runs it as one of its background tasks.
 #[derive(Debug)]
 pub struct Follower<M, P> {
     entries: Cache<Key, Entry<M, P>>,

@@ -52,7 +52,8 @@ pub enum MenuChange {
 pub type MenuChanges = ReceiverStream<Result<MenuChange, DomainError>>;
 
 /// The background work behind a [`MenuFeed`]: the listening connection and
-/// the watch on the service's health. Spawn it once the service is bound.
+/// the watch on the service's health, run as one of the service's
+/// background tasks.
 pub type FeedTasks = changes::FeedTasks<i64>;
 
 /// Menu change notices of this instance; cheap to clone.

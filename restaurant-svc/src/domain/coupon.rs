@@ -15,15 +15,12 @@ use super::{Amount, DomainError, Name, Text};
 /// A coupon as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coupon {
-    /// The coupon's id.
     pub id: i64,
-    /// Whose coupon.
     pub restaurant_id: i64,
     /// Upper case.
     pub code: String,
     /// Free text.
     pub description: String,
-    /// How much it takes off.
     pub discount: Discount,
     /// Usable from this time.
     pub valid_from: DateTime<Utc>,
@@ -79,7 +76,6 @@ impl Discount {
         Ok(Self { kind, value })
     }
 
-    /// Percent or fixed.
     pub fn kind(self) -> DiscountKind {
         self.kind
     }
@@ -119,12 +115,10 @@ impl ValidityWindow {
         Ok(Self { from, until })
     }
 
-    /// When it starts.
     pub fn starts(self) -> DateTime<Utc> {
         self.from
     }
 
-    /// When it ends, if it does.
     pub fn ends(self) -> Option<DateTime<Utc>> {
         self.until
     }
@@ -133,13 +127,10 @@ impl ValidityWindow {
 /// A new coupon, each part valid.
 #[derive(Debug, Clone)]
 pub struct NewCoupon {
-    /// Its code.
     pub code: CouponCode,
     /// Free text.
     pub description: Text<{ limits::COUPON_DESCRIPTION }>,
-    /// How much it takes off.
     pub discount: Discount,
-    /// When it may be used.
     pub window: ValidityWindow,
     /// The smallest subtotal it applies to.
     pub min_order: Amount,
@@ -156,9 +147,7 @@ pub struct NewCoupon {
 pub struct CouponPatch {
     /// Switches it on or off.
     pub active: Option<bool>,
-    /// New description.
     pub description: Option<Text<{ limits::COUPON_DESCRIPTION }>>,
-    /// New end of validity.
     pub valid_until: Option<DateTime<Utc>>,
     /// New overall limit; 0 means unlimited.
     pub max_redemptions: Option<u32>,
@@ -179,7 +168,6 @@ impl CouponPatch {
 /// A request to take one redemption of a coupon for an order.
 #[derive(Debug, Clone)]
 pub struct RedeemRequest {
-    /// The coupon's code.
     pub code: CouponCode,
     /// The order; one redemption per order.
     pub order_ref: Name<100>,
@@ -282,11 +270,8 @@ impl Coupon {
 /// One order's use of a coupon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redemption {
-    /// The redemption's id.
     pub id: i64,
-    /// The coupon used.
     pub coupon_id: i64,
-    /// Its code.
     pub code: String,
     /// The order it is for.
     pub order_ref: String,
@@ -298,7 +283,6 @@ pub struct Redemption {
     pub currency: String,
     /// Whether the order gave it back.
     pub released: bool,
-    /// When it was taken.
     pub redeemed_at: DateTime<Utc>,
 }
 

@@ -12,7 +12,6 @@ use super::{Amount, DomainError, Finish, Name, Text, Violations};
 /// A restaurant's whole menu, read at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Menu {
-    /// Whose menu.
     pub restaurant_id: i64,
     /// The currency of every price on it.
     pub currency: String,
@@ -27,11 +26,8 @@ pub struct Menu {
 /// A heading of the menu ("Pizzas").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
-    /// The category's id.
     pub id: i64,
-    /// Whose category.
     pub restaurant_id: i64,
-    /// Display name.
     pub name: String,
     /// Free text.
     pub description: String,
@@ -42,11 +38,8 @@ pub struct Category {
 /// Something on the menu with its current price.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MenuItem {
-    /// The item's id.
     pub id: i64,
-    /// Whose item.
     pub restaurant_id: i64,
-    /// Display name.
     pub name: String,
     /// Free text.
     pub description: String,
@@ -64,18 +57,14 @@ pub struct MenuItem {
     pub option_group_ids: Vec<i64>,
     /// Smaller comes first within its category.
     pub position: i32,
-    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
 /// A set of modifiers ("Toppings") and how many may be chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionGroup {
-    /// The group's id.
     pub id: i64,
-    /// Whose group.
     pub restaurant_id: i64,
-    /// Display name.
     pub name: String,
     /// At least this many options must be chosen.
     pub min_select: u32,
@@ -92,7 +81,6 @@ pub struct OptionGroup {
 pub struct MenuOption {
     /// The option's id, stable across group updates.
     pub id: i64,
-    /// Display name.
     pub name: String,
     /// Added to the item's price; may be negative or zero.
     pub price_delta_minor: i64,
@@ -103,7 +91,6 @@ pub struct MenuOption {
 /// A new category.
 #[derive(Debug, Clone)]
 pub struct NewCategory {
-    /// Display name.
     pub name: Name<{ limits::CATEGORY_NAME }>,
     /// Free text.
     pub description: Text<{ limits::CATEGORY_DESCRIPTION }>,
@@ -114,11 +101,8 @@ pub struct NewCategory {
 /// The parts of a category an update changes.
 #[derive(Debug, Clone, Default)]
 pub struct CategoryPatch {
-    /// New name.
     pub name: Option<Name<{ limits::CATEGORY_NAME }>>,
-    /// New description.
     pub description: Option<Text<{ limits::CATEGORY_DESCRIPTION }>>,
-    /// New position.
     pub position: Option<i32>,
 }
 
@@ -126,11 +110,9 @@ pub struct CategoryPatch {
 /// the restaurant's menu by [`check_references`] before it is stored.
 #[derive(Debug, Clone)]
 pub struct NewMenuItem {
-    /// Display name.
     pub name: Name<{ limits::MENU_ITEM_NAME }>,
     /// Free text.
     pub description: Text<{ limits::DESCRIPTION }>,
-    /// The price.
     pub price: Amount,
     /// The heading it goes under, if any.
     pub category_id: Option<i64>,
@@ -147,9 +129,7 @@ pub struct NewMenuItem {
 /// The parts of a menu item an update changes.
 #[derive(Debug, Clone, Default)]
 pub struct MenuItemPatch {
-    /// New name.
     pub name: Option<Name<{ limits::MENU_ITEM_NAME }>>,
-    /// New description.
     pub description: Option<Text<{ limits::DESCRIPTION }>>,
     /// New price, effective for the next order priced.
     pub price: Option<Amount>,
@@ -157,11 +137,9 @@ pub struct MenuItemPatch {
     pub category_id: Option<Option<i64>>,
     /// Takes the item off or back on the menu.
     pub available: Option<bool>,
-    /// New picture.
     pub image_url: Option<ImageUrl>,
     /// Replaces the item's option groups.
     pub option_group_ids: Option<OptionGroupIds>,
-    /// New position.
     pub position: Option<i32>,
 }
 
@@ -281,7 +259,6 @@ impl SelectionRules {
         v.finish_with(|| Some(Self { min, max }))
     }
 
-    /// At least this many.
     pub fn min(self) -> u32 {
         self.min
     }
@@ -317,7 +294,6 @@ impl PriceDelta {
 pub struct OptionInput {
     /// Set to keep an existing option (its id stays stable for orders).
     pub id: Option<i64>,
-    /// Display name.
     pub name: String,
     /// Price change in minor units.
     pub price_delta_minor: i64,
@@ -330,9 +306,7 @@ pub struct OptionInput {
 pub struct OptionDraft {
     /// The existing option it updates, if any.
     pub id: Option<i64>,
-    /// Display name.
     pub name: Name<{ limits::OPTION_NAME }>,
-    /// Price change.
     pub price_delta: PriceDelta,
     /// `None` means available for a new option, unchanged for a kept one.
     pub available: Option<bool>,
@@ -376,7 +350,6 @@ pub fn parse_options(raw: &[OptionInput]) -> Result<Vec<OptionDraft>, Violations
 /// A new option group with its options.
 #[derive(Debug, Clone)]
 pub struct NewOptionGroup {
-    /// Display name.
     pub name: Name<{ limits::OPTION_NAME }>,
     /// How many may be chosen.
     pub rules: SelectionRules,
@@ -388,11 +361,8 @@ pub struct NewOptionGroup {
 /// checked against the stored group by [`OptionGroupPatch::rules`].
 #[derive(Debug, Clone, Default)]
 pub struct OptionGroupPatch {
-    /// New name.
     pub name: Option<Name<{ limits::OPTION_NAME }>>,
-    /// New minimum.
     pub min_select: Option<u32>,
-    /// New maximum.
     pub max_select: Option<u32>,
     /// Replaces the options: drafts with an id update that option, drafts
     /// without add one, and options left out are removed.

@@ -42,7 +42,6 @@ pub enum DomainError {
     Line {
         /// Where in the request, e.g. `lines[2].menu_item_id`.
         field: String,
-        /// What is wrong with it.
         problem: pricing::LineProblem,
     },
     /// The restaurant has no coupon with this code or id.
@@ -54,7 +53,6 @@ pub enum DomainError {
     /// The coupon exists but may not be used for this order now.
     #[error("coupon {code} refused: {refusal}")]
     CouponRefused {
-        /// The coupon's code.
         code: String,
         /// Which rule refused it.
         refusal: coupon::Refusal,
@@ -91,7 +89,6 @@ impl<const MAX: u32> UpTo<MAX> {
         Ok(Self(raw))
     }
 
-    /// The number.
     pub fn get(self) -> u32 {
         self.0
     }

@@ -42,7 +42,6 @@ impl OrderLine {
         })
     }
 
-    /// The item ordered.
     pub fn menu_item_id(&self) -> i64 {
         self.menu_item_id
     }
@@ -63,14 +62,12 @@ pub enum LineProblem {
     TooFewOptions {
         /// The group's name.
         group: String,
-        /// Its minimum.
         min: u32,
     },
     /// More options of a group than it allows.
     TooManyOptions {
         /// The group's name.
         group: String,
-        /// Its maximum.
         max: u32,
     },
     /// The options' deltas take the price below zero.
@@ -101,11 +98,9 @@ impl fmt::Display for LineProblem {
 /// One priced line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedLine {
-    /// The item.
     pub menu_item_id: i64,
     /// Its name now, for the order's record.
     pub name: String,
-    /// How many.
     pub quantity: u32,
     /// The item's price alone.
     pub base_price_minor: i64,
@@ -120,9 +115,7 @@ pub struct PricedLine {
 /// One chosen option with its price change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedOption {
-    /// The option.
     pub option_id: i64,
-    /// Its group.
     pub option_group_id: i64,
     /// Its name now.
     pub name: String,

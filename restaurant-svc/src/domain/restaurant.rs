@@ -12,9 +12,7 @@ use super::{Amount, Name, Text, UpTo, Violations};
 /// A restaurant as stored and shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Restaurant {
-    /// The restaurant's id.
     pub id: i64,
-    /// Display name.
     pub name: String,
     /// Free text shown under the name.
     pub description: String,
@@ -42,9 +40,7 @@ pub struct Restaurant {
     pub tax_rate_bps: u32,
     /// Whether it takes orders.
     pub active: bool,
-    /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -63,7 +59,6 @@ pub struct OpeningHours {
 /// Everything needed to create a restaurant, each part valid.
 #[derive(Debug, Clone)]
 pub struct RestaurantDetails {
-    /// Display name.
     pub name: Name<{ limits::RESTAURANT_NAME }>,
     /// Free text.
     pub description: Text<{ limits::DESCRIPTION }>,
@@ -73,21 +68,17 @@ pub struct RestaurantDetails {
     pub email: Email,
     /// Free-form cuisine.
     pub cuisine_type: Text<{ limits::CUISINE }>,
-    /// Where it is.
     pub address: Address,
     /// Where it is on the map, when known.
     pub location: Option<Location>,
     /// The currency of every price.
     pub currency: Currency,
-    /// When it is open.
     pub opening_hours: Vec<OpeningSpan>,
     /// The zone opening hours are read in.
     pub timezone: TimeZone,
     /// Charged per delivery order.
     pub delivery_fee: Amount,
-    /// Usual preparation time.
     pub avg_prep_minutes: PrepMinutes,
-    /// Sales tax.
     pub tax_rate_bps: TaxRateBps,
     /// Whether it takes orders.
     pub active: bool,
@@ -96,31 +87,22 @@ pub struct RestaurantDetails {
 /// The parts of a restaurant an update changes; `None` keeps the stored value.
 #[derive(Debug, Clone, Default)]
 pub struct RestaurantPatch {
-    /// New display name.
     pub name: Option<Name<{ limits::RESTAURANT_NAME }>>,
-    /// New description.
     pub description: Option<Text<{ limits::DESCRIPTION }>>,
     /// New phone; empty clears it.
     pub phone: Option<Phone>,
     /// New email; empty clears it.
     pub email: Option<Email>,
-    /// New cuisine.
     pub cuisine_type: Option<Text<{ limits::CUISINE }>>,
     /// New address, replacing the whole address.
     pub address: Option<Address>,
-    /// New location.
     pub location: Option<Location>,
-    /// New currency.
     pub currency: Option<Currency>,
     /// New opening hours, replacing every span.
     pub opening_hours: Option<Vec<OpeningSpan>>,
-    /// New zone.
     pub timezone: Option<TimeZone>,
-    /// New delivery fee.
     pub delivery_fee: Option<Amount>,
-    /// New preparation time.
     pub avg_prep_minutes: Option<PrepMinutes>,
-    /// New tax rate.
     pub tax_rate_bps: Option<TaxRateBps>,
     /// Opens or closes the restaurant for orders.
     pub active: Option<bool>,
@@ -214,7 +196,6 @@ impl TimeZone {
         Ok(Self(name.to_owned()))
     }
 
-    /// The zone's name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -245,7 +226,6 @@ impl OpeningSpan {
         })
     }
 
-    /// The span.
     pub fn hours(self) -> OpeningHours {
         self.0
     }

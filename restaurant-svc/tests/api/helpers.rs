@@ -239,7 +239,6 @@ pub fn price_line(menu_item_id: i64, quantity: u32, option_ids: &[i64]) -> pb::P
 /// The fields a refusal names, in order.
 pub use foodmesh_shared::testing::fields;
 
-/// The `ErrorInfo` reason of a refusal, which must be this service's.
 /// Sends `group` back as it is, but with option `off` unavailable: how a
 /// restaurant takes one choice off the menu.
 pub fn with_option_off(
