@@ -45,8 +45,8 @@ pub struct ChangeFeed {
 }
 
 /// The background work behind a [`ChangeFeed`]: the listening connection
-/// and the watch on the service's health. Spawn it once the service is
-/// bound.
+/// and the watch on the service's health, run as one of the service's
+/// background tasks.
 pub type FeedTasks = changes::FeedTasks<ChangeNotice>;
 
 impl ChangeFeed {

@@ -35,7 +35,6 @@ impl PrepMinutes {
         Self::parse(raw.min(Self::MAX)).unwrap_or(Self(Self::MAX))
     }
 
-    /// The minutes.
     pub fn get(self) -> u32 {
         self.0
     }
@@ -64,7 +63,6 @@ impl Quantity {
         }
     }
 
-    /// The count.
     pub fn get(self) -> u32 {
         self.0
     }
@@ -84,7 +82,6 @@ pub const MAX_NOTES: usize = 2000;
 pub struct ItemInput {
     /// What to make.
     pub name: String,
-    /// How many.
     pub quantity: u32,
     /// Chosen options by name.
     pub modifiers: Vec<String>,
@@ -106,7 +103,6 @@ pub struct TicketInput {
     pub fulfilment: Option<FulfilmentKind>,
     /// The table, for table service.
     pub table_number: String,
-    /// The lines.
     pub items: Vec<ItemInput>,
     /// Expected minutes; 0 for the default.
     pub prep_minutes: u32,
@@ -149,7 +145,6 @@ impl TicketInput {
 pub struct NewItem {
     /// What to make.
     pub name: Name<200>,
-    /// How many.
     pub quantity: Quantity,
     /// Chosen options by name.
     pub modifiers: Vec<Name<200>>,

@@ -45,7 +45,6 @@ impl QueueFilter {
         })
     }
 
-    /// The restaurant.
     pub fn restaurant_id(&self) -> i64 {
         self.restaurant_id
     }
@@ -89,7 +88,6 @@ impl StatsWindow {
         }
     }
 
-    /// The window's length.
     pub fn minutes(self) -> u32 {
         self.0
     }

@@ -255,7 +255,6 @@ impl Fulfilment {
 pub struct TicketItem {
     /// What to make.
     pub name: String,
-    /// How many.
     pub quantity: u32,
     /// Chosen options by name.
     pub modifiers: Vec<String>,
@@ -266,7 +265,6 @@ pub struct TicketItem {
 /// A ticket as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ticket {
-    /// The ticket's id.
     pub id: i64,
     /// The order it is for.
     pub order_id: i64,
@@ -274,7 +272,6 @@ pub struct Ticket {
     pub order_number: String,
     /// The kitchen it is in.
     pub restaurant_id: i64,
-    /// Where it is now.
     pub status: TicketStatus,
     /// How the food leaves.
     pub fulfilment: Fulfilment,
@@ -292,11 +289,9 @@ pub struct Ticket {
     pub accepted_at: Option<DateTime<Utc>>,
     /// When cooking started.
     pub started_at: Option<DateTime<Utc>>,
-    /// When it was ready.
     pub ready_at: Option<DateTime<Utc>>,
     /// When it left the kitchen.
     pub picked_up_at: Option<DateTime<Utc>>,
-    /// When anything last changed.
     pub updated_at: DateTime<Utc>,
     /// 1 when queued, one more with each change.
     pub version: i64,

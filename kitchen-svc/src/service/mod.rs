@@ -1,9 +1,9 @@
 //! The use cases of kitchen-svc. Each decides in [`crate::domain`] and
-//! writes in one unit of work ([`Work`]): a ticket's change, its
-//! `ticket.<status>` event in the outbox and its change notice commit
-//! together or not at all, and the notice and the metrics follow the
-//! commit. The gRPC layer and the consumer of order events both come
-//! through here, so a ticket changes the same way whoever asks.
+//! writes in one unit of work ([`Work`]): a ticket's change and its
+//! `ticket.<status>` event in the outbox commit together or not at all,
+//! and its change notice and metrics follow the commit. The gRPC layer and
+//! the consumer of order events both come through here, so a ticket
+//! changes the same way whoever asks.
 //!
 //! - `receive` — queueing a ticket, by hand or for a confirmed order;
 //! - `status` — every status change, by staff or by the order's events;
@@ -32,7 +32,6 @@ pub const CHANNEL: &str = "kitchen_changes";
 pub struct ChangeNotice {
     /// The ticket's restaurant, so watchers of other queues skip it.
     pub restaurant_id: i64,
-    /// The ticket.
     pub ticket_id: i64,
     /// The ticket's version after the change.
     pub version: i64,

@@ -81,10 +81,11 @@ impl Drop for Instance {
 
 impl Instance {
     /// Stops the instance for good, so nothing recreates the streams a test
-    /// deletes. On a multi-threaded runtime its relay and consumer would
-    /// otherwise run on (they outlive an aborted `run`), so it is stopped
-    /// the graceful way; on a single thread nothing runs after the test
-    /// body, so aborting is enough.
+    /// deletes. On a multi-threaded runtime an aborted `run` cancels its
+    /// relay and consumer only at their next await, on other threads, with
+    /// a write perhaps already sent, so it is stopped the graceful way; on a
+    /// single thread nothing runs after the test body, so aborting is
+    /// enough.
     fn halt(&mut self) {
         let Some(stop) = self.stop.take() else {
             return;
