@@ -6,7 +6,7 @@
 //! column order-svc writes), its lines, and one outbox row — in the
 //! statements order-svc itself uses, so three between BEGIN and COMMIT —
 //! then, after the commit, the relay's wake-up notice as order-svc sends
-//! it (`foodmesh_shared::notices`). The rest of order-svc's transaction — the
+//! it (`foodmesh_shared::work`). The rest of order-svc's transaction — the
 //! idempotency key, status history, customer profile and the second
 //! outbox row of a cash order — is left out on purpose: the ceiling is the
 //! bare write, and what `order_create` loses against it is what the
@@ -83,7 +83,7 @@ const INSERT_OUTBOX: &str = "
     INSERT INTO bench_ceiling.outbox (id, stream, event_type, envelope)
     VALUES ($1, $2, $3, $4)";
 
-/// The relay's wake-up after the commit, as `notices::after_commit` sends
+/// The relay's wake-up after the commit, as `Committed::announce` sends
 /// it: a transaction of its own that does not wait for the disk.
 const WAKE: &str = "
     SELECT set_config('synchronous_commit', 'off', true), pg_notify('bench_ceiling', $1)";

@@ -81,9 +81,7 @@ impl CpuUse {
 /// The machine's CPU at the start and at the end of a measured window.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Window {
-    /// At the start.
     pub before: Snapshot,
-    /// At the end.
     pub after: Snapshot,
     /// Seconds between the two.
     pub seconds: f64,

@@ -96,9 +96,7 @@ impl Bearer {
 /// An answer, read whole.
 #[derive(Debug, Clone)]
 pub struct Reply {
-    /// Its status.
     pub status: StatusCode,
-    /// Its body.
     pub body: Bytes,
 }
 

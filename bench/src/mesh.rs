@@ -81,9 +81,7 @@ impl Tokens {
 /// order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restaurant {
-    /// Its id.
     pub id: i64,
-    /// Its items' ids.
     pub items: Vec<i64>,
 }
 

@@ -76,7 +76,6 @@ pub struct Settings {
 pub struct ScenarioReport {
     /// Workers calling at once.
     pub concurrency: usize,
-    /// The figures.
     #[serde(flatten)]
     pub summary: Summary,
 }
@@ -119,7 +118,6 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// This machine.
     pub fn this() -> Self {
         let read = |path: &str| std::fs::read_to_string(path).ok();
         Self {

@@ -34,7 +34,6 @@ use crate::stats::{Outcome, Summary};
 /// What every scenario through the mesh shares.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// Where the gateway is.
     pub gateway: Gateway,
     /// Time allowed to any one call.
     pub timeout: Duration,
@@ -42,7 +41,6 @@ pub struct Context {
     pub plan: Plan,
     /// Unique per run, so idempotency keys never repeat across runs.
     pub run_id: String,
-    /// Signs the tokens.
     pub tokens: Tokens,
     /// Lines per order.
     pub lines: usize,

@@ -205,20 +205,15 @@ pub struct Summary {
 /// Percentiles of a latency distribution, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Latency {
-    /// Median.
     pub p50: f64,
-    /// 90th percentile.
     pub p90: f64,
-    /// 99th percentile.
     pub p99: f64,
-    /// The slowest.
     pub max: f64,
 }
 
 /// Calls whose awaited event beat their reference moment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Early {
-    /// How many.
     pub count: u64,
     /// The largest lead, in milliseconds.
     pub max_lead_ms: f64,
