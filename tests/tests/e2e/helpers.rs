@@ -338,7 +338,6 @@ impl Mesh {
         Self::token_for(Role::Staff, name, Some(restaurant_id))
     }
 
-    /// An admin's token.
     pub fn admin() -> String {
         Self::token(Role::Admin, None)
     }
@@ -348,7 +347,6 @@ impl Mesh {
         Self::token(Role::Staff, Some(restaurant_id))
     }
 
-    /// A customer's token.
     pub fn customer() -> String {
         Self::token(Role::Customer, None)
     }
@@ -373,12 +371,10 @@ impl Mesh {
         Reply::read(response).await
     }
 
-    /// `GET path`.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.raw(Method::GET, path, token, None, Vec::new()).await
     }
 
-    /// `DELETE path`.
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
         self.raw(Method::DELETE, path, token, None, Vec::new())
             .await
@@ -552,9 +548,7 @@ impl Mesh {
 /// One answer: status, headers and the body's exact text.
 #[derive(Debug)]
 pub struct Reply {
-    /// HTTP status.
     pub status: u16,
-    /// Response headers.
     pub headers: HeaderMap,
     /// The body as sent.
     pub text: String,
@@ -572,7 +566,6 @@ impl Reply {
         }
     }
 
-    /// The body as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
@@ -653,7 +646,6 @@ pub struct SseEvent {
 }
 
 impl SseEvent {
-    /// The data as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.data)
             .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {}", self.data))
