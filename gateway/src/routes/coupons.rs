@@ -132,8 +132,9 @@ pub struct CouponList {
     "valid_until": "2026-12-31T23:59:59Z"
 }))]
 pub struct NewCoupon {
-    /// The code customers type.
-    #[schema(max_length = 64)]
+    /// The code customers type: letters, digits, `_` and `-`, matched
+    /// case-insensitively.
+    #[schema(min_length = 3, max_length = 32)]
     pub code: String,
     /// Shown to customers.
     #[serde(default)]

@@ -460,6 +460,53 @@ mod tests {
         }
     }
 
+    /// A limit in the document is a literal (the schema macros take no
+    /// constants), so this holds each to the one the checks use.
+    #[tokio::test]
+    async fn the_documented_limits_are_the_ones_the_requests_are_held_to() {
+        use foodmesh_shared::values::{COUPON_CODE_LENGTH, limits};
+        let (_, _, doc) = send(get("/openapi.json")).await;
+        let schemas = &doc["components"]["schemas"];
+        let documented = [
+            (
+                "NewRestaurant",
+                "name",
+                "maxLength",
+                limits::RESTAURANT_NAME,
+            ),
+            (
+                "NewRestaurant",
+                "description",
+                "maxLength",
+                limits::DESCRIPTION,
+            ),
+            (
+                "RestaurantPatch",
+                "name",
+                "maxLength",
+                limits::RESTAURANT_NAME,
+            ),
+            ("NewMenuItem", "name", "maxLength", limits::MENU_ITEM_NAME),
+            ("NewCategory", "name", "maxLength", limits::CATEGORY_NAME),
+            ("NewOptionGroup", "name", "maxLength", limits::OPTION_NAME),
+            ("NewCoupon", "code", "maxLength", *COUPON_CODE_LENGTH.end()),
+            (
+                "NewCoupon",
+                "code",
+                "minLength",
+                *COUPON_CODE_LENGTH.start(),
+            ),
+            ("CustomerInput", "name", "maxLength", limits::PERSON_NAME),
+        ];
+        for (schema, field, keyword, limit) in documented {
+            assert_eq!(
+                schemas[schema]["properties"][field][keyword],
+                serde_json::json!(limit),
+                "{schema}.{field} {keyword}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn the_openapi_document_has_problem_responses_and_the_bearer_scheme() {
         let (status, _, doc) = send(get("/openapi.json")).await;

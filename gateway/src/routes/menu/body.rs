@@ -140,7 +140,7 @@ impl MenuItemPatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"name": "Pizzas", "description": "Wood-fired", "position": 0}))]
 pub struct NewCategory {
-    #[schema(max_length = 200)]
+    #[schema(max_length = 100)]
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -214,7 +214,7 @@ pub(super) fn options_into_proto(
     "options": [{"name": "Extra cheese", "price_delta": 1.50}, {"name": "No onions"}]
 }))]
 pub struct NewOptionGroup {
-    #[schema(max_length = 200)]
+    #[schema(max_length = 100)]
     pub name: String,
     /// Fewest options to choose; default 0.
     #[serde(default)]
