@@ -62,6 +62,11 @@ impl Instance {
     /// Stops the instance the way a signal would; panics if it does not
     /// stop within 10 s or stops with an error.
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// [`Instance::stop`], keeping the instance (stopped) in place.
+    pub async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -143,6 +148,26 @@ impl TestApp {
     /// Another instance on the same database and streams: a replica.
     pub async fn replica(&self) -> Instance {
         Instance::start(self.config.clone()).await
+    }
+
+    /// Stops the first instance the way a signal would.
+    pub async fn stop_first(&mut self) {
+        self.first.shut_down().await;
+    }
+
+    /// The order events kitchen-svc's group was given and has not
+    /// acknowledged, and the consumers its group still lists.
+    pub async fn unacknowledged(&self) -> (usize, usize) {
+        let mut redis = self.redis().await;
+        let pending: redis::streams::StreamPendingReply = redis
+            .xpending(self.order_stream(), "kitchen-svc")
+            .await
+            .expect("xpending");
+        let consumers: redis::streams::StreamInfoConsumersReply = redis
+            .xinfo_consumers(self.order_stream(), "kitchen-svc")
+            .await
+            .expect("xinfo consumers");
+        (pending.count(), consumers.consumers.len())
     }
 
     /// Creates a ticket through the API.

@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod order_events;
 mod queue;
+mod stop;
 mod tickets;
 mod transitions;
 mod validation;
