@@ -317,22 +317,11 @@ mod tests {
     }
 
     #[test]
-    fn emails_may_be_empty_but_must_be_plausible() {
-        assert!(Email::parse("").is_ok());
+    fn an_email_is_the_validated_text_or_empty() {
+        // The rule itself is `validate::email`'s, tested there.
+        assert_eq!(Email::parse(" ").map(|e| e.0), Ok(String::new()));
         assert!(Email::parse("ana@example.com").is_ok());
-        for bad in [
-            "ana",
-            "a@b",
-            "a@@b.com",
-            "@b.com",
-            "a@.com",
-            "a@b.",
-            "a b@c.com",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-        let long = format!("{}@example.com", "a".repeat(250));
-        assert!(Email::parse(&long).is_err());
+        assert!(Email::parse("a@b").is_err());
     }
 
     #[test]
