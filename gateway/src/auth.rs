@@ -91,6 +91,29 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// Refuses claims whose scope is not a real one: a staff member's
+    /// restaurant must be a restaurant id (positive), and no other role has
+    /// one; a scope of 0 or below would otherwise read as "no restaurant",
+    /// which filters widen to every restaurant's orders.
+    ///
+    /// # Errors
+    /// [`AuthError::StaffWithoutRestaurant`],
+    /// [`AuthError::RestaurantWithoutStaff`] or [`AuthError::EmptySubject`].
+    pub fn check_scope(&self) -> Result<(), AuthError> {
+        match (self.role, self.restaurant_id) {
+            (Role::Staff, Some(id)) if id > 0 => {}
+            (Role::Staff, _) => return Err(AuthError::StaffWithoutRestaurant),
+            (Role::Customer | Role::Driver | Role::Admin, Some(_)) => {
+                return Err(AuthError::RestaurantWithoutStaff);
+            }
+            (Role::Customer | Role::Driver | Role::Admin, None) => {}
+        }
+        if self.sub.trim().is_empty() {
+            return Err(AuthError::EmptySubject);
+        }
+        Ok(())
+    }
+
     /// True when this caller may change restaurant `restaurant_id`'s
     /// details, menu and coupons: an admin, or its own staff.
     pub fn manages(&self, restaurant_id: i64) -> bool {
@@ -106,7 +129,7 @@ impl Claims {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// `issue` was asked for a staff token without a restaurant.
-    #[error("a staff token needs the restaurant the staff member works for")]
+    #[error("a staff token needs the restaurant (a positive id) the staff member works for")]
     StaffWithoutRestaurant,
     /// `issue` was given a restaurant for a role that has none.
     #[error("only staff tokens carry a restaurant")]
@@ -153,16 +176,6 @@ pub fn issue(
     restaurant_id: Option<i64>,
     ttl: Duration,
 ) -> Result<String, AuthError> {
-    match (role, restaurant_id) {
-        (Role::Staff, None) => return Err(AuthError::StaffWithoutRestaurant),
-        (Role::Customer | Role::Driver | Role::Admin, Some(_)) => {
-            return Err(AuthError::RestaurantWithoutStaff);
-        }
-        _ => {}
-    }
-    if subject.trim().is_empty() {
-        return Err(AuthError::EmptySubject);
-    }
     let iat = now_secs();
     let claims = Claims {
         sub: subject.to_owned(),
@@ -172,6 +185,7 @@ pub fn issue(
         iat,
         iss: ISSUER.to_owned(),
     };
+    claims.check_scope()?;
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &claims,
@@ -213,7 +227,7 @@ impl Verifier {
     /// [`AuthError::Expired`] or [`AuthError::Invalid`].
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
@@ -222,7 +236,12 @@ impl Verifier {
                 ErrorKind::InvalidAlgorithm => AuthError::Invalid("wrong algorithm".to_owned()),
                 ErrorKind::Json(_) => AuthError::Invalid("unexpected claims".to_owned()),
                 _ => AuthError::Invalid("malformed token".to_owned()),
-            })
+            })?;
+        // Signed, but with a scope no issuer may give: refused like a forgery.
+        claims
+            .check_scope()
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        Ok(claims)
     }
 
     /// The claims behind the request's `Authorization` header, `None` when
@@ -507,6 +526,45 @@ mod tests {
             issue(SECRET, Role::Admin, " ", None, ttl),
             Err(AuthError::EmptySubject)
         ));
+        for restaurant in [0, -1] {
+            assert!(matches!(
+                issue(SECRET, Role::Staff, "bob", Some(restaurant), ttl),
+                Err(AuthError::StaffWithoutRestaurant)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_signed_token_whose_scope_is_not_a_restaurant_is_refused() {
+        let iat = now_secs();
+        for (role, restaurant_id) in [
+            (Role::Staff, Some(0)),
+            (Role::Staff, Some(-3)),
+            (Role::Staff, None),
+            (Role::Customer, Some(1)),
+        ] {
+            let claims = Claims {
+                sub: "bob".to_owned(),
+                role,
+                restaurant_id,
+                exp: iat + 60,
+                iat,
+                iss: ISSUER.to_owned(),
+            };
+            let token = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(SECRET),
+            )
+            .expect("encodes");
+            assert!(
+                matches!(
+                    Verifier::new(SECRET).verify(&token),
+                    Err(AuthError::Invalid(_))
+                ),
+                "{role:?} {restaurant_id:?}"
+            );
+        }
     }
 
     #[test]

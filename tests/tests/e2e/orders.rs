@@ -477,6 +477,38 @@ fn assert_one_winner(a: &Reply, b: &Reply) {
 }
 
 #[tokio::test]
+async fn a_staff_token_for_no_real_restaurant_sees_no_order() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    let id = pending_order(&mesh, restaurant, item, 10).await;
+
+    for scope in [0, -1] {
+        // Signed with the gateway's own secret: only the scope is wrong.
+        let claims = gateway::auth::Claims {
+            sub: "mallory".to_owned(),
+            role: gateway::auth::Role::Staff,
+            restaurant_id: Some(scope),
+            exp: u64::MAX / 2,
+            iat: 0,
+            iss: gateway::auth::ISSUER.to_owned(),
+        };
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(crate::helpers::SECRET.as_bytes()),
+        )
+        .expect("encodes");
+        for path in [
+            "/api/orders".to_owned(),
+            "/api/customers/10/orders".to_owned(),
+            format!("/api/orders/{id}"),
+        ] {
+            mesh.get(&path, Some(&token)).await.problem(401, None);
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_customer_reading_another_customers_order_gets_404() {
     let mesh = Mesh::with_orders().await;
     let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
