@@ -16,10 +16,10 @@
 //!   order numbers and access tokens, and [`domain::DomainError`]. Knows
 //!   neither SQL nor gRPC.
 //! - [`store`] — every SQL statement.
-//! - [`service`] — the use cases, each one transaction over store, domain
-//!   and outbox.
+//! - [`service`] — the use cases, each decided in the domain and written
+//!   in one unit of work with its outbox events.
 //! - [`restaurant`] — the client of restaurant-svc (pricing and coupons).
-//! - [`events`] — what the service publishes and consumes.
+//! - [`events`] — the consumers of other services' events.
 //! - [`watch`] — live order updates across replicas (Postgres
 //!   `LISTEN/NOTIFY`).
 //! - [`tasks`] — the payment timeout and the coupon releaser.
@@ -45,17 +45,8 @@
 //!   ids from their own database sequence. Guest checkout finds the guest
 //!   profile by phone (E.164) and updates its name and email; it never
 //!   touches a registered customer's profile, even one with the same phone.
-//! - **Idempotency scope.** A key is unique per caller: the request's actor
-//!   (kind and id), or the customer placing the order when no actor is
-//!   named. Anonymous guests therefore share one scope, in which the
-//!   fingerprint of the request body keeps strangers apart: the same key
-//!   with another body is refused (`IDEMPOTENCY_KEY_REUSED`), never
-//!   answered with someone else's order. The key is claimed before any work
-//!   (pricing, the coupon), so a twin request racing the first waits for
-//!   its outcome and returns its order (after 20 s of waiting: `ABORTED`,
-//!   retry); a failed request frees its key, and one that died frees it
-//!   after a minute. Keys are kept 24 hours. A replayed guest order comes
-//!   with a further access token, since only hashes of tokens are stored.
+//! - **Idempotency** and **coupon holds** are decided where an order is
+//!   placed: see `service::create`.
 //! - **Coupons on item edits.** The coupon's terms (percent or fixed, value,
 //!   minimum order) are kept with the order when it is redeemed; when items
 //!   change while PENDING the discount is recomputed from them on the new
@@ -63,9 +54,8 @@
 //!   below the minimum order the discount is zero until the subtotal
 //!   reaches it again. The redemption itself stays held.
 //! - **Coupon releases are never lost.** A cancellation queues its release
-//!   in its own transaction; a redemption is preceded by a hold that the
-//!   order's transaction removes, so one whose order was never written (a
-//!   crash, a failed insert) is released too. [`tasks`] retries each
+//!   in its own transaction, and a redemption whose order was never
+//!   written falls due when its hold runs out; [`tasks`] retries each
 //!   release with backoff until restaurant-svc accepts it.
 //! - **Cancellation window** runs from confirmation, when the kitchen gets
 //!   the order.

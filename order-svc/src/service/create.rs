@@ -14,7 +14,12 @@
 //! Steps 2 and 4 call restaurant-svc and hold no connection meanwhile.
 //!
 //! # Idempotency
-//! A key is unique per caller ([`Actor::scope`]). The key is claimed before
+//! A key is unique per caller ([`Actor::scope`]): the request's actor, or
+//! the customer placing the order when no actor is named. Anonymous guests
+//! therefore share one scope, in which the fingerprint of the request body
+//! keeps strangers apart: the same key with another body is refused
+//! (`IDEMPOTENCY_KEY_REUSED`), never answered with someone else's order.
+//! The key is claimed before
 //! any work, so a twin request racing the first waits for its outcome and
 //! returns its order (after [`KEY_WAIT`]: `ABORTED`, retry); a failed
 //! request frees its key, and one that died frees it after [`KEY_LEASE`].
