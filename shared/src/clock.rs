@@ -60,8 +60,11 @@ impl Clock {
             tokio::time::sleep(duration).await;
             return;
         };
-        let until =
-            self.now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+        // A duration past the end of time waits for ever.
+        let until = chrono::Duration::from_std(duration)
+            .ok()
+            .and_then(|d| self.now().checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut moves = manual.subscribe();
         // Only an advance can end the wait; a clock that is never advanced
         // sleeps for ever, as a timer far in the future would.
