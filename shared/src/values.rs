@@ -93,10 +93,6 @@ impl Address {
     pub fn parts(&self) -> &PostalAddress {
         &self.0
     }
-
-    pub fn into_parts(self) -> PostalAddress {
-        self.0
-    }
 }
 
 /// A point on the earth in WGS 84 degrees.
