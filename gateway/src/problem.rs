@@ -301,7 +301,17 @@ impl Problem {
                 format!("The request has invalid fields: {}.", fields.join(", "))
             }
         };
-        Self::new(http, code, detail).with_errors(errors)
+        let problem = Self::new(http, code, detail).with_errors(errors);
+        // A refusal that says when to come back (a twin request still at
+        // work) tells the client in the standard header.
+        match details
+            .error_info()
+            .and_then(|info| info.metadata.get("retry_after_seconds"))
+            .and_then(|seconds| HeaderValue::from_str(seconds).ok())
+        {
+            Some(seconds) => problem.with_header(header::RETRY_AFTER, seconds),
+            None => problem,
+        }
     }
 }
 
@@ -737,6 +747,22 @@ mod tests {
         assert_eq!(problem.status, 409);
         assert_eq!(problem.code, "coupon_exhausted");
         assert_eq!(problem.detail, "coupon WELCOME has no redemptions left");
+    }
+
+    #[test]
+    fn a_refusal_that_says_when_to_retry_sends_retry_after() {
+        let status = tonic::Status::with_error_details(
+            tonic::Code::Aborted,
+            "a request with this idempotency key is still in progress; retry",
+            ErrorDetails::with_error_info(
+                "IDEMPOTENCY_KEY_IN_PROGRESS",
+                "foodmesh.order",
+                [("retry_after_seconds".to_owned(), "1".to_owned())],
+            ),
+        );
+        let response = Problem::from_grpc("order-svc", "CreateOrder", &status).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

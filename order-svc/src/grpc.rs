@@ -107,10 +107,11 @@ impl OrderService for OrderApi {
         })?;
         let actor = actor.flatten();
         let idempotency = key.flatten().map(|key| Idempotency {
-            scope: actor
-                .clone()
-                .unwrap_or_else(|| new.customer.default_actor())
-                .scope(),
+            scope: new.idempotency_scope(
+                &actor
+                    .clone()
+                    .unwrap_or_else(|| new.customer.default_actor()),
+            ),
             key,
             fingerprint,
         });
@@ -155,14 +156,16 @@ impl OrderService for OrderApi {
             actor: actor.as_ref(),
             token: token.as_ref(),
         };
+        let anonymous = actor.as_ref().is_none_or(Actor::is_anonymous);
         let idempotency = match (key.flatten(), &actor) {
-            (Some(key), Some(actor)) => Some(Idempotency {
+            (Some(key), Some(actor)) if !anonymous => Some(Idempotency {
                 scope: actor.scope(),
                 key,
                 fingerprint,
             }),
-            // Without an actor the scope is the earlier order's customer.
-            (Some(key), None) => {
+            // Without a named actor the scope is the earlier order's
+            // customer: a guest's order is theirs alone.
+            (Some(key), _) => {
                 let earlier = self.orders.get(req.order_id, caller).await?;
                 let customer = if earlier.guest {
                     format!("GUEST:order:{}", earlier.id)
@@ -495,6 +498,7 @@ impl From<DomainError> for Status {
             E::LineLimit(_) => (Code::FailedPrecondition, R::OrderLineLimit),
             E::LastLine => (Code::FailedPrecondition, R::OrderNeedsALine),
             E::Concurrent => (Code::Aborted, R::ConcurrentModification),
+            E::KeyInProgress { .. } => (Code::Aborted, R::IdempotencyKeyInProgress),
             E::AccessDenied(_) => (Code::PermissionDenied, R::AccessDenied),
             E::Unavailable(_) => (Code::Unavailable, R::UpstreamUnavailable),
             E::Unexpected(cause) => return status::unexpected(cause),
@@ -519,6 +523,12 @@ impl From<DomainError> for Status {
             }
             E::NotEditable(status) => {
                 metadata.insert("status".to_owned(), status.as_str().to_owned());
+            }
+            E::KeyInProgress { retry_after } => {
+                metadata.insert(
+                    "retry_after_seconds".to_owned(),
+                    retry_after.as_secs().max(1).to_string(),
+                );
             }
             _ => {}
         }

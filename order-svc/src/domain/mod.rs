@@ -102,9 +102,13 @@ pub enum DomainError {
     #[error("an order keeps at least one line; cancel it instead")]
     LastLine,
     /// A concurrent request got there first (the order changed under an
-    /// edit, a twin request holds the idempotency key); retrying helps.
+    /// edit, a coupon changed under its redemption); retrying helps.
     #[error("a concurrent request got there first; retry")]
     Concurrent,
+    /// Another request holds the idempotency key and has not finished;
+    /// a retry after `retry_after` finds its order, or the key free.
+    #[error("a request with this idempotency key is still in progress; retry")]
+    KeyInProgress { retry_after: std::time::Duration },
     /// The caller holds no right to what it asked for (a wrong access
     /// token, someone else's order); says what was denied.
     #[error("access denied: {0}")]

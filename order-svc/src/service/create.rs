@@ -15,16 +15,22 @@
 //!
 //! # Idempotency
 //! A key is unique per caller ([`Actor::scope`]): the request's actor, or
-//! the customer placing the order when no actor is named. Anonymous guests
-//! therefore share one scope, in which the fingerprint of the request body
-//! keeps strangers apart: the same key with another body is refused
-//! (`IDEMPOTENCY_KEY_REUSED`), never answered with someone else's order.
-//! The key is claimed before
-//! any work, so a twin request racing the first waits for its outcome and
-//! returns its order (after [`KEY_WAIT`]: `ABORTED`, retry); a failed
-//! request frees its key, and one that died frees it after [`KEY_LEASE`].
-//! Keys are kept [`KEY_RETENTION`]. A replayed guest order comes with a
-//! further access token, since only hashes of tokens are stored.
+//! the customer placing the order when no actor is named — for a guest,
+//! their phone ([`NewOrder::idempotency_scope`]), so two guests never meet
+//! and a replay's access token goes only to a request naming the same
+//! guest. Within a scope the fingerprint of the request body keeps
+//! requests apart: the same key with another body is refused
+//! (`IDEMPOTENCY_KEY_REUSED`), never answered with another order.
+//!
+//! The key is claimed before any work, for a [`KEY_LEASE`] its holder
+//! renews while it works. From the claim on, the request runs to its end
+//! even when its caller goes away (a client cut off, a gateway gone), so it
+//! leaves either its order bound to the key or the key free. A twin request
+//! racing the first waits up to [`KEY_WAIT`] for its outcome and returns
+//! its order, else is told to retry (`IDEMPOTENCY_KEY_IN_PROGRESS`); a
+//! holder that died stops renewing, and its key is free once the lease
+//! runs out. Keys are kept [`KEY_RETENTION`]. A replayed guest order comes
+//! with a further access token, since only hashes of tokens are stored.
 //!
 //! # Coupons
 //! A redemption is preceded by a hold ([`COUPON_HOLD`]) that the order's
@@ -55,12 +61,19 @@ const NUMBER_DRAWS: usize = 8;
 /// coupon soon after a crash.
 const COUPON_HOLD: Duration = Duration::from_secs(120);
 
-/// How long a claimed idempotency key stays claimed without an order; a
-/// request that died holding it frees it after this.
-const KEY_LEASE: Duration = Duration::from_secs(60);
+/// How long a claim on an idempotency key lasts unless its holder renews
+/// it: how soon the key of a request that died (its process killed) is
+/// free for a retry.
+pub const KEY_LEASE: Duration = Duration::from_secs(5);
 
-/// How long a request waits for a twin with the same key to finish.
-const KEY_WAIT: Duration = Duration::from_secs(20);
+/// How often a request still at work renews its claim: often enough that
+/// a slow database or a late timer does not let the lease run out.
+const KEY_RENEW: Duration = Duration::from_secs(1);
+
+/// How long a request waits for a twin with the same key to finish before
+/// it is told to retry: far longer than a create takes, well inside the
+/// gateway's deadline.
+const KEY_WAIT: Duration = Duration::from_secs(1);
 
 /// How often a waiting twin looks again.
 const KEY_POLL: Duration = Duration::from_millis(50);
@@ -134,16 +147,46 @@ impl Orders {
     ) -> Result<Created, DomainError> {
         let actor = actor.unwrap_or_else(|| new.customer.default_actor());
         placing::check_orderer(&new.customer, &actor)?;
-        let held = match &idempotency {
-            None => None,
-            Some(idempotency) => match self.claim(idempotency).await? {
-                Claimed::Held(claim) => Some(Held { idempotency, claim }),
-                Claimed::Replay(created) => return Ok(*created),
-            },
+        let Some(idempotency) = idempotency else {
+            return self.place(&new, &actor, None).await;
         };
-        let created = self.place(&new, &actor, held).await;
-        if let (Err(_), Some(held)) = (&created, held) {
-            // Failed: a retry with the key may try afresh.
+        let claim = match self.claim(&idempotency).await? {
+            Claimed::Held(claim) => claim,
+            Claimed::Replay(created) => return Ok(*created),
+        };
+        // Run to the end whatever becomes of the caller, so the key is
+        // never left claimed by a request nobody finishes.
+        let orders = self.clone();
+        tokio::spawn(async move {
+            let held = Held {
+                idempotency: &idempotency,
+                claim,
+            };
+            orders.place_holding(&new, &actor, held).await
+        })
+        .await
+        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("placing an order panicked: {e}")))?
+    }
+
+    /// Places the order under a claimed key, renewing the claim while it
+    /// works, and frees the key when it fails so a retry may try afresh.
+    async fn place_holding(
+        &self,
+        new: &NewOrder,
+        actor: &Actor,
+        held: Held<'_>,
+    ) -> Result<Created, DomainError> {
+        let placing = self.place(new, actor, Some(held));
+        tokio::pin!(placing);
+        let mut renewals =
+            tokio::time::interval_at(tokio::time::Instant::now() + KEY_RENEW, KEY_RENEW);
+        let created = loop {
+            tokio::select! {
+                created = &mut placing => break created,
+                _ = renewals.tick() => self.renew_key(held).await,
+            }
+        };
+        if created.is_err() {
             self.release_key(held).await;
         }
         created
@@ -207,7 +250,9 @@ impl Orders {
                     )));
                 }
                 Claim::Taken(_) if tokio::time::Instant::now() >= deadline => {
-                    return Err(DomainError::Concurrent);
+                    return Err(DomainError::KeyInProgress {
+                        retry_after: KEY_RENEW,
+                    });
                 }
                 Claim::Taken(_) => {}
             }
@@ -237,6 +282,29 @@ impl Orders {
             access_token,
             replayed: true,
         })
+    }
+
+    /// Extends the claim of a request still at work; a renewal that fails
+    /// is tried again at the next tick, and the lease covers the gap.
+    async fn renew_key(&self, held: Held<'_>) {
+        let key = held.binding();
+        let renewed = match self.store.conn().await {
+            Ok(mut conn) => {
+                store::renew_key(
+                    &mut conn,
+                    key.scope,
+                    key.key,
+                    key.claim,
+                    KEY_LEASE,
+                    self.clock.now(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "idempotency claim not renewed");
+        }
     }
 
     /// Frees the key of a request that failed; left to expire if even this

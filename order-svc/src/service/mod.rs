@@ -32,7 +32,7 @@ use foodmesh_shared::work::Work;
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
-pub use self::create::{Created, Idempotency};
+pub use self::create::{Created, Idempotency, KEY_LEASE};
 pub use self::upkeep::RELEASE_BATCH;
 use crate::OrderConfig;
 use crate::convert;

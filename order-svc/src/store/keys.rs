@@ -124,6 +124,33 @@ pub async fn release_key(
     Ok(())
 }
 
+/// Extends a claim its request still holds to `lease` from `now`; nothing
+/// when the key was bound or taken over meanwhile.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn renew_key(
+    conn: &mut PgConnection,
+    scope: &str,
+    key: &str,
+    token: i64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET claimed_until = $5 + make_interval(secs => $4)
+         WHERE scope = $1 AND key = $2 AND claim = $3 AND order_id IS NULL",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Forgets keys made before `cutoff`: a retry after that makes a new order.
 ///
 /// # Errors

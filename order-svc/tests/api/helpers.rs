@@ -13,6 +13,7 @@ use foodmesh_proto::restaurant::v1 as rpb;
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::clock::Clock;
 use foodmesh_shared::config::DiscoveryConfig;
+use foodmesh_shared::testing::valve::Valve;
 use foodmesh_shared::testing::{self, SpawnedService, TestStreams, service_config};
 use order_svc::OrderConfig;
 use pb::order_service_client::OrderServiceClient;
@@ -36,6 +37,8 @@ pub struct TestApp {
     replicas: Vec<oneshot::Sender<()>>,
     /// What order-svc decides by: the system's, or one the test moves.
     pub clock: Clock,
+    /// Between order-svc and restaurant-svc, when spawned behind one.
+    pub valve: Option<Valve>,
     /// Last: its keys go once the services above have stopped.
     pub streams: TestStreams,
 }
@@ -55,30 +58,47 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: OrderConfig) -> TestApp {
-    spawn(settings, None, Clock::system()).await
+    spawn(settings, Reach::Direct, Clock::system()).await
+}
+
+/// order-svc reaching restaurant-svc through [`TestApp::valve`].
+pub async fn spawn_app_behind_valve() -> TestApp {
+    spawn(OrderConfig::default(), Reach::Valve, Clock::system()).await
 }
 
 /// order-svc deciding by a clock that stands still until the test moves it.
 pub async fn spawn_app_with_manual_clock() -> TestApp {
     let clock = Clock::manual(chrono::Utc::now());
-    spawn(OrderConfig::default(), None, clock).await
+    spawn(OrderConfig::default(), Reach::Direct, clock).await
 }
 
 /// order-svc with restaurant-svc's address pointing where nothing listens.
 pub async fn spawn_app_with_restaurant_down() -> TestApp {
-    spawn(
-        OrderConfig::default(),
-        Some("http://127.0.0.1:9".to_owned()),
-        Clock::system(),
-    )
-    .await
+    spawn(OrderConfig::default(), Reach::Nowhere, Clock::system()).await
 }
 
-async fn spawn(settings: OrderConfig, restaurant_at: Option<String>, clock: Clock) -> TestApp {
+/// How order-svc reaches restaurant-svc.
+enum Reach {
+    Direct,
+    /// Through a [`Valve`] the test may freeze.
+    Valve,
+    /// At an address where nothing listens.
+    Nowhere,
+}
+
+async fn spawn(settings: OrderConfig, reach: Reach, clock: Clock) -> TestApp {
     let restaurant = SpawnedService::start(ServiceName::Restaurant, restaurant_svc::build).await;
     let streams = TestStreams::new();
     let prefix = streams.prefix().to_owned();
-    let restaurant_url = restaurant_at.unwrap_or_else(|| restaurant.url());
+    let valve = match reach {
+        Reach::Valve => Some(Valve::start(restaurant.addr()).await),
+        Reach::Direct | Reach::Nowhere => None,
+    };
+    let restaurant_url = match (&reach, &valve) {
+        (Reach::Nowhere, _) => "http://127.0.0.1:9".to_owned(),
+        (_, Some(valve)) => valve.url(),
+        (_, None) => restaurant.url(),
+    };
     let order = SpawnedService::start_with(
         ServiceName::Order,
         |c| {
@@ -105,6 +125,7 @@ async fn spawn(settings: OrderConfig, restaurant_at: Option<String>, clock: Cloc
         restaurants,
         replicas: Vec::new(),
         clock,
+        valve,
         streams,
     }
 }

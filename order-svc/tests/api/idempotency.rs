@@ -1,13 +1,24 @@
 //! Idempotent creates: a retry returns the first order, racing retries make
-//! one order, and a key is the caller's own.
+//! one order, a key is the caller's own, and a request cut off or killed
+//! mid-flight leaves its key to be finished or freed, never stuck.
+
+use std::time::Duration;
 
 use foodmesh_proto::common::v1::ActorKind;
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_proto::restaurant::v1 as rpb;
+use order_svc::domain::number;
+use order_svc::service::KEY_LEASE;
+use order_svc::store;
+use prost::Message;
 use tokio::task::JoinSet;
 use tonic::Code;
+use tonic_types::StatusExt;
 
-use crate::helpers::{actor, fields, guest_order, line, reason, seed_order, spawn_app, takeout};
+use crate::helpers::{
+    actor, fields, guest_order, line, reason, seed_order, spawn_app, spawn_app_behind_valve,
+    spawn_app_with_manual_clock, takeout,
+};
 
 fn with_key(key: &str, request: pb::CreateOrderRequest) -> pb::CreateOrderRequest {
     pb::CreateOrderRequest {
@@ -196,4 +207,103 @@ async fn a_refused_request_leaves_its_key_free_for_a_corrected_retry() {
     assert_eq!(reason(&refused), "PRICE_MISMATCH");
     assert!(!corrected.replayed);
     assert_eq!(app.count("orders").await, 1);
+}
+
+/// The fingerprint order-svc keeps of a create: the request without its
+/// key and actor.
+fn fingerprint_of(request: &pb::CreateOrderRequest) -> Vec<u8> {
+    let mut body = request.clone();
+    body.idempotency_key.clear();
+    body.actor = None;
+    number::fingerprint(&body.encode_to_vec())
+}
+
+#[tokio::test]
+async fn a_key_whose_holder_died_is_answered_at_once_and_free_when_its_lease_runs_out() {
+    let app = spawn_app_with_manual_clock().await;
+    let menu = app.a_menu().await;
+    let request = with_key("died-1", takeout(&menu, 1));
+    // The claim a request killed right after claiming leaves behind.
+    let mut conn = app.pool.acquire().await.expect("a connection");
+    let fingerprint = fingerprint_of(&request);
+    let now = app.clock.now();
+    store::claim_key(
+        &mut conn,
+        "CUSTOMER:1",
+        "died-1",
+        &fingerprint,
+        7,
+        KEY_LEASE,
+        now,
+    )
+    .await
+    .expect("claimed");
+
+    let told = app
+        .create(request.clone())
+        .await
+        .expect_err("the key is held");
+    app.clock.advance(KEY_LEASE + Duration::from_secs(1));
+    let created = app
+        .create(request)
+        .await
+        .expect("the key is free once its lease ran out");
+
+    assert_eq!(told.code(), Code::Aborted);
+    assert_eq!(reason(&told), "IDEMPOTENCY_KEY_IN_PROGRESS");
+    let info = told.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.metadata["retry_after_seconds"], "1");
+    assert!(!created.replayed);
+    assert_eq!(app.count("orders").await, 1);
+}
+
+#[tokio::test]
+async fn a_create_whose_caller_went_away_still_ends_and_a_retry_gets_its_order() {
+    let app = spawn_app_behind_valve().await;
+    let menu = app.a_menu().await;
+    let request = with_key("cut-1", takeout(&menu, 1));
+    let valve = app.valve.as_ref().expect("spawned behind a valve");
+
+    valve.freeze();
+    let cut = tokio::time::timeout(Duration::from_millis(300), app.create(request.clone())).await;
+    assert!(
+        cut.is_err(),
+        "the create waits on the frozen restaurant-svc"
+    );
+    valve.thaw();
+    let retried = app.create(request).await.expect("the retry gets the order");
+
+    assert_eq!(app.count("orders").await, 1);
+    let order = retried.order.expect("order");
+    assert_eq!(order.customer_id, 1);
+}
+
+#[tokio::test]
+async fn two_guests_with_the_same_key_each_get_their_own_order() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    let as_guest = |name: &str, phone: &str| pb::CreateOrderRequest {
+        actor: Some(actor(ActorKind::Guest, "")),
+        ..with_key("1", guest_order(&menu, name, phone))
+    };
+
+    let ana = app
+        .create(as_guest("Ana", "+14155550100"))
+        .await
+        .expect("Ana");
+    let ben = app
+        .create(as_guest("Ben", "+14155550111"))
+        .await
+        .expect("Ben");
+    let ana_again = app
+        .create(as_guest("Ana", "+14155550100"))
+        .await
+        .expect("Ana's retry");
+
+    assert!(!ben.replayed, "another guest's key never meets Ana's");
+    let id = |c: &pb::CreateOrderResponse| c.order.as_ref().expect("order").id;
+    assert_ne!(id(&ana), id(&ben));
+    assert!(ana_again.replayed);
+    assert_eq!(id(&ana_again), id(&ana));
+    assert_eq!(app.count("orders").await, 2);
 }

@@ -3,10 +3,12 @@
 //! [`TestStreams`] its own event streams on the real Redis (both removed
 //! when the test ends),
 //! [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
-//! run on development machines, and [`reason`] and [`fields`] read a
-//! refusal the way [`crate::status::refusal`] builds it.
+//! run on development machines, [`valve::Valve`] freezes a service's
+//! socket, and [`reason`] and [`fields`] read a refusal the way
+//! [`crate::status::refusal`] builds it.
 
 pub mod consul;
+pub mod valve;
 
 use std::str::FromStr;
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::config::{DiscoveryConfig, LogFormat, TelemetryConfig};
+use foodmesh_shared::testing::valve::Valve;
 use foodmesh_shared::testing::{SpawnedService, TestDb, TestStreams};
 use gateway::GatewayConfig;
 use gateway::auth::Role;
@@ -74,6 +75,9 @@ pub struct Mesh {
     // Sending (or dropping the sender) stops the gateway gracefully.
     stop_gateway: Option<oneshot::Sender<()>>,
     restaurant: SpawnedService,
+    // Where the others reach it: its own address or the valve's.
+    restaurant_url: String,
+    valve: Option<Valve>,
     order: Option<SpawnedService>,
     // Where order-svc listens; a restart binds the same address, so the
     // gateway finds it again.
@@ -94,6 +98,9 @@ pub struct MeshOptions {
     pub redis_url: String,
     /// A Redis for order-svc alone (to cut its relay off).
     pub order_redis_url: Option<String>,
+    /// Whether restaurant-svc is reached through a [`Valve`] the test may
+    /// freeze ([`Mesh::valve`]).
+    pub restaurant_valve: bool,
 }
 
 impl Default for MeshOptions {
@@ -101,6 +108,7 @@ impl Default for MeshOptions {
         Self {
             redis_url: default_redis_url(),
             order_redis_url: None,
+            restaurant_valve: false,
         }
     }
 }
@@ -183,7 +191,12 @@ impl Mesh {
             )
             .await
         };
-        let mut mesh_entries = vec![(ServiceName::Restaurant, restaurant.url())];
+        let valve = match options.restaurant_valve {
+            true => Some(Valve::start(restaurant.addr()).await),
+            false => None,
+        };
+        let restaurant_url = valve.as_ref().map_or_else(|| restaurant.url(), Valve::url);
+        let mut mesh_entries = vec![(ServiceName::Restaurant, restaurant_url.clone())];
         let (order, kitchen) = match &orders {
             None => (None, None),
             Some(options) => {
@@ -204,8 +217,7 @@ impl Mesh {
                     .clone()
                     .unwrap_or_else(|| options.redis_url.clone());
                 let db = TestDb::new(ServiceName::Order.short()).await;
-                let order =
-                    start_order_svc(db, &prefix, &order_redis, &restaurant.url(), None).await;
+                let order = start_order_svc(db, &prefix, &order_redis, &restaurant_url, None).await;
                 mesh_entries.push((ServiceName::Kitchen, kitchen.url()));
                 mesh_entries.push((ServiceName::Order, order.url()));
                 (Some(order), Some(kitchen))
@@ -237,6 +249,8 @@ impl Mesh {
             stop_gateway: Some(stop_gateway),
             order_addr: order.as_ref().map(SpawnedService::addr),
             restaurant,
+            restaurant_url,
+            valve,
             order,
             _kitchen: kitchen,
             redis_url: options.redis_url,
@@ -280,11 +294,18 @@ impl Mesh {
             db,
             self.streams.prefix(),
             redis_url,
-            &self.restaurant.url(),
+            &self.restaurant_url,
             self.order_addr,
         )
         .await;
         self.order = Some(order);
+    }
+
+    /// The valve in front of restaurant-svc.
+    pub fn valve(&self) -> &Valve {
+        self.valve
+            .as_ref()
+            .expect("a mesh started with a restaurant valve")
     }
 
     /// The gateway's base URL.

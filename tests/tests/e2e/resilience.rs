@@ -3,12 +3,16 @@
 //! crashes, a Redis restart, a duplicated event and a poison event. Every
 //! wait is bounded and polls; none sleeps a fixed time to synchronise.
 
+use std::time::Duration;
+
 use foodmesh_proto::events::v1::Envelope;
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::events::{ENVELOPE_FIELD, dead_letter_stream};
 use prost::Message;
 use redis::AsyncCommands;
 use redis::streams::{StreamInfoGroupsReply, StreamRangeReply};
+use reqwest::Method;
+use serde_json::json;
 use sqlx::Connection;
 
 use crate::helpers::{EVENTUAL, Mesh, MeshOptions, RedisServer, eventually, redis_connection};
@@ -115,7 +119,7 @@ async fn a_redis_restart_between_orders_loses_nothing() {
     let mut redis = RedisServer::start().await;
     let mesh = Mesh::with_orders_on(MeshOptions {
         redis_url: redis.url(),
-        order_redis_url: None,
+        ..MeshOptions::default()
     })
     .await;
     let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
@@ -249,4 +253,52 @@ async fn a_poison_event_is_dead_lettered_and_later_orders_still_reach_the_kitche
     let ticket = mesh.ticket_of(restaurant, later).await;
     assert_eq!(ticket["status"], "queued");
     assert_eq!(mesh.tickets_for(restaurant, first).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_of_an_order_cut_off_mid_flight_gets_the_order() {
+    let mesh = Mesh::with_orders_on(MeshOptions {
+        restaurant_valve: true,
+        ..MeshOptions::default()
+    })
+    .await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    // A first order warms the gateway's view of the restaurant, so the
+    // keyed one below reaches order-svc before anything waits.
+    mesh.cash_order(restaurant, item, 71).await;
+    let customer = Mesh::customer_id(71);
+    let body = json!({
+        "restaurant_id": restaurant, "payment_method": "cash",
+        "items": [{"menu_item_id": item, "quantity": 1}]
+    });
+    let create = || {
+        mesh.send(
+            Method::POST,
+            "/api/orders",
+            Some(&customer),
+            &[("idempotency-key", "cut-off-71")],
+            Some(&body),
+        )
+    };
+
+    // The client gives up while order-svc waits on a hung restaurant-svc.
+    mesh.valve().freeze();
+    let cut = tokio::time::timeout(Duration::from_millis(500), create()).await;
+    assert!(
+        cut.is_err(),
+        "the create waits on the frozen restaurant-svc"
+    );
+    mesh.valve().thaw();
+    let retry = create().await;
+
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    let orders = mesh
+        .get("/api/orders?customer_id=71", Some(&Mesh::admin()))
+        .await
+        .json();
+    assert_eq!(
+        orders["items"].as_array().map(Vec::len),
+        Some(2),
+        "{orders}"
+    );
 }

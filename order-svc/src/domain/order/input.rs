@@ -257,6 +257,19 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
+    /// The scope this order's idempotency key is unique in: the actor's,
+    /// unless it is an anonymous guest — then the guest's own, by their
+    /// phone, so two guests' keys never meet.
+    pub fn idempotency_scope(&self, actor: &Actor) -> String {
+        match &self.customer {
+            CustomerRef::Guest(contact) if actor.is_anonymous() => {
+                let phone = crate::domain::number::fingerprint(contact.phone.as_str().as_bytes());
+                format!("GUEST:phone:{}", crate::domain::number::hex(&phone))
+            }
+            _ => actor.scope(),
+        }
+    }
+
     /// The lines of an earlier order, to order them again: same restaurant,
     /// customer and fulfilment, prices left to the menu.
     ///

@@ -269,6 +269,12 @@ impl Actor {
         })
     }
 
+    /// A guest known only by what they present (an access token, their
+    /// contact), not by an id.
+    pub fn is_anonymous(&self) -> bool {
+        self.kind == ActorKind::Guest && self.id.is_empty()
+    }
+
     /// The scope idempotency keys are unique in: one per caller.
     pub fn scope(&self) -> String {
         format!("{}:{}", self.kind.as_str(), self.id)
