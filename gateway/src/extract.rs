@@ -19,8 +19,7 @@ use serde::de::DeserializeOwned;
 
 use crate::problem::{FieldError, Problem};
 
-/// A JSON request body parsed into `T`. Unknown fields are ignored, so
-/// clients written against older or richer shapes keep working.
+/// A JSON request body parsed into `T` by [`parse_json`]'s rules.
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
@@ -74,13 +73,20 @@ fn declares_json(headers: &HeaderMap) -> bool {
 
 /// Parses `bytes` as `T`: text that is not JSON is a 400; JSON that does not
 /// fit `T` is a 422 naming the field by its path (`address.zip_code`,
-/// `options[0].price_delta`), including a missing field's own name.
+/// `options[0].price_delta`), including a missing field's own name, a field
+/// `T` does not have (a typo must not pass for an absent field), and a text
+/// holding a NUL character (which no database column stores).
 ///
 /// # Errors
 /// The problem to answer with.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut unknown = Vec::new();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        &mut deserializer,
+        &mut |path| unknown.push(rest_path(&path)),
+    ))
+    .map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         json_problem(&path, &inner)
@@ -91,7 +97,70 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             without_position(&e)
         ))
     })?;
-    Ok(value)
+    let mut errors: Vec<FieldError> = unknown
+        .into_iter()
+        .map(|field| FieldError::new(field, "is not a field of this request"))
+        .collect();
+    errors.extend(
+        texts_with_nul(bytes)
+            .into_iter()
+            .map(|field| FieldError::new(field, "must not contain a NUL character")),
+    );
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// `items[0].extra` for serde_ignored's path of an unknown field.
+fn rest_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", rest_path(parent)),
+        Path::Map { parent, key } => join_path(&rest_path(parent), key),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => rest_path(parent),
+    }
+}
+
+/// The paths of the strings (values or keys) in a JSON document that hold
+/// a NUL. JSON can only carry one escaped (`\u0000`), so a body without that
+/// sequence is not parsed a second time.
+fn texts_with_nul(bytes: &[u8]) -> Vec<String> {
+    if !bytes.windows(6).any(|w| w == br"\u0000") {
+        return Vec::new();
+    }
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    walk_for_nul(&document, String::new(), &mut found);
+    found
+}
+
+fn walk_for_nul(value: &serde_json::Value, path: String, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => found.push(join_path(&path, "")),
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                walk_for_nul(item, format!("{path}[{index}]"), found);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (name, item) in fields {
+                let field = join_path(&path, name);
+                if name.contains('\0') {
+                    found.push(field);
+                } else {
+                    walk_for_nul(item, field, found);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn json_problem(path: &str, error: &serde_json::Error) -> Problem {
@@ -344,10 +413,21 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
-            .map(|Query(pairs)| QueryParams(pairs))
-            .map_err(|e| Problem::invalid_parameter("query", e.body_text()))
+            .map_err(|e| Problem::invalid_parameter("query", e.body_text()))?;
+        // Every value reaches a service as text; none may hold what no
+        // database column stores.
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            return Err(Problem::invalid_parameter(
+                name.replace('\0', "\\0"),
+                "must not contain a NUL character",
+            ));
+        }
+        Ok(QueryParams(pairs))
     }
 }
 
@@ -470,7 +550,6 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Body1 {
-        #[allow(dead_code)]
         name: String,
         #[allow(dead_code)]
         address: Address,
@@ -538,10 +617,30 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_ignored() {
+    fn unknown_fields_are_refused_by_their_path() {
+        let p = problem_of(
+            r#"{"name": "x", "address": {"zip_code": "1", "extra": 1}, "items": [{"quantity": 1, "qty": 2}], "payment_methd": "cash"}"#,
+        );
+        assert_eq!(p.status, 422);
+        let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["address.extra", "items[0].qty", "payment_methd"]);
+    }
+
+    #[test]
+    fn a_nul_in_any_text_is_refused_by_its_path() {
+        let p =
+            problem_of(r#"{"name": "a\u0000b", "address": {"zip_code": "\u0000"}, "items": []}"#);
+        assert_eq!(p.status, 422);
+        let fields: Vec<&str> = p.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["address.zip_code", "name"]);
+        assert!(p.errors[0].message.contains("NUL"), "{:?}", p.errors);
+    }
+
+    #[test]
+    fn an_escaped_backslash_before_u0000_is_not_a_nul() {
         let body: Body1 =
-            parse_json(br#"{"name": "x", "address": {"zip_code": "1", "extra": 1}, "more": []}"#)
-                .expect("parses");
+            parse_json(br#"{"name": "C:\\u0000", "address": {"zip_code": "1"}}"#).expect("parses");
+        assert_eq!(body.name, r"C:\u0000");
         assert!(body.items.is_empty());
     }
 
@@ -568,6 +667,20 @@ mod tests {
         for bad in ["0", "-0", "", "-", "+3", "1e3", "abc", " 4"] {
             assert_eq!(parse_nonzero_id(bad), None, "{bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_a_query_parameter_is_a_400_naming_it() {
+        let request = Request::builder()
+            .uri("/api/restaurants?limit=5&city=%00")
+            .body(Body::empty())
+            .expect("request");
+        let (mut parts, _) = request.into_parts();
+        let problem = QueryParams::from_request_parts(&mut parts, &())
+            .await
+            .expect_err("refused");
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.errors[0].field, "city");
     }
 
     #[test]
