@@ -119,6 +119,20 @@ impl Violations {
         }
     }
 
+    /// A place in a list of categories or items, when given.
+    pub fn position(&mut self, field: &str, value: Option<i32>) {
+        if let Some(value) = value {
+            self.parsed(field, foodmesh_shared::values::position(value));
+        }
+    }
+
+    /// An option group's `min_select` or `max_select`, when given.
+    pub fn select_count(&mut self, field: &str, value: Option<u32>) {
+        if let Some(value) = value {
+            self.parsed(field, foodmesh_shared::values::select_count(value));
+        }
+    }
+
     /// `Ok` when nothing was found, else the 422 naming every field.
     ///
     /// # Errors

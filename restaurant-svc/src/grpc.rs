@@ -12,7 +12,7 @@ use std::sync::Arc;
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::common::v1::ErrorReason as R;
 use foodmesh_proto::restaurant::v1 as pb;
-use foodmesh_shared::status;
+use foodmesh_shared::{status, values};
 use pb::restaurant_service_server::RestaurantService;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
@@ -155,11 +155,12 @@ impl RestaurantService for RestaurantApi {
         let mut v = Violations::default();
         let name = v.check("name", Name::parse(&req.name));
         let description = v.check("description", Text::parse(&req.description));
+        let position = v.check_opt("position", req.position.map(values::position));
         let new = v.finish(|| {
             Some(NewCategory {
                 name: name?,
                 description: description?,
-                position: req.position,
+                position,
             })
         })?;
         let created = self
@@ -178,7 +179,7 @@ impl RestaurantService for RestaurantApi {
         let patch = CategoryPatch {
             name: v.check_opt("name", req.name.as_deref().map(Name::parse)),
             description: v.check_opt("description", req.description.as_deref().map(Text::parse)),
-            position: req.position,
+            position: v.check_opt("position", req.position.map(values::position)),
         };
         let patch = v.finish(|| Some(patch))?;
         let updated = self
@@ -210,6 +211,7 @@ impl RestaurantService for RestaurantApi {
             "option_group_ids",
             OptionGroupIds::parse(&req.option_group_ids),
         );
+        let position = v.check_opt("position", req.position.map(values::position));
         let new = v.finish(|| {
             Some(NewMenuItem {
                 name: name?,
@@ -220,7 +222,7 @@ impl RestaurantService for RestaurantApi {
                 available: req.available.unwrap_or(true),
                 image_url: image_url?,
                 option_group_ids: groups?,
-                position: req.position,
+                position,
             })
         })?;
         let created = self
@@ -273,7 +275,7 @@ impl RestaurantService for RestaurantApi {
             available: req.available,
             image_url: v.check_opt("image_url", req.image_url.as_deref().map(ImageUrl::parse)),
             option_group_ids,
-            position: req.position,
+            position: v.check_opt("position", req.position.map(values::position)),
         };
         let patch = v.finish(|| Some(patch))?;
         let updated = self

@@ -207,6 +207,43 @@ pub const MAX_LINES: usize = 50;
 /// The most options chosen on one line.
 pub const MAX_OPTIONS_PER_LINE: usize = 50;
 
+/// Where a category or a menu item may be placed in its list. One added
+/// without a position goes after the last, so the bound leaves room for
+/// every later one in a column of 32-bit integers.
+pub const POSITION: RangeInclusive<i32> = 0..=1_000_000;
+
+/// A position a request gives.
+///
+/// # Errors
+/// Outside [`POSITION`].
+pub fn position(raw: i32) -> Result<i32, String> {
+    if POSITION.contains(&raw) {
+        Ok(raw)
+    } else {
+        Err(format!(
+            "must be between {} and {}",
+            POSITION.start(),
+            POSITION.end()
+        ))
+    }
+}
+
+/// The most options an option group may require or allow on one line:
+/// no line carries more than [`MAX_OPTIONS_PER_LINE`].
+pub const MAX_SELECT: u32 = 50;
+
+/// An option group's `min_select` or `max_select`.
+///
+/// # Errors
+/// Above [`MAX_SELECT`].
+pub fn select_count(raw: u32) -> Result<u32, String> {
+    if raw <= MAX_SELECT {
+        Ok(raw)
+    } else {
+        Err(format!("must be at most {MAX_SELECT}"))
+    }
+}
+
 /// How many of an item one line may ask for.
 pub const QUANTITY: RangeInclusive<u32> = 1..=99;
 

@@ -464,8 +464,10 @@ mod tests {
     /// constants), so this holds each to the one the checks use.
     #[tokio::test]
     async fn the_documented_limits_are_the_ones_the_requests_are_held_to() {
-        use foodmesh_shared::values::{COUPON_CODE_LENGTH, limits};
+        use foodmesh_shared::values::{COUPON_CODE_LENGTH, MAX_SELECT, POSITION, limits};
         let (_, _, doc) = send(get("/openapi.json")).await;
+        let position_max = usize::try_from(*POSITION.end()).expect("a small bound");
+        let select_max = usize::try_from(MAX_SELECT).expect("a small bound");
         let schemas = &doc["components"]["schemas"];
         let documented = [
             (
@@ -497,6 +499,10 @@ mod tests {
                 *COUPON_CODE_LENGTH.start(),
             ),
             ("CustomerInput", "name", "maxLength", limits::PERSON_NAME),
+            ("NewCategory", "position", "maximum", position_max),
+            ("MenuItemPatch", "position", "maximum", position_max),
+            ("NewOptionGroup", "max_select", "maximum", select_max),
+            ("OptionGroupPatch", "min_select", "maximum", select_max),
         ];
         for (schema, field, keyword, limit) in documented {
             assert_eq!(

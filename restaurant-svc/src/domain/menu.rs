@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use foodmesh_shared::money::MAX_MINOR;
-use foodmesh_shared::values::limits;
+use foodmesh_shared::values::{self, limits};
 
 use super::{Amount, DomainError, Finish, Name, Text, Violations};
 
@@ -251,6 +251,8 @@ impl SelectionRules {
     /// `min` above `max`, or more than `option_count`.
     pub fn parse(min: u32, max: u32, option_count: usize) -> Result<Self, Violations> {
         let mut v = Violations::default();
+        v.check("min_select", values::select_count(min));
+        v.check("max_select", values::select_count(max));
         if max != 0 && min > max {
             v.add("min_select", "must not exceed max_select");
         } else if usize::try_from(min).map_or(true, |min| min > option_count) {

@@ -40,6 +40,7 @@ pub struct NewMenuItem {
     pub option_group_ids: Vec<i64>,
     /// Order within its category; default last.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub position: Option<i32>,
 }
 
@@ -60,6 +61,7 @@ impl NewMenuItem {
         for (i, id) in self.option_group_ids.iter().enumerate() {
             v.id(&format!("option_group_ids[{i}]"), *id);
         }
+        v.position("position", self.position);
         v.finish()?;
         Ok(pb::CreateMenuItemRequest {
             restaurant_id,
@@ -94,6 +96,7 @@ pub struct MenuItemPatch {
     pub image_url: Option<String>,
     /// Replaces the option groups.
     pub option_group_ids: Option<Vec<i64>>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub position: Option<i32>,
 }
 
@@ -118,6 +121,7 @@ impl MenuItemPatch {
         for (i, id) in self.option_group_ids.iter().flatten().enumerate() {
             v.id(&format!("option_group_ids[{i}]"), *id);
         }
+        v.position("position", self.position);
         v.finish()?;
         Ok(pb::UpdateMenuItemRequest {
             restaurant_id: ids.restaurant_id,
@@ -146,6 +150,7 @@ pub struct NewCategory {
     pub description: String,
     /// Display order; default last.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub position: Option<i32>,
 }
 
@@ -155,6 +160,7 @@ pub struct NewCategory {
 pub struct CategoryPatch {
     pub name: Option<String>,
     pub description: Option<String>,
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub position: Option<i32>,
 }
 
@@ -218,9 +224,11 @@ pub struct NewOptionGroup {
     pub name: String,
     /// Fewest options to choose; default 0.
     #[serde(default)]
+    #[schema(maximum = 50)]
     pub min_select: u32,
     /// Most options to choose; default 0, meaning no limit.
     #[serde(default)]
+    #[schema(maximum = 50)]
     pub max_select: u32,
     #[serde(default)]
     pub options: Vec<OptionInput>,
@@ -232,7 +240,9 @@ pub struct NewOptionGroup {
 #[schema(example = json!({"max_select": 2, "options": [{"id": 5, "name": "Extra cheese", "price_delta": "1.75"}]}))]
 pub struct OptionGroupPatch {
     pub name: Option<String>,
+    #[schema(maximum = 50)]
     pub min_select: Option<u32>,
+    #[schema(maximum = 50)]
     pub max_select: Option<u32>,
     /// Replaces the options.
     pub options: Option<Vec<OptionInput>>,

@@ -233,6 +233,7 @@ pub async fn create_category(
         &body.description,
         limits::CATEGORY_DESCRIPTION,
     );
+    v.position("position", body.position);
     v.finish()?;
     let category = state
         .upstreams
@@ -277,6 +278,7 @@ pub async fn update_category(
         body.description.as_deref(),
         limits::CATEGORY_DESCRIPTION,
     );
+    v.position("position", body.position);
     v.finish()?;
     let category = state
         .upstreams
@@ -375,6 +377,8 @@ pub async fn create_option_group(
     let currency = restaurants.currency_of(id).await?;
     let mut v = Violations::new();
     v.required("name", &body.name, limits::OPTION_NAME);
+    v.select_count("min_select", Some(body.min_select));
+    v.select_count("max_select", Some(body.max_select));
     if body.max_select != 0 && body.min_select > body.max_select {
         v.add("min_select", "must not exceed max_select");
     }
@@ -419,6 +423,8 @@ pub async fn update_option_group(
     let currency = restaurants.currency_of(ids.restaurant_id).await?;
     let mut v = Violations::new();
     v.required_if_some("name", body.name.as_deref(), limits::OPTION_NAME);
+    v.select_count("min_select", body.min_select);
+    v.select_count("max_select", body.max_select);
     if let (Some(min), Some(max)) = (body.min_select, body.max_select)
         && max != 0
         && min > max
