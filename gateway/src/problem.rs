@@ -272,6 +272,16 @@ impl Problem {
                     .collect()
             })
             .unwrap_or_default();
+        // A page request's fields come from the query string, and a bad
+        // query parameter is a 400 wherever it is caught.
+        if status.code() == Code::InvalidArgument
+            && !errors.is_empty()
+            && errors
+                .iter()
+                .all(|e| matches!(e.field.as_str(), "cursor" | "limit"))
+        {
+            return Self::invalid_parameters(errors);
+        }
         let detail = match status.code() {
             tonic::Code::Unavailable => {
                 tracing::warn!(
@@ -734,6 +744,23 @@ mod tests {
         assert_eq!(problem.type_uri, "urn:foodmesh:problem:validation_failed");
         let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["price", "address.zip_code"]);
+    }
+
+    #[test]
+    fn a_refused_page_request_is_a_400_like_any_bad_query_parameter() {
+        let status = tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "bad page",
+            ErrorDetails::with_bad_request(vec![
+                FieldViolation::new("page.page_size", "must be at most 100"),
+                FieldViolation::new("page.page_token", "is not a cursor of this listing"),
+            ]),
+        );
+        let problem = Problem::from_grpc("restaurant-svc", "ListRestaurants", &status);
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.code, "invalid_parameter");
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["limit", "cursor"]);
     }
 
     #[test]

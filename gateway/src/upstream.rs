@@ -165,7 +165,9 @@ impl<C: Clone> UpstreamClient<C> {
             .instrument(span)
             .await
         {
-            Ok(result) => result.map(tonic::Response::into_inner),
+            Ok(result) => result
+                .map(tonic::Response::into_inner)
+                .map_err(|status| settle(status, started.elapsed(), self.timeout)),
             Err(_) => Err(tonic::Status::deadline_exceeded(format!(
                 "no answer within {} ms",
                 self.timeout.as_millis()
@@ -203,7 +205,9 @@ impl<C: Clone> UpstreamClient<C> {
                 .instrument(span)
                 .await
             {
-                Ok(result) => result.map(tonic::Response::into_inner),
+                Ok(result) => result
+                    .map(tonic::Response::into_inner)
+                    .map_err(|status| settle(status, started.elapsed(), self.timeout)),
                 Err(_) => Err(tonic::Status::deadline_exceeded(format!(
                     "the stream did not open within {} ms",
                     self.timeout.as_millis()
@@ -253,6 +257,30 @@ impl<C: Clone> UpstreamClient<C> {
             "grpc_code" => code_name(code)
         )
         .increment(1);
+    }
+}
+
+/// The status a failed call stands for, whoever wrote it. The gateway never
+/// cancels a call it is still awaiting, so a CANCELLED near the deadline is
+/// the server giving up at the deadline it was told (504), and one before
+/// it, like an error tonic made from a broken connection (it carries the
+/// transport error as its source; a server's own status has none), is the
+/// service going away mid-call (503). Either way the caller is told what
+/// happened instead of a 500.
+fn settle(status: tonic::Status, elapsed: Duration, timeout: Duration) -> tonic::Status {
+    use std::error::Error;
+    let near_deadline = elapsed >= timeout.mul_f64(0.9);
+    match status.code() {
+        tonic::Code::Cancelled if near_deadline => {
+            tonic::Status::deadline_exceeded(format!("no answer within {} ms", timeout.as_millis()))
+        }
+        tonic::Code::Cancelled => {
+            tonic::Status::unavailable(format!("the call was cut off: {}", status.message()))
+        }
+        tonic::Code::Unknown | tonic::Code::Internal if status.source().is_some() => {
+            tonic::Status::unavailable(format!("the connection failed: {}", status.message()))
+        }
+        _ => status,
     }
 }
 
@@ -643,5 +671,49 @@ impl Upstreams {
             kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, timeout),
             probes: Probes(channels),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_server_giving_up_at_the_deadline_is_a_deadline() {
+        let status = settle(
+            tonic::Status::cancelled("Timeout expired"),
+            Duration::from_millis(4_990),
+            DEADLINE,
+        );
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+    }
+
+    #[test]
+    fn a_call_cut_off_before_its_deadline_is_unavailable() {
+        let cancelled = settle(
+            tonic::Status::cancelled("connection closed"),
+            Duration::from_millis(20),
+            DEADLINE,
+        );
+        assert_eq!(cancelled.code(), tonic::Code::Unavailable);
+        let broken = tonic::Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        )));
+        assert_eq!(broken.code(), tonic::Code::Unknown);
+        let settled = settle(broken, Duration::from_millis(20), DEADLINE);
+        assert_eq!(settled.code(), tonic::Code::Unavailable);
+    }
+
+    #[test]
+    fn a_service_s_own_error_is_left_as_it_is() {
+        let status = settle(
+            tonic::Status::internal("a bug"),
+            Duration::from_millis(20),
+            DEADLINE,
+        );
+        assert_eq!(status.code(), tonic::Code::Internal);
     }
 }

@@ -364,7 +364,7 @@ async fn restaurants_are_listed_a_page_at_a_time_and_filtered_by_city() {
         .problem(400, Some("limit"));
     mesh.get("/api/restaurants?cursor=garbage", None)
         .await
-        .problem(422, Some("cursor"));
+        .problem(400, Some("cursor"));
     mesh.get("/api/restaurants?include_inactive=true", None)
         .await
         .problem(401, None);
