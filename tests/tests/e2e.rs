@@ -7,6 +7,8 @@
 //! - `orders` — the order, customer and kitchen routes: the lifecycle with
 //!   live updates, idempotency, transitions, races and access.
 //! - `order_input` — bad input on each of those routes.
+//! - `hostile_input` — what a fuzzer sends to any route: NUL characters,
+//!   integer overflow, unknown fields, paging out of range.
 //! - `resilience` — crashes, a Redis restart, duplicate and poison events.
 //! - `platform` — health, readiness, metrics, OpenAPI and docs.
 
@@ -15,6 +17,8 @@ mod helpers;
 
 #[path = "e2e/coupons.rs"]
 mod coupons;
+#[path = "e2e/hostile_input.rs"]
+mod hostile_input;
 #[path = "e2e/menu.rs"]
 mod menu;
 #[path = "e2e/order_input.rs"]
