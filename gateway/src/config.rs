@@ -29,8 +29,22 @@ pub struct GatewayConfig {
     pub body_limit_bytes: NonZeroUsize,
     /// `UPSTREAM_TIMEOUT_MS`, default 5000: the deadline of each gRPC call.
     pub upstream_timeout: Duration,
+    /// `HEADER_READ_TIMEOUT_MS`, default 10000, and `MAX_CONNECTIONS`,
+    /// default 4096: see [`crate::serve`].
+    pub connections: ConnectionLimits,
+    /// `BODY_READ_TIMEOUT_MS`, default 10000: the longest a request body
+    /// may pause between two chunks before the request is refused (408).
+    pub body_read_timeout: Duration,
     pub discovery: DiscoveryConfig,
     pub telemetry: TelemetryConfig,
+}
+
+/// How long an HTTP peer may take to send its headers, and how many peers
+/// may be connected at once.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -43,6 +57,8 @@ impl fmt::Debug for GatewayConfig {
             .field("jwt_secret_is_default", &self.jwt_secret_is_default)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("upstream_timeout", &self.upstream_timeout)
+            .field("connections", &self.connections)
+            .field("body_read_timeout", &self.body_read_timeout)
             .field("discovery", &self.discovery)
             .field("telemetry", &self.telemetry)
             .finish()
@@ -67,6 +83,11 @@ impl GatewayConfig {
         let listen_addr = parse_var(lookup, "LISTEN_ADDR", "127.0.0.1:8000".to_owned())?;
         let body_limit_bytes = parse_var(lookup, "BODY_LIMIT_BYTES", "65536".to_owned())?;
         let timeout_ms: NonZeroU64 = parse_var(lookup, "UPSTREAM_TIMEOUT_MS", "5000".to_owned())?;
+        let header_ms: NonZeroU64 =
+            parse_var(lookup, "HEADER_READ_TIMEOUT_MS", "10000".to_owned())?;
+        let max_connections: NonZeroUsize =
+            parse_var(lookup, "MAX_CONNECTIONS", "4096".to_owned())?;
+        let body_ms: NonZeroU64 = parse_var(lookup, "BODY_READ_TIMEOUT_MS", "10000".to_owned())?;
         let secret = lookup("JWT_SECRET").filter(|s| !s.is_empty());
         Ok(Self {
             listen_addr,
@@ -75,6 +96,11 @@ impl GatewayConfig {
             jwt_secret: secret.unwrap_or_else(|| DEV_SECRET.to_owned()),
             body_limit_bytes,
             upstream_timeout: Duration::from_millis(timeout_ms.get()),
+            connections: ConnectionLimits {
+                header_read_timeout: Duration::from_millis(header_ms.get()),
+                max_connections: max_connections.get(),
+            },
+            body_read_timeout: Duration::from_millis(body_ms.get()),
             discovery: DiscoveryConfig::from_lookup(lookup),
             telemetry: TelemetryConfig::from_lookup(lookup)?,
         })

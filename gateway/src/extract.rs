@@ -41,6 +41,8 @@ where
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::payload_too_large()
+                } else if stopped_arriving(&rejection) {
+                    Problem::body_timeout()
                 } else {
                     Problem::malformed_json(format!(
                         "The request body could not be read: {}",
@@ -50,6 +52,18 @@ where
             })?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// True when the body paused longer than the body read timeout.
+fn stopped_arriving(rejection: &axum::extract::rejection::BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// True for `application/json` and `application/<anything>+json`, with or
@@ -387,6 +401,8 @@ where
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::payload_too_large()
+                } else if stopped_arriving(&rejection) {
+                    Problem::body_timeout()
                 } else {
                     Problem::malformed_json(format!(
                         "The request body could not be read: {}",

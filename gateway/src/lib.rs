@@ -26,6 +26,8 @@
 //! - [`menu_watch`] — the task that follows restaurant-svc's menu changes
 //!   into the menu cache.
 //! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
+//! - [`serve`] — the server loop: header timeout, connection cap, the
+//!   peer's address on each request, graceful shutdown.
 //!
 //! [`build`] binds the listener and returns a [`Gateway`]; its
 //! [`Gateway::run`] serves until a shutdown future resolves. The end-to-end
@@ -43,6 +45,7 @@ pub mod openapi;
 pub mod problem;
 pub mod request_context;
 pub mod routes;
+pub mod serve;
 pub mod upstream;
 pub mod validate;
 
@@ -51,7 +54,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use foodmesh_shared::discovery::{
     Discovery, HealthCheck, Registration, advertised, keep_registered,
 };
@@ -70,13 +72,14 @@ pub const SERVICE_ID: &str = "gateway";
 /// cannot drift apart.
 ///
 /// # Errors
-/// Bad configuration, a failed build (port taken), or a server failure.
+/// Bad configuration, or a failed build (port taken).
 pub async fn run_from_env() -> anyhow::Result<()> {
     let config = GatewayConfig::from_env()?;
     let telemetry = foodmesh_shared::telemetry::init(SERVICE_ID, &config.telemetry)?;
     let result = async {
         let gateway = build(config).await?;
-        gateway.run(foodmesh_shared::shutdown::signal()).await
+        gateway.run(foodmesh_shared::shutdown::signal()).await;
+        anyhow::Ok(())
     }
     .await;
     if let Err(e) = &result {
@@ -95,6 +98,7 @@ pub struct Gateway {
     registration: Registration,
     drain: tokio::sync::watch::Sender<bool>,
     restaurants: upstream::Restaurants,
+    connections: config::ConnectionLimits,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -131,6 +135,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         verifier: Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes())),
         body_limit_bytes: config.body_limit_bytes.get(),
         request_timeout: config.request_timeout(),
+        body_read_timeout: config.body_read_timeout,
         draining,
     };
     let app = router(state);
@@ -151,6 +156,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         registration,
         drain,
         restaurants,
+        connections: config.connections,
     })
 }
 
@@ -165,13 +171,7 @@ impl Gateway {
     /// `shutdown` resolves, then deregisters first (so no new requests are
     /// routed here), ends the live event streams (their clients reconnect
     /// elsewhere) and lets the requests in flight finish.
-    ///
-    /// # Errors
-    /// The HTTP server fails.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let Self {
             listener,
             local_addr,
@@ -180,6 +180,7 @@ impl Gateway {
             registration,
             drain,
             restaurants,
+            connections,
         } = self;
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
@@ -197,19 +198,10 @@ impl Gateway {
             tracing::info!("draining in-flight requests");
         };
         tracing::info!(addr = %local_addr, id = %registration.id, "serving HTTP");
-        // Small responses must not wait for Nagle on keep-alive connections.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await;
+        serve::serve(listener, app, connections, stop).await;
         upkeep.abort();
         stop_following.cancel();
         let _ = menu_changes.await;
         tracing::info!("stopped");
-        served.map_err(Into::into)
     }
 }

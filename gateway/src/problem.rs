@@ -194,6 +194,15 @@ impl Problem {
         )
     }
 
+    /// 408: the body stopped arriving.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body stopped arriving before it was complete.",
+        )
+    }
+
     /// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
     /// `invalid_token` is true when a token was sent but refused.
     pub fn unauthorized(detail: impl Into<String>, invalid_token: bool) -> Self {

@@ -9,6 +9,8 @@
 //! - `order_input` — bad input on each of those routes.
 //! - `hostile_input` — what a fuzzer sends to any route: NUL characters,
 //!   integer overflow, unknown fields, paging out of range.
+//! - `protection` — slow clients, the connection cap, rate limits, circuit
+//!   breakers and load shedding.
 //! - `resilience` — crashes, a Redis restart, duplicate and poison events.
 //! - `platform` — health, readiness, metrics, OpenAPI and docs.
 
@@ -27,6 +29,8 @@ mod order_input;
 mod orders;
 #[path = "e2e/platform.rs"]
 mod platform;
+#[path = "e2e/protection.rs"]
+mod protection;
 #[path = "e2e/resilience.rs"]
 mod resilience;
 #[path = "e2e/restaurants.rs"]

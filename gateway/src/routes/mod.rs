@@ -94,7 +94,7 @@ use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1::Money;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -117,6 +117,8 @@ pub struct AppState {
     pub body_limit_bytes: usize,
     /// Longest a whole request may take.
     pub request_timeout: Duration,
+    /// Longest a request body may pause between two chunks.
+    pub body_read_timeout: Duration,
     /// Turns true when the gateway starts draining: live streams end then
     /// (clients reconnect to another replica), so they do not hold the
     /// shutdown open.
@@ -137,6 +139,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = crate::openapi::complete(openapi);
     let body_limit = state.body_limit_bytes;
     let request_timeout = state.request_timeout;
+    let body_read_timeout = state.body_read_timeout;
     let stack = ServiceBuilder::new()
         // A client's request id is kept only when it is short printable
         // text, so what is logged and echoed stays clean.
@@ -172,7 +175,10 @@ pub fn router(state: AppState) -> Router {
         ))
         // Bodies are refused (413) as soon as they pass the limit, never
         // buffered whole.
-        .layer(DefaultBodyLimit::max(body_limit));
+        .layer(DefaultBodyLimit::max(body_limit))
+        // A body that stops arriving is refused (408) instead of holding
+        // its buffer until the whole request times out.
+        .layer(RequestBodyTimeoutLayer::new(body_read_timeout));
     Router::new()
         .merge(api.with_state(state))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
@@ -316,6 +322,7 @@ mod tests {
             verifier: Arc::new(Verifier::new(b"secret")),
             body_limit_bytes: 1024,
             request_timeout: Duration::from_secs(2),
+            body_read_timeout: Duration::from_millis(200),
             draining: tokio::sync::watch::channel(false).1,
         })
     }

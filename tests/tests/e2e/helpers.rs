@@ -89,8 +89,9 @@ pub struct Mesh {
     streams: TestStreams,
 }
 
-/// How to run a mesh with orders: which Redis carries the events, and
-/// optionally another one for order-svc alone.
+/// How to run a mesh: which Redis carries the events (and optionally
+/// another one for order-svc alone), whether restaurant-svc sits behind a
+/// valve, and the gateway's settings.
 #[derive(Debug, Clone)]
 pub struct MeshOptions {
     /// The event transport of restaurant-svc and kitchen-svc (and of
@@ -101,6 +102,8 @@ pub struct MeshOptions {
     /// Whether restaurant-svc is reached through a [`Valve`] the test may
     /// freeze ([`Mesh::valve`]).
     pub restaurant_valve: bool,
+    /// Changes the gateway's configuration before it starts.
+    pub tune_gateway: fn(&mut GatewayConfig),
 }
 
 impl Default for MeshOptions {
@@ -109,6 +112,7 @@ impl Default for MeshOptions {
             redis_url: default_redis_url(),
             order_redis_url: None,
             restaurant_valve: false,
+            tune_gateway: |_| {},
         }
     }
 }
@@ -156,23 +160,28 @@ impl Mesh {
     /// Starts restaurant-svc on a fresh database and the gateway pointing
     /// at it; the other five services are unreachable.
     pub async fn start() -> Mesh {
-        Self::build(None).await
+        Self::build(false, MeshOptions::default()).await
+    }
+
+    /// As [`Mesh::start`], with `options` (the orders' transport unused).
+    pub async fn start_on(options: MeshOptions) -> Mesh {
+        Self::build(false, options).await
     }
 
     /// restaurant-svc, order-svc and kitchen-svc on the real Redis, and
     /// the gateway in front of them.
     pub async fn with_orders() -> Mesh {
-        Self::build(Some(MeshOptions::default())).await
+        Self::build(true, MeshOptions::default()).await
     }
 
     /// As [`Mesh::with_orders`], with the event transport `options` names.
     pub async fn with_orders_on(options: MeshOptions) -> Mesh {
-        Self::build(Some(options)).await
+        Self::build(true, options).await
     }
 
-    async fn build(orders: Option<MeshOptions>) -> Mesh {
+    async fn build(with_orders: bool, options: MeshOptions) -> Mesh {
         init_logs();
-        let options = orders.clone().unwrap_or_default();
+        let orders = with_orders.then(|| options.clone());
         let mut streams = TestStreams::new();
         streams.also_on(&options.redis_url);
         if let Some(url) = &options.order_redis_url {
@@ -229,6 +238,7 @@ impl Mesh {
         config.jwt_secret = SECRET.to_owned();
         config.jwt_secret_is_default = false;
         config.discovery = static_map(&mesh_entries);
+        (options.tune_gateway)(&mut config);
         let gateway = gateway::build(config).await.expect("gateway builds");
         let base = format!("http://{}", gateway.local_addr());
         let (stop_gateway, stopped) = oneshot::channel::<()>();

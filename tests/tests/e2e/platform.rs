@@ -317,7 +317,7 @@ async fn through_consul_the_gateway_finds_restaurant_svc_and_registers_itself_un
     assert_eq!(listed.status(), 200);
 
     let _ = stop_gateway.send(());
-    gateway.await.expect("joins").expect("stops cleanly");
+    gateway.await.expect("stops cleanly");
     assert!(
         consul
             .wait_for(|services| services.values().all(|s| s["Service"] != "gateway"))
