@@ -310,7 +310,7 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
 }
 
 #[tokio::test]
-async fn foodmesh_up_refuses_a_taken_port_and_starts_nothing() {
+async fn foodmesh_up_refuses_a_taken_port_in_one_line_and_starts_nothing() {
     let base = free_port_run();
     let taken = std::net::TcpListener::bind(("127.0.0.1", base + 2)).expect("bind");
 
@@ -327,6 +327,8 @@ async fn foodmesh_up_refuses_a_taken_port_and_starts_nothing() {
                 "test_up_refused",
             ])
             .env_remove("CONSUL_HTTP_ADDR")
+            // Asked for, a backtrace would show here.
+            .env("RUST_BACKTRACE", "1")
             .kill_on_drop(true)
             .output(),
     )
@@ -339,8 +341,23 @@ async fn foodmesh_up_refuses_a_taken_port_and_starts_nothing() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success());
     assert!(
-        stderr.contains(&format!("port {} ", base + 2)),
+        stderr.starts_with(&format!("foodmesh: port {} ", base + 2)),
         "stderr: {stderr}"
     );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(!stdout.contains("started"), "nothing started: {stdout}");
+}
+
+#[tokio::test]
+async fn a_command_that_fails_says_why_in_one_line_without_a_backtrace() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
+        .args(["token", "--role", "staff"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .await
+        .expect("runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr, "foodmesh: a staff token needs --restaurant ID\n");
 }
