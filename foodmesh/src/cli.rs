@@ -20,7 +20,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the six services and the gateway, load demo data, print the
-    /// URLs and an admin token; Ctrl-C stops everything it started.
+    /// URLs and an admin token; restart a process that dies; Ctrl-C stops
+    /// everything it started.
     Up(UpArgs),
     /// Run one process of the mesh in the foreground (`up` starts seven).
     Serve {

@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`cli`] — the commands and their flags.
-//! - [`supervisor`] — `up`: start, wait until healthy, watch, stop in order.
+//! - [`supervisor`] — `up`: start, wait until healthy, restart what dies,
+//!   stop in order.
 //! - [`serve`] — `serve`: one process in the foreground.
 //! - [`demo`] — the demo restaurants `up` loads once.
 //! - [`token`] — `token`: a signed bearer token for the gateway.

@@ -1,6 +1,7 @@
 //! The mesh as processes: every service boots for real (health, reflection,
 //! metrics), registers in Consul and leaves it on shutdown, and `foodmesh up`
-//! starts everything and stops it without leaving a process or a port.
+//! starts everything, restarts a process that dies, and stops it all
+//! without leaving a process or a port.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use foodmesh_shared::testing::consul::ConsulDouble;
 use foodmesh_shared::testing::{SpawnedService, TestStreams};
 use foodmesh_shared::{Application, ServiceConfig, ServiceName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -175,9 +177,18 @@ fn spawned_port(id: &str) -> &str {
     id.rsplit('-').next().unwrap_or_default()
 }
 
-/// Seven consecutive free ports, so `up` can be given a base port.
+/// Seven consecutive free ports, so `up` can be given a base port. The
+/// search starts at a random place, so tests running side by side do not
+/// all try the same ports first, and stays below 32768, where the kernel
+/// takes no ports for outgoing connections.
 fn free_port_run() -> u16 {
-    for base in (20_000..60_000).step_by(97) {
+    const FIRST: u16 = 20_000;
+    const SLOTS: u16 = 1_000;
+    const WIDTH: u16 = 12;
+    let start =
+        u16::try_from(uuid::Uuid::new_v4().as_u128() % u128::from(SLOTS)).expect("below SLOTS");
+    for i in 0..SLOTS {
+        let base = FIRST + (start + i) % SLOTS * WIDTH;
         let all_free =
             (base..base + 7).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
         if all_free {
@@ -208,58 +219,208 @@ async fn drop_databases(prefix: &str) {
     }
 }
 
+/// The launcher line `foodmesh: started kitchen-svc (pid 123)` as
+/// `("kitchen-svc", 123)`.
+fn started(line: &str) -> Option<(String, i32)> {
+    let rest = line.strip_prefix("foodmesh: started ")?;
+    let (process, pid) = rest.split_once(" (pid ")?;
+    Some((process.to_owned(), pid.strip_suffix(')')?.parse().ok()?))
+}
+
+/// A child's output, line by line, read on a task of its own so the child
+/// never blocks on a full pipe, whatever the test is waiting for.
+fn lines_of(
+    stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            // Keep reading after the test stops listening.
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// `foodmesh up` on ports, databases and event streams of its own.
+struct Launcher {
+    child: tokio::process::Child,
+    base: u16,
+    prefix: String,
+    stdout: mpsc::UnboundedReceiver<String>,
+    stderr: mpsc::UnboundedReceiver<String>,
+    /// Every line of stdout read so far.
+    seen: String,
+    /// Every process started so far, restarts included, in order.
+    started: Vec<(String, i32)>,
+    // Last field: the streams' keys go once the mesh has stopped.
+    _streams: TestStreams,
+}
+
+/// How a launcher stopped.
+struct Stopped {
+    exit: std::process::ExitStatus,
+    stderr: String,
+}
+
+impl Launcher {
+    fn start(extra: &[&str]) -> Self {
+        let base = free_port_run();
+        let prefix = format!("test_up_{}", uuid::Uuid::new_v4().simple());
+        // The mesh's event streams, under a prefix of their own, go with
+        // the test.
+        let streams = TestStreams::adopt(prefix.clone());
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
+            .args([
+                "up",
+                "--base-port",
+                &base.to_string(),
+                "--gateway-port",
+                &(base + 6).to_string(),
+                "--db-prefix",
+                &prefix,
+            ])
+            .args(extra)
+            .env_remove("CONSUL_HTTP_ADDR")
+            .env("EVENT_STREAM_PREFIX", streams.prefix())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("launcher starts");
+        let stdout = lines_of(child.stdout.take().expect("stdout"));
+        let stderr = lines_of(child.stderr.take().expect("stderr"));
+        Self {
+            child,
+            base,
+            prefix,
+            stdout,
+            stderr,
+            seen: String::new(),
+            started: Vec::new(),
+            _streams: streams,
+        }
+    }
+
+    fn gateway(&self) -> String {
+        format!("127.0.0.1:{}", self.base + 6)
+    }
+
+    fn service_url(&self, service: ServiceName) -> String {
+        let index = ServiceName::ALL
+            .iter()
+            .position(|s| *s == service)
+            .expect("a service");
+        let offset = u16::try_from(index).expect("six services");
+        format!("http://127.0.0.1:{}", self.base + offset)
+    }
+
+    /// Reads stdout until a line `matches` (→ that line) or `within` ends
+    /// (→ `None`), noting each process started on the way.
+    async fn read_until(
+        &mut self,
+        within: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let read = async {
+            while let Some(line) = self.stdout.recv().await {
+                self.seen.push_str(&line);
+                self.seen.push('\n');
+                if let Some(process) = started(&line) {
+                    self.started.push(process);
+                }
+                if matches(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        };
+        tokio::time::timeout(within, read).await.ok().flatten()
+    }
+
+    /// Waits for the banner's last line: the whole mesh is up.
+    async fn ready(&mut self) -> bool {
+        self.read_until(Duration::from_secs(180), |l| l.starts_with("Press Ctrl-C"))
+            .await
+            .is_some()
+    }
+
+    fn pid_of(&self, process: &str) -> i32 {
+        self.started
+            .iter()
+            .rev()
+            .find(|(p, _)| p == process)
+            .map(|(_, pid)| *pid)
+            .unwrap_or_else(|| panic!("{process} was not started: {}", self.seen))
+    }
+
+    /// Ctrl-C, as a terminal sends it; waits for the launcher to exit and
+    /// drops its databases.
+    async fn interrupt(mut self) -> Stopped {
+        let pid = i32::try_from(self.child.id().expect("running")).expect("pid fits");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .expect("signalled");
+        let exit = tokio::time::timeout(Duration::from_secs(90), self.child.wait())
+            .await
+            .expect("launcher stops in time")
+            .expect("exit status");
+        let mut stderr = String::new();
+        while let Some(line) = self.stderr.recv().await {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        while self
+            .read_until(Duration::from_secs(5), |_| false)
+            .await
+            .is_some()
+        {}
+        drop_databases(&self.prefix).await;
+        Stopped { exit, stderr }
+    }
+}
+
+impl Drop for Launcher {
+    /// A test that fails half-way still stops the mesh: SIGTERM lets the
+    /// launcher stop its processes in order, which SIGKILL would not.
+    fn drop(&mut self) {
+        if let (Ok(None), Some(pid)) = (self.child.try_wait(), self.child.id()) {
+            let pid = i32::try_from(pid).unwrap_or(i32::MAX);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+}
+
+async fn grpc_serving(url: String) -> bool {
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(url) else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    let request = HealthCheckRequest {
+        service: String::new(),
+    };
+    matches!(
+        HealthClient::new(channel).check(request).await,
+        Ok(resp) if resp.get_ref().status == ServingStatus::Serving as i32
+    )
+}
+
 #[tokio::test]
 async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
-    let base = free_port_run();
-    let gateway_port = base + 6;
-    let prefix = format!("test_up_{}", uuid::Uuid::new_v4().simple());
-    // The mesh's event streams, under a prefix of their own, go with the test.
-    let streams = TestStreams::adopt(prefix.clone());
-    let mut launcher = tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
-        .args([
-            "up",
-            "--base-port",
-            &base.to_string(),
-            "--gateway-port",
-            &gateway_port.to_string(),
-            "--db-prefix",
-            &prefix,
-        ])
-        .env_remove("CONSUL_HTTP_ADDR")
-        .env("EVENT_STREAM_PREFIX", streams.prefix())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("launcher starts");
-    let stdout = launcher.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut pids = Vec::new();
-    let mut banner = String::new();
-    let ready = tokio::time::timeout(Duration::from_secs(180), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(pid) = line
-                .split("(pid ")
-                .nth(1)
-                .and_then(|rest| rest.trim_end_matches(')').parse::<i32>().ok())
-            {
-                pids.push(pid);
-            }
-            banner.push_str(&line);
-            banner.push('\n');
-            if line.starts_with("Press Ctrl-C") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    let gateway = format!("127.0.0.1:{gateway_port}");
-    let (health, _) = http_get(&gateway, "/healthz").await;
+    let mut up = Launcher::start(&[]);
+    let ready = up.ready().await;
+    let (health, _) = http_get(&up.gateway(), "/healthz").await;
     let restaurants = {
         use foodmesh_proto::restaurant::v1::ListRestaurantsRequest;
         use foodmesh_proto::restaurant::v1::restaurant_service_client::RestaurantServiceClient;
-        let mut client = RestaurantServiceClient::connect(format!("http://127.0.0.1:{}", base + 1))
+        let mut client = RestaurantServiceClient::connect(up.service_url(ServiceName::Restaurant))
             .await
             .expect("restaurant-svc answers");
         client
@@ -269,25 +430,15 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
             .into_inner()
             .restaurants
     };
-    // Drain the rest of the output so the launcher never blocks on a pipe.
-    let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (base, gateway) = (up.base, up.gateway());
+    let banner = up.seen.clone();
+    let pids: Vec<i32> = up.started.iter().map(|(_, pid)| *pid).collect();
 
-    let launcher_pid = i32::try_from(launcher.id().expect("running")).expect("pid fits");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(launcher_pid),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .expect("signalled");
-    let exit = tokio::time::timeout(Duration::from_secs(90), launcher.wait())
-        .await
-        .expect("launcher stops in time")
-        .expect("exit status");
-    let _ = drain.await;
-    drop_databases(&prefix).await;
+    let stopped = up.interrupt().await;
 
-    assert_eq!(ready, Ok(true), "banner: {banner}");
+    assert!(ready, "banner: {banner}");
     assert!(
-        banner.contains(&format!("http://127.0.0.1:{gateway_port}/docs")),
+        banner.contains(&format!("http://{gateway}/docs")),
         "{banner}"
     );
     assert!(banner.contains("admin token"), "{banner}");
@@ -296,17 +447,77 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
         restaurants.iter().any(|r| r.name == "Pizza Palace"),
         "demo data loaded"
     );
-    assert!(exit.success(), "{exit}");
+    assert!(
+        stopped.exit.success(),
+        "{}: {}",
+        stopped.exit,
+        stopped.stderr
+    );
     assert_eq!(pids.len(), 7, "seven processes started: {banner}");
     for pid in pids {
         assert!(!alive(pid), "process {pid} is still running");
     }
-    for port in base..=gateway_port {
+    for port in base..=base + 6 {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "port {port} is still taken"
         );
     }
+}
+
+#[tokio::test]
+async fn foodmesh_up_restarts_a_killed_service_while_the_others_keep_running() {
+    let mut up = Launcher::start(&["--no-demo"]);
+    let ready = up.ready().await;
+    let first: Vec<(String, i32)> = up.started.clone();
+    let kitchen = up.pid_of("kitchen-svc");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(kitchen),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("killed");
+    let restarted = up
+        .read_until(Duration::from_secs(60), |l| {
+            started(l).is_some_and(|(p, _)| p == "kitchen-svc")
+        })
+        .await
+        .and_then(|l| started(&l));
+    let url = up.service_url(ServiceName::Kitchen);
+    let serving = tokio::time::timeout(Duration::from_secs(60), async {
+        while !grpc_serving(url.clone()).await {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .is_ok();
+    let others: Vec<(String, bool)> = first
+        .iter()
+        .filter(|(p, _)| p != "kitchen-svc")
+        .map(|(p, pid)| (p.clone(), alive(*pid)))
+        .collect();
+    let (health, _) = http_get(&up.gateway(), "/healthz").await;
+    let seen = up.seen.clone();
+    let stopped = up.interrupt().await;
+
+    assert!(ready, "{seen}");
+    assert_eq!(first.len(), 7, "{seen}");
+    let (_, new_pid) = restarted.unwrap_or_else(|| panic!("not restarted: {seen}"));
+    assert_ne!(new_pid, kitchen);
+    assert!(serving, "the new kitchen-svc answers its health check");
+    assert!(
+        stopped
+            .stderr
+            .contains("foodmesh: kitchen-svc exited (signal: 9 (SIGKILL))"),
+        "the death is logged: {}",
+        stopped.stderr
+    );
+    for (process, alive) in others {
+        assert!(alive, "{process} kept running");
+    }
+    assert_eq!(health, 200);
+    assert!(stopped.exit.success(), "{}", stopped.exit);
+    assert!(!alive(new_pid), "the restarted kitchen-svc is stopped too");
 }
 
 #[tokio::test]
