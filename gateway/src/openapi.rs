@@ -14,6 +14,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, PROBLEM_JSON, ProblemDetails};
 
+/// The media type of the live streams.
+const EVENT_STREAM: &str = "text/event-stream";
+
 /// The document's fixed parts: info, tags, shared schemas and the bearer
 /// security scheme. Routes, and the schemas only they know of, are added
 /// by [`crate::routes::router`].
@@ -249,7 +252,7 @@ fn add_problems(operation: &mut Operation, writes: bool) {
         wanted.push(("413", "PayloadTooLarge"));
         wanted.push(("415", "UnsupportedMediaType"));
     }
-    if has_body || has_query || writes {
+    if (has_body || has_query || writes) && !streams(operation) {
         wanted.push(("422", "ValidationFailed"));
     }
     for (status, name) in wanted {
@@ -258,5 +261,57 @@ fn add_problems(operation: &mut Operation, writes: bool) {
             .responses
             .entry(status.to_owned())
             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}
+
+/// Whether `operation` answers with a live stream (Server-Sent Events). Its
+/// query only names what to watch and is refused like a path (400), and it
+/// has no body: it never answers 422.
+fn streams(operation: &Operation) -> bool {
+    operation
+        .responses
+        .responses
+        .get("200")
+        .is_some_and(|response| match response {
+            RefOr::T(response) => response.content.contains_key(EVENT_STREAM),
+            RefOr::Ref(_) => false,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::path::{OperationBuilder, ParameterBuilder};
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+
+    use super::*;
+
+    fn get_with_query(content_type: &str) -> Operation {
+        OperationBuilder::new()
+            .parameter(
+                ParameterBuilder::new()
+                    .name("restaurant_id")
+                    .parameter_in(ParameterIn::Query),
+            )
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("ok")
+                    .content(content_type, ContentBuilder::new().build()),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_live_stream_is_documented_without_a_422_it_never_answers() {
+        let mut stream = get_with_query(EVENT_STREAM);
+        let mut list = get_with_query("application/json");
+
+        add_problems(&mut stream, false);
+        add_problems(&mut list, false);
+
+        let statuses =
+            |op: &Operation| -> Vec<String> { op.responses.responses.keys().cloned().collect() };
+        assert_eq!(statuses(&stream), ["200", "400", "500", "503", "504"]);
+        assert!(statuses(&list).contains(&"422".to_owned()));
     }
 }

@@ -7,6 +7,8 @@
 //! staff token's; an admin names it with `?restaurant_id=`. A ticket of
 //! another restaurant is 404, as if it did not exist.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -17,9 +19,11 @@ use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_proto::order::v1 as order_pb;
 use foodmesh_shared::values::{STATS_WINDOW_MINUTES, limits, pages};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::live::{self, Update};
+use super::live::{self, EventDoc, Update};
 use super::{AppState, Created, created, from_timestamp};
 use crate::auth::{Caller, Role};
 use crate::extract::{JsonBody, QueryParams, ResourceId};
@@ -516,6 +520,58 @@ pub async fn update_ticket_status(
     Ok(Json(TicketView::from_proto(ticket)?))
 }
 
+const KITCHEN_SNAPSHOT: EventDoc = EventDoc {
+    name: "snapshot",
+    schema: "KitchenSnapshotEvent",
+    data: "TicketView",
+    description: "One open ticket as it is now. A stream starts with one per open ticket; \
+        a run of them after a gap replaces the list.",
+};
+const KITCHEN_SYNCED: EventDoc = EventDoc {
+    name: "synced",
+    schema: "KitchenSyncedEvent",
+    data: "SyncedView",
+    description: "The snapshots before it are the whole open queue.",
+};
+const KITCHEN_CHANGED: EventDoc = EventDoc {
+    name: "changed",
+    schema: "KitchenChangedEvent",
+    data: "TicketView",
+    description: "A ticket was created or moved (one leaving the open queue comes once more, \
+        so displays can drop it).",
+};
+/// Every event of the kitchen stream, as the OpenAPI document lists them.
+const KITCHEN_EVENTS: &[EventDoc] = &[
+    KITCHEN_SNAPSHOT,
+    KITCHEN_SYNCED,
+    KITCHEN_CHANGED,
+    live::PROBLEM_EVENT_DOC,
+];
+
+/// One event of `GET /api/kitchen/stream`: the OpenAPI document's
+/// `KitchenEvent`. Only its schema is used; events are written by
+/// [`live::respond`].
+pub struct KitchenEvent;
+
+impl PartialSchema for KitchenEvent {
+    fn schema() -> RefOr<Schema> {
+        live::stream_schema(KITCHEN_EVENTS)
+    }
+}
+
+impl ToSchema for KitchenEvent {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("KitchenEvent")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.extend(live::event_schemas(KITCHEN_EVENTS));
+        live::register::<TicketView>(schemas);
+        live::register::<SyncedView>(schemas);
+        live::register::<ProblemDetails>(schemas);
+    }
+}
+
 /// The kitchen's queue live, as Server-Sent Events: first a `snapshot`
 /// event per open ticket and one `synced`, then a `changed` event for
 /// every ticket created or moved (a ticket leaving the open queue comes
@@ -529,12 +585,22 @@ pub async fn update_ticket_status(
     tag = "kitchen",
     params(KitchenQuery),
     responses(
-        (status = 200, description = "An event stream; a failure after it opened (the service \
-            restarting) comes as a last `problem` event before it ends: connect again.",
-            content_type = "text/event-stream", body = String,
-            example = json!("event: snapshot\nid: 1\ndata: {\"id\":7,\"order_id\":42,\"status\":\"queued\",...}\n\n\
-                event: synced\nid: 2\ndata: {\"restaurant_id\":1}\n\n\
-                event: changed\nid: 3\ndata: {\"id\":7,\"order_id\":42,\"status\":\"accepted\",...}\n\n")),
+        (status = 200, description = "The queue's events, as they happen, for as long as the \
+            client stays. Each is an `event:` name, an `id:` and JSON `data:`; a `: keep-alive` \
+            comment comes every 15 s. A failure after the stream opened (the service \
+            restarting) comes as a last `problem` event: connect again.\n\n\
+            ```\nevent: snapshot\nid: 1\ndata: {\"id\":7,\"order_id\":42,\"status\":\"queued\",...}\n\n\
+            event: synced\nid: 2\ndata: {\"restaurant_id\":1}\n\n\
+            event: changed\nid: 3\ndata: {\"id\":7,\"order_id\":42,\"status\":\"accepted\",...}\n```",
+            content_type = "text/event-stream", body = KitchenEvent),
+        (status = 400, description = "`restaurant_id` is not a positive integer, or an admin \
+            left it out (`invalid_parameter`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "No bearer token, or one that is not valid (`unauthorized`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "Neither staff nor an admin, or staff asking for another \
+            restaurant's kitchen (`forbidden`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -554,10 +620,11 @@ pub async fn watch_queue(
         "WatchQueue",
         move |update| {
             let name = match pb::TicketUpdateKind::try_from(update.kind) {
-                Ok(pb::TicketUpdateKind::Snapshot) => "snapshot",
-                Ok(pb::TicketUpdateKind::Changed) => "changed",
+                Ok(pb::TicketUpdateKind::Snapshot) => KITCHEN_SNAPSHOT.name,
+                Ok(pb::TicketUpdateKind::Changed) => KITCHEN_CHANGED.name,
                 Ok(pb::TicketUpdateKind::Synced) => {
-                    return Update::json("synced", &SyncedView { restaurant_id }).map(Some);
+                    return Update::json(KITCHEN_SYNCED.name, &SyncedView { restaurant_id })
+                        .map(Some);
                 }
                 Ok(pb::TicketUpdateKind::Unspecified) | Err(_) => return Ok(None),
             };
@@ -621,6 +688,11 @@ pub async fn get_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_document_describes_every_event_of_the_kitchen_stream() {
+        live::tests::assert_documented::<KitchenEvent>(KITCHEN_EVENTS);
+    }
     use crate::extract::parse_json;
 
     #[test]

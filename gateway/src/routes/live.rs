@@ -14,6 +14,10 @@
 //! When the gateway starts draining, every stream ends cleanly too, so a
 //! display connected for hours does not hold the shutdown open; clients
 //! reconnect (to another replica) and start again from a snapshot.
+//!
+//! The OpenAPI document describes a stream by its events ([`EventDoc`],
+//! [`stream_schema`]), one schema per event name with its `data` JSON's
+//! schema, so client generators and validators see what each event holds.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -23,6 +27,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream;
 use tonic::Streaming;
+use utoipa::openapi::schema::{Discriminator, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
 
 use crate::problem::Problem;
 use crate::request_context::{RequestContext, current_request};
@@ -34,6 +40,92 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The event name of a failure after the stream opened. Not `error`, which
 /// browsers' `EventSource` already uses for connection trouble.
 pub const PROBLEM_EVENT: &str = "problem";
+
+/// One kind of event a stream sends, as the OpenAPI document shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct EventDoc {
+    /// The `event:` name.
+    pub name: &'static str,
+    /// The component schema of the whole event (`OrderSnapshotEvent`).
+    pub schema: &'static str,
+    /// The component schema of its `data:` JSON.
+    pub data: &'static str,
+    /// When it comes and what it means.
+    pub description: &'static str,
+}
+
+/// The [`PROBLEM_EVENT`] any stream may end with.
+pub const PROBLEM_EVENT_DOC: EventDoc = EventDoc {
+    name: PROBLEM_EVENT,
+    schema: "ProblemEvent",
+    data: "ProblemDetails",
+    description: "The stream failed after it opened (a service restarting, say): this is \
+        its last event, with a problem+json body as `data`. Connect again.",
+};
+
+/// The schema of one event of a stream that sends `events`, for its
+/// `text/event-stream` response. In OpenAPI 3.1 a stream's schema
+/// describes each event (3.2 names it `itemSchema`) as the wire format
+/// reads: `event`, `id`, and `data` — a string holding JSON
+/// (`contentMediaType`) whose `contentSchema` depends on the event. One
+/// variant per event, told apart by `event` (the discriminator), so a
+/// generator makes a tagged union and a validator checks each event's data.
+pub fn stream_schema(events: &[EventDoc]) -> RefOr<Schema> {
+    let mut union = OneOfBuilder::new().description(Some(
+        "One event of the stream; `event` tells which. Comments (`: keep-alive`) are not events.",
+    ));
+    for event in events {
+        union = union.item(Ref::from_schema_name(event.schema));
+    }
+    let mapping = events
+        .iter()
+        .map(|e| (e.name, format!("#/components/schemas/{}", e.schema)));
+    union
+        .discriminator(Some(Discriminator::with_mapping("event", mapping)))
+        .into()
+}
+
+/// Adds `T` and every schema it refers to, as a `body = T` would: for a
+/// stream's schema, which names its events' data only inside strings.
+pub fn register<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push((T::name().into_owned(), T::schema()));
+    T::schemas(schemas);
+}
+
+/// The components [`stream_schema`] refers to: one schema per event.
+pub fn event_schemas(events: &[EventDoc]) -> Vec<(String, RefOr<Schema>)> {
+    events
+        .iter()
+        .map(|event| (event.schema.to_owned(), event_schema(event)))
+        .collect()
+}
+
+fn event_schema(event: &EventDoc) -> RefOr<Schema> {
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([event.name]));
+    let id = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[1-9][0-9]*$"))
+        .description(Some(
+            "Counts this connection's events from 1. A stream does not resume from \
+             `Last-Event-ID`: a new connection starts again from a snapshot.",
+        ));
+    let data = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("JSON, on one line."))
+        .content_media_type("application/json")
+        .content_schema(Some(Ref::from_schema_name(event.data)));
+    ObjectBuilder::new()
+        .title(Some(event.name))
+        .description(Some(event.description))
+        .property("event", name)
+        .property("id", id)
+        .property("data", data)
+        .required("event")
+        .required("data")
+        .into()
+}
 
 /// One upstream message as the client sees it.
 #[derive(Debug)]
@@ -147,4 +239,60 @@ fn problem_event(problem: Problem, context: Option<&RequestContext>) -> Event {
     }
     let data = serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned());
     Event::default().event(PROBLEM_EVENT).data(data)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Holds a stream's document to its events: every event has a variant
+    /// in the union, found through the discriminator, and every schema an
+    /// event refers to is among the components `T` registers.
+    pub(crate) fn assert_documented<T: utoipa::ToSchema>(events: &[EventDoc]) {
+        let union = serde_json::to_value(T::schema()).expect("serializes");
+        let mut registered = Vec::new();
+        T::schemas(&mut registered);
+        let names: Vec<&str> = registered.iter().map(|(name, _)| name.as_str()).collect();
+        for event in events {
+            assert_eq!(
+                union["discriminator"]["mapping"][event.name],
+                format!("#/components/schemas/{}", event.schema),
+                "{}",
+                event.name
+            );
+            assert!(names.contains(&event.schema), "{} missing", event.schema);
+            assert!(names.contains(&event.data), "{} missing", event.data);
+        }
+        let variants = union["oneOf"].as_array().map_or(0, Vec::len);
+        assert_eq!(variants, events.len());
+    }
+
+    #[test]
+    fn an_event_is_its_name_an_id_and_json_data_of_its_own_schema() {
+        let event = EventDoc {
+            name: "synced",
+            schema: "KitchenSyncedEvent",
+            data: "SyncedView",
+            description: "",
+        };
+
+        let schemas = event_schemas(&[event]);
+
+        let (name, schema) = &schemas[0];
+        let schema = serde_json::to_value(schema).expect("serializes");
+        assert_eq!(name, "KitchenSyncedEvent");
+        assert_eq!(
+            schema["properties"]["event"]["enum"],
+            serde_json::json!(["synced"])
+        );
+        assert_eq!(schema["properties"]["id"]["type"], "string");
+        let data = &schema["properties"]["data"];
+        assert_eq!(data["type"], "string");
+        assert_eq!(data["contentMediaType"], "application/json");
+        assert_eq!(
+            data["contentSchema"]["$ref"],
+            "#/components/schemas/SyncedView"
+        );
+        assert_eq!(schema["required"], serde_json::json!(["event", "data"]));
+    }
 }

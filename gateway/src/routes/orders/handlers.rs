@@ -1,12 +1,17 @@
 //! The handlers of `/api/orders`, each with its OpenAPI operation: who is
 //! asking, the body's checks, the call to order-svc, the view.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::{RawPathParams, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_shared::values::limits;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
 
 use super::access::{OrderParty, Orderer, Party, open_order};
 use super::body::{
@@ -24,7 +29,7 @@ use crate::extract::{JsonBody, OptionalJsonBody, OrderLineId, QueryParams, Resou
 use crate::middleware;
 use crate::problem::{Problem, ProblemDetails, Subject};
 use crate::routes::AppState;
-use crate::routes::live::{self, Update};
+use crate::routes::live::{self, EventDoc, Update};
 use crate::validate::Violations;
 
 /// The response header set on an answer replayed for an idempotency key.
@@ -474,6 +479,55 @@ pub async fn track_order(
     Ok(Json(OrderView::from_proto(order)?))
 }
 
+const ORDER_SNAPSHOT: EventDoc = EventDoc {
+    name: "snapshot",
+    schema: "OrderSnapshotEvent",
+    data: "OrderUpdateView",
+    description: "The first event: the order as it is now.",
+};
+const ORDER_STATUS_CHANGED: EventDoc = EventDoc {
+    name: "status_changed",
+    schema: "OrderStatusChangedEvent",
+    data: "OrderUpdateView",
+    description: "The order moved: the order after the move, with `change`, its history entry.",
+};
+const ORDER_ITEMS_CHANGED: EventDoc = EventDoc {
+    name: "items_changed",
+    schema: "OrderItemsChangedEvent",
+    data: "OrderUpdateView",
+    description: "Items were added, changed or removed: the re-priced order.",
+};
+/// Every event of an order's stream, as the OpenAPI document lists them.
+const ORDER_EVENTS: &[EventDoc] = &[
+    ORDER_SNAPSHOT,
+    ORDER_STATUS_CHANGED,
+    ORDER_ITEMS_CHANGED,
+    live::PROBLEM_EVENT_DOC,
+];
+
+/// One event of `GET /api/orders/{id}/events`: the OpenAPI document's
+/// `OrderEvent`. Only its schema is used; events are written by
+/// [`live::respond`].
+pub struct OrderEvent;
+
+impl PartialSchema for OrderEvent {
+    fn schema() -> RefOr<Schema> {
+        live::stream_schema(ORDER_EVENTS)
+    }
+}
+
+impl ToSchema for OrderEvent {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("OrderEvent")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.extend(live::event_schemas(ORDER_EVENTS));
+        live::register::<OrderUpdateView>(schemas);
+        live::register::<ProblemDetails>(schemas);
+    }
+}
+
 /// Live updates of one order as Server-Sent Events: first `snapshot` (the
 /// order now), then `status_changed` (with `change`, the history entry)
 /// and `items_changed`, each with the order as `GET /api/orders/{id}`
@@ -489,12 +543,25 @@ pub async fn track_order(
         ("token" = Option<String>, Query, description = "The order's access token, for `EventSource` clients"),
     ),
     responses(
-        (status = 200, description = "An event stream; a failure after it opened comes as a last \
-            `problem` event (a problem+json body) before it ends.",
-            content_type = "text/event-stream", body = String,
-            example = json!("event: snapshot\nid: 1\ndata: {\"id\":42,\"status\":\"confirmed\",...}\n\n\
-                event: status_changed\nid: 2\ndata: {\"id\":42,\"status\":\"preparing\",...,\
-                \"change\":{\"from\":\"confirmed\",\"to\":\"preparing\",...}}\n\n: keep-alive\n\n")),
+        (status = 200, description = "The order's events, as they happen, until it is completed \
+            or cancelled. Each is an `event:` name, an `id:` and JSON `data:`; a `: keep-alive` \
+            comment comes every 15 s. A failure after the stream opened comes as a last \
+            `problem` event.\n\n\
+            ```\nevent: snapshot\nid: 1\ndata: {\"id\":42,\"status\":\"confirmed\",...}\n\n\
+            event: status_changed\nid: 2\ndata: {\"id\":42,\"status\":\"preparing\",...,\
+            \"change\":{\"from\":\"confirmed\",\"to\":\"preparing\",...}}\n```",
+            content_type = "text/event-stream", body = OrderEvent),
+        (status = 400, description = "`id` is not a positive integer (`invalid_parameter`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 401, description = "Neither a bearer token nor an order access token, or a \
+            bearer token that is not valid (`unauthorized`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "A driver's token, a staff token naming no restaurant, or \
+            a customer token whose subject is not a customer id (`forbidden`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not one the caller may see: another's, \
+            or one the order access token does not open (`order_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []), ("order_token" = []))
 )]
@@ -520,9 +587,9 @@ pub async fn watch_order(
         "WatchOrder",
         |update| {
             let name = match pb::OrderUpdateKind::try_from(update.kind) {
-                Ok(pb::OrderUpdateKind::Snapshot) => "snapshot",
-                Ok(pb::OrderUpdateKind::StatusChanged) => "status_changed",
-                Ok(pb::OrderUpdateKind::ItemsChanged) => "items_changed",
+                Ok(pb::OrderUpdateKind::Snapshot) => ORDER_SNAPSHOT.name,
+                Ok(pb::OrderUpdateKind::StatusChanged) => ORDER_STATUS_CHANGED.name,
+                Ok(pb::OrderUpdateKind::ItemsChanged) => ORDER_ITEMS_CHANGED.name,
                 Ok(pb::OrderUpdateKind::Unspecified) | Err(_) => return Ok(None),
             };
             let Some(order) = update.order else {
@@ -583,4 +650,14 @@ pub async fn reorder(
         .await
         .map_err(|e| e.about(Subject::order(id)))?;
     created_order(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_describes_every_event_of_an_order_stream() {
+        live::tests::assert_documented::<OrderEvent>(ORDER_EVENTS);
+    }
 }
