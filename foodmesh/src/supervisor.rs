@@ -36,7 +36,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 struct Spec {
     process: Process,
-    /// The process's whole configuration: nothing else of ours reaches it.
+    /// Its settings, over the launcher's environment (less the variables
+    /// that would give every process the same address or database).
     env: Vec<(String, String)>,
 }
 
@@ -124,8 +125,11 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 
     let mut running: Vec<Running> = Vec::new();
     let started = tokio::select! {
-        started = start_all(&exe, &args, &addrs, &env, &pg, &mut running) => Some(started),
+        // Signal first: its first poll installs the handlers, which must be
+        // in place before the first child is.
+        biased;
         () = &mut signal => None,
+        started = start_all(&exe, &args, &addrs, &env, &pg, &mut running) => Some(started),
     };
     match started {
         Some(Ok(())) => {}

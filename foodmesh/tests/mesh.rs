@@ -262,6 +262,10 @@ struct Launcher {
 struct Stopped {
     exit: std::process::ExitStatus,
     stderr: String,
+    /// All of stdout.
+    seen: String,
+    /// Every process it had started.
+    started: Vec<(String, i32)>,
 }
 
 impl Launcher {
@@ -372,13 +376,15 @@ impl Launcher {
             stderr.push_str(&line);
             stderr.push('\n');
         }
-        while self
-            .read_until(Duration::from_secs(5), |_| false)
-            .await
-            .is_some()
-        {}
+        // The rest of stdout, noting every process started.
+        let _ = self.read_until(Duration::from_secs(5), |_| false).await;
         drop_databases(&self.prefix).await;
-        Stopped { exit, stderr }
+        Stopped {
+            exit,
+            stderr,
+            seen: std::mem::take(&mut self.seen),
+            started: std::mem::take(&mut self.started),
+        }
     }
 }
 
@@ -518,6 +524,33 @@ async fn foodmesh_up_restarts_a_killed_service_while_the_others_keep_running() {
     assert_eq!(health, 200);
     assert!(stopped.exit.success(), "{}", stopped.exit);
     assert!(!alive(new_pid), "the restarted kitchen-svc is stopped too");
+}
+
+#[tokio::test]
+async fn ctrl_c_while_the_mesh_is_starting_stops_what_had_started() {
+    let mut up = Launcher::start(&["--no-demo"]);
+    let first = up
+        .read_until(Duration::from_secs(60), |l| started(l).is_some())
+        .await;
+
+    let stopped = up.interrupt().await;
+
+    assert!(first.is_some(), "a process started");
+    assert!(
+        stopped.exit.success(),
+        "{}: {}",
+        stopped.exit,
+        stopped.stderr
+    );
+    assert!(
+        !stopped.seen.contains("Press Ctrl-C"),
+        "interrupted before the mesh was up: {}",
+        stopped.seen
+    );
+    assert!(!stopped.started.is_empty());
+    for (process, pid) in stopped.started {
+        assert!(!alive(pid), "{process} ({pid}) is still running");
+    }
 }
 
 #[tokio::test]
