@@ -15,6 +15,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub struct Valve {
     addr: SocketAddr,
     open: watch::Sender<bool>,
+    cuts: watch::Sender<u64>,
     relay: JoinHandle<()>,
 }
 
@@ -29,19 +30,30 @@ impl Valve {
             .expect("a loopback port for the valve");
         let addr = listener.local_addr().expect("the valve's address");
         let (open, watching) = watch::channel(true);
+        let (cuts, cut_watch) = watch::channel(0_u64);
         let relay = tokio::spawn(async move {
             // Held by the accept loop, so aborting it ends every connection.
             let mut connections = JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
                 let open = watching.clone();
+                let mut cut = cut_watch.clone();
+                cut.mark_unchanged();
                 connections.spawn(async move {
                     if let Ok(server) = TcpStream::connect(target).await {
-                        relay(client, server, open).await;
+                        tokio::select! {
+                            () = relay(client, server, open) => {}
+                            _ = cut.changed() => {}
+                        }
                     }
                 });
             }
         });
-        Self { addr, open, relay }
+        Self {
+            addr,
+            open,
+            cuts,
+            relay,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -56,6 +68,12 @@ impl Valve {
     /// Holds every byte from now on, in both directions.
     pub fn freeze(&self) {
         self.open.send_replace(false);
+    }
+
+    /// Closes every connection open now, as a process that dies does;
+    /// later ones are relayed again.
+    pub fn cut(&self) {
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     /// Passes bytes again, the held ones first.

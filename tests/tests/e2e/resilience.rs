@@ -302,3 +302,27 @@ async fn a_retry_of_an_order_cut_off_mid_flight_gets_the_order() {
         "{orders}"
     );
 }
+
+#[tokio::test]
+async fn a_write_whose_service_goes_away_mid_call_is_a_503_not_a_500() {
+    let mesh = Mesh::start_on(MeshOptions {
+        restaurant_valve: true,
+        ..MeshOptions::default()
+    })
+    .await;
+    mesh.restaurant("Warm Up").await;
+    let admin = Mesh::admin();
+    let body = json!({"name": "Cut Off Diner", "phone": "+15555550123", "email": "c@example.com",
+                      "cuisine_type": "Diner",
+                      "address": {"street": "1 Main St", "city": "Springfield", "state": "IL",
+                                  "zip_code": "62701", "country": "US"}});
+    mesh.valve().freeze();
+    let create = mesh.post("/api/restaurants", Some(&admin), &body);
+    let cut = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        mesh.valve().cut();
+    };
+    let (reply, ()) = tokio::join!(create, cut);
+    mesh.valve().thaw();
+    reply.problem(503, None);
+}
