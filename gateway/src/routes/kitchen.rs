@@ -7,8 +7,6 @@
 //! staff token's; an admin names it with `?restaurant_id=`. A ticket of
 //! another restaurant is 404, as if it did not exist.
 
-use std::borrow::Cow;
-
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -19,9 +17,7 @@ use foodmesh_proto::kitchen::v1 as pb;
 use foodmesh_proto::order::v1 as order_pb;
 use foodmesh_shared::values::{STATS_WINDOW_MINUTES, limits, pages};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 use super::live::{self, EventDoc, Update};
 use super::{AppState, Created, created, from_timestamp};
@@ -548,29 +544,13 @@ const KITCHEN_EVENTS: &[EventDoc] = &[
     live::PROBLEM_EVENT_DOC,
 ];
 
-/// One event of `GET /api/kitchen/stream`: the OpenAPI document's
-/// `KitchenEvent`. Only its schema is used; events are written by
-/// [`live::respond`].
-pub struct KitchenEvent;
-
-impl PartialSchema for KitchenEvent {
-    fn schema() -> RefOr<Schema> {
-        live::stream_schema(KITCHEN_EVENTS)
-    }
-}
-
-impl ToSchema for KitchenEvent {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("KitchenEvent")
-    }
-
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.extend(live::event_schemas(KITCHEN_EVENTS));
-        live::register::<TicketView>(schemas);
-        live::register::<SyncedView>(schemas);
-        live::register::<ProblemDetails>(schemas);
-    }
-}
+live::event_stream_schema!(
+    /// One event of `GET /api/kitchen/stream`: the OpenAPI document's
+    /// `KitchenEvent`.
+    KitchenEvent,
+    KITCHEN_EVENTS,
+    [TicketView, SyncedView]
+);
 
 /// The kitchen's queue live, as Server-Sent Events: first a `snapshot`
 /// event per open ticket and one `synced`, then a `changed` event for

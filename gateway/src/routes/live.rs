@@ -92,6 +92,38 @@ pub fn register<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>)
     T::schemas(schemas);
 }
 
+/// Declares the OpenAPI schema of one event of a stream that sends
+/// `$events` (a `&[EventDoc]`), registering its events' schemas and the
+/// `$data` types their `data` holds, the problem included. The type is only
+/// a schema: events are written by [`respond`].
+macro_rules! event_stream_schema {
+    ($(#[$doc:meta])* $name:ident, $events:expr, [$($data:ty),* $(,)?]) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::routes::live::stream_schema($events)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
+            }
+
+            fn schemas(
+                schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>,
+            ) {
+                schemas.extend($crate::routes::live::event_schemas($events));
+                $($crate::routes::live::register::<$data>(schemas);)*
+                $crate::routes::live::register::<$crate::problem::ProblemDetails>(schemas);
+            }
+        }
+    };
+}
+pub(crate) use event_stream_schema;
+
 /// The components [`stream_schema`] refers to: one schema per event.
 pub fn event_schemas(events: &[EventDoc]) -> Vec<(String, RefOr<Schema>)> {
     events

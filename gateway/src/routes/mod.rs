@@ -186,17 +186,10 @@ pub fn router(state: AppState) -> Router {
         .layer(stack)
 }
 
-/// The `data` of live events, which the event-stream responses cannot
-/// reference themselves: registered here, beside the routes that send them,
-/// so the document's fixed parts need not know the routes.
-#[derive(OpenApi)]
-#[openapi(components(schemas(orders::OrderUpdateView, kitchen::SyncedView)))]
-struct LiveEventSchemas;
-
 /// Every documented route, registered with axum and the OpenAPI document
 /// in one place. One `routes!` per path.
 fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi().merge_from(LiveEventSchemas::openapi()))
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(
             restaurants::create_restaurant,
             restaurants::list_restaurants

@@ -1,17 +1,12 @@
 //! The handlers of `/api/orders`, each with its OpenAPI operation: who is
 //! asking, the body's checks, the call to order-svc, the view.
 
-use std::borrow::Cow;
-
 use axum::Json;
 use axum::extract::{RawPathParams, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use foodmesh_proto::order::v1 as pb;
 use foodmesh_shared::values::limits;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
-use utoipa::{PartialSchema, ToSchema};
 
 use super::access::{OrderParty, Orderer, Party, open_order};
 use super::body::{
@@ -505,28 +500,13 @@ const ORDER_EVENTS: &[EventDoc] = &[
     live::PROBLEM_EVENT_DOC,
 ];
 
-/// One event of `GET /api/orders/{id}/events`: the OpenAPI document's
-/// `OrderEvent`. Only its schema is used; events are written by
-/// [`live::respond`].
-pub struct OrderEvent;
-
-impl PartialSchema for OrderEvent {
-    fn schema() -> RefOr<Schema> {
-        live::stream_schema(ORDER_EVENTS)
-    }
-}
-
-impl ToSchema for OrderEvent {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("OrderEvent")
-    }
-
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.extend(live::event_schemas(ORDER_EVENTS));
-        live::register::<OrderUpdateView>(schemas);
-        live::register::<ProblemDetails>(schemas);
-    }
-}
+live::event_stream_schema!(
+    /// One event of `GET /api/orders/{id}/events`: the OpenAPI document's
+    /// `OrderEvent`.
+    OrderEvent,
+    ORDER_EVENTS,
+    [OrderUpdateView]
+);
 
 /// Live updates of one order as Server-Sent Events: first `snapshot` (the
 /// order now), then `status_changed` (with `change`, the history entry)
