@@ -644,6 +644,22 @@ impl Reply {
     }
 }
 
+/// `base` with the fields of `patch` set, and those `patch` sets to
+/// `null` removed: one bad field at a time on a good body.
+pub fn with(base: &Value, patch: &Value) -> Value {
+    let mut body = base.clone();
+    if let (Some(body), Some(patch)) = (body.as_object_mut(), patch.as_object()) {
+        for (k, v) in patch {
+            if v.is_null() {
+                body.remove(k);
+            } else {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    body
+}
+
 /// Waits for `probe` to find something, polling every 50 ms, and panics
 /// naming `what` if `within` passes first. What travels through events
 /// is awaited this way: never with a fixed sleep.

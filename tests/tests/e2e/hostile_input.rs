@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::Mesh;
+use crate::helpers::{Mesh, with};
 
 async fn count(mesh: &Mesh, path: &str) -> usize {
     let reply = mesh.get(path, Some(&Mesh::admin())).await;
@@ -21,17 +21,12 @@ async fn a_nul_in_any_text_is_a_4xx_naming_the_field_and_writes_nothing() {
     let staff = Mesh::staff(restaurant);
     let address = json!({"street": "1 Main St", "city": "Springfield", "state": "IL",
                          "zip_code": "62701", "country": "US"});
-    let guest_order = |patch: Value| {
-        let mut body = json!({
-            "restaurant_id": restaurant, "order_type": "takeout", "payment_method": "cash",
-            "guest": {"name": "Ann", "phone": "+15555550100"},
-            "items": [{"menu_item_id": item, "quantity": 1}],
-        });
-        if let (Some(body), Some(patch)) = (body.as_object_mut(), patch.as_object()) {
-            body.extend(patch.clone());
-        }
-        body
-    };
+    let guest = json!({
+        "restaurant_id": restaurant, "order_type": "takeout", "payment_method": "cash",
+        "guest": {"name": "Ann", "phone": "+15555550100"},
+        "items": [{"menu_item_id": item, "quantity": 1}],
+    });
+    let guest_order = |patch: Value| with(&guest, &patch);
     let nul = "a\u{0}b";
     let with_nul_street = {
         let mut a = address.clone();
@@ -206,22 +201,13 @@ async fn integers_past_what_a_column_holds_are_422_and_later_writes_still_work()
         .await;
     assert_eq!(next.status, 201, "{}", next.text);
     assert_eq!(next.json()["position"], 1_000_001, "{}", next.text);
-    let item = mesh
-        .post(
-            &format!("{base}/menu"),
-            Some(&staff),
-            &json!({"name": "Calzone", "price": "9.50", "position": 1_000_000}),
-        )
+    mesh.item(
+        restaurant,
+        &json!({"name": "Calzone", "price": "9.50", "position": 1_000_000}),
+    )
+    .await;
+    mesh.item(restaurant, &json!({"name": "Focaccia", "price": "4.50"}))
         .await;
-    assert_eq!(item.status, 201, "{}", item.text);
-    let later = mesh
-        .post(
-            &format!("{base}/menu"),
-            Some(&staff),
-            &json!({"name": "Focaccia", "price": "4.50"}),
-        )
-        .await;
-    assert_eq!(later.status, 201, "{}", later.text);
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::Mesh;
+use crate::helpers::{Mesh, with};
 
 /// Every order, as an admin lists them.
 async fn order_count(mesh: &Mesh) -> usize {
@@ -22,20 +22,6 @@ async fn history_text(mesh: &Mesh, id: i64) -> String {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.text
-}
-
-fn with(base: &Value, patch: &Value) -> Value {
-    let mut body = base.clone();
-    if let (Some(body), Some(patch)) = (body.as_object_mut(), patch.as_object()) {
-        for (k, v) in patch {
-            if v.is_null() {
-                body.remove(k);
-            } else {
-                body.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    body
 }
 
 #[tokio::test]
