@@ -268,6 +268,24 @@ struct Stopped {
     started: Vec<(String, i32)>,
 }
 
+/// `foodmesh up` on the seven ports from `base` (the gateway last), with
+/// databases under `prefix`, in static discovery.
+fn up_command(base: u16, prefix: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"));
+    command
+        .args([
+            "up",
+            "--base-port",
+            &base.to_string(),
+            "--gateway-port",
+            &(base + 6).to_string(),
+            "--db-prefix",
+            prefix,
+        ])
+        .env_remove("CONSUL_HTTP_ADDR");
+    command
+}
+
 impl Launcher {
     fn start(extra: &[&str]) -> Self {
         let base = free_port_run();
@@ -275,18 +293,8 @@ impl Launcher {
         // The mesh's event streams, under a prefix of their own, go with
         // the test.
         let streams = TestStreams::adopt(prefix.clone());
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
-            .args([
-                "up",
-                "--base-port",
-                &base.to_string(),
-                "--gateway-port",
-                &(base + 6).to_string(),
-                "--db-prefix",
-                &prefix,
-            ])
+        let mut child = up_command(base, &prefix)
             .args(extra)
-            .env_remove("CONSUL_HTTP_ADDR")
             .env("EVENT_STREAM_PREFIX", streams.prefix())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -560,17 +568,7 @@ async fn foodmesh_up_refuses_a_taken_port_in_one_line_and_starts_nothing() {
 
     let output = tokio::time::timeout(
         Duration::from_secs(60),
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_foodmesh"))
-            .args([
-                "up",
-                "--base-port",
-                &base.to_string(),
-                "--gateway-port",
-                &(base + 6).to_string(),
-                "--db-prefix",
-                "test_up_refused",
-            ])
-            .env_remove("CONSUL_HTTP_ADDR")
+        up_command(base, "test_up_refused")
             // Asked for, a backtrace would show here.
             .env("RUST_BACKTRACE", "1")
             .kill_on_drop(true)
