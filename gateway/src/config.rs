@@ -10,6 +10,7 @@ use std::time::Duration;
 use foodmesh_shared::config::{ConfigError, DiscoveryConfig, TelemetryConfig, parse_var};
 
 use crate::auth::DEV_SECRET;
+use crate::rate_limit::RateLimitConfig;
 
 /// Everything the gateway process reads from its environment.
 #[derive(Clone)]
@@ -35,6 +36,9 @@ pub struct GatewayConfig {
     /// `BODY_READ_TIMEOUT_MS`, default 10000: the longest a request body
     /// may pause between two chunks before the request is refused (408).
     pub body_read_timeout: Duration,
+    /// `REDIS_URL`, `RATE_LIMIT_*` and `TRUSTED_PROXY_HOPS`: see
+    /// [`crate::rate_limit`].
+    pub rate_limits: RateLimitConfig,
     pub discovery: DiscoveryConfig,
     pub telemetry: TelemetryConfig,
 }
@@ -59,6 +63,7 @@ impl fmt::Debug for GatewayConfig {
             .field("upstream_timeout", &self.upstream_timeout)
             .field("connections", &self.connections)
             .field("body_read_timeout", &self.body_read_timeout)
+            .field("rate_limits", &self.rate_limits)
             .field("discovery", &self.discovery)
             .field("telemetry", &self.telemetry)
             .finish()
@@ -101,6 +106,7 @@ impl GatewayConfig {
                 max_connections: max_connections.get(),
             },
             body_read_timeout: Duration::from_millis(body_ms.get()),
+            rate_limits: RateLimitConfig::from_lookup(lookup)?,
             discovery: DiscoveryConfig::from_lookup(lookup),
             telemetry: TelemetryConfig::from_lookup(lookup)?,
         })

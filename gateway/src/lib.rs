@@ -18,6 +18,8 @@
 //! - [`validate`] — shape checks collected into one 422.
 //! - [`auth`] — bearer JWTs: issuing, verifying, and the extractors that
 //!   answer 401/403.
+//! - [`rate_limit`] — per-client budgets per class of route, shared
+//!   through Redis, with a per-process fallback.
 //! - [`config`] — environment variables with local defaults.
 //! - [`middleware`] — request scope, access span, HTTP metrics.
 //! - [`openapi`] — the OpenAPI document's fixed parts and its problem
@@ -43,6 +45,7 @@ pub mod middleware;
 pub mod money;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod request_context;
 pub mod routes;
 pub mod serve;
@@ -98,6 +101,7 @@ pub struct Gateway {
     registration: Registration,
     drain: tokio::sync::watch::Sender<bool>,
     restaurants: upstream::Restaurants,
+    limits: Arc<rate_limit::store::Store>,
     connections: config::ConnectionLimits,
 }
 
@@ -130,9 +134,16 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     let upstreams = upstream::Upstreams::connect(&discovery, config.upstream_timeout)?;
     let (drain, draining) = tokio::sync::watch::channel(false);
     let restaurants = upstreams.restaurants.clone();
+    let verifier = Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes()));
+    let limits = Arc::new(rate_limit::store::Store::redis(&config.rate_limits.redis_url).await?);
     let state = AppState {
         upstreams,
-        verifier: Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes())),
+        rate_limiter: Arc::new(rate_limit::RateLimiter::new(
+            config.rate_limits.clone(),
+            verifier.clone(),
+            limits.clone(),
+        )),
+        verifier,
         body_limit_bytes: config.body_limit_bytes.get(),
         request_timeout: config.request_timeout(),
         body_read_timeout: config.body_read_timeout,
@@ -156,6 +167,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
         registration,
         drain,
         restaurants,
+        limits,
         connections: config.connections,
     })
 }
@@ -166,7 +178,7 @@ impl Gateway {
         self.local_addr
     }
 
-    /// Registers in discovery, follows restaurant-svc's menu changes (the
+    /// Registers in discovery, keeps the rate limits' Redis connected, follows restaurant-svc's menu changes (the
     /// menu cache serves once that stream is subscribed), serves until
     /// `shutdown` resolves, then deregisters first (so no new requests are
     /// routed here), ends the live event streams (their clients reconnect
@@ -180,10 +192,12 @@ impl Gateway {
             registration,
             drain,
             restaurants,
+            limits,
             connections,
         } = self;
         let registrar = keep_registered(discovery.clone(), registration.clone());
         let upkeep = foodmesh_shared::telemetry::spawn_upkeep();
+        let limits_store = tokio::spawn(rate_limit::store::keep_connected(limits));
         let stop_following = CancellationToken::new();
         let menu_changes = tokio::spawn(menu_watch::follow(restaurants, stop_following.clone()));
         let id = registration.id.clone();
@@ -200,6 +214,7 @@ impl Gateway {
         tracing::info!(addr = %local_addr, id = %registration.id, "serving HTTP");
         serve::serve(listener, app, connections, stop).await;
         upkeep.abort();
+        limits_store.abort();
         stop_following.cancel();
         let _ = menu_changes.await;
         tracing::info!("stopped");

@@ -7,6 +7,7 @@
 //! too large or invalid; a path id can be unknown; a protected route can
 //! refuse), and writing that once keeps every operation honest.
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
@@ -138,6 +139,13 @@ const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
         "price",
     ),
     (
+        "TooManyRequests",
+        429,
+        "rate_limited",
+        "The client has spent its budget for this class of route (reads, writes, order changes, guest orders per address, order-token requests per address, webhooks). `Retry-After` says when to come back; every limited response carries `RateLimit-Policy` and `RateLimit` (IETF draft) to pace by.",
+        "",
+    ),
+    (
         "InternalError",
         500,
         "internal_error",
@@ -183,8 +191,11 @@ pub fn complete(mut openapi: Document) -> Document {
             "request_id": "5f0c6a1e-8d1b-4c47-a3a4-2f7f6f0c9b11",
             "errors": errors,
         });
-        let response = ResponseBuilder::new()
-            .description(*description)
+        let mut response = ResponseBuilder::new().description(*description);
+        if *status == 429 {
+            response = rate_limit_headers(response);
+        }
+        let response = response
             .content(
                 PROBLEM_JSON,
                 ContentBuilder::new()
@@ -231,6 +242,7 @@ fn add_problems(operation: &mut Operation, writes: bool) {
     let has_body = operation.request_body.is_some();
     let secured = operation.security.is_some();
     let mut wanted = vec![
+        ("429", "TooManyRequests"),
         ("500", "InternalError"),
         ("503", "ServiceUnavailable"),
         ("504", "GatewayTimeout"),
@@ -262,6 +274,39 @@ fn add_problems(operation: &mut Operation, writes: bool) {
             .entry(status.to_owned())
             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
     }
+}
+
+/// The headers a refusal for rate comes with.
+fn rate_limit_headers(response: ResponseBuilder) -> ResponseBuilder {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let header = |schema_type: Type, description: &str| {
+        HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+            .description(Some(description))
+            .build()
+    };
+    response
+        .header(
+            "Retry-After",
+            header(
+                Type::Integer,
+                "Seconds until a request of this class is allowed again.",
+            ),
+        )
+        .header(
+            "RateLimit-Policy",
+            header(
+                Type::String,
+                "The quota: `\"<class>\";q=<requests>;w=<window seconds>`.",
+            ),
+        )
+        .header(
+            "RateLimit",
+            header(
+                Type::String,
+                "What is left: `\"<class>\";r=<remaining>;t=<seconds until the quota is whole>`.",
+            ),
+        )
 }
 
 /// Whether `operation` answers with a live stream (Server-Sent Events). Its
@@ -311,7 +356,10 @@ mod tests {
 
         let statuses =
             |op: &Operation| -> Vec<String> { op.responses.responses.keys().cloned().collect() };
-        assert_eq!(statuses(&stream), ["200", "400", "500", "503", "504"]);
+        assert_eq!(
+            statuses(&stream),
+            ["200", "400", "429", "500", "503", "504"]
+        );
         assert!(statuses(&list).contains(&"422".to_owned()));
     }
 }

@@ -110,7 +110,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(var: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error about `var`, saying why its value is refused.
+    pub fn new(var: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             var: var.into(),
             message: message.into(),

@@ -106,6 +106,7 @@ use crate::middleware;
 use crate::money::Decimal;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
+use crate::rate_limit::{self, RateLimiter};
 use crate::upstream::Upstreams;
 
 /// What every handler can reach: the upstream clients, the token verifier
@@ -113,6 +114,7 @@ use crate::upstream::Upstreams;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub upstreams: Upstreams,
+    pub rate_limiter: Arc<RateLimiter>,
     pub verifier: Arc<Verifier>,
     pub body_limit_bytes: usize,
     /// Longest a whole request may take.
@@ -140,6 +142,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.body_limit_bytes;
     let request_timeout = state.request_timeout;
     let body_read_timeout = state.body_read_timeout;
+    let rate_limiter = state.rate_limiter.clone();
     let stack = ServiceBuilder::new()
         // A client's request id is kept only when it is short printable
         // text, so what is logged and echoed stays clean.
@@ -167,6 +170,12 @@ pub fn router(state: AppState) -> Router {
         // The request id into gRPC metadata and problem bodies; bare error
         // responses from the layers below become problem+json.
         .layer(axum::middleware::from_fn(middleware::request_scope))
+        // Over its budget, a client is refused (429) before anything is
+        // read or called; under it, it is told what is left.
+        .layer(axum::middleware::from_fn_with_state(
+            rate_limiter,
+            rate_limit::enforce,
+        ))
         // A request that outlives its upstream deadlines is cut off (504)
         // rather than holding its connection.
         .layer(TimeoutLayer::with_status_code(
@@ -310,9 +319,16 @@ mod tests {
         let discovery = Discovery::from_config(&DiscoveryConfig::Static(map));
         let upstreams =
             Upstreams::connect(&discovery, Duration::from_millis(200)).expect("static map");
+        let verifier = Arc::new(Verifier::new(b"secret"));
+        let rate_limiter = Arc::new(RateLimiter::new(
+            crate::rate_limit::RateLimitConfig::from_lookup(&|_| None).expect("defaults parse"),
+            verifier.clone(),
+            Arc::new(crate::rate_limit::store::Store::local()),
+        ));
         router(AppState {
             upstreams,
-            verifier: Arc::new(Verifier::new(b"secret")),
+            rate_limiter,
+            verifier,
             body_limit_bytes: 1024,
             request_timeout: Duration::from_secs(2),
             body_read_timeout: Duration::from_millis(200),
