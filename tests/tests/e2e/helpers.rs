@@ -85,6 +85,9 @@ pub struct Mesh {
     // Kept running for as long as the mesh lives.
     _kitchen: Option<SpawnedService>,
     redis_url: String,
+    gateway_config: GatewayConfig,
+    // Each stops when its sender is dropped with the mesh.
+    more_gateways: std::sync::Mutex<Vec<oneshot::Sender<()>>>,
     /// Last: its keys go once the services above have stopped.
     streams: TestStreams,
 }
@@ -102,6 +105,9 @@ pub struct MeshOptions {
     /// Whether restaurant-svc is reached through a [`Valve`] the test may
     /// freeze ([`Mesh::valve`]).
     pub restaurant_valve: bool,
+    /// The Redis the gateway keeps its rate limits in, when not
+    /// `redis_url`.
+    pub gateway_redis_url: Option<String>,
     /// Changes the gateway's configuration before it starts.
     pub tune_gateway: fn(&mut GatewayConfig),
 }
@@ -112,6 +118,7 @@ impl Default for MeshOptions {
             redis_url: default_redis_url(),
             order_redis_url: None,
             restaurant_valve: false,
+            gateway_redis_url: None,
             tune_gateway: |_| {},
         }
     }
@@ -238,7 +245,13 @@ impl Mesh {
         config.jwt_secret = SECRET.to_owned();
         config.jwt_secret_is_default = false;
         config.discovery = static_map(&mesh_entries);
+        config.rate_limits.redis_url = options
+            .gateway_redis_url
+            .clone()
+            .unwrap_or_else(|| options.redis_url.clone());
+        config.rate_limits.key_prefix = prefix.clone();
         (options.tune_gateway)(&mut config);
+        let gateway_config = config.clone();
         let gateway = gateway::build(config).await.expect("gateway builds");
         let base = format!("http://{}", gateway.local_addr());
         let (stop_gateway, stopped) = oneshot::channel::<()>();
@@ -264,8 +277,29 @@ impl Mesh {
             order,
             _kitchen: kitchen,
             redis_url: options.redis_url,
+            gateway_config,
+            more_gateways: std::sync::Mutex::default(),
             streams,
         }
+    }
+
+    /// Another gateway process's worth, with the first one's configuration
+    /// on a port of its own: the same services, the same Redis. Its base
+    /// URL; it serves until the mesh is dropped.
+    pub async fn second_gateway(&self) -> String {
+        let mut config = self.gateway_config.clone();
+        config.listen_addr = "127.0.0.1:0".parse().expect("literal address");
+        let gateway = gateway::build(config).await.expect("gateway builds");
+        let base = format!("http://{}", gateway.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.more_gateways
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(stop);
+        tokio::spawn(gateway.run(async move {
+            let _ = stopped.await;
+        }));
+        base
     }
 
     /// Starts the gateway's graceful stop (deregister, end live streams,

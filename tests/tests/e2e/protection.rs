@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Mesh, MeshOptions, eventually};
+use crate::helpers::{Mesh, MeshOptions, RedisServer, Reply, eventually};
 
 fn address_of(mesh: &Mesh) -> String {
     mesh.base().trim_start_matches("http://").to_owned()
@@ -133,4 +133,217 @@ async fn a_body_that_stops_arriving_is_a_408_and_nothing_is_written() {
     assert!(answer.contains("request_timeout"), "{answer}");
     let listed = mesh.get("/api/restaurants", None).await.json();
     assert_eq!(listed["items"], json!([]), "{listed}");
+}
+
+/// The value of metric line `series` (name and labels) in the gateway's
+/// `/metrics`, if it has one.
+async fn metric(mesh: &Mesh, series: &str) -> Option<f64> {
+    let reply = mesh.get("/metrics", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply
+        .text
+        .lines()
+        .filter_map(|line| line.strip_prefix(series))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+fn guest_order(restaurant: i64, item: i64, n: usize) -> serde_json::Value {
+    json!({
+        "restaurant_id": restaurant,
+        "guest": {"name": format!("Guest {n}"), "phone": format!("+1212555{n:04}")},
+        "items": [{"menu_item_id": item, "quantity": 1}]
+    })
+}
+
+#[tokio::test]
+async fn guest_checkout_takes_thirty_orders_a_minute_from_one_address_by_default() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = mesh.restaurant_with_item("8.00").await;
+    // All at once, as a script would: the quota comes back at one order
+    // every two seconds, so sent one by one on a slow machine a 31st could
+    // fairly be let in.
+    let bodies: Vec<_> = (0..34).map(|n| guest_order(restaurant, item, n)).collect();
+    let replies = futures::future::join_all(
+        bodies
+            .iter()
+            .map(|body| mesh.post("/api/orders", None, body)),
+    )
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        30,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        4,
+        "{statuses:?}"
+    );
+    let refused = replies.iter().find(|r| r.status == 429).expect("a refusal");
+    let problem = refused.problem(429, None);
+    assert_eq!(problem["code"], "rate_limited");
+    let retry_after: u64 = refused.header("retry-after").parse().expect("seconds");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        refused.header("ratelimit-policy"),
+        r#""guest_checkout";q=30;w=60"#
+    );
+    assert!(
+        refused
+            .header("ratelimit")
+            .starts_with(r#""guest_checkout";r=0;t="#),
+        "{}",
+        refused.header("ratelimit")
+    );
+    // Only the admitted orders exist; a signed-in customer at the same
+    // address spends from a budget of their own.
+    let orders = mesh
+        .get("/api/orders?limit=100", Some(&Mesh::admin()))
+        .await
+        .json();
+    assert_eq!(orders["items"].as_array().map(Vec::len), Some(30));
+    mesh.cash_order(restaurant, item, 7).await;
+    assert_eq!(
+        metric(
+            &mesh,
+            r#"gateway_rate_limited_total{class="guest_checkout"}"#
+        )
+        .await,
+        Some(4.0)
+    );
+}
+
+/// A window long enough that nothing comes back while a test runs.
+fn six_reads_an_hour(config: &mut GatewayConfig) {
+    config.rate_limits.set_quota(
+        gateway::rate_limit::RouteClass::Read,
+        Some("6/h".parse().expect("quota")),
+    );
+}
+
+async fn read_on(http: &reqwest::Client, base: &str, token: &str) -> u16 {
+    http.get(format!("{base}/api/restaurants"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the gateway answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_redis_spend_one_budget() {
+    let mesh = Mesh::start_on(MeshOptions {
+        tune_gateway: six_reads_an_hour,
+        ..MeshOptions::default()
+    })
+    .await;
+    let second = mesh.second_gateway().await;
+    let http = reqwest::Client::new();
+    let ana = Mesh::customer_id(1);
+    let mut statuses = Vec::new();
+    for base in [
+        mesh.base(),
+        &second,
+        mesh.base(),
+        &second,
+        mesh.base(),
+        &second,
+    ] {
+        statuses.push(read_on(&http, base, &ana).await);
+    }
+    assert_eq!(statuses, [200; 6]);
+    // Either gateway refuses the seventh: the budget is one.
+    assert_eq!(read_on(&http, mesh.base(), &ana).await, 429);
+    assert_eq!(read_on(&http, &second, &ana).await, 429);
+    // Another customer has a budget of their own.
+    assert_eq!(read_on(&http, &second, &Mesh::customer_id(2)).await, 200);
+}
+
+#[tokio::test]
+async fn with_its_redis_stopped_the_gateway_serves_under_a_local_limit_and_says_so() {
+    let mut redis = RedisServer::start().await;
+    let mesh = Mesh::start_on(MeshOptions {
+        gateway_redis_url: Some(redis.url()),
+        tune_gateway: six_reads_an_hour,
+        ..MeshOptions::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let ana = Mesh::customer_id(1);
+    assert_eq!(
+        metric(&mesh, "gateway_rate_limit_local_only").await,
+        Some(0.0)
+    );
+    for _ in 0..2 {
+        assert_eq!(read_on(&http, mesh.base(), &ana).await, 200);
+    }
+
+    redis.kill().await;
+    // Served all the same, now against this process's own count, which
+    // starts whole: six more, and the seventh refused.
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..7 {
+            statuses.push(read_on(&http, mesh.base(), &ana).await);
+        }
+        statuses
+    };
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 429]);
+    assert_eq!(
+        metric(&mesh, "gateway_rate_limit_local_only").await,
+        Some(1.0)
+    );
+    assert!(metric(&mesh, "gateway_rate_limit_store_errors_total").await >= Some(1.0));
+
+    redis.restart().await;
+    eventually("limits shared again", Duration::from_secs(10), || async {
+        (metric(&mesh, "gateway_rate_limit_local_only").await == Some(0.0)).then_some(())
+    })
+    .await;
+    // Back on Redis's count, which kept the two reads spent before.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(read_on(&http, mesh.base(), &ana).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+}
+
+#[tokio::test]
+async fn a_hung_redis_costs_a_request_a_fraction_of_a_second_once() {
+    let redis = foodmesh_shared::testing::valve::Valve::start(
+        crate::helpers::default_redis_url()
+            .trim_start_matches("redis://")
+            .parse()
+            .expect("the tests' Redis is host:port"),
+    )
+    .await;
+    let mesh = Mesh::start_on(MeshOptions {
+        gateway_redis_url: Some(format!("redis://{}", redis.addr())),
+        ..MeshOptions::default()
+    })
+    .await;
+    assert_eq!(mesh.get("/api/restaurants", None).await.status, 200);
+    redis.freeze();
+    let started = std::time::Instant::now();
+    let reply: Reply = mesh.get("/api/restaurants", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    // Far under any deadline a client would set: the limit was decided
+    // locally once Redis did not answer.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        metric(&mesh, "gateway_rate_limit_local_only").await,
+        Some(1.0)
+    );
+    redis.thaw();
+    eventually("limits shared again", Duration::from_secs(10), || async {
+        (metric(&mesh, "gateway_rate_limit_local_only").await == Some(0.0)).then_some(())
+    })
+    .await;
 }
