@@ -10,6 +10,7 @@ use std::time::Duration;
 use foodmesh_shared::config::{ConfigError, DiscoveryConfig, TelemetryConfig, parse_var};
 
 use crate::auth::DEV_SECRET;
+use crate::breaker::BreakerConfig;
 use crate::rate_limit::RateLimitConfig;
 
 /// Everything the gateway process reads from its environment.
@@ -30,6 +31,9 @@ pub struct GatewayConfig {
     pub body_limit_bytes: NonZeroUsize,
     /// `UPSTREAM_TIMEOUT_MS`, default 5000: the deadline of each gRPC call.
     pub upstream_timeout: Duration,
+    /// `BREAKER_FAILURES`, default 5, and `BREAKER_OPEN_MS`, default 5000:
+    /// see [`crate::breaker`].
+    pub breaker: BreakerConfig,
     /// `HEADER_READ_TIMEOUT_MS`, default 10000, and `MAX_CONNECTIONS`,
     /// default 4096: see [`crate::serve`].
     pub connections: ConnectionLimits,
@@ -61,6 +65,7 @@ impl fmt::Debug for GatewayConfig {
             .field("jwt_secret_is_default", &self.jwt_secret_is_default)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("upstream_timeout", &self.upstream_timeout)
+            .field("breaker", &self.breaker)
             .field("connections", &self.connections)
             .field("body_read_timeout", &self.body_read_timeout)
             .field("rate_limits", &self.rate_limits)
@@ -93,6 +98,9 @@ impl GatewayConfig {
         let max_connections: NonZeroUsize =
             parse_var(lookup, "MAX_CONNECTIONS", "4096".to_owned())?;
         let body_ms: NonZeroU64 = parse_var(lookup, "BODY_READ_TIMEOUT_MS", "10000".to_owned())?;
+        let breaker_failures: std::num::NonZeroU32 =
+            parse_var(lookup, "BREAKER_FAILURES", "5".to_owned())?;
+        let breaker_open_ms: NonZeroU64 = parse_var(lookup, "BREAKER_OPEN_MS", "5000".to_owned())?;
         let secret = lookup("JWT_SECRET").filter(|s| !s.is_empty());
         Ok(Self {
             listen_addr,
@@ -101,6 +109,10 @@ impl GatewayConfig {
             jwt_secret: secret.unwrap_or_else(|| DEV_SECRET.to_owned()),
             body_limit_bytes,
             upstream_timeout: Duration::from_millis(timeout_ms.get()),
+            breaker: BreakerConfig {
+                failures: breaker_failures.get(),
+                open_for: Duration::from_millis(breaker_open_ms.get()),
+            },
             connections: ConnectionLimits {
                 header_read_timeout: Duration::from_millis(header_ms.get()),
                 max_connections: max_connections.get(),

@@ -24,7 +24,9 @@
 //! - [`middleware`] — request scope, access span, HTTP metrics.
 //! - [`openapi`] — the OpenAPI document's fixed parts and its problem
 //!   responses.
-//! - [`upstream`] — gRPC clients with deadlines, read retries and metrics.
+//! - [`breaker`] — a circuit breaker per upstream service.
+//! - [`upstream`] — gRPC clients with deadlines, breakers, read retries
+//!   and metrics.
 //! - [`menu_watch`] — the task that follows restaurant-svc's menu changes
 //!   into the menu cache.
 //! - [`routes`] — the REST API and the tower stack ([`routes::router`]).
@@ -37,6 +39,7 @@
 //! through [`run_from_env`], which wraps them.
 
 pub mod auth;
+pub mod breaker;
 pub mod config;
 pub mod extract;
 pub mod menu_cache;
@@ -131,7 +134,11 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     // metrics recorded from here on are exported.
     foodmesh_shared::telemetry::prometheus();
     let discovery = Discovery::from_config(&config.discovery);
-    let upstreams = upstream::Upstreams::connect(&discovery, config.upstream_timeout)?;
+    let policy = upstream::CallPolicy {
+        timeout: config.upstream_timeout,
+        breaker: config.breaker,
+    };
+    let upstreams = upstream::Upstreams::connect(&discovery, policy)?;
     let (drain, draining) = tokio::sync::watch::channel(false);
     let restaurants = upstreams.restaurants.clone();
     let verifier = Arc::new(auth::Verifier::new(config.jwt_secret.as_bytes()));

@@ -22,6 +22,10 @@ use utoipa::ToSchema;
 
 use crate::money::Decimal;
 
+/// The `ErrorInfo` reason of a call the gateway refused itself because the
+/// service's circuit breaker is open.
+pub const CIRCUIT_OPEN: &str = "CIRCUIT_OPEN";
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -292,6 +296,15 @@ impl Problem {
             return Self::invalid_parameters(errors);
         }
         let detail = match status.code() {
+            // The gateway's own refusal, in its own words; the breaker
+            // logged once when it opened.
+            tonic::Code::Unavailable
+                if details
+                    .error_info()
+                    .is_some_and(|info| info.reason == CIRCUIT_OPEN) =>
+            {
+                status.message().to_owned()
+            }
             tonic::Code::Unavailable => {
                 tracing::warn!(
                     service,

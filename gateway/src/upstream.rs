@@ -3,9 +3,10 @@
 //!
 //! Each call carries the request's trace context and request id (the shared
 //! [`Propagate`] interceptor), has a deadline of `UPSTREAM_TIMEOUT_MS` that
-//! the server is told about and the gateway enforces, is retried once on
-//! `UNAVAILABLE` only when it is a read (a write might have happened), and
-//! is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
+//! the server is told about and the gateway enforces, passes the service's
+//! circuit [`Breaker`] (refused at once while it is open), is retried once
+//! on `UNAVAILABLE` only when it is a read (a write might have happened),
+//! and is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
 //! and timed as `grpc_client_request_duration_seconds{grpc_service,grpc_method}`.
 //!
 //! Server streams (live order and kitchen updates, menu changes) are opened
@@ -17,6 +18,7 @@
 //! menu evict it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use foodmesh_proto::kitchen::v1 as kitchen_pb;
@@ -35,8 +37,17 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::Instrument;
 
+use crate::breaker::{Breaker, BreakerConfig, Refused};
 use crate::menu_cache::MenuCache;
-use crate::problem::{Problem, Subject};
+use crate::problem::{CIRCUIT_OPEN, Problem, Subject};
+
+/// How every call to a service is made: its deadline and its breaker's
+/// settings.
+#[derive(Debug, Clone, Copy)]
+pub struct CallPolicy {
+    pub timeout: Duration,
+    pub breaker: BreakerConfig,
+}
 
 /// A failed call to a service, with enough to log it and answer the client.
 #[derive(Debug)]
@@ -84,23 +95,73 @@ pub struct UpstreamClient<C> {
     service: ServiceName,
     grpc_service: &'static str,
     timeout: Duration,
+    breaker: Arc<Breaker>,
+}
+
+/// Why an attempt failed: the breaker refused it (no call was made, so
+/// there is nothing to retry), or the call itself failed.
+enum Failure {
+    Refused(tonic::Status),
+    Called(tonic::Status),
+}
+
+impl Failure {
+    fn into_status(self) -> tonic::Status {
+        match self {
+            Failure::Refused(status) | Failure::Called(status) => status,
+        }
+    }
+
+    fn may_retry(&self) -> bool {
+        matches!(self, Failure::Called(status) if status.code() == tonic::Code::Unavailable)
+    }
+}
+
+/// Whether a failed call says the service is not there to answer, which is
+/// what a breaker counts.
+fn is_absence(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+    )
 }
 
 impl<C: Clone> UpstreamClient<C> {
     /// Wraps `client` for `service`, whose full gRPC name (for metric
-    /// labels, as the server reports it) is `grpc_service`.
+    /// labels, as the server reports it) is `grpc_service`, with a breaker
+    /// of its own.
     pub fn new(
         client: C,
         service: ServiceName,
         grpc_service: &'static str,
-        timeout: Duration,
+        policy: CallPolicy,
     ) -> Self {
         Self {
             client,
             service,
             grpc_service,
-            timeout,
+            timeout: policy.timeout,
+            breaker: Breaker::new(service.service_id(), policy.breaker),
         }
+    }
+
+    /// What a call refused by the open breaker answers: UNAVAILABLE with
+    /// `retry_after_seconds`, which becomes a 503 with `Retry-After`.
+    fn refusal(&self, refused: Refused) -> tonic::Status {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let seconds = refused.retry_after.as_secs_f64().ceil().to_string();
+        tonic::Status::with_error_details(
+            tonic::Code::Unavailable,
+            format!(
+                "{} is failing; calls to it are paused. Retry in {seconds} s.",
+                self.service.service_id()
+            ),
+            ErrorDetails::with_error_info(
+                CIRCUIT_OPEN,
+                "foodmesh.gateway",
+                [("retry_after_seconds".to_owned(), seconds)],
+            ),
+        )
     }
 
     /// Calls `method` with `message` through `send` (which names the
@@ -128,17 +189,17 @@ impl<C: Clone> UpstreamClient<C> {
         let mut attempt = 1;
         loop {
             match self.attempt(method, message.clone(), &send).await {
-                Err(status) if status.code() == tonic::Code::Unavailable && attempt < attempts => {
+                Err(failure) if failure.may_retry() && attempt < attempts => {
                     tracing::debug!(method, "upstream unavailable; retrying the read once");
                     attempt += 1;
                     // A moment for the balancer to drop a dead instance.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 result => {
-                    return result.map_err(|status| UpstreamError {
+                    return result.map_err(|failure| UpstreamError {
                         service: self.service,
                         method,
-                        status,
+                        status: failure.into_status(),
                     });
                 }
             }
@@ -150,11 +211,15 @@ impl<C: Clone> UpstreamClient<C> {
         method: &'static str,
         message: Req,
         send: &F,
-    ) -> Result<Resp, tonic::Status>
+    ) -> Result<Resp, Failure>
     where
         F: Fn(C, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
+        let ticket = self
+            .breaker
+            .admit()
+            .map_err(|refused| Failure::Refused(self.refusal(refused)))?;
         let mut request = tonic::Request::new(message);
         // Tells the server how long the caller waits, so it can give up too.
         request.set_timeout(self.timeout);
@@ -174,7 +239,11 @@ impl<C: Clone> UpstreamClient<C> {
             ))),
         };
         self.record(method, started, result.as_ref().err());
-        result
+        match &result {
+            Err(status) if is_absence(status) => ticket.failed(),
+            _ => ticket.succeeded(),
+        }
+        result.map_err(Failure::Called)
     }
 
     /// Opens the server stream `method` through `send`, retrying the opening
@@ -198,6 +267,16 @@ impl<C: Clone> UpstreamClient<C> {
     {
         let mut attempt = 1;
         loop {
+            let ticket = match self.breaker.admit() {
+                Ok(ticket) => ticket,
+                Err(refused) => {
+                    return Err(UpstreamError {
+                        service: self.service,
+                        method,
+                        status: self.refusal(refused),
+                    });
+                }
+            };
             let started = Instant::now();
             let span = self.span(method);
             let call = send(self.client.clone(), tonic::Request::new(message.clone()));
@@ -214,6 +293,10 @@ impl<C: Clone> UpstreamClient<C> {
                 ))),
             };
             self.record(method, started, result.as_ref().err());
+            match &result {
+                Err(status) if is_absence(status) => ticket.failed(),
+                _ => ticket.succeeded(),
+            }
             match result {
                 Err(status) if status.code() == tonic::Code::Unavailable && attempt < 2 => {
                     tracing::debug!(method, "upstream unavailable; retrying the watch once");
@@ -353,17 +436,17 @@ pub struct Restaurants(
 );
 
 impl Restaurants {
-    /// A client over `channel`, each call bounded by `timeout`, with an
+    /// A client over `channel`, each call made by `policy`, with an
     /// empty menu cache that serves nothing until
     /// [`crate::menu_watch::follow`] runs.
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    pub fn new(channel: Channel, policy: CallPolicy) -> Self {
         let client = RestaurantServiceClient::with_interceptor(channel, Propagate);
         Self(
             UpstreamClient::new(
                 client,
                 ServiceName::Restaurant,
                 pb::restaurant_service_server::SERVICE_NAME,
-                timeout,
+                policy,
             ),
             MenuCache::new(),
         )
@@ -484,14 +567,14 @@ impl Restaurants {
 pub struct Orders(UpstreamClient<OrderServiceClient<TracedChannel>>);
 
 impl Orders {
-    /// A client over `channel`, each call bounded by `timeout`.
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    /// A client over `channel`, each call made by `policy`.
+    pub fn new(channel: Channel, policy: CallPolicy) -> Self {
         let client = OrderServiceClient::with_interceptor(channel, Propagate);
         Self(UpstreamClient::new(
             client,
             ServiceName::Order,
             order_pb::order_service_server::SERVICE_NAME,
-            timeout,
+            policy,
         ))
     }
 
@@ -554,14 +637,14 @@ impl Orders {
 pub struct Kitchen(UpstreamClient<KitchenServiceClient<TracedChannel>>);
 
 impl Kitchen {
-    /// A client over `channel`, each call bounded by `timeout`.
-    pub fn new(channel: Channel, timeout: Duration) -> Self {
+    /// A client over `channel`, each call made by `policy`.
+    pub fn new(channel: Channel, policy: CallPolicy) -> Self {
         let client = KitchenServiceClient::with_interceptor(channel, Propagate);
         Self(UpstreamClient::new(
             client,
             ServiceName::Kitchen,
             kitchen_pb::kitchen_service_server::SERVICE_NAME,
-            timeout,
+            policy,
         ))
     }
 
@@ -653,7 +736,7 @@ impl Upstreams {
     ///
     /// # Errors
     /// A static address that is missing or malformed.
-    pub fn connect(discovery: &Discovery, timeout: Duration) -> Result<Self, DiscoveryError> {
+    pub fn connect(discovery: &Discovery, policy: CallPolicy) -> Result<Self, DiscoveryError> {
         let channels = ServiceName::ALL
             .into_iter()
             .map(|service| Ok((service, discovery.channel(service)?)))
@@ -666,9 +749,9 @@ impl Upstreams {
                 .ok_or_else(|| DiscoveryError::Unknown(service.to_string()))
         };
         Ok(Self {
-            restaurants: Restaurants::new(channel(ServiceName::Restaurant)?, timeout),
-            orders: Orders::new(channel(ServiceName::Order)?, timeout),
-            kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, timeout),
+            restaurants: Restaurants::new(channel(ServiceName::Restaurant)?, policy),
+            orders: Orders::new(channel(ServiceName::Order)?, policy),
+            kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, policy),
             probes: Probes(channels),
         })
     }

@@ -317,8 +317,14 @@ mod tests {
             .map(|s| (s, "http://127.0.0.1:9".to_owned()))
             .collect();
         let discovery = Discovery::from_config(&DiscoveryConfig::Static(map));
-        let upstreams =
-            Upstreams::connect(&discovery, Duration::from_millis(200)).expect("static map");
+        let policy = crate::upstream::CallPolicy {
+            timeout: Duration::from_millis(200),
+            breaker: crate::breaker::BreakerConfig {
+                failures: 5,
+                open_for: Duration::from_secs(5),
+            },
+        };
+        let upstreams = Upstreams::connect(&discovery, policy).expect("static map");
         let verifier = Arc::new(Verifier::new(b"secret"));
         let rate_limiter = Arc::new(RateLimiter::new(
             crate::rate_limit::RateLimitConfig::from_lookup(&|_| None).expect("defaults parse"),
