@@ -74,7 +74,9 @@ pub struct Mesh {
     streaming: reqwest::Client,
     // Sending (or dropping the sender) stops the gateway gracefully.
     stop_gateway: Option<oneshot::Sender<()>>,
-    restaurant: SpawnedService,
+    // None between a crash and a restart.
+    restaurant: Option<SpawnedService>,
+    restaurant_addr: std::net::SocketAddr,
     // Where the others reach it: its own address or the valve's.
     restaurant_url: String,
     valve: Option<Valve>,
@@ -133,6 +135,30 @@ fn static_map(entries: &[(ServiceName, String)]) -> DiscoveryConfig {
         map.insert(*service, url.clone());
     }
     DiscoveryConfig::Static(map)
+}
+
+/// restaurant-svc on `db`, publishing under `prefix` through `redis_url`,
+/// listening on `listen` (port 0 when none).
+async fn start_restaurant_svc(
+    db: TestDb,
+    prefix: &str,
+    redis_url: &str,
+    listen: Option<std::net::SocketAddr>,
+) -> SpawnedService {
+    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
+    SpawnedService::start_on(
+        db,
+        ServiceName::Restaurant,
+        move |config| {
+            config.event_prefix = prefix;
+            config.redis_url = redis;
+            if let Some(addr) = listen {
+                config.listen_addr = addr;
+            }
+        },
+        restaurant_svc::build,
+    )
+    .await
 }
 
 /// order-svc on `db`, publishing under `prefix` through `redis_url`,
@@ -195,18 +221,8 @@ impl Mesh {
             streams.also_on(url);
         }
         let prefix = streams.prefix().to_owned();
-        let restaurant = {
-            let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
-            SpawnedService::start_with(
-                ServiceName::Restaurant,
-                move |config| {
-                    config.event_prefix = prefix;
-                    config.redis_url = redis;
-                },
-                restaurant_svc::build,
-            )
-            .await
-        };
+        let db = TestDb::new(ServiceName::Restaurant.short()).await;
+        let restaurant = start_restaurant_svc(db, &prefix, &options.redis_url, None).await;
         let valve = match options.restaurant_valve {
             true => Some(Valve::start(restaurant.addr()).await),
             false => None,
@@ -271,7 +287,8 @@ impl Mesh {
                 .expect("client builds"),
             stop_gateway: Some(stop_gateway),
             order_addr: order.as_ref().map(SpawnedService::addr),
-            restaurant,
+            restaurant_addr: restaurant.addr(),
+            restaurant: Some(restaurant),
             restaurant_url,
             valve,
             order,
@@ -359,7 +376,29 @@ impl Mesh {
 
     /// restaurant-svc's URL, for changes made past the gateway.
     pub fn restaurant_url(&self) -> String {
-        self.restaurant.url()
+        format!("http://{}", self.restaurant_addr)
+    }
+
+    /// Kills restaurant-svc as a crashed process dies and hands back its
+    /// database.
+    pub async fn crash_restaurant_svc(&mut self) -> TestDb {
+        self.restaurant
+            .take()
+            .expect("restaurant-svc running")
+            .crash()
+            .await
+    }
+
+    /// Starts restaurant-svc again on `db`, at the address it had.
+    pub async fn restart_restaurant_svc(&mut self, db: TestDb) {
+        let restaurant = start_restaurant_svc(
+            db,
+            self.streams.prefix(),
+            &self.redis_url,
+            Some(self.restaurant_addr),
+        )
+        .await;
+        self.restaurant = Some(restaurant);
     }
 
     /// How many public menu reads the gateway has answered from its

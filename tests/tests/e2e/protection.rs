@@ -347,3 +347,149 @@ async fn a_hung_redis_costs_a_request_a_fraction_of_a_second_once() {
     })
     .await;
 }
+
+/// A deadline of two seconds, and a breaker that opens after three
+/// failures in a row for one second.
+fn quick_breaker(config: &mut GatewayConfig) {
+    config.upstream_timeout = Duration::from_secs(2);
+    config.breaker = gateway::breaker::BreakerConfig {
+        failures: 3,
+        open_for: Duration::from_secs(1),
+    };
+}
+
+const RESTAURANT_CIRCUIT: &str = r#"gateway_circuit_state{upstream="restaurant-svc"}"#;
+
+/// `GET /api/restaurants`, timed.
+async fn list_restaurants(mesh: &Mesh) -> (Reply, Duration) {
+    let started = std::time::Instant::now();
+    let reply = mesh.get("/api/restaurants", None).await;
+    (reply, started.elapsed())
+}
+
+/// What a call refused by an open breaker looks like, and that it took a
+/// small part of the deadline.
+fn assert_refused_by_the_breaker(reply: &Reply, took: Duration) {
+    let problem = reply.problem(503, None);
+    assert_eq!(problem["code"], "service_unavailable");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("paused"),
+        "{problem}"
+    );
+    assert!(
+        !reply.header("retry-after").is_empty(),
+        "{:?}",
+        reply.headers
+    );
+    assert!(
+        took < Duration::from_secs(1),
+        "half the 2 s deadline: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_restaurant_svc_frozen_its_breaker_opens_the_rest_works_and_it_recovers() {
+    let mesh = Mesh::with_orders_on(MeshOptions {
+        restaurant_valve: true,
+        tune_gateway: quick_breaker,
+        ..MeshOptions::default()
+    })
+    .await;
+    let (restaurant, item) = mesh.restaurant_with_item("8.00").await;
+    let order = mesh.cash_order(restaurant, item, 1).await;
+    let order_id = order["id"].as_i64().expect("id");
+
+    mesh.valve().freeze();
+    // Three callers wait out the deadline together...
+    let waited = futures::future::join_all((0..3).map(|_| list_restaurants(&mesh))).await;
+    for (reply, _) in &waited {
+        assert_eq!(reply.status, 504, "{}", reply.text);
+    }
+    // ...and the next is refused at once.
+    let (refused, took) = list_restaurants(&mesh).await;
+    assert_refused_by_the_breaker(&refused, took);
+    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(1.0));
+    // What does not need restaurant-svc is served as ever.
+    let read = mesh
+        .get(&format!("/api/orders/{order_id}"), Some(&Mesh::admin()))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    let tickets = mesh
+        .get(
+            &format!("/api/kitchen/orders?restaurant_id={restaurant}"),
+            Some(&Mesh::admin()),
+        )
+        .await;
+    assert_eq!(tickets.status, 200, "{}", tickets.text);
+
+    mesh.valve().thaw();
+    eventually(
+        "the breaker closes by itself",
+        Duration::from_secs(10),
+        || async {
+            let (reply, _) = list_restaurants(&mesh).await;
+            (reply.status == 200).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
+}
+
+#[tokio::test]
+async fn with_restaurant_svc_killed_calls_that_need_it_fail_fast_until_it_is_back() {
+    let mut mesh = Mesh::with_orders_on(MeshOptions {
+        tune_gateway: quick_breaker,
+        ..MeshOptions::default()
+    })
+    .await;
+    let (restaurant, item) = mesh.restaurant_with_item("8.00").await;
+    let order = mesh.cash_order(restaurant, item, 1).await;
+    let order_id = order["id"].as_i64().expect("id");
+
+    let db = mesh.crash_restaurant_svc().await;
+    let mut statuses = Vec::new();
+    let refused = loop {
+        let (reply, took) = list_restaurants(&mesh).await;
+        if reply.status == 503 && !reply.header("retry-after").is_empty() {
+            break (reply, took);
+        }
+        statuses.push(reply.status);
+        assert!(statuses.len() < 3, "no breaker after {statuses:?}");
+    };
+    // Each failed read is tried twice, and the gateway's follower of menu
+    // changes fails too: a read or two make the run of three.
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    assert_refused_by_the_breaker(&refused.0, refused.1);
+    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(1.0));
+    assert!(
+        metric(
+            &mesh,
+            r#"gateway_circuit_refused_total{upstream="restaurant-svc"}"#
+        )
+        .await
+            >= Some(1.0)
+    );
+    let read = mesh
+        .get(&format!("/api/orders/{order_id}"), Some(&Mesh::admin()))
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(
+        metric(&mesh, r#"gateway_circuit_state{upstream="order-svc"}"#).await,
+        Some(0.0)
+    );
+
+    mesh.restart_restaurant_svc(db).await;
+    eventually(
+        "the breaker closes by itself",
+        Duration::from_secs(10),
+        || async {
+            let (reply, _) = list_restaurants(&mesh).await;
+            (reply.status == 200).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
+}
