@@ -5,8 +5,8 @@
 //! [`Propagate`] interceptor), has a deadline of `UPSTREAM_TIMEOUT_MS` that
 //! the server is told about and the gateway enforces, passes the service's
 //! circuit [`Breaker`] (refused at once while it is open), is retried once
-//! on `UNAVAILABLE` only when it is a read (a write might have happened),
-//! and is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
+//! on `UNAVAILABLE` only when it is a read (a write might have happened)
+//! and the service's [`RetryBudget`] allows, and is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
 //! and timed as `grpc_client_request_duration_seconds{grpc_service,grpc_method}`.
 //!
 //! Server streams (live order and kitchen updates, menu changes) are opened
@@ -96,6 +96,54 @@ pub struct UpstreamClient<C> {
     grpc_service: &'static str,
     timeout: Duration,
     breaker: Arc<Breaker>,
+    retries: Arc<RetryBudget>,
+}
+
+/// gRPC's retry throttling (gRFC A6): a service's retries draw on tokens
+/// that its failures spend (one each) and its successes earn back (a tenth
+/// each), and a retry is sent only while more than half of the ten tokens
+/// are left. A service that fails now and then gets its retries; one that
+/// is failing gets none, so retries never multiply the load on a service
+/// that is already down.
+#[derive(Debug)]
+pub struct RetryBudget {
+    tokens: std::sync::Mutex<f64>,
+}
+
+impl RetryBudget {
+    const MAX_TOKENS: f64 = 10.0;
+    const EARNED_PER_SUCCESS: f64 = 0.1;
+
+    pub fn new() -> Self {
+        Self {
+            tokens: std::sync::Mutex::new(Self::MAX_TOKENS),
+        }
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, f64> {
+        // A number, valid whatever panicked while it was held.
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn record(&self, failed: bool) {
+        let mut tokens = self.tokens();
+        *tokens = if failed {
+            (*tokens - 1.0).max(0.0)
+        } else {
+            (*tokens + Self::EARNED_PER_SUCCESS).min(Self::MAX_TOKENS)
+        };
+    }
+
+    /// Whether a retry may be sent now.
+    pub fn allows(&self) -> bool {
+        *self.tokens() > Self::MAX_TOKENS / 2.0
+    }
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Why an attempt failed: the breaker refused it (no call was made, so
@@ -142,6 +190,7 @@ impl<C: Clone> UpstreamClient<C> {
             grpc_service,
             timeout: policy.timeout,
             breaker: Breaker::new(service.service_id(), policy.breaker),
+            retries: Arc::new(RetryBudget::new()),
         }
     }
 
@@ -189,7 +238,7 @@ impl<C: Clone> UpstreamClient<C> {
         let mut attempt = 1;
         loop {
             match self.attempt(method, message.clone(), &send).await {
-                Err(failure) if failure.may_retry() && attempt < attempts => {
+                Err(failure) if failure.may_retry() && attempt < attempts && self.retry() => {
                     tracing::debug!(method, "upstream unavailable; retrying the read once");
                     attempt += 1;
                     // A moment for the balancer to drop a dead instance.
@@ -239,9 +288,11 @@ impl<C: Clone> UpstreamClient<C> {
             ))),
         };
         self.record(method, started, result.as_ref().err());
-        match &result {
-            Err(status) if is_absence(status) => ticket.failed(),
-            _ => ticket.succeeded(),
+        let absent = result.as_ref().err().is_some_and(is_absence);
+        self.retries.record(absent);
+        match absent {
+            true => ticket.failed(),
+            false => ticket.succeeded(),
         }
         result.map_err(Failure::Called)
     }
@@ -293,12 +344,16 @@ impl<C: Clone> UpstreamClient<C> {
                 ))),
             };
             self.record(method, started, result.as_ref().err());
-            match &result {
-                Err(status) if is_absence(status) => ticket.failed(),
-                _ => ticket.succeeded(),
+            let absent = result.as_ref().err().is_some_and(is_absence);
+            self.retries.record(absent);
+            match absent {
+                true => ticket.failed(),
+                false => ticket.succeeded(),
             }
             match result {
-                Err(status) if status.code() == tonic::Code::Unavailable && attempt < 2 => {
+                Err(status)
+                    if status.code() == tonic::Code::Unavailable && attempt < 2 && self.retry() =>
+                {
                     tracing::debug!(method, "upstream unavailable; retrying the watch once");
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -312,6 +367,19 @@ impl<C: Clone> UpstreamClient<C> {
                 }
             }
         }
+    }
+
+    /// Whether the retry budget lets a retry go now; counted either way.
+    fn retry(&self) -> bool {
+        let allowed = self.retries.allows();
+        let outcome = if allowed { "sent" } else { "over_budget" };
+        metrics::counter!(
+            "gateway_retries_total",
+            "upstream" => self.service.service_id(),
+            "outcome" => outcome
+        )
+        .increment(1);
+        allowed
     }
 
     fn span(&self, method: &'static str) -> tracing::Span {
@@ -759,9 +827,115 @@ impl Upstreams {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     const DEADLINE: Duration = Duration::from_secs(5);
+
+    fn client(failures_to_open: u32) -> UpstreamClient<()> {
+        UpstreamClient::new(
+            (),
+            ServiceName::Restaurant,
+            "test.Service",
+            CallPolicy {
+                timeout: DEADLINE,
+                breaker: BreakerConfig {
+                    failures: failures_to_open,
+                    open_for: Duration::from_secs(60),
+                },
+            },
+        )
+    }
+
+    /// Calls `client` as `idempotency` against a service that answers
+    /// `code` every time; how many attempts reached it.
+    async fn attempts(
+        client: &UpstreamClient<()>,
+        idempotency: Idempotency,
+        code: tonic::Code,
+    ) -> usize {
+        let sent = AtomicUsize::new(0);
+        let result = client
+            .unary(
+                "Method",
+                idempotency,
+                (),
+                |(), _request: tonic::Request<()>| {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    async move { Err::<tonic::Response<()>, _>(tonic::Status::new(code, "down")) }
+                },
+            )
+            .await;
+        assert!(result.is_err());
+        sent.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_read_is_retried_once_when_unavailable_a_write_never() {
+        let client = client(100);
+        assert_eq!(
+            attempts(&client, Idempotency::Read, tonic::Code::Unavailable).await,
+            2
+        );
+        assert_eq!(
+            attempts(&client, Idempotency::Write, tonic::Code::Unavailable).await,
+            1
+        );
+        // A service's own refusal is an answer: nothing to retry.
+        assert_eq!(
+            attempts(&client, Idempotency::Read, tonic::Code::NotFound).await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_service_spends_the_retry_budget_and_gets_no_more_retries() {
+        let client = client(100);
+        let mut sent = Vec::new();
+        for _ in 0..5 {
+            sent.push(attempts(&client, Idempotency::Read, tonic::Code::Unavailable).await);
+        }
+        // Ten tokens: every attempt costs one, and retries stop at half.
+        assert_eq!(sent, [2, 2, 1, 1, 1]);
+        // Successes earn the budget back, a tenth of a token each.
+        let ok = |(), _request: tonic::Request<()>| async { Ok(tonic::Response::new(())) };
+        for _ in 0..40 {
+            client
+                .unary("Method", Idempotency::Read, (), ok)
+                .await
+                .expect("answers");
+        }
+        assert_eq!(
+            attempts(&client, Idempotency::Read, tonic::Code::Unavailable).await,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn an_open_breaker_refuses_without_calling_and_is_never_retried() {
+        let client = client(2);
+        assert_eq!(
+            attempts(&client, Idempotency::Read, tonic::Code::Unavailable).await,
+            2
+        );
+        let refused = client
+            .unary(
+                "Method",
+                Idempotency::Read,
+                (),
+                |(), _request: tonic::Request<()>| async {
+                    panic!("an open breaker lets nothing through");
+                    #[allow(unreachable_code)]
+                    Ok(tonic::Response::new(()))
+                },
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.status.code(), tonic::Code::Unavailable);
+        let problem = Problem::from(refused);
+        assert_eq!(problem.status, 503);
+    }
 
     #[test]
     fn a_server_giving_up_at_the_deadline_is_a_deadline() {
