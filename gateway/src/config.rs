@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use foodmesh_shared::config::{ConfigError, DiscoveryConfig, TelemetryConfig, parse_var};
 
+use crate::admission::AdmissionConfig;
 use crate::auth::DEV_SECRET;
 use crate::breaker::BreakerConfig;
 use crate::rate_limit::RateLimitConfig;
@@ -40,6 +41,9 @@ pub struct GatewayConfig {
     /// `BODY_READ_TIMEOUT_MS`, default 10000: the longest a request body
     /// may pause between two chunks before the request is refused (408).
     pub body_read_timeout: Duration,
+    /// `MAX_IN_FLIGHT` (default 512), `MAX_STREAMS` (4096) and
+    /// `MAX_STREAMS_PER_CLIENT` (16): see [`crate::admission`].
+    pub admission: AdmissionConfig,
     /// `REDIS_URL`, `RATE_LIMIT_*` and `TRUSTED_PROXY_HOPS`: see
     /// [`crate::rate_limit`].
     pub rate_limits: RateLimitConfig,
@@ -68,6 +72,7 @@ impl fmt::Debug for GatewayConfig {
             .field("breaker", &self.breaker)
             .field("connections", &self.connections)
             .field("body_read_timeout", &self.body_read_timeout)
+            .field("admission", &self.admission)
             .field("rate_limits", &self.rate_limits)
             .field("discovery", &self.discovery)
             .field("telemetry", &self.telemetry)
@@ -118,6 +123,11 @@ impl GatewayConfig {
                 max_connections: max_connections.get(),
             },
             body_read_timeout: Duration::from_millis(body_ms.get()),
+            admission: AdmissionConfig {
+                max_in_flight: positive(lookup, "MAX_IN_FLIGHT", "512")?,
+                max_streams: positive(lookup, "MAX_STREAMS", "4096")?,
+                max_streams_per_client: positive(lookup, "MAX_STREAMS_PER_CLIENT", "16")?,
+            },
             rate_limits: RateLimitConfig::from_lookup(lookup)?,
             discovery: DiscoveryConfig::from_lookup(lookup),
             telemetry: TelemetryConfig::from_lookup(lookup)?,
@@ -130,6 +140,15 @@ impl GatewayConfig {
     pub fn request_timeout(&self) -> Duration {
         self.upstream_timeout * 3 + Duration::from_secs(1)
     }
+}
+
+/// A count that must be at least one.
+fn positive(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    default: &str,
+) -> Result<usize, ConfigError> {
+    parse_var::<NonZeroUsize>(lookup, var, default.to_owned()).map(NonZeroUsize::get)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@
 //!   answer 401/403.
 //! - [`rate_limit`] — per-client budgets per class of route, shared
 //!   through Redis, with a per-process fallback.
+//! - [`admission`] — the cap on requests in flight (shedding) and on live
+//!   streams, in all and per client.
 //! - [`config`] — environment variables with local defaults.
 //! - [`middleware`] — request scope, access span, HTTP metrics.
 //! - [`openapi`] — the OpenAPI document's fixed parts and its problem
@@ -38,6 +40,7 @@
 //! tests go through these two; the binary and the `foodmesh` launcher
 //! through [`run_from_env`], which wraps them.
 
+pub mod admission;
 pub mod auth;
 pub mod breaker;
 pub mod config;
@@ -151,6 +154,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
             limits.clone(),
         )),
         verifier,
+        admission: admission::Admission::new(config.admission),
         body_limit_bytes: config.body_limit_bytes.get(),
         request_timeout: config.request_timeout(),
         body_read_timeout: config.body_read_timeout,

@@ -142,7 +142,7 @@ const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
         "TooManyRequests",
         429,
         "rate_limited",
-        "The client has spent its budget for this class of route (reads, writes, order changes, guest orders per address, order-token requests per address, webhooks). `Retry-After` says when to come back; every limited response carries `RateLimit-Policy` and `RateLimit` (IETF draft) to pace by.",
+        "The client has spent its budget for this class of route (reads, writes, order changes, guest orders per address, order-token requests per address, webhooks): `rate_limited`; or, on a live stream, has as many streams open as one client may: `too_many_streams`. `Retry-After` says when to come back; every limited response carries `RateLimit-Policy` and `RateLimit` (IETF draft) to pace by.",
         "",
     ),
     (
@@ -156,7 +156,7 @@ const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
         "ServiceUnavailable",
         503,
         "service_unavailable",
-        "A service behind the gateway is unavailable.",
+        "A service behind the gateway is unavailable (`service_unavailable`; while its circuit breaker is open, with `Retry-After`), or the gateway is at its limit of requests in flight or live streams and sheds this one (`overloaded`, with `Retry-After`).",
         "",
     ),
     (

@@ -263,6 +263,11 @@ impl RateLimitConfig {
     }
 }
 
+/// Who is calling, as the limits count clients (`sub:<role>:<subject>` or
+/// `ip:<address>`): put on each limited request for the layers below.
+#[derive(Debug, Clone)]
+pub struct Client(pub String);
+
 /// Decides, per request, whether its client has budget left.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -341,12 +346,12 @@ pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, hops: usize) ->
         .or(peer)
 }
 
-/// The middleware: counts the request against its class's budget, refuses
-/// it with 429 when none is left, and writes the `RateLimit` fields on the
-/// response either way.
+/// The middleware: names the request's [`Client`], counts the request
+/// against its class's budget, refuses it with 429 when none is left, and
+/// writes the `RateLimit` fields on the response either way.
 pub async fn enforce(
     State(limiter): State<Arc<RateLimiter>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let claims = limiter.verifier.claims_in(request.headers()).ok().flatten();
@@ -357,10 +362,14 @@ pub async fn enforce(
         request.headers(),
         claims.is_some(),
     );
-    let Some((class, quota)) = class.and_then(|c| limiter.config.quota(c).map(|q| (c, q))) else {
+    let Some(class) = class else {
         return next.run(request).await;
     };
     let client = limiter.client(&request, claims.as_ref());
+    request.extensions_mut().insert(Client(client.clone()));
+    let Some(quota) = limiter.config.quota(class) else {
+        return next.run(request).await;
+    };
     let cell = Cell::of(quota);
     let verdict = limiter
         .store

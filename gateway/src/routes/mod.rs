@@ -101,6 +101,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::admission::{self, Admission};
 use crate::auth::Verifier;
 use crate::middleware;
 use crate::money::Decimal;
@@ -115,6 +116,7 @@ use crate::upstream::Upstreams;
 pub struct AppState {
     pub upstreams: Upstreams,
     pub rate_limiter: Arc<RateLimiter>,
+    pub admission: Arc<Admission>,
     pub verifier: Arc<Verifier>,
     pub body_limit_bytes: usize,
     /// Longest a whole request may take.
@@ -143,6 +145,7 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state.request_timeout;
     let body_read_timeout = state.body_read_timeout;
     let rate_limiter = state.rate_limiter.clone();
+    let admission = state.admission.clone();
     let stack = ServiceBuilder::new()
         // A client's request id is kept only when it is short printable
         // text, so what is logged and echoed stays clean.
@@ -175,6 +178,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             rate_limiter,
             rate_limit::enforce,
+        ))
+        // Past the cap of requests in flight a request is shed (503) at
+        // once; live streams are counted apart, per client.
+        .layer(axum::middleware::from_fn_with_state(
+            admission,
+            admission::admit,
         ))
         // A request that outlives its upstream deadlines is cut off (504)
         // rather than holding its connection.
@@ -334,6 +343,11 @@ mod tests {
         router(AppState {
             upstreams,
             rate_limiter,
+            admission: Admission::new(crate::admission::AdmissionConfig {
+                max_in_flight: 64,
+                max_streams: 64,
+                max_streams_per_client: 4,
+            }),
             verifier,
             body_limit_bytes: 1024,
             request_timeout: Duration::from_secs(2),
@@ -468,6 +482,27 @@ mod tests {
         for service in ServiceName::ALL {
             assert_eq!(body["upstreams"][service.service_id()], "unreachable");
         }
+    }
+
+    #[tokio::test]
+    async fn the_stream_routes_admission_counts_apart_are_the_documented_streams() {
+        let (_, _, doc) = send(get("/openapi.json")).await;
+        let mut streams: Vec<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .filter(|(_, item)| {
+                item["get"]["responses"]["200"]["content"]["text/event-stream"].is_object()
+            })
+            .map(|(path, _)| path.clone())
+            .collect();
+        streams.sort();
+        let mut counted: Vec<String> = admission::STREAM_ROUTES
+            .iter()
+            .map(|r| (*r).to_owned())
+            .collect();
+        counted.sort();
+        assert_eq!(streams, counted);
     }
 
     #[tokio::test]

@@ -493,3 +493,92 @@ async fn with_restaurant_svc_killed_calls_that_need_it_fail_fast_until_it_is_bac
     .await;
     assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
 }
+
+#[tokio::test]
+async fn past_the_cap_of_requests_in_flight_the_gateway_sheds_at_once_and_probes_still_answer() {
+    let mesh = Mesh::start_on(MeshOptions {
+        restaurant_valve: true,
+        tune_gateway: |config: &mut GatewayConfig| {
+            config.admission.max_in_flight = 2;
+            config.upstream_timeout = Duration::from_secs(3);
+        },
+        ..MeshOptions::default()
+    })
+    .await;
+    mesh.valve().freeze();
+    // Two requests hold the two places, waiting on the frozen service.
+    let held = futures::future::join_all((0..2).map(|_| mesh.get("/api/restaurants", None)));
+    let check = async {
+        // The gateway answers this one itself: only its place is missing.
+        let shed = eventually("a request shed", Duration::from_secs(3), || async {
+            let reply = mesh.get("/openapi.json", None).await;
+            (reply.status == 503).then_some(reply)
+        })
+        .await;
+        assert_eq!(shed.problem(503, None)["code"], "overloaded");
+        assert_eq!(shed.header("retry-after"), "1");
+        assert_eq!(mesh.get("/healthz", None).await.status, 200);
+        assert!(metric(&mesh, "http_requests_shed_total").await >= Some(1.0));
+    };
+    let (held, ()) = tokio::join!(held, check);
+    for reply in held {
+        assert_eq!(reply.status, 504, "{}", reply.text);
+    }
+    mesh.valve().thaw();
+    assert_eq!(mesh.get("/openapi.json", None).await.status, 200);
+}
+
+/// Opens `path` as a live stream; the open response, or the status it was
+/// refused with.
+async fn open_stream(mesh: &Mesh, path: &str, token: &str) -> Result<reqwest::Response, u16> {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", mesh.base()))
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("the gateway answers");
+    match response.status().as_u16() {
+        200 => Ok(response),
+        status => Err(status),
+    }
+}
+
+#[tokio::test]
+async fn live_streams_are_counted_apart_from_requests_and_capped_per_client() {
+    let mesh = Mesh::with_orders_on(MeshOptions {
+        tune_gateway: |config: &mut GatewayConfig| {
+            config.admission.max_in_flight = 1;
+            config.admission.max_streams_per_client = 2;
+        },
+        ..MeshOptions::default()
+    })
+    .await;
+    let (restaurant, _) = mesh.restaurant_with_item("8.00").await;
+    let (ana, bo) = (
+        Mesh::staff_named(restaurant, "ana"),
+        Mesh::staff_named(restaurant, "bo"),
+    );
+    let path = "/api/kitchen/stream";
+    let first = open_stream(&mesh, path, &ana).await.expect("opens");
+    let _second = open_stream(&mesh, path, &ana).await.expect("opens");
+    let refused = mesh.get(path, Some(&ana)).await;
+    assert_eq!(refused.problem(429, None)["code"], "too_many_streams");
+    assert!(!refused.header("retry-after").is_empty());
+    // Another client has places of their own, and requests still have
+    // theirs with three streams open.
+    let _bos = open_stream(&mesh, path, &bo).await.expect("opens");
+    let menu = mesh
+        .get(&format!("/api/restaurants/{restaurant}/menu"), None)
+        .await;
+    assert_eq!(menu.status, 200, "{}", menu.text);
+    assert_eq!(metric(&mesh, "gateway_live_streams").await, Some(3.0));
+
+    drop(first);
+    let _third = eventually(
+        "a place again once a stream closes",
+        Duration::from_secs(5),
+        || async { open_stream(&mesh, path, &ana).await.ok() },
+    )
+    .await;
+}
