@@ -123,10 +123,10 @@ fn overloaded(detail: &str) -> Problem {
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
 }
 
-/// The middleware: a stream takes a stream slot, held until its response
-/// body ends; any other request takes an in-flight permit, held until its
-/// answer is ready, or is shed.
-pub async fn admit(
+/// The outer middleware, before anything that costs (the rate limit's
+/// round trip to Redis): a request other than a live stream takes an
+/// in-flight permit, held until its answer is ready, or is shed at once.
+pub async fn shed(
     State(admission): State<Arc<Admission>>,
     request: Request,
     next: Next,
@@ -135,25 +135,10 @@ pub async fn admit(
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str);
-    if matches!(route, Some("/healthz" | "/readyz" | "/metrics")) {
+    if matches!(route, Some("/healthz" | "/readyz" | "/metrics"))
+        || route.is_some_and(|r| STREAM_ROUTES.contains(&r))
+    {
         return next.run(request).await;
-    }
-    if route.is_some_and(|r| STREAM_ROUTES.contains(&r)) {
-        let client = request
-            .extensions()
-            .get::<Client>()
-            .map_or_else(String::new, |c| c.0.clone());
-        let slot = match admission.open_stream(client) {
-            Ok(slot) => slot,
-            Err(problem) => return problem.into_response(),
-        };
-        let response = next.run(request).await;
-        return response.map(|body| {
-            Body::from_stream(body.into_data_stream().map(move |chunk| {
-                let _open = &slot;
-                chunk
-            }))
-        });
     }
     let Ok(permit) = admission.in_flight.clone().try_acquire_owned() else {
         metrics::counter!("http_requests_shed_total").increment(1);
@@ -163,4 +148,35 @@ pub async fn admit(
     let response = next.run(request).await;
     drop(permit);
     response
+}
+
+/// The inner middleware, once the rate limit has named the [`Client`]: a
+/// live stream takes a stream slot, held until its response body ends.
+pub async fn count_streams(
+    State(admission): State<Arc<Admission>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    if !route.is_some_and(|r| STREAM_ROUTES.contains(&r)) {
+        return next.run(request).await;
+    }
+    let client = request
+        .extensions()
+        .get::<Client>()
+        .map_or_else(String::new, |c| c.0.clone());
+    let slot = match admission.open_stream(client) {
+        Ok(slot) => slot,
+        Err(problem) => return problem.into_response(),
+    };
+    let response = next.run(request).await;
+    response.map(|body| {
+        Body::from_stream(body.into_data_stream().map(move |chunk| {
+            let _open = &slot;
+            chunk
+        }))
+    })
 }

@@ -173,17 +173,22 @@ pub fn router(state: AppState) -> Router {
         // The request id into gRPC metadata and problem bodies; bare error
         // responses from the layers below become problem+json.
         .layer(axum::middleware::from_fn(middleware::request_scope))
+        // Past the cap of requests in flight a request is shed (503) at
+        // once, before it costs anything more.
+        .layer(axum::middleware::from_fn_with_state(
+            admission.clone(),
+            admission::shed,
+        ))
         // Over its budget, a client is refused (429) before anything is
         // read or called; under it, it is told what is left.
         .layer(axum::middleware::from_fn_with_state(
             rate_limiter,
             rate_limit::enforce,
         ))
-        // Past the cap of requests in flight a request is shed (503) at
-        // once; live streams are counted apart, per client.
+        // Live streams are counted apart from requests, per client.
         .layer(axum::middleware::from_fn_with_state(
             admission,
-            admission::admit,
+            admission::count_streams,
         ))
         // A request that outlives its upstream deadlines is cut off (504)
         // rather than holding its connection.
