@@ -31,26 +31,42 @@ impl Cell {
             capacity_us: interval_us.saturating_mul(count),
         }
     }
+
+    /// How many requests a gateway takes from the shared store at once
+    /// (see [`super::store`]): a 64th of the quota, so a quota of a few
+    /// dozen is counted one by one and exactly, and a large one costs a
+    /// round trip to Redis per batch, not per request.
+    pub fn batch(self) -> u64 {
+        (self.capacity_us / self.interval_us / 64).max(1)
+    }
 }
 
 /// What one check decided, in the numbers the response headers carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
-    pub allowed: bool,
+    /// Requests granted: this one and, in a batch, more for later. Zero
+    /// when refused.
+    pub granted: u64,
     /// How long until a request would be allowed (zero when this one was).
     pub wait_us: u64,
     /// How far ahead of now the client's TAT stands after this check: the
     /// time until its whole quota is back.
     pub used_us: u64,
+    /// Requests granted earlier and not yet spent, held by this process.
+    pub held: u64,
 }
 
 impl Verdict {
+    pub fn allowed(&self) -> bool {
+        self.granted > 0
+    }
+
     /// Requests the client may still send at once.
     pub fn remaining(&self, cell: Cell) -> u64 {
-        if !self.allowed {
+        if !self.allowed() {
             return 0;
         }
-        cell.capacity_us.saturating_sub(self.used_us) / cell.interval_us
+        cell.capacity_us.saturating_sub(self.used_us) / cell.interval_us + self.held
     }
 
     pub fn retry_after(&self) -> Duration {
@@ -62,25 +78,30 @@ impl Verdict {
     }
 }
 
-/// One request at `now` against a client whose TAT is `tat` (none for a
-/// client not seen, or seen long enough ago to be forgotten). Returns the
-/// verdict and, when allowed, the TAT to store.
-pub fn decide(cell: Cell, tat: Option<u64>, now: u64) -> (Verdict, Option<u64>) {
+/// Up to `wanted` requests at `now` for a client whose TAT is `tat` (none
+/// for a client not seen, or seen long enough ago to be forgotten): as
+/// many as its quota has room for, or none. Returns the verdict and, when
+/// any were granted, the TAT to store.
+pub fn decide(cell: Cell, tat: Option<u64>, now: u64, wanted: u64) -> (Verdict, Option<u64>) {
     let tat = tat.unwrap_or(now).max(now);
-    let next = tat.saturating_add(cell.interval_us);
-    let ahead = next - now;
-    if ahead > cell.capacity_us {
+    let behind = tat - now;
+    let room = cell.capacity_us.saturating_sub(behind) / cell.interval_us;
+    if room == 0 {
         let verdict = Verdict {
-            allowed: false,
-            wait_us: ahead - cell.capacity_us,
-            used_us: tat - now,
+            granted: 0,
+            wait_us: (behind + cell.interval_us).saturating_sub(cell.capacity_us),
+            used_us: behind,
+            held: 0,
         };
         return (verdict, None);
     }
+    let granted = wanted.clamp(1, room);
+    let next = tat.saturating_add(granted * cell.interval_us);
     let verdict = Verdict {
-        allowed: true,
+        granted,
         wait_us: 0,
-        used_us: ahead,
+        used_us: next - now,
+        held: 0,
     };
     (verdict, Some(next))
 }
@@ -88,20 +109,24 @@ pub fn decide(cell: Cell, tat: Option<u64>, now: u64) -> (Verdict, Option<u64>) 
 /// [`decide`] in Redis: `KEYS[1]` holds the TAT in microseconds of Redis's
 /// clock (`TIME`, so every gateway reads the same clock) and expires when
 /// the client's quota is whole again. `ARGV` is the cell's interval and
-/// capacity. Answers `{allowed (1 or 0), wait_us, used_us}`.
+/// capacity and the requests wanted. Answers `{granted, wait_us, used_us}`.
 pub const SCRIPT: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local interval = tonumber(ARGV[1])
 local capacity = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then tat = now end
-local ahead = tat + interval - now
-if ahead > capacity then
-  return {0, ahead - capacity, tat - now}
+local behind = tat - now
+local room = math.floor((capacity - behind) / interval)
+if room < 1 then
+  return {0, behind + interval - capacity, behind}
 end
-redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(ahead / 1000))
-return {1, 0, ahead}
+local granted = math.min(math.max(wanted, 1), room)
+local next = tat + granted * interval
+redis.call('SET', KEYS[1], next, 'PX', math.ceil((next - now) / 1000))
+return {granted, 0, next - now}
 ";
 
 /// The TATs a process keeps by itself when Redis cannot be reached: the
@@ -117,7 +142,7 @@ const LOCAL_PRUNE_AT: usize = 65_536;
 
 impl LocalTable {
     pub fn check(&mut self, key: &str, cell: Cell, now: u64) -> Verdict {
-        let (verdict, next) = decide(cell, self.tats.get(key).copied(), now);
+        let (verdict, next) = decide(cell, self.tats.get(key).copied(), now, 1);
         if let Some(next) = next {
             if self.tats.len() >= LOCAL_PRUNE_AT && !self.tats.contains_key(key) {
                 self.tats.retain(|_, tat| *tat > now);
@@ -147,7 +172,7 @@ mod tests {
         let mut table = LocalTable::default();
         let now = 1_000_000_000;
         let allowed = (0..40)
-            .filter(|_| table.check("ip:10.0.0.1", cell, now).allowed)
+            .filter(|_| table.check("ip:10.0.0.1", cell, now).allowed())
             .count();
         assert_eq!(allowed, 30);
     }
@@ -158,17 +183,17 @@ mod tests {
         let mut table = LocalTable::default();
         let now = 1_000_000_000;
         for _ in 0..30 {
-            assert!(table.check("k", cell, now).allowed);
+            assert!(table.check("k", cell, now).allowed());
         }
         let refused = table.check("k", cell, now);
-        assert!(!refused.allowed);
+        assert!(!refused.allowed());
         assert_eq!(refused.retry_after(), Duration::from_secs(2));
         assert_eq!(refused.reset(), Duration::from_secs(60));
         assert_eq!(refused.remaining(cell), 0);
         let just_before = now + refused.wait_us - 1;
-        assert!(!table.check("k", cell, just_before).allowed);
+        assert!(!table.check("k", cell, just_before).allowed());
         let then = table.check("k", cell, now + refused.wait_us);
-        assert!(then.allowed);
+        assert!(then.allowed());
         assert_eq!(then.remaining(cell), 0);
     }
 
@@ -180,7 +205,25 @@ mod tests {
             .map(|_| table.check("a", cell, 0).remaining(cell))
             .collect();
         assert_eq!(remaining, [4, 3, 2, 1, 0]);
-        assert!(table.check("b", cell, 0).allowed);
+        assert!(table.check("b", cell, 0).allowed());
+    }
+
+    #[test]
+    fn a_batch_takes_what_room_there_is_and_no_more() {
+        let cell = cell(10, 10);
+        let (first, tat) = decide(cell, None, 0, 4);
+        assert_eq!(first.granted, 4);
+        assert_eq!(first.remaining(cell), 6);
+        let (second, tat) = decide(cell, tat, 0, 8);
+        assert_eq!(second.granted, 6, "only six were left");
+        let (third, _) = decide(cell, tat, 0, 8);
+        assert!(!third.allowed());
+        assert_eq!(third.retry_after(), Duration::from_secs(1));
+        assert_eq!(cell.batch(), 1);
+        assert_eq!(
+            super::Cell::of("1200/min".parse().expect("quota")).batch(),
+            18
+        );
     }
 
     #[test]
@@ -188,13 +231,13 @@ mod tests {
         let cell = cell(10, 10);
         let mut table = LocalTable::default();
         for _ in 0..10 {
-            assert!(table.check("k", cell, 0).allowed);
+            assert!(table.check("k", cell, 0).allowed());
         }
-        assert!(!table.check("k", cell, 0).allowed);
+        assert!(!table.check("k", cell, 0).allowed());
         // Three seconds later, three requests' worth has come back.
         let later = 3_000_000;
         let allowed = (0..10)
-            .filter(|_| table.check("k", cell, later).allowed)
+            .filter(|_| table.check("k", cell, later).allowed())
             .count();
         assert_eq!(allowed, 3);
     }

@@ -376,7 +376,7 @@ pub async fn enforce(
         .check(&limiter.key(class, &client), cell)
         .await;
     let fields = fields(class, quota, cell, &verdict);
-    let mut response = if verdict.allowed {
+    let mut response = if verdict.allowed() {
         next.run(request).await
     } else {
         metrics::counter!("gateway_rate_limited_total", "class" => class.as_str()).increment(1);
