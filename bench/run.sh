@@ -19,7 +19,10 @@ PREFIX=bench
 PG_URL="${FOODMESH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 PG_URL="${PG_URL%/}"
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
-PORTS=(8000 8001 8002 8003 8004 8005 8006)
+PORTS=(8000 8001 8002 8003 8004 8005 8006 8010)
+# The overload scenarios' gateway: one more gateway process on port 8010,
+# in front of the same services, admitting this many requests at once.
+OVERLOAD_MAX_IN_FLIGHT="${OVERLOAD_MAX_IN_FLIGHT:-4}"
 
 say() { echo "bench/run.sh: $*" >&2; }
 
@@ -58,9 +61,14 @@ done
 target/release/foodmesh up --db-prefix "$PREFIX" --no-demo >"$LOG" 2>&1 &
 MESH_PID=$!
 
+OVERLOAD_PID=
 # SIGINT, as Ctrl-C would: the launcher stops the gateway, then the
 # services, then exits. SIGTERM if it has not stopped after a minute.
 stop_mesh() {
+    if [ -n "$OVERLOAD_PID" ] && kill -0 "$OVERLOAD_PID" 2>/dev/null; then
+        kill -INT "$OVERLOAD_PID" 2>/dev/null || true
+        wait "$OVERLOAD_PID" 2>/dev/null || true
+    fi
     if kill -0 "$MESH_PID" 2>/dev/null; then
         say "stopping the mesh (pid $MESH_PID)"
         kill -INT "$MESH_PID" 2>/dev/null || true
@@ -90,6 +98,19 @@ if ! grep -q "Press Ctrl-C" "$LOG"; then
     tail -n 40 "$LOG" >&2
     exit 1
 fi
+
+# Named foodmesh-overload, so the tool counts its CPU apart and leaves it
+# out of the mesh's memory.
+(
+    export MAX_IN_FLIGHT="$OVERLOAD_MAX_IN_FLIGHT" LISTEN_ADDR=127.0.0.1:8010
+    exec -a foodmesh-overload target/release/foodmesh serve gateway
+) >>"$LOG" 2>&1 &
+OVERLOAD_PID=$!
+for _ in $(seq 1 30); do
+    (exec 3<>/dev/tcp/127.0.0.1/8010) 2>/dev/null && break
+    sleep 1
+done
+say "overload gateway on 8010 (pid $OVERLOAD_PID, MAX_IN_FLIGHT=$OVERLOAD_MAX_IN_FLIGHT)"
 
 status=0
 FOODMESH_BENCH_RUNNER="bench/run.sh${*:+ $*}" target/release/foodmesh-bench "$@" || status=$?

@@ -62,14 +62,26 @@ pub struct Cli {
     /// Where the JSON summary goes.
     #[arg(long, default_value = "bench/results/latest.json")]
     pub out: PathBuf,
+    /// The gateway `overload_base` and `overload` drive: one of its own,
+    /// with a small `MAX_IN_FLIGHT`, in front of the same services.
+    #[arg(long, default_value = "http://127.0.0.1:8010")]
+    pub overload_gateway: String,
+    /// Workers `overload` sends at once, far past that gateway's cap.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub overload_concurrency: u16,
+    /// In `overload`, a shed worker calls again at once instead of waiting
+    /// as `Retry-After` says: a retry storm.
+    #[arg(long)]
+    pub ignore_retry_after: bool,
     /// The gateway's `JWT_SECRET`; its development default when unset.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 }
 
 /// What can be measured, in the order a run measures it: the reads, the
-/// order pipeline while the mesh is quiet, the order load, then the
-/// database alone once the mesh's backlog has drained.
+/// order pipeline while the mesh is quiet, the order load, the database
+/// alone once the mesh's backlog has drained, then ordering through a
+/// gateway held to a few requests in flight, unloaded and overloaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
 pub enum Scenario {
     /// `GET /api/restaurants/{id}/menu` through the gateway.
@@ -87,16 +99,25 @@ pub enum Scenario {
     /// The order write straight against Postgres.
     #[value(name = "db_ceiling")]
     DbCeiling,
+    /// `POST /api/orders` through the overload gateway, one at a time.
+    #[value(name = "overload_base")]
+    OverloadBase,
+    /// The same with `--overload-concurrency` workers: what it admits, and
+    /// what it sheds.
+    #[value(name = "overload")]
+    Overload,
 }
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::MenuRead,
         Scenario::MenuReadGrpc,
         Scenario::OrderToKitchen,
         Scenario::OrderCreate,
         Scenario::DbCeiling,
+        Scenario::OverloadBase,
+        Scenario::Overload,
     ];
 
     /// Its name in reports and on the command line.
@@ -107,6 +128,8 @@ impl Scenario {
             Scenario::OrderToKitchen => "order_to_kitchen",
             Scenario::OrderCreate => "order_create",
             Scenario::DbCeiling => "db_ceiling",
+            Scenario::OverloadBase => "overload_base",
+            Scenario::Overload => "overload",
         }
     }
 }

@@ -171,6 +171,8 @@ fn group(comm: &str, cmdline: &[u8]) -> String {
     let exe = exe.rsplit('/').next().unwrap_or(exe);
     match (exe, args.next(), args.next()) {
         ("foodmesh", Some("serve"), Some(name)) => name.to_owned(),
+        // bench/run.sh's gateway for the overload scenarios.
+        ("foodmesh-overload", Some("serve"), Some(name)) => format!("{name} (overload)"),
         ("foodmesh", Some(sub), _) => format!("foodmesh {sub}"),
         ("foodmesh-bench", _, _) => "foodmesh-bench".to_owned(),
         _ if comm.contains("redis") => "redis".to_owned(),

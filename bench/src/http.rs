@@ -97,6 +97,8 @@ impl Bearer {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
+    /// `Retry-After` in whole seconds, when the answer has one.
+    pub retry_after: Option<Duration>,
     pub body: Bytes,
 }
 
@@ -182,9 +184,19 @@ impl Conn {
         };
         let response = sender.send_request(request).await?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_secs);
         let body = response.into_body().collect().await?.to_bytes();
         self.sender = Some(sender);
-        Ok(Reply { status, body })
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
     }
 }
 

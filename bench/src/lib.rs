@@ -168,6 +168,20 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
                 record(scenario, concurrency, measured?);
                 removed?;
             }
+            Scenario::OverloadBase | Scenario::Overload => {
+                let workers = match scenario {
+                    Scenario::Overload => usize::from(cli.overload_concurrency),
+                    _ => 1,
+                };
+                let gateway = Gateway::parse(&cli.overload_gateway)?;
+                let mut check = Conn::new(gateway.clone(), timeout);
+                mesh::check_gateway(&mut check)
+                    .await
+                    .context("the overload gateway (bench/run.sh starts it on port 8010)")?;
+                let honour = !cli.ignore_retry_after;
+                let summary = scenarios::overload(&ctx, gateway, &main, workers, honour).await?;
+                record(scenario, workers, summary);
+            }
         }
     }
 

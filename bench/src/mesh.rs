@@ -278,11 +278,13 @@ mod tests {
     #[test]
     fn a_created_id_is_read_from_the_body() {
         let reply = Reply {
+            retry_after: None,
             status: StatusCode::CREATED,
             body: Bytes::from_static(br#"{"id":17,"status":"confirmed"}"#),
         };
         assert_eq!(created_id(&reply), Some(17));
         let reply = Reply {
+            retry_after: None,
             status: StatusCode::CREATED,
             body: Bytes::from_static(b"not json"),
         };

@@ -89,6 +89,9 @@ pub struct Ratios {
     /// `menu_read` rps over `menu_read_grpc` rps: the share of the service's
     /// own read rate left after the gateway.
     pub menu_read_over_menu_read_grpc: Option<f64>,
+    /// `overload`'s p99 over `overload_base`'s: how much later the orders
+    /// a shedding gateway admits are answered than the unloaded ones.
+    pub overload_p99_over_base_p99: Option<f64>,
 }
 
 impl Ratios {
@@ -102,6 +105,18 @@ impl Ratios {
         Self {
             order_create_over_db_ceiling: pair(Scenario::OrderCreate, Scenario::DbCeiling),
             menu_read_over_menu_read_grpc: pair(Scenario::MenuRead, Scenario::MenuReadGrpc),
+            overload_p99_over_base_p99: {
+                let p99 = |s: Scenario| {
+                    scenarios
+                        .get(s.name())
+                        .and_then(|r| r.summary.latency_ms)
+                        .map(|l| l.p99)
+                };
+                match (p99(Scenario::Overload), p99(Scenario::OverloadBase)) {
+                    (Some(loaded), Some(base)) if base > 0.0 => Some(loaded / base),
+                    _ => None,
+                }
+            },
         }
     }
 }
@@ -304,6 +319,11 @@ impl Report {
             "menu_read / menu_read_grpc   {}",
             ratio(self.ratios.menu_read_over_menu_read_grpc)
         );
+        let _ = writeln!(
+            out,
+            "overload p99 / base p99      {}",
+            ratio(self.ratios.overload_p99_over_base_p99)
+        );
         if let Some(c) = &self.kitchen_catch_up {
             let _ = writeln!(
                 out,
@@ -386,6 +406,31 @@ mod tests {
 
         assert_eq!(ratios.order_create_over_db_ceiling, Some(0.25));
         assert_eq!(ratios.menu_read_over_menu_read_grpc, None);
+        assert_eq!(ratios.overload_p99_over_base_p99, None);
+    }
+
+    #[test]
+    fn the_overload_ratio_is_of_the_admitted_calls_p99s() {
+        let timed = |ms: u64| {
+            let mut r = Recorder::new();
+            for _ in 0..100 {
+                r.record(Outcome::Ok, Duration::from_millis(ms));
+            }
+            r.record(Outcome::failed("503", "shed"), Duration::from_micros(50));
+            ScenarioReport {
+                concurrency: 1,
+                summary: r.summary(Duration::from_secs(1)),
+            }
+        };
+        let mut scenarios = BTreeMap::new();
+        scenarios.insert("overload_base".to_owned(), timed(4));
+        scenarios.insert("overload".to_owned(), timed(6));
+
+        let ratio = Ratios::of(&scenarios)
+            .overload_p99_over_base_p99
+            .expect("both ran");
+
+        assert!((ratio - 1.5).abs() < 0.01, "{ratio}");
     }
 
     #[test]

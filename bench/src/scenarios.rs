@@ -8,6 +8,9 @@
 //!   each time; every 2xx counts.
 //! - `order_to_kitchen` — an order placed, then the time from its 201 to
 //!   its ticket on the kitchen's event stream.
+//! - `overload_base`, `overload` — `order_create` through a gateway held to
+//!   a few requests in flight, by one worker and by many more than it
+//!   admits: the latency of what it admits, and what it sheds.
 //!
 //! The database's own limit (`db_ceiling`) is in [`crate::ceiling`].
 
@@ -175,6 +178,8 @@ struct Placer {
     body: Bytes,
     key_prefix: String,
     seq: u64,
+    /// The last refusal's `Retry-After`.
+    retry_after: Option<Duration>,
 }
 
 impl Placer {
@@ -191,6 +196,7 @@ impl Placer {
             body: mesh::order_body(restaurant, ctx.lines, customer)?,
             key_prefix: format!("bench-{}-{tag}-{worker}", ctx.run_id),
             seq: 0,
+            retry_after: None,
         })
     }
 
@@ -213,6 +219,7 @@ impl Placer {
         request.headers_mut().insert("idempotency-key", key);
         let result = self.conn.send(request).await;
         let answered = Instant::now();
+        self.retry_after = result.as_ref().ok().and_then(|r| r.retry_after);
         match result {
             Ok(reply) if reply.status.is_success() => match mesh::created_id(&reply) {
                 Some(id) => Ok((answered, id)),
@@ -263,6 +270,66 @@ pub async fn order_create(
     let summary = finished.summary();
     let created = finished.calls.into_iter().flat_map(|c| c.created).collect();
     Ok((summary, created))
+}
+
+/// A worker of `overload_base` or `overload`: places orders as
+/// `order_create` does; when it is shed, it waits as `Retry-After` says
+/// before its next call (inside the failed call, so no success's latency
+/// holds the wait), unless it is told to ignore it.
+struct Overloading {
+    placer: Placer,
+    honour_retry_after: bool,
+}
+
+impl Call for Overloading {
+    async fn call(&mut self) -> Outcome {
+        match self.placer.place().await {
+            Ok(_) => Outcome::Ok,
+            Err(failed) => {
+                if let Some(wait) = self.placer.retry_after.filter(|_| self.honour_retry_after) {
+                    tokio::time::sleep(wait).await;
+                }
+                failed
+            }
+        }
+    }
+}
+
+/// `overload_base` (one worker) or `overload` (`workers`): orders placed
+/// as in `order_create` through `gateway`, which runs with a small
+/// `MAX_IN_FLIGHT`. What it sheds comes back at once as 503 (counted under
+/// `"503"`) with `Retry-After`, which the worker honours unless
+/// `honour_retry_after` is false (then it calls again at once, as a client
+/// in a retry storm would).
+///
+/// # Errors
+/// A token or body could not be made, or the run failed.
+pub async fn overload(
+    ctx: &Context,
+    gateway: Gateway,
+    restaurant: &Restaurant,
+    workers: usize,
+    honour_retry_after: bool,
+) -> anyhow::Result<Summary> {
+    let ctx = Context {
+        gateway,
+        plan: Plan {
+            concurrency: workers,
+            ..ctx.plan
+        },
+        ..ctx.clone()
+    };
+    let tag = format!("overload{workers}");
+    let calls = (0..workers)
+        .map(|worker| {
+            Ok(Overloading {
+                placer: Placer::new(&ctx, restaurant, worker, &tag)?,
+                honour_retry_after,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let finished = load::drive(&ctx.plan, calls).await?;
+    Ok(finished.summary())
 }
 
 // ----------------------------------------------------- order_to_kitchen --
