@@ -85,7 +85,7 @@ pub struct Mesh {
     // gateway finds it again.
     order_addr: Option<std::net::SocketAddr>,
     // Kept running for as long as the mesh lives.
-    _kitchen: Option<SpawnedService>,
+    kitchen: Option<SpawnedService>,
     redis_url: String,
     gateway_config: GatewayConfig,
     // Each stops when its sender is dropped with the mesh.
@@ -292,7 +292,7 @@ impl Mesh {
             restaurant_url,
             valve,
             order,
-            _kitchen: kitchen,
+            kitchen,
             redis_url: options.redis_url,
             gateway_config,
             more_gateways: std::sync::Mutex::default(),
@@ -377,6 +377,16 @@ impl Mesh {
     /// restaurant-svc's URL, for changes made past the gateway.
     pub fn restaurant_url(&self) -> String {
         format!("http://{}", self.restaurant_addr)
+    }
+
+    /// Kills kitchen-svc as a crashed process dies and hands back its
+    /// database.
+    pub async fn crash_kitchen_svc(&mut self) -> TestDb {
+        self.kitchen
+            .take()
+            .expect("a mesh with orders")
+            .crash()
+            .await
     }
 
     /// Kills restaurant-svc as a crashed process dies and hands back its

@@ -326,3 +326,34 @@ async fn a_write_whose_service_goes_away_mid_call_is_a_503_not_a_500() {
     mesh.valve().thaw();
     reply.problem(503, None);
 }
+
+#[tokio::test]
+async fn a_live_stream_whose_service_dies_ends_with_a_503_problem() {
+    let mut mesh = Mesh::with_orders().await;
+    let (restaurant, item) = mesh.restaurant_with_item("8.00").await;
+    let order = mesh.cash_order(restaurant, item, 1).await;
+    let id = order["id"].as_i64().expect("id");
+    let mut orders = mesh
+        .events(&format!("/api/orders/{id}/events"), Some(&Mesh::admin()))
+        .await;
+    let mut kitchen = mesh
+        .events("/api/kitchen/stream", Some(&Mesh::staff(restaurant)))
+        .await;
+    assert_eq!(
+        orders.next(EVENTUAL).await.map(|e| e.name).as_deref(),
+        Some("snapshot")
+    );
+    kitchen.until("synced", EVENTUAL, |_| true).await;
+
+    // The service went away: each client is told to come back (503), not
+    // that something broke (500), and its stream ends.
+    let _kitchen_db = mesh.crash_kitchen_svc().await;
+    let last = kitchen.until("problem", EVENTUAL, |_| true).await.json();
+    assert_eq!(last["status"], 503, "{last}");
+    assert_eq!(kitchen.next(EVENTUAL).await.map(|e| e.name), None);
+
+    let _order_db = mesh.crash_order_svc().await;
+    let last = orders.until("problem", EVENTUAL, |_| true).await.json();
+    assert_eq!(last["status"], 503, "{last}");
+    assert_eq!(orders.next(EVENTUAL).await.map(|e| e.name), None);
+}
