@@ -292,7 +292,8 @@ pub struct TicketListQuery {
 }
 
 /// The kitchen a caller works in: staff their token's restaurant, admins
-/// the one `?restaurant_id=` names. Checked before any body is read.
+/// the one `?restaurant_id=` names, which must exist. Checked before any
+/// body is read.
 #[derive(Debug, Clone, Copy)]
 pub struct KitchenOf(pub i64);
 
@@ -311,7 +312,12 @@ impl FromRequestParts<AppState> for KitchenOf {
                 "Staff work only in their own restaurant's kitchen.",
             )),
             (Role::Staff, Some(own), _) => Ok(KitchenOf(own)),
-            (Role::Admin, _, Some(asked)) => Ok(KitchenOf(asked)),
+            // A kitchen is a restaurant's: one that does not exist has
+            // none, rather than an empty one (from the menu cache, mostly).
+            (Role::Admin, _, Some(asked)) => {
+                state.upstreams.restaurants.currency_of(asked).await?;
+                Ok(KitchenOf(asked))
+            }
             (Role::Admin, _, None) => Err(Problem::invalid_parameter(
                 "restaurant_id",
                 "is required for an admin: the restaurant whose kitchen to use",
@@ -335,7 +341,9 @@ impl FromRequestParts<AppState> for KitchenOf {
         (status = 201, description = "The order's ticket (new, or the one it already had); \
             `Location` names it.", body = TicketView,
             headers(("Location" = String, description = "Path of the ticket"))),
-        (status = 404, description = "`order_id` names no order of this restaurant (`order_not_found`).",
+        (status = 404, description = "`order_id` names no order of this restaurant \
+            (`order_not_found`), or an admin's `restaurant_id` no restaurant \
+            (`restaurant_not_found`).",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -399,7 +407,12 @@ pub async fn create_ticket(
     path = "/api/kitchen/orders",
     tag = "kitchen",
     params(TicketListQuery),
-    responses((status = 200, description = "One page of tickets.", body = TicketPage)),
+    responses(
+        (status = 200, description = "One page of tickets.", body = TicketPage),
+        (status = 404, description = "An admin's `restaurant_id` names no restaurant \
+            (`restaurant_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn list_tickets(
@@ -581,6 +594,9 @@ live::event_stream_schema!(
         (status = 403, description = "Neither staff nor an admin, or staff asking for another \
             restaurant's kitchen (`forbidden`).",
             body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "An admin's `restaurant_id` names no restaurant \
+            (`restaurant_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -627,7 +643,12 @@ pub async fn watch_queue(
         ("window_minutes" = Option<u32>, Query, description = "Minutes, ending now (default 1440)",
             minimum = 1, maximum = 10080),
     ),
-    responses((status = 200, description = "The stats.", body = KitchenStatsView)),
+    responses(
+        (status = 200, description = "The stats.", body = KitchenStatsView),
+        (status = 404, description = "An admin's `restaurant_id` names no restaurant \
+            (`restaurant_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
 pub async fn get_stats(

@@ -604,3 +604,37 @@ async fn bad_input_on_customer_and_kitchen_routes_names_the_field_and_writes_not
         .await;
     assert_eq!(tickets.json()["items"], json!([]));
 }
+
+#[tokio::test]
+async fn an_admin_naming_a_restaurant_that_does_not_exist_finds_no_kitchen() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, _item) = mesh.restaurant_with_item("12.99").await;
+    let admin = Mesh::admin();
+    let missing = restaurant + 1000;
+    for path in [
+        format!("/api/kitchen/orders?restaurant_id={missing}"),
+        format!("/api/kitchen/stats?restaurant_id={missing}"),
+        format!("/api/kitchen/stream?restaurant_id={missing}"),
+    ] {
+        let problem = mesh.get(&path, Some(&admin)).await.problem(404, None);
+        assert_eq!(problem["code"], "restaurant_not_found", "{path}: {problem}");
+    }
+    let body = json!({"order_id": 1});
+    let problem = mesh
+        .post(
+            &format!("/api/kitchen/orders?restaurant_id={missing}"),
+            Some(&admin),
+            &body,
+        )
+        .await
+        .problem(404, None);
+    assert_eq!(problem["code"], "restaurant_not_found", "{problem}");
+    // The one that exists has a kitchen, empty.
+    let listed = mesh
+        .get(
+            &format!("/api/kitchen/orders?restaurant_id={restaurant}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+}
