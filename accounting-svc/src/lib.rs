@@ -3,8 +3,11 @@
 //! business RPCs, which arrive with their own work.
 //!
 //! # Layout
+//! - [`domain`] — payments' lifecycle and the ledger's postings.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
+
+pub mod domain;
 
 use foodmesh_shared::db;
 use foodmesh_shared::discovery::Discovery;

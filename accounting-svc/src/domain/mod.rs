@@ -1,0 +1,40 @@
+//! The rules of payments and the books. This layer knows neither SQL nor
+//! gRPC: [`payment`] says what may happen to a payment and what money each
+//! change moves; [`ledger`] turns that money into balanced postings.
+
+pub mod ledger;
+pub mod payment;
+
+pub use foodmesh_shared::validate::Violations;
+
+use payment::PaymentStatus;
+
+/// Everything a request can be refused for, so the gRPC layer has one type
+/// to turn into a status and every refusal has a stable meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// Input that breaks a rule of its own, naming each bad field.
+    #[error("invalid request: {0}")]
+    Invalid(Violations),
+    /// The lifecycle does not allow this change from this status.
+    #[error("a {from} payment cannot {change}")]
+    InvalidTransition {
+        from: PaymentStatus,
+        change: &'static str,
+    },
+    /// A refund past what is left to refund.
+    #[error(
+        "{asked_minor} is more than the {refundable_minor} {currency} (minor units) left to refund"
+    )]
+    RefundTooLarge {
+        asked_minor: i64,
+        refundable_minor: i64,
+        currency: String,
+    },
+    /// A failure no client can fix (the database is down, a bug); logged
+    /// with its cause chain and answered opaquely.
+    #[error("unexpected failure")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+foodmesh_shared::refusals!(DomainError);
