@@ -4,10 +4,13 @@
 //!
 //! # Layout
 //! - [`domain`] — payments' lifecycle and the ledger's postings.
+//! - [`providers`] — who decides whether money can be taken: the sandbox
+//!   card provider, and the signatures on providers' webhooks.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
 
 pub mod domain;
+pub mod providers;
 
 use foodmesh_shared::db;
 use foodmesh_shared::discovery::Discovery;
