@@ -23,8 +23,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -168,11 +168,11 @@ impl RouteClass {
 /// valid bearer token.
 pub fn classify(
     method: &Method,
-    path: &str,
-    query: Option<&str>,
+    uri: &Uri,
     headers: &HeaderMap,
     authenticated: bool,
 ) -> Option<RouteClass> {
+    let path = uri.path();
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return None;
     }
@@ -180,11 +180,13 @@ pub fn classify(
         return Some(RouteClass::Webhook);
     }
     if !authenticated {
-        if presents_order_token(query, headers) {
-            return Some(RouteClass::Tracking);
-        }
+        // Placing an order takes no order token: sending one anyway does
+        // not move a guest's orders to another budget.
         if method == Method::POST && path == "/api/orders" {
             return Some(RouteClass::GuestCheckout);
+        }
+        if presents_order_token(uri, headers) {
+            return Some(RouteClass::Tracking);
         }
     }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -196,11 +198,19 @@ pub fn classify(
     Some(RouteClass::Write)
 }
 
-fn presents_order_token(query: Option<&str>, headers: &HeaderMap) -> bool {
-    headers.contains_key(ORDER_TOKEN_HEADER)
-        || query.is_some_and(|q| {
-            q.split('&')
-                .any(|pair| pair.split('=').next() == Some(ORDER_TOKEN_QUERY))
+/// Whether the request presents an order access token the way
+/// [`crate::auth`] reads one: the header, or the query parameter as
+/// decoded (`?to%6Ben=` is `?token=`).
+fn presents_order_token(uri: &Uri, headers: &HeaderMap) -> bool {
+    let in_header = headers
+        .get(ORDER_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.trim().is_empty());
+    in_header
+        || Query::<Vec<(String, String)>>::try_from_uri(uri).is_ok_and(|Query(pairs)| {
+            pairs
+                .iter()
+                .any(|(name, value)| name == ORDER_TOKEN_QUERY && !value.trim().is_empty())
         })
 }
 
@@ -329,21 +339,25 @@ pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, hops: usize) ->
     if hops == 0 {
         return peer;
     }
-    let forwarded: Option<Vec<IpAddr>> = headers
+    // Only the entries the trusted proxies appended count; anything to
+    // their left is whatever the client wrote, and is never read.
+    let mut appended = headers
         .get_all("x-forwarded-for")
         .iter()
-        .map(|value| value.to_str().ok())
-        .collect::<Option<Vec<&str>>>()
-        .and_then(|values| {
-            values
-                .iter()
-                .flat_map(|v| v.split(','))
-                .map(|entry| entry.trim().parse().ok())
-                .collect()
-        });
-    forwarded
-        .and_then(|chain| chain.iter().rev().nth(hops - 1).copied())
+        .rev()
+        .flat_map(|value| value.to_str().unwrap_or_default().rsplit(','));
+    appended
+        .nth(hops - 1)
+        .and_then(|entry| parse_forwarded(entry.trim()))
         .or(peer)
+}
+
+/// An `X-Forwarded-For` entry: an address, with a port or without.
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// The middleware: names the request's [`Client`], counts the request
@@ -357,8 +371,7 @@ pub async fn enforce(
     let claims = limiter.verifier.claims_in(request.headers()).ok().flatten();
     let class = classify(
         request.method(),
-        request.uri().path(),
-        request.uri().query(),
+        request.uri(),
         request.headers(),
         claims.is_some(),
     );
@@ -392,6 +405,11 @@ pub async fn enforce(
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
         .into_response()
     };
+    // A refusal from below (too many streams) is not about this budget:
+    // telling its client budget is left would invite a retry.
+    if verdict.allowed() && response.status() == StatusCode::TOO_MANY_REQUESTS {
+        return response;
+    }
     response.headers_mut().extend(fields);
     response
 }
@@ -438,15 +456,12 @@ mod tests {
         token_header: bool,
         authenticated: bool,
     ) -> Option<RouteClass> {
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path_and_query, None),
-        };
+        let uri: Uri = path_and_query.parse().expect("a URI");
         let mut headers = HeaderMap::new();
         if token_header {
             headers.insert(ORDER_TOKEN_HEADER, HeaderValue::from_static("t"));
         }
-        classify(&method, path, query, &headers, authenticated)
+        classify(&method, &uri, &headers, authenticated)
     }
 
     #[test]
@@ -487,6 +502,36 @@ mod tests {
                 Some(Tracking),
             ),
             (Method::DELETE, "/api/orders/7", true, false, Some(Tracking)),
+            // A token sent with a new order changes nothing.
+            (
+                Method::POST,
+                "/api/orders",
+                true,
+                false,
+                Some(GuestCheckout),
+            ),
+            (
+                Method::POST,
+                "/api/orders?token=x",
+                false,
+                false,
+                Some(GuestCheckout),
+            ),
+            // The parameter counts as the routes read it, decoded.
+            (
+                Method::GET,
+                "/api/orders/7?to%6Ben=guess",
+                false,
+                false,
+                Some(Tracking),
+            ),
+            (
+                Method::GET,
+                "/api/orders/7?token=",
+                false,
+                false,
+                Some(Read),
+            ),
             (
                 Method::POST,
                 "/api/webhooks/payments",
@@ -556,5 +601,15 @@ mod tests {
         assert_eq!(client_address(Some(peer), &headers, 5), Some(peer));
         headers.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip"));
         assert_eq!(client_address(Some(peer), &headers, 1), Some(peer));
+        // What the client wrote to the left of the proxy's entry is never
+        // read, however malformed; a port on the entry is dropped.
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("junk, ::zz, 198.51.100.4:50123"),
+        );
+        assert_eq!(
+            client_address(Some(peer), &headers, 1),
+            Some("198.51.100.4".parse().expect("literal"))
+        );
     }
 }
