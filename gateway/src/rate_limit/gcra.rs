@@ -131,9 +131,22 @@ return {granted, 0, next - now}
 
 /// The TATs a process keeps by itself when Redis cannot be reached: the
 /// same algorithm over the same keys, counted per process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LocalTable {
     tats: HashMap<String, u64>,
+    /// The size at which the table is next pruned: twice what was left
+    /// after the last pruning, so pruning costs a constant share of the
+    /// inserts however many clients are active.
+    prune_at: usize,
+}
+
+impl Default for LocalTable {
+    fn default() -> Self {
+        Self {
+            tats: HashMap::new(),
+            prune_at: LOCAL_PRUNE_AT,
+        }
+    }
 }
 
 /// How many clients the local table holds before it forgets those whose
@@ -144,8 +157,9 @@ impl LocalTable {
     pub fn check(&mut self, key: &str, cell: Cell, now: u64) -> Verdict {
         let (verdict, next) = decide(cell, self.tats.get(key).copied(), now, 1);
         if let Some(next) = next {
-            if self.tats.len() >= LOCAL_PRUNE_AT && !self.tats.contains_key(key) {
+            if self.tats.len() >= self.prune_at && !self.tats.contains_key(key) {
                 self.tats.retain(|_, tat| *tat > now);
+                self.prune_at = LOCAL_PRUNE_AT.max(self.tats.len() * 2);
             }
             self.tats.insert(key.to_owned(), next);
         }

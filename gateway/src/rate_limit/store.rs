@@ -4,12 +4,14 @@
 //! rather than failing or letting everything through.
 //!
 //! A large quota is taken from Redis in batches ([`Cell::batch`], a 64th of
-//! it): the first request of a batch asks Redis for that many at once, and
-//! the rest are spent from a lease this process holds, so a busy client
-//! costs a round trip per batch rather than per request. A lease lasts as
-//! long as its requests would take at the quota's pace, and at least a
-//! second; what is left of it then lapses, already counted. Across replicas a client may so be held
-//! to up to a batch less than its quota per replica, never more.
+//! it): when a client has nothing left in hand, one request asks Redis for
+//! a batch (those arriving meanwhile ask for one each), and the rest of it
+//! is spent from a lease this process holds, so a busy client costs a
+//! round trip per batch rather than per request. A lease lasts as long as
+//! its requests would take at the quota's pace, so nothing is spent after
+//! Redis would have given it back; what is left then lapses, already
+//! counted. Across replicas a client may so be held to up to a batch less
+//! than its quota per replica, never more.
 //!
 //! A check that Redis does not answer within [`REDIS_TIMEOUT`] is decided
 //! locally, the gateway says so once (a warning and
@@ -18,8 +20,8 @@
 //! answering again.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
@@ -33,17 +35,37 @@ pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// How often an unreachable Redis is tried again.
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 
+/// How many clients' leases are kept before the lapsed ones are dropped.
+const LEASES_PRUNE_AT: usize = 16_384;
+
 pub struct Store {
     shared: Option<Shared>,
     /// Checks that went to Redis.
-    round_trips: std::sync::atomic::AtomicU64,
-    leases: Mutex<HashMap<String, Lease>>,
+    round_trips: AtomicU64,
+    leases: Mutex<Leases>,
     local: Mutex<LocalTable>,
     /// The local table's clock: microseconds since this instant.
     started: Instant,
 }
 
-/// Requests granted by Redis and not spent yet.
+/// Requests granted by Redis and not spent yet, per client.
+struct Leases {
+    by_key: HashMap<String, Lease>,
+    /// The size at which lapsed leases are next dropped: twice what was
+    /// left after the last pruning, so pruning costs a constant share of
+    /// the inserts however many clients are active.
+    prune_at: usize,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Self {
+            by_key: HashMap::new(),
+            prune_at: LEASES_PRUNE_AT,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Lease {
     left: u64,
@@ -52,20 +74,30 @@ struct Lease {
     /// What Redis said when it granted them, for the headers.
     verdict: Verdict,
     granted_at: Instant,
+    /// When a request went to Redis for the next batch, while it is out:
+    /// others then ask for one each rather than a batch of their own.
+    fetching_since: Option<Instant>,
 }
 
-/// The shortest a lease lasts: under a huge quota its batch would
-/// otherwise lapse within milliseconds, and the store would go back to a
-/// round trip every few requests.
-const LEASE_AT_LEAST: Duration = Duration::from_secs(1);
+/// What the lease says a check should do.
+enum InHand {
+    /// Spent from the lease.
+    Spent(Verdict),
+    /// Ask Redis for this many.
+    Ask(u64),
+}
 
-/// How many clients' leases are kept before the lapsed ones are dropped.
-const LEASES_PRUNE_AT: usize = 16_384;
+/// The connection to Redis, with a number that changes with every new
+/// one, so a failure seen on an old connection cannot drop a new one.
+#[derive(Default)]
+struct Link {
+    connection: Option<MultiplexedConnection>,
+    generation: u64,
+}
 
 struct Shared {
     client: redis::Client,
-    connection: Mutex<Option<MultiplexedConnection>>,
-    reachable: AtomicBool,
+    link: Mutex<Link>,
     /// Wakes [`keep_connected`] when a check finds Redis gone.
     lost: tokio::sync::Notify,
     script: redis::Script,
@@ -80,12 +112,20 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Locks a mutex that holds plain values, usable whatever panicked while
+/// it was held.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Store {
     /// Limits kept by this process alone.
     pub fn local() -> Self {
         Self {
             shared: None,
-            round_trips: Default::default(),
+            round_trips: AtomicU64::new(0),
             leases: Mutex::default(),
             local: Mutex::new(LocalTable::default()),
             started: Instant::now(),
@@ -98,30 +138,29 @@ impl Store {
     /// # Errors
     /// `url` is not a Redis URL.
     pub async fn redis(url: &str) -> redis::RedisResult<Self> {
-        let client = redis::Client::open(url)?;
-        let store = Self {
-            shared: Some(Shared {
-                client,
-                connection: Mutex::new(None),
-                reachable: AtomicBool::new(true),
-                lost: tokio::sync::Notify::new(),
-                script: redis::Script::new(SCRIPT),
-            }),
-            round_trips: Default::default(),
+        let shared = Shared {
+            client: redis::Client::open(url)?,
+            link: Mutex::default(),
+            lost: tokio::sync::Notify::new(),
+            script: redis::Script::new(SCRIPT),
+        };
+        match shared.connect().await {
+            Ok(connection) => shared.connected(connection),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "Redis does not answer: rate limits are kept per gateway process until it does"
+                );
+                metrics::gauge!("gateway_rate_limit_local_only").set(1.0);
+            }
+        }
+        Ok(Self {
+            shared: Some(shared),
+            round_trips: AtomicU64::new(0),
             leases: Mutex::default(),
             local: Mutex::new(LocalTable::default()),
             started: Instant::now(),
-        };
-        if let Some(shared) = &store.shared {
-            match shared.connect().await {
-                Ok(connection) => {
-                    shared.set_connection(Some(connection));
-                    metrics::gauge!("gateway_rate_limit_local_only").set(0.0);
-                }
-                Err(e) => shared.lose(&e),
-            }
-        }
-        Ok(store)
+        })
     }
 
     /// How many checks have gone to Redis.
@@ -133,87 +172,106 @@ impl Store {
     pub fn is_local_only(&self) -> bool {
         self.shared
             .as_ref()
-            .is_none_or(|s| !s.reachable.load(Ordering::Relaxed))
+            .is_none_or(|s| lock(&s.link).connection.is_none())
     }
 
     /// Spends one request of `cell` for `key`.
     pub async fn check(&self, key: &str, cell: Cell) -> Verdict {
         if let Some(shared) = &self.shared
-            && let Some(connection) = shared.usable_connection()
+            && let Some((connection, generation)) = shared.usable_connection()
         {
-            let batch = cell.batch();
-            if batch > 1
-                && let Some(verdict) = self.spend_lease(key)
-            {
-                return verdict;
-            }
+            let wanted = match self.in_hand(key, cell) {
+                InHand::Spent(verdict) => return verdict,
+                InHand::Ask(wanted) => wanted,
+            };
             self.round_trips.fetch_add(1, Ordering::Relaxed);
-            match shared.check(connection, key, cell, batch).await {
-                Ok(verdict) => {
-                    if verdict.granted > 1 {
-                        self.lease(key, cell, verdict);
-                    }
-                    return verdict;
-                }
-                Err(e) => shared.lose(&e),
+            let answer = shared.check(connection, key, cell, wanted).await;
+            if wanted > 1 {
+                self.fetched(key, cell, answer.as_ref().ok());
+            }
+            match answer {
+                Ok(verdict) => return verdict,
+                Err(e) => shared.lose(generation, &e),
             }
         }
         self.check_locally(key, cell)
     }
 
-    fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lease>> {
-        // Plain counts: usable whatever panicked while the lock was held.
-        self.leases.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// One request from this process's lease for `key`, if it holds one.
-    fn spend_lease(&self, key: &str) -> Option<Verdict> {
-        let now = Instant::now();
-        let mut leases = self.leases();
-        let lease = leases
-            .get_mut(key)
-            .filter(|l| l.left > 0 && l.until > now)?;
-        lease.left -= 1;
-        let elapsed = u64::try_from((now - lease.granted_at).as_micros()).unwrap_or(u64::MAX);
-        Some(Verdict {
-            granted: 1,
-            wait_us: 0,
-            used_us: lease.verdict.used_us.saturating_sub(elapsed),
-            held: lease.left,
-        })
-    }
-
-    /// Keeps what `verdict` granted beyond this request, on top of what is
-    /// still held: requests that found the lease empty at the same moment
-    /// each bring a batch, and none of it is thrown away.
-    fn lease(&self, key: &str, cell: Cell, verdict: Verdict) {
-        let now = Instant::now();
-        let lasts = Duration::from_micros(verdict.granted * cell.interval_us).max(LEASE_AT_LEAST);
-        let mut leases = self.leases();
-        if leases.len() >= LEASES_PRUNE_AT && !leases.contains_key(key) {
-            leases.retain(|_, lease| lease.until > now);
+    /// Spends a request from `key`'s lease, or says how many to ask Redis
+    /// for: a batch, unless another request is already fetching one.
+    fn in_hand(&self, key: &str, cell: Cell) -> InHand {
+        let batch = cell.batch();
+        if batch == 1 {
+            return InHand::Ask(1);
         }
-        let held = leases
-            .get(key)
-            .filter(|lease| lease.until > now)
-            .map_or(0, |lease| lease.left);
-        leases.insert(
+        let now = Instant::now();
+        let mut leases = lock(&self.leases);
+        if let Some(lease) = leases.by_key.get_mut(key) {
+            if lease.left > 0 && lease.until > now {
+                lease.left -= 1;
+                let elapsed =
+                    u64::try_from((now - lease.granted_at).as_micros()).unwrap_or(u64::MAX);
+                return InHand::Spent(Verdict {
+                    granted: 1,
+                    wait_us: 0,
+                    used_us: lease.verdict.used_us.saturating_sub(elapsed),
+                    held: lease.left,
+                });
+            }
+            // A fetch whose request went away mid-call never reports back;
+            // after a while another may fetch.
+            let out = lease
+                .fetching_since
+                .is_some_and(|since| now - since < REDIS_TIMEOUT * 2);
+            if out {
+                return InHand::Ask(1);
+            }
+            lease.left = 0;
+            lease.fetching_since = Some(now);
+            return InHand::Ask(batch);
+        }
+        if leases.by_key.len() >= leases.prune_at {
+            leases.by_key.retain(|_, lease| lease.until > now);
+            leases.prune_at = LEASES_PRUNE_AT.max(leases.by_key.len() * 2);
+        }
+        leases.by_key.insert(
             key.to_owned(),
             Lease {
-                left: held + verdict.granted - 1,
-                until: now + lasts,
-                verdict,
+                left: 0,
+                until: now,
+                verdict: Verdict {
+                    granted: 0,
+                    wait_us: 0,
+                    used_us: 0,
+                    held: 0,
+                },
                 granted_at: now,
+                fetching_since: Some(now),
             },
         );
+        InHand::Ask(batch)
+    }
+
+    /// Keeps what a batch fetch brought beyond its own request, and lets
+    /// the next fetch go.
+    fn fetched(&self, key: &str, cell: Cell, verdict: Option<&Verdict>) {
+        let now = Instant::now();
+        let mut leases = lock(&self.leases);
+        let Some(lease) = leases.by_key.get_mut(key) else {
+            return;
+        };
+        lease.fetching_since = None;
+        if let Some(verdict) = verdict.filter(|v| v.granted > 1) {
+            lease.left = verdict.granted - 1;
+            lease.until = now + Duration::from_micros(verdict.granted * cell.interval_us);
+            lease.verdict = *verdict;
+            lease.granted_at = now;
+        }
     }
 
     fn check_locally(&self, key: &str, cell: Cell) -> Verdict {
         let now = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        // A poisoned lock only means another check panicked mid-insert;
-        // the table is still a valid map.
-        let mut table = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        table.check(key, cell, now)
+        lock(&self.local).check(key, cell, now)
     }
 }
 
@@ -233,18 +291,16 @@ impl Shared {
         }
     }
 
-    fn usable_connection(&self) -> Option<MultiplexedConnection> {
-        if !self.reachable.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.connection
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    fn connected(&self, connection: MultiplexedConnection) {
+        let mut link = lock(&self.link);
+        link.connection = Some(connection);
+        link.generation += 1;
+        metrics::gauge!("gateway_rate_limit_local_only").set(0.0);
     }
 
-    fn set_connection(&self, connection: Option<MultiplexedConnection>) {
-        *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = connection;
+    fn usable_connection(&self) -> Option<(MultiplexedConnection, u64)> {
+        let link = lock(&self.link);
+        link.connection.clone().map(|c| (c, link.generation))
     }
 
     async fn check(
@@ -276,17 +332,22 @@ impl Shared {
         }
     }
 
-    /// Goes local: said once, however many checks fail at the same time.
-    fn lose(&self, error: &StoreError) {
+    /// Goes local, when `generation` is still the connection in use: said
+    /// once, however many checks fail at the same time, and a failure seen
+    /// on a connection already replaced changes nothing.
+    fn lose(&self, generation: u64, error: &StoreError) {
         metrics::counter!("gateway_rate_limit_store_errors_total").increment(1);
-        self.set_connection(None);
-        if self.reachable.swap(false, Ordering::Relaxed) {
-            tracing::warn!(
-                error = %error,
-                "Redis does not answer: rate limits are kept per gateway process until it does"
-            );
-            metrics::gauge!("gateway_rate_limit_local_only").set(1.0);
+        let mut link = lock(&self.link);
+        if link.generation != generation || link.connection.is_none() {
+            return;
         }
+        link.connection = None;
+        drop(link);
+        tracing::warn!(
+            error = %error,
+            "Redis does not answer: rate limits are kept per gateway process until it does"
+        );
+        metrics::gauge!("gateway_rate_limit_local_only").set(1.0);
         self.lost.notify_one();
     }
 }
@@ -307,15 +368,13 @@ pub async fn keep_connected(store: Arc<Store>) {
         return;
     };
     loop {
-        if shared.reachable.load(Ordering::Relaxed) {
+        if lock(&shared.link).connection.is_some() {
             shared.lost.notified().await;
             continue;
         }
         match shared.connect().await {
             Ok(connection) => {
-                shared.set_connection(Some(connection));
-                shared.reachable.store(true, Ordering::Relaxed);
-                metrics::gauge!("gateway_rate_limit_local_only").set(0.0);
+                shared.connected(connection);
                 tracing::info!("Redis answers again: rate limits are shared across gateways");
             }
             Err(e) => {
@@ -369,19 +428,20 @@ mod tests {
         let streams = TestStreams::new();
         let store = Store::redis(&redis_url()).await.expect("a Redis URL");
         let key = format!("{}:ratelimit:write:sub:admin:a", streams.prefix());
-        let cell = cell(2, Duration::from_millis(200));
-        assert!(store.check(&key, cell).await.allowed());
         let mut connection = redis::Client::open(redis_url())
             .expect("URL")
             .get_multiplexed_async_connection()
             .await
             .expect("Redis answers");
+        // Two per 20 s: one spent is whole again in 10 s.
+        let cell = cell(2, Duration::from_secs(20));
+        assert!(store.check(&key, cell).await.allowed());
         let ttl: i64 = redis::cmd("PTTL")
             .arg(&key)
             .query_async(&mut connection)
             .await
             .expect("PTTL");
-        assert!((1..=100).contains(&ttl), "{ttl}");
+        assert!((1..=10_000).contains(&ttl), "{ttl}");
     }
 
     #[tokio::test]
@@ -409,21 +469,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn batches_fetched_at_the_same_moment_are_all_kept() {
+    async fn requests_that_find_nothing_in_hand_together_fetch_one_batch() {
         let streams = TestStreams::new();
         let key = format!("{}:ratelimit:read:ip:127.0.0.2", streams.prefix());
         let cell = cell(640, Duration::from_secs(3600));
         let store = Store::redis(&redis_url()).await.expect("a Redis URL");
         let (first, second) = tokio::join!(store.check(&key, cell), store.check(&key, cell));
         assert!(first.allowed() && second.allowed());
-        assert_eq!(store.round_trips(), 2, "both found no lease");
-        // Twenty granted, two spent: eighteen more without asking Redis.
-        for _ in 0..18 {
+        assert_eq!(store.round_trips(), 2, "both found nothing in hand");
+        assert_eq!(
+            first.granted + second.granted,
+            11,
+            "one batch of ten, and one for the request that came meanwhile"
+        );
+        // Nine left in hand: spent without asking Redis.
+        for _ in 0..9 {
             assert!(store.check(&key, cell).await.allowed());
         }
         assert_eq!(store.round_trips(), 2);
         assert!(store.check(&key, cell).await.allowed());
         assert_eq!(store.round_trips(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_lease_lapses_when_redis_would_have_given_its_requests_back() {
+        let streams = TestStreams::new();
+        let key = format!("{}:ratelimit:read:ip:127.0.0.3", streams.prefix());
+        // 128 a second: batches of two, each worth 15.6 ms.
+        let cell = cell(128, Duration::from_secs(1));
+        assert_eq!(cell.batch(), 2);
+        let store = Store::redis(&redis_url()).await.expect("a Redis URL");
+        assert!(store.check(&key, cell).await.allowed());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(store.check(&key, cell).await.allowed());
+        assert_eq!(store.round_trips(), 2, "the one in hand had lapsed");
     }
 
     #[tokio::test]
