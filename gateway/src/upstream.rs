@@ -166,12 +166,18 @@ impl Failure {
 }
 
 /// Whether a failed call says the service is not there to answer, which is
-/// what a breaker counts.
+/// what a breaker counts: no answer in time, or UNAVAILABLE from the
+/// transport. An UNAVAILABLE the service wrote itself, with its reason
+/// (order-svc's `UPSTREAM_UNAVAILABLE` when restaurant-svc is down), is an
+/// answer: the service is there, and its own breaker is not to open for
+/// what another lacks.
 fn is_absence(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-    )
+    use tonic_types::StatusExt;
+    match status.code() {
+        tonic::Code::DeadlineExceeded => true,
+        tonic::Code::Unavailable => status.get_details_error_info().is_none(),
+        _ => false,
+    }
 }
 
 impl<C: Clone> UpstreamClient<C> {
@@ -909,6 +915,49 @@ mod tests {
         assert_eq!(
             attempts(&client, Idempotency::Read, tonic::Code::Unavailable).await,
             2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_service_saying_another_is_down_does_not_open_its_own_breaker() {
+        use tonic_types::{ErrorDetails, StatusExt};
+        let client = client(2);
+        let sent = AtomicUsize::new(0);
+        for _ in 0..5 {
+            let result = client
+                .unary(
+                    "Method",
+                    Idempotency::Write,
+                    (),
+                    |(), _request: tonic::Request<()>| {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        async {
+                            Err::<tonic::Response<()>, _>(tonic::Status::with_error_details(
+                                tonic::Code::Unavailable,
+                                "restaurant-svc is unavailable",
+                                ErrorDetails::with_error_info(
+                                    "UPSTREAM_UNAVAILABLE",
+                                    "foodmesh.order",
+                                    std::collections::HashMap::new(),
+                                ),
+                            ))
+                        }
+                    },
+                )
+                .await;
+            assert!(result.is_err());
+        }
+        assert_eq!(
+            sent.load(Ordering::Relaxed),
+            5,
+            "every call reached the service"
+        );
+        // Whereas two calls the transport lost open it.
+        attempts(&client, Idempotency::Write, tonic::Code::Unavailable).await;
+        attempts(&client, Idempotency::Write, tonic::Code::Unavailable).await;
+        assert_eq!(
+            attempts(&client, Idempotency::Write, tonic::Code::NotFound).await,
+            0
         );
     }
 
