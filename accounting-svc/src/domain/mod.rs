@@ -22,6 +22,9 @@ pub enum DomainError {
         from: PaymentStatus,
         change: &'static str,
     },
+    /// No payment has this id.
+    #[error("payment {0} not found")]
+    PaymentNotFound(i64),
     /// A refund past what is left to refund.
     #[error(
         "{asked_minor} is more than the {refundable_minor} {currency} (minor units) left to refund"

@@ -185,7 +185,7 @@ impl Payment {
     /// | decline | created | declined |
     /// | capture | authorized | captured (the whole amount) |
     /// | void | created, authorized | voided |
-    /// | refund | captured, partially refunded | partially refunded, or refunded once nothing is left |
+    /// | refund | captured, partially refunded | partially refunded, or refunded once nothing is left (from refunded: nothing left to refund) |
     ///
     /// # Errors
     /// [`DomainError::InvalidTransition`] for a change the table does not
@@ -232,6 +232,15 @@ impl Payment {
                     S::PartiallyRefunded
                 };
                 Ok(applied(status, -amount_minor, "payment.refunded"))
+            }
+            // Refunded in full: nothing is left, which is what the client
+            // needs to hear, rather than that the status forbids it.
+            (Change::Refund { amount_minor }, S::Refunded) if *amount_minor > 0 => {
+                Err(DomainError::RefundTooLarge {
+                    asked_minor: *amount_minor,
+                    refundable_minor: 0,
+                    currency: self.currency.clone(),
+                })
             }
             _ => Err(refused()),
         }

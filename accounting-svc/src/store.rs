@@ -1,0 +1,193 @@
+//! Every SQL statement of accounting-svc. Each function takes a connection,
+//! so the caller decides what shares a transaction (a [`Work`] of
+//! [`foodmesh_shared::work`]).
+//!
+//! [`Work`]: foodmesh_shared::work::Work
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+
+use crate::domain::DomainError;
+use crate::domain::ledger::Transaction;
+use crate::domain::payment::{Applied, Method, Payment, PaymentStatus};
+
+foodmesh_shared::database_failures!(DomainError);
+
+/// A payment to record, as a provider left it.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub order_id: i64,
+    pub restaurant_id: i64,
+    pub method: Method,
+    pub status: PaymentStatus,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub captured_minor: i64,
+    pub provider: String,
+    pub provider_reference: Option<String>,
+    pub decline_reason: Option<String>,
+}
+
+fn payment_of(row: &sqlx::postgres::PgRow) -> sqlx::Result<Payment> {
+    let method: String = row.try_get("method")?;
+    let status: String = row.try_get("status")?;
+    // The table's checks admit only the names the domain knows.
+    let unknown =
+        |what: &str, raw: &str| sqlx::Error::Decode(format!("unknown {what} `{raw}`").into());
+    Ok(Payment {
+        id: row.try_get("id")?,
+        order_id: row.try_get("order_id")?,
+        restaurant_id: row.try_get("restaurant_id")?,
+        method: Method::parse(&method).ok_or_else(|| unknown("method", &method))?,
+        status: PaymentStatus::from_stored(&status).ok_or_else(|| unknown("status", &status))?,
+        currency: row.try_get("currency")?,
+        amount_minor: row.try_get("amount_minor")?,
+        captured_minor: row.try_get("captured_minor")?,
+        refunded_minor: row.try_get("refunded_minor")?,
+    })
+}
+
+/// Records `payment` at `at`.
+///
+/// # Errors
+/// The database refused it (an order's second live payment, a bad value).
+pub async fn insert_payment(
+    conn: &mut PgConnection,
+    payment: &NewPayment,
+    at: DateTime<Utc>,
+) -> sqlx::Result<Payment> {
+    let row = sqlx::query(
+        "INSERT INTO payments (order_id, restaurant_id, method, status, currency, amount_minor,
+                               captured_minor, provider, provider_reference, decline_reason,
+                               created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         RETURNING id, order_id, restaurant_id, method, status, currency,
+                   amount_minor, captured_minor, refunded_minor",
+    )
+    .bind(payment.order_id)
+    .bind(payment.restaurant_id)
+    .bind(payment.method.as_str())
+    .bind(payment.status.as_str())
+    .bind(&payment.currency)
+    .bind(payment.amount_minor)
+    .bind(payment.captured_minor)
+    .bind(&payment.provider)
+    .bind(&payment.provider_reference)
+    .bind(&payment.decline_reason)
+    .bind(at)
+    .fetch_one(conn)
+    .await?;
+    payment_of(&row)
+}
+
+/// Payment `id`, locked until the transaction ends, so changes to one
+/// payment happen one after another.
+///
+/// # Errors
+/// The database failed.
+pub async fn lock_payment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Payment>> {
+    let row = sqlx::query(
+        "SELECT id, order_id, restaurant_id, method, status, currency,
+                amount_minor, captured_minor, refunded_minor
+         FROM payments WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(payment_of).transpose()
+}
+
+/// Writes what `applied` made of payment `id`.
+///
+/// # Errors
+/// The database failed or refused the figures.
+pub async fn save_payment(
+    conn: &mut PgConnection,
+    id: i64,
+    applied: &Applied,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE payments SET status = $2, captured_minor = $3, refunded_minor = $4, updated_at = $5
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(applied.status.as_str())
+    .bind(applied.captured_minor)
+    .bind(applied.refunded_minor)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Appends `transaction` to the ledger (the database checks it balances
+/// when the caller commits); its id.
+///
+/// # Errors
+/// The database failed.
+pub async fn record(
+    conn: &mut PgConnection,
+    transaction: &Transaction,
+    restaurant_id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO ledger_transactions (kind, payment_id, order_id, restaurant_id, currency, at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(transaction.kind.as_str())
+    .bind(transaction.payment_id)
+    .bind(transaction.order_id)
+    .bind(restaurant_id)
+    .bind(&transaction.currency)
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?;
+    let accounts: Vec<String> = transaction
+        .postings
+        .iter()
+        .map(|p| p.account.to_string())
+        .collect();
+    let amounts: Vec<i64> = transaction
+        .postings
+        .iter()
+        .map(|p| p.amount_minor)
+        .collect();
+    sqlx::query(
+        "INSERT INTO ledger_postings (transaction_id, account, amount_minor)
+         SELECT $1, account, amount FROM UNNEST($2::TEXT[], $3::BIGINT[]) AS p (account, amount)",
+    )
+    .bind(id)
+    .bind(&accounts)
+    .bind(&amounts)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Records a refund of `amount_minor` of payment `payment_id`, written to
+/// the ledger as `ledger_transaction_id`; its id.
+///
+/// # Errors
+/// The database failed.
+pub async fn insert_refund(
+    conn: &mut PgConnection,
+    payment_id: i64,
+    amount_minor: i64,
+    reason: &str,
+    ledger_transaction_id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO refunds (payment_id, amount_minor, reason, ledger_transaction_id, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(payment_id)
+    .bind(amount_minor)
+    .bind(reason)
+    .bind(ledger_transaction_id)
+    .bind(at)
+    .fetch_one(conn)
+    .await
+}
