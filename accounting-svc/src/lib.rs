@@ -6,11 +6,13 @@
 //! - [`domain`] — payments' lifecycle and the ledger's postings.
 //! - [`providers`] — who decides whether money can be taken: the sandbox
 //!   card provider, and the signatures on providers' webhooks.
+//! - [`convert`] — payments as the contract's messages.
 //! - [`store`] — every SQL statement.
 //! - [`service`] — each use, in one unit of work: refunds so far.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
 
+pub mod convert;
 pub mod domain;
 pub mod providers;
 pub mod service;

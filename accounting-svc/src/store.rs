@@ -44,6 +44,8 @@ fn payment_of(row: &sqlx::postgres::PgRow) -> sqlx::Result<Payment> {
         amount_minor: row.try_get("amount_minor")?,
         captured_minor: row.try_get("captured_minor")?,
         refunded_minor: row.try_get("refunded_minor")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
     })
 }
 
@@ -62,7 +64,7 @@ pub async fn insert_payment(
                                created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
          RETURNING id, order_id, restaurant_id, method, status, currency,
-                   amount_minor, captured_minor, refunded_minor",
+                   amount_minor, captured_minor, refunded_minor, created_at, updated_at",
     )
     .bind(payment.order_id)
     .bind(payment.restaurant_id)
@@ -88,7 +90,7 @@ pub async fn insert_payment(
 pub async fn lock_payment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Payment>> {
     let row = sqlx::query(
         "SELECT id, order_id, restaurant_id, method, status, currency,
-                amount_minor, captured_minor, refunded_minor
+                amount_minor, captured_minor, refunded_minor, created_at, updated_at
          FROM payments WHERE id = $1 FOR UPDATE",
     )
     .bind(id)

@@ -5,7 +5,7 @@
 use accounting_svc::domain::DomainError;
 use accounting_svc::domain::ledger::Transaction;
 use accounting_svc::domain::payment::{Applied, Method, PaymentStatus};
-use accounting_svc::service::refund::refund;
+use accounting_svc::service::Accounting;
 use accounting_svc::store::{self, NewPayment};
 use chrono::Utc;
 use foodmesh_shared::db;
@@ -51,11 +51,14 @@ async fn fifty_refunds_at_once_never_give_back_more_than_was_captured() {
     drop(conn);
 
     // Fifty refunds of 1.00 each, all at once: 25 fit.
+    let accounting = Accounting::new(pool.clone(), "test:accounting".to_owned());
     let tasks: Vec<_> = (0..50)
         .map(|n| {
-            let pool = pool.clone();
+            let accounting = accounting.clone();
             tokio::spawn(async move {
-                refund(&pool, payment.id, 100, &format!("refund {n}"), Utc::now()).await
+                accounting
+                    .refund(payment.id, 100, &format!("refund {n}"), Utc::now())
+                    .await
             })
         })
         .collect();

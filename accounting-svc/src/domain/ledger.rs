@@ -120,6 +120,8 @@ mod tests {
             amount_minor: 120_000,
             captured_minor: 120_000,
             refunded_minor: 0,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

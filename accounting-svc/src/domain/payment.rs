@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use super::DomainError;
 
 /// How the customer pays.
@@ -126,6 +128,8 @@ pub struct Payment {
     pub amount_minor: i64,
     pub captured_minor: i64,
     pub refunded_minor: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Something that happens to a payment.
@@ -262,6 +266,8 @@ mod tests {
             amount_minor: 2_500,
             captured_minor: 0,
             refunded_minor: 0,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
         }
     }
 

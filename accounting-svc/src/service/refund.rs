@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use foodmesh_shared::work::Work;
-use sqlx::PgPool;
 
+use super::Accounting;
 use crate::domain::DomainError;
 use crate::domain::ledger::Transaction;
 use crate::domain::payment::{Change, Payment};
@@ -18,40 +18,46 @@ pub struct Refunded {
     pub payment: Payment,
 }
 
-/// Refunds `amount_minor` of payment `payment_id`, for `reason`, at `at`.
-///
-/// # Errors
-/// [`DomainError::PaymentNotFound`]; the payment's refusal
-/// ([`DomainError::RefundTooLarge`] with what is left, an invalid
-/// transition); or the database failed.
-pub async fn refund(
-    pool: &PgPool,
-    payment_id: i64,
-    amount_minor: i64,
-    reason: &str,
-    at: DateTime<Utc>,
-) -> Result<Refunded, DomainError> {
-    let mut conn = pool.acquire().await?;
-    let mut work = Work::begin(&mut conn).await?;
-    let payment = store::lock_payment(work.conn(), payment_id)
-        .await?
-        .ok_or(DomainError::PaymentNotFound(payment_id))?;
-    let applied = payment.apply(&Change::Refund { amount_minor })?;
-    let transaction = Transaction::of(&payment, &applied).ok_or_else(|| {
-        DomainError::Unexpected(anyhow::anyhow!(
-            "a refund of payment {payment_id} moved no money"
-        ))
-    })?;
-    store::save_payment(work.conn(), payment_id, &applied, at).await?;
-    let ledger_id = store::record(work.conn(), &transaction, payment.restaurant_id, at).await?;
-    let refund_id =
-        store::insert_refund(work.conn(), payment_id, amount_minor, reason, ledger_id, at).await?;
-    work.commit().await?.announce(&mut conn).await;
-    let payment = Payment {
-        status: applied.status,
-        captured_minor: applied.captured_minor,
-        refunded_minor: applied.refunded_minor,
-        ..payment
-    };
-    Ok(Refunded { refund_id, payment })
+impl Accounting {
+    /// Refunds `amount_minor` of payment `payment_id`, for `reason`, at
+    /// `at`, and publishes `payment.refunded`.
+    ///
+    /// # Errors
+    /// [`DomainError::PaymentNotFound`]; the payment's refusal
+    /// ([`DomainError::RefundTooLarge`] with what is left, an invalid
+    /// transition); or the database failed.
+    pub async fn refund(
+        &self,
+        payment_id: i64,
+        amount_minor: i64,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Refunded, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::begin(&mut conn).await?;
+        let payment = store::lock_payment(work.conn(), payment_id)
+            .await?
+            .ok_or(DomainError::PaymentNotFound(payment_id))?;
+        let applied = payment.apply(&Change::Refund { amount_minor })?;
+        let transaction = Transaction::of(&payment, &applied).ok_or_else(|| {
+            DomainError::Unexpected(anyhow::anyhow!(
+                "a refund of payment {payment_id} moved no money"
+            ))
+        })?;
+        store::save_payment(work.conn(), payment_id, &applied, at).await?;
+        let ledger_id = store::record(work.conn(), &transaction, payment.restaurant_id, at).await?;
+        let refund_id =
+            store::insert_refund(work.conn(), payment_id, amount_minor, reason, ledger_id, at)
+                .await?;
+        let payment = Payment {
+            status: applied.status,
+            captured_minor: applied.captured_minor,
+            refunded_minor: applied.refunded_minor,
+            updated_at: at,
+            ..payment
+        };
+        self.announce(&mut work, &payment, &applied).await?;
+        work.commit().await?.announce(&mut conn).await;
+        Ok(Refunded { refund_id, payment })
+    }
 }
