@@ -123,6 +123,23 @@ pub async fn save_payment(
     Ok(())
 }
 
+/// Keeps why the provider declined payment `id`.
+///
+/// # Errors
+/// The database failed.
+pub async fn save_decline_reason(
+    conn: &mut PgConnection,
+    id: i64,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE payments SET decline_reason = $2 WHERE id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Appends `transaction` to the ledger (the database checks it balances
 /// when the caller commits); its id.
 ///

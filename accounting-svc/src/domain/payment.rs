@@ -2,9 +2,8 @@
 //! created for an order's total with a method; the provider authorizes
 //! (holds) or declines it — at once, or later, when the customer confirms
 //! on the phone or through their bank; an authorized payment is captured
-//! when the order completes (cash) or at once (card, mobile money), or
-//! voided when the order is cancelled first; a captured one is refunded,
-//! in parts, never past what was captured.
+//! when its order completes, or voided when the order is cancelled first;
+//! a captured one is refunded, in parts, never past what was captured.
 //!
 //! [`Payment::apply`] is the one table of what may happen to a payment in
 //! which status, and what each change moves in money.

@@ -2,6 +2,7 @@
 //! it changes, lets [`crate::domain`] decide, and writes the outcome with
 //! its event in one unit of work.
 
+pub mod change;
 pub mod refund;
 
 use foodmesh_shared::events::outbox;
