@@ -210,3 +210,21 @@ pub async fn insert_refund(
     .fetch_one(conn)
     .await
 }
+
+/// The next invoice number of `restaurant_id`: 1, 2, 3, … with no gap and
+/// no repeat. The counter's row stays locked until the caller's
+/// transaction ends, so invoices of one restaurant are numbered one after
+/// another, and a rolled-back invoice gives its number back.
+///
+/// # Errors
+/// The database failed.
+pub async fn next_invoice_number(conn: &mut PgConnection, restaurant_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO invoice_numbers (restaurant_id, last_number) VALUES ($1, 1)
+         ON CONFLICT (restaurant_id) DO UPDATE SET last_number = invoice_numbers.last_number + 1
+         RETURNING last_number",
+    )
+    .bind(restaurant_id)
+    .fetch_one(conn)
+    .await
+}
