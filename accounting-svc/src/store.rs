@@ -228,3 +228,26 @@ pub async fn next_invoice_number(conn: &mut PgConnection, restaurant_id: i64) ->
     .fetch_one(conn)
     .await
 }
+
+/// Records that `provider`'s event `event_id` is being handled, in the
+/// caller's transaction; false when it already was (a replay).
+///
+/// # Errors
+/// The database failed.
+pub async fn first_delivery(
+    conn: &mut PgConnection,
+    provider: &str,
+    event_id: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let inserted: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO webhook_events (provider, event_id, received_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING true",
+    )
+    .bind(provider)
+    .bind(event_id)
+    .bind(at)
+    .fetch_optional(conn)
+    .await?;
+    Ok(inserted.is_some())
+}
