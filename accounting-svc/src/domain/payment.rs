@@ -174,6 +174,18 @@ pub struct Applied {
 }
 
 impl Payment {
+    /// The payment as `applied` leaves it, changed at `at`.
+    #[must_use]
+    pub fn after(self, applied: &Applied, at: DateTime<Utc>) -> Self {
+        Self {
+            status: applied.status,
+            captured_minor: applied.captured_minor,
+            refunded_minor: applied.refunded_minor,
+            updated_at: at,
+            ..self
+        }
+    }
+
     /// What may still be refunded.
     pub fn refundable_minor(&self) -> i64 {
         self.captured_minor - self.refunded_minor
@@ -270,12 +282,9 @@ mod tests {
         }
     }
 
-    fn after(mut payment: Payment, change: &Change) -> Payment {
+    fn after(payment: Payment, change: &Change) -> Payment {
         let applied = payment.apply(change).expect("allowed");
-        payment.status = applied.status;
-        payment.captured_minor = applied.captured_minor;
-        payment.refunded_minor = applied.refunded_minor;
-        payment
+        payment.after(&applied, DateTime::UNIX_EPOCH)
     }
 
     #[test]

@@ -28,9 +28,7 @@ impl Accounting {
     ) -> Result<Payment, DomainError> {
         let mut conn = self.pool.acquire().await?;
         let mut work = Work::begin(&mut conn).await?;
-        let payment = store::lock_payment(work.conn(), payment_id)
-            .await?
-            .ok_or(DomainError::PaymentNotFound(payment_id))?;
+        let payment = Self::locked(&mut work, payment_id).await?;
         let applied = payment.apply(change)?;
         store::save_payment(work.conn(), payment_id, &applied, at).await?;
         if let Change::Decline { reason } = change {
@@ -39,13 +37,7 @@ impl Accounting {
         if let Some(transaction) = Transaction::of(&payment, &applied) {
             store::record(work.conn(), &transaction, payment.restaurant_id, at).await?;
         }
-        let payment = Payment {
-            status: applied.status,
-            captured_minor: applied.captured_minor,
-            refunded_minor: applied.refunded_minor,
-            updated_at: at,
-            ..payment
-        };
+        let payment = payment.after(&applied, at);
         self.announce(&mut work, &payment, &applied).await?;
         work.commit().await?.announce(&mut conn).await;
         Ok(payment)

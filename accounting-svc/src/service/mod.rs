@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use crate::convert;
 use crate::domain::DomainError;
 use crate::domain::payment::{Applied, Payment};
+use crate::store;
 
 /// The service: its database and the stream its events go to
 /// (`<prefix>:accounting`).
@@ -24,6 +25,13 @@ pub struct Accounting {
 impl Accounting {
     pub fn new(pool: PgPool, stream: String) -> Self {
         Self { pool, stream }
+    }
+
+    /// Payment `id`, locked in `work` until it ends.
+    async fn locked(work: &mut Work<'_>, id: i64) -> Result<Payment, DomainError> {
+        store::lock_payment(work.conn(), id)
+            .await?
+            .ok_or(DomainError::PaymentNotFound(id))
     }
 
     /// Announces what `applied` made of `payment` (already written) in

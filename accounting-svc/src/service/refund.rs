@@ -35,9 +35,7 @@ impl Accounting {
     ) -> Result<Refunded, DomainError> {
         let mut conn = self.pool.acquire().await?;
         let mut work = Work::begin(&mut conn).await?;
-        let payment = store::lock_payment(work.conn(), payment_id)
-            .await?
-            .ok_or(DomainError::PaymentNotFound(payment_id))?;
+        let payment = Self::locked(&mut work, payment_id).await?;
         let applied = payment.apply(&Change::Refund { amount_minor })?;
         let transaction = Transaction::of(&payment, &applied).ok_or_else(|| {
             DomainError::Unexpected(anyhow::anyhow!(
@@ -49,13 +47,7 @@ impl Accounting {
         let refund_id =
             store::insert_refund(work.conn(), payment_id, amount_minor, reason, ledger_id, at)
                 .await?;
-        let payment = Payment {
-            status: applied.status,
-            captured_minor: applied.captured_minor,
-            refunded_minor: applied.refunded_minor,
-            updated_at: at,
-            ..payment
-        };
+        let payment = payment.after(&applied, at);
         self.announce(&mut work, &payment, &applied).await?;
         work.commit().await?.announce(&mut conn).await;
         Ok(Refunded { refund_id, payment })
