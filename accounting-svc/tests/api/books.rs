@@ -7,40 +7,29 @@ use std::collections::BTreeMap;
 
 use accounting_svc::domain::payment::{Change, Method, PaymentStatus};
 use accounting_svc::service::Accounting;
-use accounting_svc::store::{self, NewPayment};
 use chrono::Utc;
-use foodmesh_shared::db;
-use foodmesh_shared::testing::TestDb;
+
+use crate::helpers::{insert, migrated, new_payment};
 
 #[tokio::test]
 async fn every_balance_recomputed_from_the_ledger_matches_the_stored_figures() {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 4, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
+    let (_db, pool) = migrated(4).await;
     let accounting = Accounting::new(pool.clone(), "test:accounting".to_owned());
     let methods = [Method::Card, Method::Cash, Method::MobileMoney];
     for n in 0..30_i64 {
-        let mut conn = pool.acquire().await.expect("a connection");
-        let payment = store::insert_payment(
-            &mut conn,
-            &NewPayment {
-                order_id: 100 + n,
-                restaurant_id: 1 + n % 2,
-                method: methods[usize::try_from(n % 3).expect("small")],
-                status: PaymentStatus::Created,
-                currency: "USD".to_owned(),
-                amount_minor: 1_000 + 37 * n,
-                captured_minor: 0,
-                provider: "sandbox".to_owned(),
-                provider_reference: None,
-                decline_reason: None,
-            },
-            Utc::now(),
+        let method = methods[usize::try_from(n % 3).expect("small")];
+        let payment = insert(
+            &pool,
+            &new_payment(
+                100 + n,
+                1 + n % 2,
+                method,
+                PaymentStatus::Created,
+                1_000 + 37 * n,
+                0,
+            ),
         )
-        .await
-        .expect("inserted");
-        drop(conn);
+        .await;
         let id = payment.id;
         let step = |change: Change| {
             let accounting = accounting.clone();

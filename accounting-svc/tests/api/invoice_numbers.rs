@@ -4,15 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use foodmesh_shared::db;
-use foodmesh_shared::testing::TestDb;
+use crate::helpers::migrated;
 
 #[tokio::test]
 async fn numbers_run_one_two_three_per_restaurant_under_concurrency() {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 10, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
+    let (_db, pool) = migrated(10).await;
     let tasks: Vec<_> = (0..40_i64)
         .map(|n| {
             let pool = pool.clone();

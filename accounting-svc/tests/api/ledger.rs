@@ -2,17 +2,9 @@
 //! does: postings that do not balance are refused at commit, and no row is
 //! ever updated, deleted or truncated.
 
-use foodmesh_shared::db;
-use foodmesh_shared::testing::TestDb;
 use sqlx::PgPool;
 
-async fn migrated() -> (TestDb, PgPool) {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 2, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
-    (db, pool)
-}
+use crate::helpers::migrated;
 
 /// A captured payment of 25.00 USD for order `order` at restaurant 7,
 /// posted as given; its ledger transaction's id.
@@ -55,7 +47,7 @@ async fn a_capture(
 
 #[tokio::test]
 async fn a_balanced_transaction_is_kept_and_an_unbalanced_one_refused_at_commit() {
-    let (_db, pool) = migrated().await;
+    let (_db, pool) = migrated(2).await;
     a_capture(&pool, 1, 2500, -2500).await.expect("balanced");
     let refused = a_capture(&pool, 2, 2500, -2400)
         .await
@@ -73,7 +65,7 @@ async fn a_balanced_transaction_is_kept_and_an_unbalanced_one_refused_at_commit(
 
 #[tokio::test]
 async fn no_ledger_row_is_ever_updated_deleted_or_truncated() {
-    let (_db, pool) = migrated().await;
+    let (_db, pool) = migrated(2).await;
     let transaction = a_capture(&pool, 1, 2500, -2500).await.expect("balanced");
     for statement in [
         "UPDATE ledger_postings SET amount_minor = amount_minor * 2",
@@ -104,7 +96,7 @@ async fn no_ledger_row_is_ever_updated_deleted_or_truncated() {
 
 #[tokio::test]
 async fn an_order_has_one_live_payment_and_its_refunds_never_pass_its_capture() {
-    let (_db, pool) = migrated().await;
+    let (_db, pool) = migrated(2).await;
     let insert = |status: &'static str| {
         sqlx::query(
             "INSERT INTO payments (order_id, restaurant_id, method, status, currency, amount_minor,

@@ -4,33 +4,14 @@
 use accounting_svc::domain::DomainError;
 use accounting_svc::domain::payment::{Change, Method, PaymentStatus};
 use accounting_svc::service::Accounting;
-use accounting_svc::store::{self, NewPayment};
 use chrono::Utc;
-use foodmesh_shared::db;
-use foodmesh_shared::testing::TestDb;
 use sqlx::PgPool;
 
+use crate::helpers::{insert, migrated, new_payment};
+
 async fn created_payment(pool: &PgPool, order_id: i64) -> i64 {
-    let mut conn = pool.acquire().await.expect("a connection");
-    store::insert_payment(
-        &mut conn,
-        &NewPayment {
-            order_id,
-            restaurant_id: 7,
-            method: Method::Card,
-            status: PaymentStatus::Created,
-            currency: "USD".to_owned(),
-            amount_minor: 1_800,
-            captured_minor: 0,
-            provider: "sandbox".to_owned(),
-            provider_reference: None,
-            decline_reason: None,
-        },
-        Utc::now(),
-    )
-    .await
-    .expect("inserted")
-    .id
+    let new = new_payment(order_id, 7, Method::Card, PaymentStatus::Created, 1_800, 0);
+    insert(pool, &new).await.id
 }
 
 async fn events(pool: &PgPool) -> Vec<String> {
@@ -49,10 +30,7 @@ async fn postings(pool: &PgPool) -> Vec<(String, i64)> {
 
 #[tokio::test]
 async fn authorize_then_capture_moves_the_money_once_and_says_so() {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 4, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
+    let (_db, pool) = migrated(4).await;
     let accounting = Accounting::new(pool.clone(), "test:accounting".to_owned());
     let id = created_payment(&pool, 1).await;
 
@@ -94,10 +72,7 @@ async fn authorize_then_capture_moves_the_money_once_and_says_so() {
 
 #[tokio::test]
 async fn a_decline_keeps_its_reason_and_a_void_releases_a_hold() {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 4, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
+    let (_db, pool) = migrated(4).await;
     let accounting = Accounting::new(pool.clone(), "test:accounting".to_owned());
     let declined = created_payment(&pool, 2).await;
     accounting

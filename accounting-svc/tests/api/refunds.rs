@@ -6,37 +6,18 @@ use accounting_svc::domain::DomainError;
 use accounting_svc::domain::ledger::Transaction;
 use accounting_svc::domain::payment::{Applied, Method, PaymentStatus};
 use accounting_svc::service::Accounting;
-use accounting_svc::store::{self, NewPayment};
+use accounting_svc::store;
 use chrono::Utc;
-use foodmesh_shared::db;
-use foodmesh_shared::testing::TestDb;
+
+use crate::helpers::{insert, migrated, new_payment};
 
 #[tokio::test]
 async fn fifty_refunds_at_once_never_give_back_more_than_was_captured() {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 10, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
+    let (_db, pool) = migrated(10).await;
     // A captured card payment of 25.00, with its capture in the ledger.
+    let new = new_payment(42, 7, Method::Card, PaymentStatus::Captured, 2_500, 2_500);
+    let payment = insert(&pool, &new).await;
     let mut conn = pool.acquire().await.expect("a connection");
-    let payment = store::insert_payment(
-        &mut conn,
-        &NewPayment {
-            order_id: 42,
-            restaurant_id: 7,
-            method: Method::Card,
-            status: PaymentStatus::Captured,
-            currency: "USD".to_owned(),
-            amount_minor: 2_500,
-            captured_minor: 2_500,
-            provider: "sandbox".to_owned(),
-            provider_reference: None,
-            decline_reason: None,
-        },
-        Utc::now(),
-    )
-    .await
-    .expect("inserted");
     let capture = Applied {
         status: PaymentStatus::Captured,
         captured_minor: 2_500,

@@ -4,15 +4,12 @@
 
 use accounting_svc::store::first_delivery;
 use chrono::Utc;
-use foodmesh_shared::db;
-use foodmesh_shared::testing::TestDb;
+
+use crate::helpers::migrated;
 
 #[tokio::test]
 async fn a_replayed_provider_event_is_recognised_once_handled() {
-    let db = TestDb::new("accounting").await;
-    let pool = db::connect(db.url(), 10, &accounting_svc::MIGRATOR)
-        .await
-        .expect("migrates");
+    let (_db, pool) = migrated(10).await;
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let pool = pool.clone();

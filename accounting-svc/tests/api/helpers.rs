@@ -1,0 +1,51 @@
+//! What the tests start from.
+
+use accounting_svc::domain::payment::{Method, Payment, PaymentStatus};
+use accounting_svc::store::{self, NewPayment};
+use chrono::Utc;
+use foodmesh_shared::db;
+use foodmesh_shared::testing::TestDb;
+use sqlx::PgPool;
+
+/// A fresh database, migrated, and a pool of `connections` on it; the
+/// database goes when the first value drops.
+pub async fn migrated(connections: u32) -> (TestDb, PgPool) {
+    let db = TestDb::new("accounting").await;
+    let pool = db::connect(db.url(), connections, &accounting_svc::MIGRATOR)
+        .await
+        .expect("migrates");
+    (db, pool)
+}
+
+/// A USD payment through the sandbox of `amount_minor` for order
+/// `order_id` at restaurant `restaurant_id`, as `status` with
+/// `captured_minor` taken.
+pub fn new_payment(
+    order_id: i64,
+    restaurant_id: i64,
+    method: Method,
+    status: PaymentStatus,
+    amount_minor: i64,
+    captured_minor: i64,
+) -> NewPayment {
+    NewPayment {
+        order_id,
+        restaurant_id,
+        method,
+        status,
+        currency: "USD".to_owned(),
+        amount_minor,
+        captured_minor,
+        provider: "sandbox".to_owned(),
+        provider_reference: None,
+        decline_reason: None,
+    }
+}
+
+/// Records `payment` now.
+pub async fn insert(pool: &PgPool, payment: &NewPayment) -> Payment {
+    let mut conn = pool.acquire().await.expect("a connection");
+    store::insert_payment(&mut conn, payment, Utc::now())
+        .await
+        .expect("inserted")
+}

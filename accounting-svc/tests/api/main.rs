@@ -1,0 +1,20 @@
+//! accounting-svc against a real Postgres: a fresh database per test,
+//! migrated as the service migrates its own. One binary, so the crate
+//! compiles once for all of them.
+//!
+//! - `helpers` — the migrated database and payments to start from.
+//! - `ledger` — the rules the database itself enforces on the books.
+//! - `lifecycle` — authorize, decline, capture, void through the service.
+//! - `refunds` — refunds under concurrency.
+//! - `books` — every balance recomputed from the ledger.
+//! - `invoice_numbers`, `webhook_events` — numbering and replays under
+//!   concurrency.
+
+mod helpers;
+
+mod books;
+mod invoice_numbers;
+mod ledger;
+mod lifecycle;
+mod refunds;
+mod webhook_events;
