@@ -123,6 +123,14 @@ fn overloaded(detail: &str) -> Problem {
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
 }
 
+/// The route template the request matched, if any.
+fn route_of(request: &Request) -> Option<&str> {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+}
+
 /// The outer middleware, before anything that costs (the rate limit's
 /// round trip to Redis): a request other than a live stream takes an
 /// in-flight permit, held until its answer is ready, or is shed at once.
@@ -131,10 +139,7 @@ pub async fn shed(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
+    let route = route_of(&request);
     if matches!(route, Some("/healthz" | "/readyz" | "/metrics"))
         || route.is_some_and(|r| STREAM_ROUTES.contains(&r))
     {
@@ -157,10 +162,7 @@ pub async fn count_streams(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
+    let route = route_of(&request);
     if !route.is_some_and(|r| STREAM_ROUTES.contains(&r)) {
         return next.run(request).await;
     }

@@ -378,6 +378,20 @@ async fn list_restaurants(mesh: &Mesh) -> (Reply, Duration) {
     (reply, started.elapsed())
 }
 
+/// Waits for restaurant-svc's breaker to let a probe through and close.
+async fn closes_by_itself(mesh: &Mesh) {
+    eventually(
+        "the breaker closes by itself",
+        Duration::from_secs(30),
+        || async {
+            let (reply, _) = list_restaurants(mesh).await;
+            (reply.status == 200).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(metric(mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
+}
+
 /// What a call refused by an open breaker looks like, and that it took a
 /// small part of the deadline.
 fn assert_refused_by_the_breaker(reply: &Reply, took: Duration) {
@@ -436,16 +450,7 @@ async fn with_restaurant_svc_frozen_its_breaker_opens_the_rest_works_and_it_reco
     assert_eq!(tickets.status, 200, "{}", tickets.text);
 
     mesh.valve().thaw();
-    eventually(
-        "the breaker closes by itself",
-        Duration::from_secs(30),
-        || async {
-            let (reply, _) = list_restaurants(&mesh).await;
-            (reply.status == 200).then_some(())
-        },
-    )
-    .await;
-    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
+    closes_by_itself(&mesh).await;
 }
 
 #[tokio::test]
@@ -492,16 +497,7 @@ async fn with_restaurant_svc_killed_calls_that_need_it_fail_fast_until_it_is_bac
     );
 
     mesh.restart_restaurant_svc(db).await;
-    eventually(
-        "the breaker closes by itself",
-        Duration::from_secs(30),
-        || async {
-            let (reply, _) = list_restaurants(&mesh).await;
-            (reply.status == 200).then_some(())
-        },
-    )
-    .await;
-    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
+    closes_by_itself(&mesh).await;
 }
 
 #[tokio::test]
