@@ -52,12 +52,13 @@ fn payment_of(row: &sqlx::postgres::PgRow) -> sqlx::Result<Payment> {
 /// Records `payment` at `at`.
 ///
 /// # Errors
-/// The database refused it (an order's second live payment, a bad value).
+/// [`DomainError::AlreadyPaid`] when its order has a payment that is not
+/// declined or voided; or the database failed.
 pub async fn insert_payment(
     conn: &mut PgConnection,
     payment: &NewPayment,
     at: DateTime<Utc>,
-) -> sqlx::Result<Payment> {
+) -> Result<Payment, DomainError> {
     let row = sqlx::query(
         "INSERT INTO payments (order_id, restaurant_id, method, status, currency, amount_minor,
                                captured_minor, provider, provider_reference, decline_reason,
@@ -78,8 +79,14 @@ pub async fn insert_payment(
     .bind(&payment.decline_reason)
     .bind(at)
     .fetch_one(conn)
-    .await?;
-    payment_of(&row)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(db) if db.constraint() == Some("payments_one_live_per_order") => {
+            DomainError::AlreadyPaid(payment.order_id)
+        }
+        other => other.into(),
+    })?;
+    Ok(payment_of(&row)?)
 }
 
 /// Payment `id`, locked until the transaction ends, so changes to one

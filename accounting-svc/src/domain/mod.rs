@@ -22,6 +22,16 @@ pub enum DomainError {
         from: PaymentStatus,
         change: &'static str,
     },
+    /// The amount a client stated is not the order's total.
+    #[error("the order's total is {total_minor} (minor units of {currency}), not {stated_minor}")]
+    AmountMismatch {
+        stated_minor: i64,
+        total_minor: i64,
+        currency: String,
+    },
+    /// The order already has a payment that is not declined or voided.
+    #[error("order {0} is already paid or being paid")]
+    AlreadyPaid(i64),
     /// No payment has this id.
     #[error("payment {0} not found")]
     PaymentNotFound(i64),

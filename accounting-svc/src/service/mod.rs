@@ -3,6 +3,7 @@
 //! its event in one unit of work.
 
 pub mod change;
+pub mod pay;
 pub mod refund;
 
 use foodmesh_shared::events::outbox;

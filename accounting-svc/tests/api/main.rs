@@ -4,6 +4,7 @@
 //!
 //! - `helpers` — the migrated database and payments to start from.
 //! - `ledger` — the rules the database itself enforces on the books.
+//! - `pay` — paying an order through the sandbox providers.
 //! - `lifecycle` — authorize, decline, capture, void through the service.
 //! - `refunds` — refunds under concurrency.
 //! - `books` — every balance recomputed from the ledger.
@@ -16,5 +17,6 @@ mod books;
 mod invoice_numbers;
 mod ledger;
 mod lifecycle;
+mod pay;
 mod refunds;
 mod webhook_events;
