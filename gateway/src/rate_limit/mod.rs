@@ -295,10 +295,6 @@ impl RateLimiter {
         }
     }
 
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
-    }
-
     fn key(&self, class: RouteClass, client: &str) -> String {
         format!(
             "{}:ratelimit:{}:{client}",
