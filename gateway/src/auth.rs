@@ -244,6 +244,19 @@ impl Verifier {
         Ok(claims)
     }
 
+    /// The claims of the request whose head is `parts`: the ones the rate
+    /// limiter already verified for it ([`Verified`]), else those behind
+    /// its `Authorization` header.
+    ///
+    /// # Errors
+    /// A header that is present but not a valid bearer token.
+    pub fn claims_of(&self, parts: &Parts) -> Result<Option<Claims>, AuthError> {
+        if let Some(Verified(claims)) = parts.extensions.get::<Verified>() {
+            return Ok(Some(claims.clone()));
+        }
+        self.claims_in(&parts.headers)
+    }
+
     /// The claims behind the request's `Authorization` header, `None` when
     /// it has none.
     ///
@@ -267,6 +280,14 @@ fn unauthorized(error: &AuthError) -> Problem {
     Problem::unauthorized(error.to_string(), invalid_token)
 }
 
+/// Claims verified for this request by a layer before the handlers (the
+/// rate limiter, which needs the caller to count by), so the extractors
+/// do not verify the same token again. Only the gateway's own layers put
+/// it on a request; a token that did not verify leaves none, and the
+/// extractors then refuse it themselves.
+#[derive(Debug, Clone)]
+pub struct Verified(pub Claims);
+
 /// An authenticated caller: the handler runs only with a valid token.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Claims);
@@ -280,7 +301,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Arc::<Verifier>::from_ref(state);
-        match verifier.claims_in(&parts.headers) {
+        match verifier.claims_of(parts) {
             Ok(Some(claims)) => Ok(Caller(claims)),
             Ok(None) => Err(unauthorized(&AuthError::Missing)),
             Err(e) => Err(unauthorized(&e)),
@@ -303,7 +324,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Arc::<Verifier>::from_ref(state);
         verifier
-            .claims_in(&parts.headers)
+            .claims_of(parts)
             .map(MaybeCaller)
             .map_err(|e| unauthorized(&e))
     }
@@ -368,9 +389,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Arc::<Verifier>::from_ref(state);
-        let claims = verifier
-            .claims_in(&parts.headers)
-            .map_err(|e| unauthorized(&e))?;
+        let claims = verifier.claims_of(parts).map_err(|e| unauthorized(&e))?;
         let order_token = order_token_in(parts);
         if claims.is_none() && order_token.is_none() {
             return Err(no_order_credentials());
@@ -640,5 +659,30 @@ mod tests {
             format!("bearer {token}").parse().expect("header"),
         );
         assert!(matches!(verifier.claims_in(&headers), Ok(Some(_))));
+    }
+
+    #[test]
+    fn claims_verified_earlier_for_the_request_are_not_verified_again() {
+        let verifier = Verifier::new(SECRET);
+        let token =
+            issue(SECRET, Role::Staff, "ana", Some(3), Duration::from_secs(60)).expect("issues");
+        let verified = verifier.verify(&token).expect("valid");
+        let (mut parts, ()) = axum::http::Request::builder()
+            .body(())
+            .expect("request")
+            .into_parts();
+        assert!(matches!(verifier.claims_of(&parts), Ok(None)));
+        parts.extensions.insert(Verified(verified.clone()));
+        assert_eq!(verifier.claims_of(&parts).ok().flatten(), Some(verified));
+        // Without them, the header is read as before.
+        let (parts, ()) = axum::http::Request::builder()
+            .header(header::AUTHORIZATION, "Bearer not-a-token")
+            .body(())
+            .expect("request")
+            .into_parts();
+        assert!(matches!(
+            verifier.claims_of(&parts),
+            Err(AuthError::Invalid(_))
+        ));
     }
 }

@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::{ORDER_TOKEN_HEADER, ORDER_TOKEN_QUERY, Verifier};
+use crate::auth::{ORDER_TOKEN_HEADER, ORDER_TOKEN_QUERY, Verified, Verifier};
 use crate::problem::Problem;
 use gcra::Cell;
 use store::Store;
@@ -376,6 +376,9 @@ pub async fn enforce(
     };
     let client = limiter.client(&request, claims.as_ref());
     request.extensions_mut().insert(Client(client.clone()));
+    if let Some(claims) = claims {
+        request.extensions_mut().insert(Verified(claims));
+    }
     let Some(quota) = limiter.config.quota(class) else {
         return next.run(request).await;
     };
