@@ -414,15 +414,22 @@ impl Mesh {
     /// How many public menu reads the gateway has answered from its
     /// cache, from its `/metrics`.
     pub async fn menu_cache_hits(&self) -> u64 {
+        self.metric(r#"gateway_menu_cache_hits_total{kind="menu"}"#)
+            .await
+            .map_or(0, |v| v as u64)
+    }
+
+    /// The value of metric line `series` (name and labels) in the
+    /// gateway's `/metrics`, if it has one.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
         let reply = self.get("/metrics", None).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         reply
             .text
             .lines()
-            .filter_map(|l| l.strip_prefix(r#"gateway_menu_cache_hits_total{kind="menu"} "#))
-            .filter_map(|v| v.trim().parse::<f64>().ok())
-            .map(|v| v as u64)
-            .sum()
+            .filter_map(|line| line.strip_prefix(series))
+            .find_map(|rest| rest.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
     }
 
     /// A token for `role`, valid for an hour.

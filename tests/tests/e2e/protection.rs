@@ -135,19 +135,6 @@ async fn a_body_that_stops_arriving_is_a_408_and_nothing_is_written() {
     assert_eq!(listed["items"], json!([]), "{listed}");
 }
 
-/// The value of metric line `series` (name and labels) in the gateway's
-/// `/metrics`, if it has one.
-async fn metric(mesh: &Mesh, series: &str) -> Option<f64> {
-    let reply = mesh.get("/metrics", None).await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    reply
-        .text
-        .lines()
-        .filter_map(|line| line.strip_prefix(series))
-        .find_map(|rest| rest.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-}
-
 fn guest_order(restaurant: i64, item: i64, n: usize) -> serde_json::Value {
     json!({
         "restaurant_id": restaurant,
@@ -213,11 +200,8 @@ async fn guest_checkout_takes_thirty_orders_a_minute_from_one_address_by_default
     assert_eq!(orders["items"].as_array().map(Vec::len), Some(30));
     mesh.cash_order(restaurant, item, 7).await;
     assert_eq!(
-        metric(
-            &mesh,
-            r#"gateway_rate_limited_total{class="guest_checkout"}"#
-        )
-        .await,
+        mesh.metric(r#"gateway_rate_limited_total{class="guest_checkout"}"#)
+            .await,
         Some(4.0)
     );
 }
@@ -281,7 +265,7 @@ async fn with_its_redis_stopped_the_gateway_serves_under_a_local_limit_and_says_
     let http = reqwest::Client::new();
     let ana = Mesh::customer_id(1);
     assert_eq!(
-        metric(&mesh, "gateway_rate_limit_local_only").await,
+        mesh.metric("gateway_rate_limit_local_only").await,
         Some(0.0)
     );
     for _ in 0..2 {
@@ -300,14 +284,14 @@ async fn with_its_redis_stopped_the_gateway_serves_under_a_local_limit_and_says_
     };
     assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 429]);
     assert_eq!(
-        metric(&mesh, "gateway_rate_limit_local_only").await,
+        mesh.metric("gateway_rate_limit_local_only").await,
         Some(1.0)
     );
-    assert!(metric(&mesh, "gateway_rate_limit_store_errors_total").await >= Some(1.0));
+    assert!(mesh.metric("gateway_rate_limit_store_errors_total").await >= Some(1.0));
 
     redis.restart().await;
     eventually("limits shared again", Duration::from_secs(10), || async {
-        (metric(&mesh, "gateway_rate_limit_local_only").await == Some(0.0)).then_some(())
+        (mesh.metric("gateway_rate_limit_local_only").await == Some(0.0)).then_some(())
     })
     .await;
     // Back on Redis's count, which kept the two reads spent before.
@@ -348,12 +332,12 @@ async fn a_hung_redis_costs_a_request_a_fraction_of_a_second_once() {
         started.elapsed()
     );
     assert_eq!(
-        metric(&mesh, "gateway_rate_limit_local_only").await,
+        mesh.metric("gateway_rate_limit_local_only").await,
         Some(1.0)
     );
     redis.thaw();
     eventually("limits shared again", Duration::from_secs(10), || async {
-        (metric(&mesh, "gateway_rate_limit_local_only").await == Some(0.0)).then_some(())
+        (mesh.metric("gateway_rate_limit_local_only").await == Some(0.0)).then_some(())
     })
     .await;
 }
@@ -389,7 +373,7 @@ async fn closes_by_itself(mesh: &Mesh) {
         },
     )
     .await;
-    assert_eq!(metric(mesh, RESTAURANT_CIRCUIT).await, Some(0.0));
+    assert_eq!(mesh.metric(RESTAURANT_CIRCUIT).await, Some(0.0));
 }
 
 /// What a call refused by an open breaker looks like, and that it took a
@@ -436,7 +420,7 @@ async fn with_restaurant_svc_frozen_its_breaker_opens_the_rest_works_and_it_reco
     // ...and the next is refused at once.
     let (refused, took) = list_restaurants(&mesh).await;
     assert_refused_by_the_breaker(&refused, took);
-    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(1.0));
+    assert_eq!(mesh.metric(RESTAURANT_CIRCUIT).await, Some(1.0));
     // What does not need restaurant-svc is served as ever.
     let read = mesh
         .get(&format!("/api/orders/{order_id}"), Some(&Mesh::admin()))
@@ -478,13 +462,10 @@ async fn with_restaurant_svc_killed_calls_that_need_it_fail_fast_until_it_is_bac
     // changes fails too: a read or two make the run of three.
     assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
     assert_refused_by_the_breaker(&refused.0, refused.1);
-    assert_eq!(metric(&mesh, RESTAURANT_CIRCUIT).await, Some(1.0));
+    assert_eq!(mesh.metric(RESTAURANT_CIRCUIT).await, Some(1.0));
     assert!(
-        metric(
-            &mesh,
-            r#"gateway_circuit_refused_total{upstream="restaurant-svc"}"#
-        )
-        .await
+        mesh.metric(r#"gateway_circuit_refused_total{upstream="restaurant-svc"}"#)
+            .await
             >= Some(1.0)
     );
     let read = mesh
@@ -492,7 +473,8 @@ async fn with_restaurant_svc_killed_calls_that_need_it_fail_fast_until_it_is_bac
         .await;
     assert_eq!(read.status, 200, "{}", read.text);
     assert_eq!(
-        metric(&mesh, r#"gateway_circuit_state{upstream="order-svc"}"#).await,
+        mesh.metric(r#"gateway_circuit_state{upstream="order-svc"}"#)
+            .await,
         Some(0.0)
     );
 
@@ -524,7 +506,7 @@ async fn past_the_cap_of_requests_in_flight_the_gateway_sheds_at_once_and_probes
         assert_eq!(shed.problem(503, None)["code"], "overloaded");
         assert_eq!(shed.header("retry-after"), "1");
         assert_eq!(mesh.get("/healthz", None).await.status, 200);
-        assert!(metric(&mesh, "http_requests_shed_total").await >= Some(1.0));
+        assert!(mesh.metric("http_requests_shed_total").await >= Some(1.0));
     };
     let (held, ()) = tokio::join!(held, check);
     for reply in held {
@@ -585,7 +567,7 @@ async fn live_streams_are_counted_apart_from_requests_and_capped_per_client() {
         .get(&format!("/api/restaurants/{restaurant}/menu"), None)
         .await;
     assert_eq!(menu.status, 200, "{}", menu.text);
-    assert_eq!(metric(&mesh, "gateway_live_streams").await, Some(3.0));
+    assert_eq!(mesh.metric("gateway_live_streams").await, Some(3.0));
 
     drop(first);
     let _third = eventually(
