@@ -1,19 +1,28 @@
-//! Domain values to contract messages, for the edges that speak protobuf:
-//! the `payment.*` event payload now, the gRPC API next. Written once, so
-//! a payment reads the same on the wire whichever way it leaves.
+//! Domain values to contract messages and back, for the edges that speak
+//! protobuf: the gRPC API, the `payment.*` event payload, and the orders
+//! order-svc shows. Written once, so a payment reads the same on the wire
+//! whichever way it leaves.
 
 use chrono::{DateTime, Utc};
 use foodmesh_proto::accounting::v1 as pb;
 use foodmesh_proto::common::v1::Money;
 use foodmesh_proto::events::v1::PaymentEvent;
+use foodmesh_proto::order::v1 as order_pb;
 
-use crate::domain::payment::{Method, Payment, PaymentStatus};
+use crate::domain::invoice::{Invoice, InvoiceLine, OrderFacts};
+use crate::domain::payment::{Method, Payment, PaymentRecord, PaymentStatus};
+use crate::domain::{DomainError, Violations};
 
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+pub(crate) fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: time.timestamp(),
         nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
     }
+}
+
+/// The time `stamp` names, if it is one.
+pub(crate) fn time_of(stamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(stamp.seconds, u32::try_from(stamp.nanos).ok()?)
 }
 
 fn money(amount_minor: i64, currency: &str) -> Option<Money> {
@@ -61,6 +70,125 @@ pub(crate) fn payment(p: &Payment) -> pb::Payment {
         created_at: Some(timestamp(p.created_at)),
         updated_at: Some(timestamp(p.updated_at)),
     }
+}
+
+/// A payment with its provider's names, as the API shows it.
+pub(crate) fn payment_record(record: &PaymentRecord) -> pb::Payment {
+    pb::Payment {
+        provider: record.provider.clone(),
+        provider_reference: record.provider_reference.clone().unwrap_or_default(),
+        decline_reason: record.decline_reason.clone().unwrap_or_default(),
+        ..payment(&record.payment)
+    }
+}
+
+pub(crate) fn invoice(i: &Invoice) -> pb::Invoice {
+    let amount = |minor| money(minor, &i.currency);
+    pb::Invoice {
+        id: i.id,
+        number: i.display_number(),
+        order_id: i.order_id,
+        lines: i
+            .lines
+            .iter()
+            .map(|l| pb::InvoiceLine {
+                description: l.description.clone(),
+                quantity: l.quantity,
+                unit_price: amount(l.unit_price_minor),
+                total: amount(l.total_minor),
+            })
+            .collect(),
+        subtotal: amount(i.subtotal_minor),
+        discount: amount(i.discount_minor),
+        delivery_fee: amount(i.delivery_fee_minor),
+        tax: amount(i.tax_minor),
+        total: amount(i.total_minor),
+        status: i.status.as_str().to_owned(),
+        issued_at: Some(timestamp(i.issued_at)),
+        restaurant_id: i.restaurant_id,
+        customer_id: i.customer_id,
+    }
+}
+
+pub(crate) fn method_from_pb(raw: i32) -> Option<Method> {
+    match pb::PaymentMethod::try_from(raw).ok()? {
+        pb::PaymentMethod::Card => Some(Method::Card),
+        pb::PaymentMethod::Cash => Some(Method::Cash),
+        pb::PaymentMethod::MobileMoney => Some(Method::MobileMoney),
+        pb::PaymentMethod::Unspecified => None,
+    }
+}
+
+/// What an order as order-svc shows it says for billing. An order whose
+/// figures do not add up breaks the contract with order-svc.
+///
+/// # Errors
+/// [`DomainError::Invalid`] naming what is missing or inconsistent, under
+/// `field` (`order`).
+pub(crate) fn order_facts(order: &order_pb::Order, field: &str) -> Result<OrderFacts, DomainError> {
+    let mut v = Violations::default();
+    let minor = |m: &Option<Money>| m.as_ref().map_or(0, |m| m.amount_minor);
+    let totals = order.totals.clone().unwrap_or_default();
+    let facts = OrderFacts {
+        order_id: order.id,
+        restaurant_id: order.restaurant_id,
+        customer_id: order.customer_id,
+        currency: order.currency.clone(),
+        lines: order
+            .items
+            .iter()
+            .map(|line| InvoiceLine {
+                description: line_description(line),
+                quantity: line.quantity,
+                unit_price_minor: minor(&line.unit_price),
+                total_minor: minor(&line.line_total),
+            })
+            .collect(),
+        subtotal_minor: minor(&totals.subtotal),
+        discount_minor: minor(&totals.discount),
+        delivery_fee_minor: minor(&totals.delivery_fee),
+        tax_minor: minor(&totals.tax),
+        total_minor: minor(&totals.total),
+        method: match order_pb::PaymentMethod::try_from(order.payment_method) {
+            Ok(order_pb::PaymentMethod::Card) => Some(Method::Card),
+            Ok(order_pb::PaymentMethod::Cash) => Some(Method::Cash),
+            Ok(order_pb::PaymentMethod::MobileMoney) => Some(Method::MobileMoney),
+            _ => None,
+        },
+        pending: order.status == order_pb::OrderStatus::Pending as i32,
+        updated_at: order
+            .updated_at
+            .as_ref()
+            .and_then(time_of)
+            .unwrap_or(DateTime::UNIX_EPOCH),
+    };
+    if facts.order_id <= 0 {
+        v.add(format!("{field}.id"), "must be positive");
+    }
+    if facts.restaurant_id <= 0 {
+        v.add(format!("{field}.restaurant_id"), "must be positive");
+    }
+    if facts.currency.len() != 3 || !facts.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        v.add(format!("{field}.currency"), "must be an ISO 4217 code");
+    }
+    let sum =
+        facts.subtotal_minor - facts.discount_minor + facts.delivery_fee_minor + facts.tax_minor;
+    if sum != facts.total_minor {
+        v.add(
+            format!("{field}.totals.total"),
+            "must be subtotal - discount + delivery fee + tax",
+        );
+    }
+    v.finish_with(|| Some(facts)).map_err(DomainError::Invalid)
+}
+
+/// A line as an invoice reads it: the item, then its options.
+fn line_description(line: &order_pb::OrderLine) -> String {
+    if line.options.is_empty() {
+        return line.name.clone();
+    }
+    let options: Vec<&str> = line.options.iter().map(|o| o.name.as_str()).collect();
+    format!("{} ({})", line.name, options.join(", "))
 }
 
 /// The payload of a `payment.*` event: the payment after the change, and

@@ -43,6 +43,7 @@ pub mod pages {
     pub const ORDERS: u32 = 100;
     /// A kitchen's tickets: a whole busy evening's queue in one page.
     pub const TICKETS: u32 = 500;
+    pub const INVOICES: u32 = 100;
 }
 
 /// The longest window a kitchen's statistics cover: a week, in minutes.

@@ -131,6 +131,18 @@ pub struct Payment {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A payment with what its provider said of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub payment: Payment,
+    /// `sandbox_card`, `cash`, `sandbox_mobile_money`, …
+    pub provider: String,
+    /// The provider's own id for the payment, when it gave one.
+    pub provider_reference: Option<String>,
+    /// Why the provider declined, when it did.
+    pub decline_reason: Option<String>,
+}
+
 /// Something that happens to a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -1,11 +1,34 @@
 //! Payment providers: what decides whether money can be taken. One
-//! [`Decision`] type for all of them, so adding a real provider (Stripe,
-//! Paystack, MTN MoMo) is one more module here. [`sandbox`] is the card
-//! provider used unless configured otherwise; [`webhook`] checks the
-//! signature on a provider's calls back.
+//! [`Decision`] type for all of them, and one [`Callback`] for what a
+//! provider reports later, so adding a real provider (Stripe, Paystack,
+//! MTN MoMo) is one more module here and one line in [`callback_reader`].
+//! [`sandbox`] is the card provider, [`mobile_money`] the mobile-money
+//! one; [`webhook`] checks the signature on a provider's calls back.
 
+pub mod mobile_money;
 pub mod sandbox;
 pub mod webhook;
+
+/// What a provider's call back reports about one of its payments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// The provider's id of this call, handled once.
+    pub event_id: String,
+    /// The provider's id of the payment.
+    pub reference: String,
+    pub outcome: Decision,
+}
+
+/// Reads a provider's call back.
+pub type CallbackReader = fn(&[u8]) -> Result<Callback, String>;
+
+/// How `provider`'s calls back are read, if it makes any.
+pub fn callback_reader(provider: &str) -> Option<CallbackReader> {
+    match provider {
+        mobile_money::NAME => Some(mobile_money::parse),
+        _ => None,
+    }
+}
 
 /// A provider's answer to a request to take money.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,13 +3,19 @@
 //! [`foodmesh_shared::work`]).
 //!
 //! [`Work`]: foodmesh_shared::work::Work
+//!
+//! Payments, refunds and the ledger here; [`invoices`] and the
+//! idempotency [`keys`] in their own modules.
+
+pub mod invoices;
+pub mod keys;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
 use crate::domain::DomainError;
 use crate::domain::ledger::Transaction;
-use crate::domain::payment::{Applied, Method, Payment, PaymentStatus};
+use crate::domain::payment::{Applied, Method, Payment, PaymentRecord, PaymentStatus};
 
 foodmesh_shared::database_failures!(DomainError);
 
@@ -104,6 +110,97 @@ pub async fn lock_payment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Opti
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(payment_of).transpose()
+}
+
+/// The order payment `id` is for.
+///
+/// # Errors
+/// The database failed.
+pub async fn order_of_payment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT order_id FROM payments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The live payment of order `order_id` (the one neither declined nor
+/// voided), locked until the transaction ends.
+///
+/// # Errors
+/// The database failed.
+pub async fn lock_live_payment_of_order(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> sqlx::Result<Option<Payment>> {
+    let row = sqlx::query(
+        "SELECT id, order_id, restaurant_id, method, status, currency,
+                amount_minor, captured_minor, refunded_minor, created_at, updated_at
+         FROM payments WHERE order_id = $1 AND status NOT IN ('declined', 'voided')
+         FOR UPDATE",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(payment_of).transpose()
+}
+
+/// Payment `id` with what its provider said.
+///
+/// # Errors
+/// The database failed.
+pub async fn payment_record(
+    conn: &mut PgConnection,
+    id: i64,
+) -> sqlx::Result<Option<PaymentRecord>> {
+    let row = sqlx::query(
+        "SELECT id, order_id, restaurant_id, method, status, currency,
+                amount_minor, captured_minor, refunded_minor, created_at, updated_at,
+                provider, provider_reference, decline_reason
+         FROM payments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref()
+        .map(|row| {
+            Ok(PaymentRecord {
+                payment: payment_of(row)?,
+                provider: row.try_get("provider")?,
+                provider_reference: row.try_get("provider_reference")?,
+                decline_reason: row.try_get("decline_reason")?,
+            })
+        })
+        .transpose()
+}
+
+/// The payment `provider` knows as `reference`.
+///
+/// # Errors
+/// The database failed.
+pub async fn payment_by_reference(
+    conn: &mut PgConnection,
+    provider: &str,
+    reference: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM payments WHERE provider = $1 AND provider_reference = $2")
+        .bind(provider)
+        .bind(reference)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The refund `id`: its payment, amount, reason and time.
+///
+/// # Errors
+/// The database failed.
+pub async fn refund_record(
+    conn: &mut PgConnection,
+    id: i64,
+) -> sqlx::Result<Option<(i64, i64, String, DateTime<Utc>)>> {
+    sqlx::query_as("SELECT payment_id, amount_minor, reason, created_at FROM refunds WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Writes what `applied` made of payment `id`.

@@ -63,11 +63,11 @@ async fn every_balance_recomputed_from_the_ledger_matches_the_stored_figures() {
                 step(Change::Authorize).await;
                 step(Change::Capture).await;
                 accounting
-                    .refund(id, 300, "cold", Utc::now())
+                    .refund(id, 300, "cold", None, Utc::now())
                     .await
                     .expect("refunded");
                 accounting
-                    .refund(id, 11 * n, "late", Utc::now())
+                    .refund(id, 11 * n, "late", None, Utc::now())
                     .await
                     .expect("refunded");
             }
@@ -76,7 +76,7 @@ async fn every_balance_recomputed_from_the_ledger_matches_the_stored_figures() {
                 step(Change::Authorize).await;
                 let taken = step(Change::Capture).await;
                 accounting
-                    .refund(id, taken.captured_minor, "cancelled", Utc::now())
+                    .refund(id, taken.captured_minor, "cancelled", None, Utc::now())
                     .await
                     .expect("refunded");
             }

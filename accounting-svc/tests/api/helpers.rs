@@ -1,5 +1,6 @@
 //! What the tests start from.
 
+use accounting_svc::domain::invoice::{InvoiceLine, OrderFacts};
 use accounting_svc::domain::payment::{Method, Payment, PaymentStatus};
 use accounting_svc::store::{self, NewPayment};
 use chrono::Utc;
@@ -48,4 +49,30 @@ pub async fn insert(pool: &PgPool, payment: &NewPayment) -> Payment {
     store::insert_payment(&mut conn, payment, Utc::now())
         .await
         .expect("inserted")
+}
+
+/// A pending USD order of `total_minor` at restaurant `restaurant_id`, as
+/// order-svc would show it: one line, no discount, fee or tax, no method
+/// chosen yet.
+pub fn order_facts(order_id: i64, restaurant_id: i64, total_minor: i64) -> OrderFacts {
+    OrderFacts {
+        order_id,
+        restaurant_id,
+        customer_id: 11,
+        currency: "USD".to_owned(),
+        lines: vec![InvoiceLine {
+            description: "Margherita".to_owned(),
+            quantity: 1,
+            unit_price_minor: total_minor,
+            total_minor,
+        }],
+        subtotal_minor: total_minor,
+        discount_minor: 0,
+        delivery_fee_minor: 0,
+        tax_minor: 0,
+        total_minor,
+        method: None,
+        pending: true,
+        updated_at: Utc::now(),
+    }
 }

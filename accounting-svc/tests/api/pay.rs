@@ -3,21 +3,17 @@
 //! amount must be the order's, and an order has one live payment.
 
 use accounting_svc::domain::DomainError;
+use accounting_svc::domain::invoice::OrderFacts;
 use accounting_svc::domain::payment::{Method, PaymentStatus};
 use accounting_svc::service::Accounting;
-use accounting_svc::service::pay::{OrderToPay, PaymentRequest};
+use accounting_svc::service::pay::PaymentRequest;
 use chrono::Utc;
 use sqlx::PgPool;
 
 use crate::helpers::migrated;
 
-fn order(order_id: i64) -> OrderToPay {
-    OrderToPay {
-        order_id,
-        restaurant_id: 7,
-        currency: "USD".to_owned(),
-        total_minor: 2_599,
-    }
+fn order(order_id: i64) -> OrderFacts {
+    crate::helpers::order_facts(order_id, 7, 2_599)
 }
 
 fn card(source: Option<&str>) -> PaymentRequest {
@@ -43,25 +39,35 @@ async fn a_declined_card_leaves_the_order_payable_with_another() {
         .pay(
             &order(1),
             &card(Some("tok_chargeDeclinedInsufficientFunds")),
+            None,
             Utc::now(),
         )
         .await
         .expect("a payment, declined");
-    assert_eq!(declined.status, PaymentStatus::Declined);
+    assert_eq!(declined.payment.status, PaymentStatus::Declined);
     let reason: Option<String> =
         sqlx::query_scalar("SELECT decline_reason FROM payments WHERE id = $1")
-            .bind(declined.id)
+            .bind(declined.payment.id)
             .fetch_one(&pool)
             .await
             .expect("the payment");
     assert_eq!(reason.as_deref(), Some("insufficient_funds"));
 
     let paid = accounting
-        .pay(&order(1), &card(Some("4242 4242 4242 4242")), Utc::now())
+        .pay(
+            &order(1),
+            &card(Some("4242 4242 4242 4242")),
+            None,
+            Utc::now(),
+        )
         .await
         .expect("authorized");
     assert_eq!(
-        (paid.status, paid.amount_minor, paid.captured_minor),
+        (
+            paid.payment.status,
+            paid.payment.amount_minor,
+            paid.payment.captured_minor
+        ),
         (PaymentStatus::Authorized, 2_599, 0)
     );
     assert_eq!(
@@ -70,7 +76,9 @@ async fn a_declined_card_leaves_the_order_payable_with_another() {
     );
 
     // Paid now: another attempt is refused and writes nothing.
-    let again = accounting.pay(&order(1), &card(None), Utc::now()).await;
+    let again = accounting
+        .pay(&order(1), &card(None), None, Utc::now())
+        .await;
     assert!(
         matches!(again, Err(DomainError::AlreadyPaid(1))),
         "{again:?}"
@@ -84,7 +92,7 @@ async fn the_amount_is_the_order_s_and_the_source_must_be_the_sandbox_s() {
     let accounting = Accounting::new(pool.clone(), "test:accounting".to_owned());
     let mut wrong = card(Some("tok_visa"));
     wrong.stated_minor = Some(2_000);
-    let refused = accounting.pay(&order(2), &wrong, Utc::now()).await;
+    let refused = accounting.pay(&order(2), &wrong, None, Utc::now()).await;
     assert!(
         matches!(
             refused,
@@ -96,7 +104,12 @@ async fn the_amount_is_the_order_s_and_the_source_must_be_the_sandbox_s() {
         "{refused:?}"
     );
     let unknown = accounting
-        .pay(&order(2), &card(Some("4111 1111 1111 1111")), Utc::now())
+        .pay(
+            &order(2),
+            &card(Some("4111 1111 1111 1111")),
+            None,
+            Utc::now(),
+        )
         .await;
     assert!(
         matches!(unknown, Err(DomainError::Invalid(_))),
@@ -105,7 +118,7 @@ async fn the_amount_is_the_order_s_and_the_source_must_be_the_sandbox_s() {
     let mut right = card(Some("tok_visa"));
     right.stated_minor = Some(2_599);
     accounting
-        .pay(&order(2), &right, Utc::now())
+        .pay(&order(2), &right, None, Utc::now())
         .await
         .expect("the stated amount is the total");
 }
@@ -120,24 +133,25 @@ async fn cash_is_held_at_once_and_confirmations_wait() {
         source: None,
     };
     let cash = accounting
-        .pay(&order(3), &method(Method::Cash), Utc::now())
+        .pay(&order(3), &method(Method::Cash), None, Utc::now())
         .await
         .expect("paid");
-    assert_eq!(cash.status, PaymentStatus::Authorized);
+    assert_eq!(cash.payment.status, PaymentStatus::Authorized);
     let phone = accounting
-        .pay(&order(4), &method(Method::MobileMoney), Utc::now())
+        .pay(&order(4), &method(Method::MobileMoney), None, Utc::now())
         .await
         .expect("asked");
-    assert_eq!(phone.status, PaymentStatus::Created);
+    assert_eq!(phone.payment.status, PaymentStatus::Created);
     let secure = accounting
         .pay(
             &order(5),
             &card(Some("tok_threeDSecure2Required")),
+            None,
             Utc::now(),
         )
         .await
         .expect("asked");
-    assert_eq!(secure.status, PaymentStatus::Created);
+    assert_eq!(secure.payment.status, PaymentStatus::Created);
     assert_eq!(
         events(&pool).await,
         ["payment.authorized"],

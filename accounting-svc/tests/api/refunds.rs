@@ -38,7 +38,7 @@ async fn fifty_refunds_at_once_never_give_back_more_than_was_captured() {
             let accounting = accounting.clone();
             tokio::spawn(async move {
                 accounting
-                    .refund(payment.id, 100, &format!("refund {n}"), Utc::now())
+                    .refund(payment.id, 100, &format!("refund {n}"), None, Utc::now())
                     .await
             })
         })

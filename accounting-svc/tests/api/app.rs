@@ -1,0 +1,263 @@
+//! accounting-svc spawned on port 0 with its own database and event
+//! streams, fed order events through the real Redis and called over real
+//! gRPC.
+
+use std::time::{Duration, SystemTime};
+
+use foodmesh_proto::accounting::v1 as pb;
+use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::events::v1::{Envelope, OrderEvent};
+use foodmesh_proto::order::v1 as order;
+use foodmesh_shared::events::consumer::Consumer;
+use foodmesh_shared::events::{self, ENVELOPE_FIELD};
+use foodmesh_shared::testing::{TestDb, TestStreams, service_config};
+use foodmesh_shared::{ServiceConfig, ServiceName};
+use pb::accounting_service_client::AccountingServiceClient;
+use prost::Message;
+use redis::AsyncCommands;
+use sqlx::PgPool;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub type Client = AccountingServiceClient<Channel>;
+
+/// A running accounting-svc on a fresh database with streams of its own.
+/// Dropping it stops the service, then its streams and database go.
+pub struct TestApp {
+    pub config: ServiceConfig,
+    pub pool: PgPool,
+    client: Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _db: TestDb,
+    _streams: TestStreams,
+}
+
+pub async fn spawn_app() -> TestApp {
+    foodmesh_shared::telemetry::prometheus();
+    let db = TestDb::new("accounting").await;
+    let config = service_config(ServiceName::Accounting, &db);
+    let streams = TestStreams::adopt(config.event_prefix.clone());
+    let app = accounting_svc::build(config.clone())
+        .await
+        .expect("accounting-svc builds");
+    let addr = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("address is a URI")
+        .connect()
+        .await
+        .expect("accounting-svc accepts connections");
+    let pool = PgPool::connect(db.url()).await.expect("test pool connects");
+    TestApp {
+        config,
+        pool,
+        client: AccountingServiceClient::new(channel),
+        stop: Some(stop),
+        task: Some(task),
+        _db: db,
+        _streams: streams,
+    }
+}
+
+impl TestApp {
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Publishes an order event on order-svc's stream, as its relay would;
+    /// returns the encoded envelope so a test can deliver it again.
+    pub async fn publish(&self, event_type: &str, order: &order::Order) -> Vec<u8> {
+        let payload = OrderEvent {
+            order: Some(order.clone()),
+            ..Default::default()
+        };
+        let envelope = Envelope {
+            id: uuid::Uuid::new_v4().to_string(),
+            r#type: event_type.to_owned(),
+            aggregate_id: order.id.to_string(),
+            occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+            trace_context: Default::default(),
+            payload: payload.encode_to_vec(),
+        }
+        .encode_to_vec();
+        self.deliver(&envelope).await;
+        envelope
+    }
+
+    /// Adds an encoded envelope to order-svc's stream (again).
+    pub async fn deliver(&self, envelope: &[u8]) {
+        let mut redis = Consumer::connect_redis(&self.config.redis_url)
+            .await
+            .expect("redis answers");
+        let stream = events::stream(&self.config.event_prefix, ServiceName::Order);
+        let _: String = redis
+            .xadd(stream, "*", &[(ENVELOPE_FIELD, envelope)])
+            .await
+            .expect("xadd");
+    }
+
+    /// Waits (at most 10 s) until `count` events of the consumer have been
+    /// handled, counted where it records them.
+    pub async fn wait_for_handled(&self, count: i64) {
+        let mut handled = 0;
+        for _ in 0..500 {
+            handled = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+                .fetch_one(&self.pool)
+                .await
+                .expect("processed events");
+            if handled >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{handled} events handled, not {count}, after 10 s");
+    }
+
+    /// The payment event types in the outbox, oldest first.
+    pub async fn events(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT event_type FROM outbox ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await
+            .expect("the outbox")
+    }
+
+    /// The order's invoices (one, if all is well).
+    pub async fn invoices_of(&self, order_id: i64) -> Vec<pb::Invoice> {
+        self.client()
+            .list_invoices(pb::ListInvoicesRequest {
+                order_id: Some(order_id),
+                ..Default::default()
+            })
+            .await
+            .expect("listed")
+            .into_inner()
+            .invoices
+    }
+
+    /// The order's live payment's status, read from the database.
+    pub async fn payment_status(&self, order_id: i64) -> Option<String> {
+        sqlx::query_scalar(
+            "SELECT status FROM payments WHERE order_id = $1
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await
+        .expect("payments")
+    }
+
+    /// Ledger transactions of `kind` recorded for the order.
+    pub async fn ledger(&self, order_id: i64, kind: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM ledger_transactions WHERE order_id = $1 AND kind = $2",
+        )
+        .bind(order_id)
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await
+        .expect("the ledger")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A PENDING order of 25.99 USD at restaurant 7, as order-svc shows it:
+/// two lines, a discount, a fee and tax that add up.
+pub fn pending_order(id: i64, method: order::PaymentMethod) -> order::Order {
+    let usd = |amount_minor| {
+        Some(common::Money {
+            amount_minor,
+            currency: "USD".to_owned(),
+        })
+    };
+    order::Order {
+        id,
+        order_number: format!("A{id:05}"),
+        restaurant_id: 7,
+        customer_id: 11,
+        status: order::OrderStatus::Pending.into(),
+        payment_method: method.into(),
+        currency: "USD".to_owned(),
+        items: vec![
+            order::OrderLine {
+                id: 1,
+                name: "Margherita".to_owned(),
+                quantity: 2,
+                unit_price: usd(900),
+                line_total: usd(1_800),
+                options: vec![order::OrderLineOption {
+                    option_id: 3,
+                    name: "extra basil".to_owned(),
+                    price_delta: usd(0),
+                }],
+                ..Default::default()
+            },
+            order::OrderLine {
+                id: 2,
+                name: "Tiramisu".to_owned(),
+                quantity: 1,
+                unit_price: usd(600),
+                line_total: usd(600),
+                ..Default::default()
+            },
+        ],
+        totals: Some(order::Totals {
+            subtotal: usd(2_400),
+            discount: usd(200),
+            delivery_fee: usd(199),
+            tax: usd(200),
+            total: usd(2_599),
+        }),
+        updated_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+        ..Default::default()
+    }
+}
+
+/// The order after a status change order-svc made.
+pub fn with_status(order: &order::Order, status: order::OrderStatus) -> order::Order {
+    order::Order {
+        status: status.into(),
+        updated_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+        ..order.clone()
+    }
+}
+
+/// A card payment request for `order` from customer 11.
+pub fn card_payment(order: &order::Order, source: &str, key: &str) -> pb::CreatePaymentRequest {
+    pb::CreatePaymentRequest {
+        order_id: order.id,
+        method: pb::PaymentMethod::Card.into(),
+        source: source.to_owned(),
+        idempotency_key: key.to_owned(),
+        order: Some(order.clone()),
+        actor: Some(common::Actor {
+            kind: common::ActorKind::Customer.into(),
+            id: "11".to_owned(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The `ErrorInfo` reason of a refusal.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}

@@ -1,0 +1,179 @@
+//! The order's events through the real Redis and payments over real gRPC:
+//! an invoice per order however often its events arrive, cash held at
+//! once and taken on completion, cancellation voiding or refunding once.
+
+use foodmesh_proto::accounting::v1 as pb;
+use foodmesh_proto::order::v1::{OrderStatus, PaymentMethod};
+
+use crate::app::{card_payment, pending_order, reason, spawn_app, with_status};
+
+#[tokio::test]
+async fn an_order_placed_is_invoiced_once_however_often_its_event_arrives() {
+    let app = spawn_app().await;
+    let order = pending_order(101, PaymentMethod::Unspecified);
+    let envelope = app.publish("order.created", &order).await;
+    app.deliver(&envelope).await;
+    app.publish(
+        "order.created",
+        &pending_order(102, PaymentMethod::Unspecified),
+    )
+    .await;
+    app.wait_for_handled(2).await;
+
+    let invoices = app.invoices_of(101).await;
+    assert_eq!(invoices.len(), 1);
+    let invoice = &invoices[0];
+    assert_eq!(
+        (invoice.number.as_str(), invoice.status.as_str()),
+        ("R7-000001", "open")
+    );
+    let total = invoice.total.as_ref().map(|m| m.amount_minor);
+    assert_eq!(total, Some(2_599));
+    let lines: Vec<(&str, u32)> = invoice
+        .lines
+        .iter()
+        .map(|l| (l.description.as_str(), l.quantity))
+        .collect();
+    assert_eq!(lines, [("Margherita (extra basil)", 2), ("Tiramisu", 1)]);
+    assert_eq!(app.invoices_of(102).await[0].number, "R7-000002");
+}
+
+#[tokio::test]
+async fn a_payment_before_the_order_s_event_issues_the_invoice_the_event_then_finds() {
+    let app = spawn_app().await;
+    let order = pending_order(103, PaymentMethod::Card);
+    let paid = app
+        .client()
+        .create_payment(card_payment(&order, "tok_visa", ""))
+        .await
+        .expect("paid")
+        .into_inner();
+    assert_eq!(paid.status(), pb::PaymentStatus::Authorized);
+    app.publish("order.created", &order).await;
+    app.wait_for_handled(1).await;
+    let invoices = app.invoices_of(103).await;
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].number, "R7-000001");
+}
+
+#[tokio::test]
+async fn cash_is_held_when_the_order_is_placed_and_taken_once_when_it_completes() {
+    let app = spawn_app().await;
+    let order = pending_order(104, PaymentMethod::Cash);
+    app.publish("order.created", &order).await;
+    app.wait_for_handled(1).await;
+    assert_eq!(app.payment_status(104).await.as_deref(), Some("authorized"));
+
+    let completed = with_status(&order, OrderStatus::Completed);
+    let envelope = app.publish("order.completed", &completed).await;
+    app.deliver(&envelope).await;
+    app.wait_for_handled(2).await;
+    assert_eq!(app.payment_status(104).await.as_deref(), Some("captured"));
+    assert_eq!(app.ledger(104, "capture").await, 1);
+    assert_eq!(app.invoices_of(104).await[0].status, "paid");
+    assert_eq!(
+        app.events().await,
+        ["payment.authorized", "payment.captured"]
+    );
+}
+
+#[tokio::test]
+async fn cancelling_voids_a_held_payment_and_refunds_a_taken_one_once() {
+    let app = spawn_app().await;
+    let held = pending_order(105, PaymentMethod::Card);
+    let taken = pending_order(106, PaymentMethod::Card);
+    for order in [&held, &taken] {
+        app.client()
+            .create_payment(card_payment(order, "4242 4242 4242 4242", ""))
+            .await
+            .expect("authorized");
+    }
+    app.publish(
+        "order.completed",
+        &with_status(&taken, OrderStatus::Completed),
+    )
+    .await;
+    app.wait_for_handled(1).await;
+
+    for order in [&held, &taken] {
+        let cancelled = with_status(order, OrderStatus::Cancelled);
+        let envelope = app.publish("order.cancelled", &cancelled).await;
+        app.deliver(&envelope).await;
+    }
+    app.wait_for_handled(3).await;
+
+    assert_eq!(app.payment_status(105).await.as_deref(), Some("voided"));
+    assert_eq!(app.invoices_of(105).await[0].status, "void");
+    assert_eq!(app.payment_status(106).await.as_deref(), Some("refunded"));
+    assert_eq!(app.invoices_of(106).await[0].status, "refunded");
+    assert_eq!(app.ledger(106, "refund").await, 1, "refunded once");
+    let refunded: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(refunds.amount_minor), 0)::BIGINT FROM refunds
+         JOIN payments ON payments.id = refunds.payment_id WHERE order_id = 106",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("refunds");
+    assert_eq!(refunded, 2_599);
+
+    // A cancelled order can no longer be paid.
+    let again = app
+        .client()
+        .create_payment(card_payment(&held, "tok_visa", ""))
+        .await
+        .expect_err("refused");
+    assert_eq!(reason(&again), "ORDER_NOT_PAYABLE");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_answers_with_the_first_payment_and_refuses_another_body() {
+    let app = spawn_app().await;
+    let order = pending_order(107, PaymentMethod::Card);
+    let mut client = app.client();
+    let declined = client
+        .create_payment(card_payment(&order, "tok_chargeDeclined", "k-1"))
+        .await
+        .expect("a declined payment")
+        .into_inner();
+    assert_eq!(declined.status(), pb::PaymentStatus::Declined);
+    assert_eq!(declined.decline_reason, "card_declined");
+    let again = client
+        .create_payment(card_payment(&order, "tok_chargeDeclined", "k-1"))
+        .await
+        .expect("the first answer again")
+        .into_inner();
+    assert_eq!(again.id, declined.id);
+    let other = client
+        .create_payment(card_payment(&order, "tok_visa", "k-1"))
+        .await
+        .expect_err("another body");
+    assert_eq!(reason(&other), "IDEMPOTENCY_KEY_REUSED");
+    let paid = client
+        .create_payment(card_payment(&order, "tok_visa", "k-2"))
+        .await
+        .expect("another card, another key")
+        .into_inner();
+    assert_eq!(paid.status(), pb::PaymentStatus::Authorized);
+    assert_eq!(
+        app.events().await,
+        ["payment.declined", "payment.authorized"]
+    );
+}
+
+#[tokio::test]
+async fn a_stated_amount_that_is_not_the_total_is_refused_naming_the_total() {
+    let app = spawn_app().await;
+    let order = pending_order(108, PaymentMethod::Card);
+    let mut request = card_payment(&order, "tok_visa", "");
+    request.amount = Some(foodmesh_proto::common::v1::Money {
+        amount_minor: 2_000,
+        currency: "USD".to_owned(),
+    });
+    let refused = app
+        .client()
+        .create_payment(request)
+        .await
+        .expect_err("refused");
+    assert_eq!(reason(&refused), "AMOUNT_MISMATCH");
+    assert_eq!(app.payment_status(108).await, None);
+}
