@@ -86,6 +86,12 @@ pub struct ProblemDetails {
     /// The fields at fault; empty when the problem is not about fields.
     #[serde(default)]
     pub errors: Vec<FieldError>,
+    /// RFC 9457 extension members a problem of one kind adds (a declined
+    /// payment's `decline_reason`, a refund's `refundable`), documented
+    /// with the operations that answer them.
+    #[serde(flatten, default)]
+    #[schema(ignore)]
+    pub extensions: std::collections::BTreeMap<String, serde_json::Value>,
     /// Extra response headers (`WWW-Authenticate`), not part of the body.
     #[serde(skip)]
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -123,8 +129,16 @@ impl Problem {
             instance: None,
             request_id: None,
             errors: Vec::new(),
+            extensions: std::collections::BTreeMap::new(),
             headers: Vec::new(),
         }))
+    }
+
+    /// Adds the extension member `name`.
+    #[must_use]
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.0.extensions.insert(name.to_owned(), value);
+        self
     }
 
     /// The response body, for callers that want it without a response.

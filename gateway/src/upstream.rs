@@ -21,6 +21,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use foodmesh_proto::accounting::v1 as accounting_pb;
+use foodmesh_proto::accounting::v1::accounting_service_client::AccountingServiceClient;
 use foodmesh_proto::kitchen::v1 as kitchen_pb;
 use foodmesh_proto::kitchen::v1::kitchen_service_client::KitchenServiceClient;
 use foodmesh_proto::order::v1 as order_pb;
@@ -747,6 +749,47 @@ impl Kitchen {
     );
 }
 
+/// accounting-svc: payments, refunds, invoices.
+#[derive(Debug, Clone)]
+pub struct Accounting(UpstreamClient<AccountingServiceClient<TracedChannel>>);
+
+impl Accounting {
+    /// A client over `channel`, each call made by `policy`.
+    pub fn new(channel: Channel, policy: CallPolicy) -> Self {
+        let client = AccountingServiceClient::with_interceptor(channel, Propagate);
+        Self(UpstreamClient::new(
+            client,
+            ServiceName::Accounting,
+            accounting_pb::accounting_service_server::SERVICE_NAME,
+            policy,
+        ))
+    }
+
+    rpc!(
+        /// Pays an order (idempotent per caller and key).
+        create_payment, "CreatePayment", Write, accounting_pb::CreatePaymentRequest => accounting_pb::Payment
+    );
+    rpc!(
+        /// Authorizes, captures or voids a payment.
+        process_payment, "ProcessPayment", Write, accounting_pb::ProcessPaymentRequest => accounting_pb::Payment
+    );
+    rpc!(
+        /// Gives back part or all of a captured payment.
+        refund_payment, "RefundPayment", Write, accounting_pb::RefundPaymentRequest => accounting_pb::Refund
+    );
+    rpc!(
+        get_payment, "GetPayment", Read, accounting_pb::GetPaymentRequest => accounting_pb::Payment
+    );
+    rpc!(
+        /// A page of invoices.
+        list_invoices, "ListInvoices", Read, accounting_pb::ListInvoicesRequest => accounting_pb::ListInvoicesResponse
+    );
+    rpc!(
+        /// A provider's signed call back.
+        handle_webhook, "HandleWebhook", Write, accounting_pb::HandleWebhookRequest => accounting_pb::HandleWebhookResponse
+    );
+}
+
 /// How one upstream answered its health check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -799,6 +842,7 @@ pub struct Upstreams {
     pub restaurants: Restaurants,
     pub orders: Orders,
     pub kitchen: Kitchen,
+    pub accounting: Accounting,
     /// Health checks of all six services.
     pub probes: Probes,
 }
@@ -826,6 +870,7 @@ impl Upstreams {
             restaurants: Restaurants::new(channel(ServiceName::Restaurant)?, policy),
             orders: Orders::new(channel(ServiceName::Order)?, policy),
             kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, policy),
+            accounting: Accounting::new(channel(ServiceName::Accounting)?, policy),
             probes: Probes(channels),
         })
     }

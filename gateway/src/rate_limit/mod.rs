@@ -89,7 +89,8 @@ pub enum RouteClass {
     /// tracking, reading, watching or cancelling a guest order. Bounds
     /// guessing tokens.
     Tracking,
-    /// `/api/webhooks/…`: payment and delivery providers calling back.
+    /// `/api/webhooks/…` and `/api/payments/webhooks/…`: payment and
+    /// delivery providers calling back.
     Webhook,
 }
 
@@ -176,7 +177,7 @@ pub fn classify(
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return None;
     }
-    if path.starts_with("/api/webhooks/") {
+    if path.starts_with("/api/webhooks/") || path.starts_with("/api/payments/webhooks/") {
         return Some(RouteClass::Webhook);
     }
     if !authenticated {
@@ -534,6 +535,13 @@ mod tests {
             (
                 Method::POST,
                 "/api/webhooks/payments",
+                false,
+                false,
+                Some(Webhook),
+            ),
+            (
+                Method::POST,
+                "/api/payments/webhooks/sandbox_mobile_money",
                 false,
                 false,
                 Some(Webhook),

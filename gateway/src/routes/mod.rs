@@ -80,6 +80,7 @@ pub mod kitchen;
 pub mod live;
 pub mod menu;
 pub mod orders;
+pub mod payments;
 pub mod platform;
 pub mod restaurants;
 
@@ -253,6 +254,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kitchen::update_ticket_status))
         .routes(routes!(kitchen::watch_queue))
         .routes(routes!(kitchen::get_stats))
+        .routes(routes!(payments::create_payment))
+        .routes(routes!(payments::list_invoices))
+        .routes(routes!(payments::refund_payment))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(payments::process_payment))
+        .routes(routes!(payments::provider_webhook))
         .routes(routes!(platform::healthz))
         .routes(routes!(platform::readyz))
         .routes(routes!(platform::metrics))
