@@ -9,6 +9,8 @@
 //! - `order_input` — bad input on each of those routes.
 //! - `hostile_input` — what a fuzzer sends to any route: NUL characters,
 //!   integer overflow, unknown fields, paging out of range.
+//! - `payments` — paying, declines, mobile money's signed calls back,
+//!   cancellation, refunds and who sees which payment.
 //! - `protection` — slow clients, the connection cap, rate limits, circuit
 //!   breakers and load shedding.
 //! - `resilience` — crashes, a Redis restart, duplicate and poison events.
@@ -27,6 +29,8 @@ mod menu;
 mod order_input;
 #[path = "e2e/orders.rs"]
 mod orders;
+#[path = "e2e/payments.rs"]
+mod payments;
 #[path = "e2e/platform.rs"]
 mod platform;
 #[path = "e2e/protection.rs"]

@@ -86,6 +86,9 @@ pub struct Mesh {
     order_addr: Option<std::net::SocketAddr>,
     // Kept running for as long as the mesh lives.
     kitchen: Option<SpawnedService>,
+    // None between a crash and a restart.
+    accounting: Option<SpawnedService>,
+    accounting_addr: Option<std::net::SocketAddr>,
     redis_url: String,
     gateway_config: GatewayConfig,
     // Each stops when its sender is dropped with the mesh.
@@ -189,6 +192,30 @@ async fn start_order_svc(
     .await
 }
 
+/// accounting-svc on `db` with the mesh's event streams, listening on
+/// `listen` when given.
+async fn start_accounting_svc(
+    db: TestDb,
+    prefix: &str,
+    redis_url: &str,
+    listen: Option<std::net::SocketAddr>,
+) -> SpawnedService {
+    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
+    SpawnedService::start_on(
+        db,
+        ServiceName::Accounting,
+        move |config| {
+            config.event_prefix = prefix;
+            config.redis_url = redis;
+            if let Some(addr) = listen {
+                config.listen_addr = addr;
+            }
+        },
+        accounting_svc::build,
+    )
+    .await
+}
+
 impl Mesh {
     /// Starts restaurant-svc on a fresh database and the gateway pointing
     /// at it; the other five services are unreachable.
@@ -229,8 +256,8 @@ impl Mesh {
         };
         let restaurant_url = valve.as_ref().map_or_else(|| restaurant.url(), Valve::url);
         let mut mesh_entries = vec![(ServiceName::Restaurant, restaurant_url.clone())];
-        let (order, kitchen) = match &orders {
-            None => (None, None),
+        let (order, kitchen, accounting) = match &orders {
+            None => (None, None, None),
             Some(options) => {
                 let kitchen = {
                     let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
@@ -250,9 +277,12 @@ impl Mesh {
                     .unwrap_or_else(|| options.redis_url.clone());
                 let db = TestDb::new(ServiceName::Order.short()).await;
                 let order = start_order_svc(db, &prefix, &order_redis, &restaurant_url, None).await;
+                let db = TestDb::new(ServiceName::Accounting.short()).await;
+                let accounting = start_accounting_svc(db, &prefix, &options.redis_url, None).await;
                 mesh_entries.push((ServiceName::Kitchen, kitchen.url()));
                 mesh_entries.push((ServiceName::Order, order.url()));
-                (Some(order), Some(kitchen))
+                mesh_entries.push((ServiceName::Accounting, accounting.url()));
+                (Some(order), Some(kitchen), Some(accounting))
             }
         };
 
@@ -293,6 +323,8 @@ impl Mesh {
             valve,
             order,
             kitchen,
+            accounting_addr: accounting.as_ref().map(SpawnedService::addr),
+            accounting,
             redis_url: options.redis_url,
             gateway_config,
             more_gateways: std::sync::Mutex::default(),
@@ -387,6 +419,28 @@ impl Mesh {
             .expect("a mesh with orders")
             .crash()
             .await
+    }
+
+    /// Kills accounting-svc as a crashed process dies and hands back its
+    /// database.
+    pub async fn crash_accounting_svc(&mut self) -> TestDb {
+        self.accounting
+            .take()
+            .expect("a mesh with orders")
+            .crash()
+            .await
+    }
+
+    /// Starts accounting-svc again on `db`, at the address it had.
+    pub async fn restart_accounting_svc(&mut self, db: TestDb) {
+        let accounting = start_accounting_svc(
+            db,
+            self.streams.prefix(),
+            &self.redis_url,
+            self.accounting_addr,
+        )
+        .await;
+        self.accounting = Some(accounting);
     }
 
     /// Kills restaurant-svc as a crashed process dies and hands back its
