@@ -13,6 +13,7 @@
 //!   back.
 //! - [`store`] — every SQL statement.
 //! - [`convert`] — domain ↔ protobuf.
+//! - [`observe`] — the business metrics.
 //! - [`service`] — each use, in one unit of work.
 //! - [`events`] — the consumer of order-svc's events.
 //! - [`grpc`] — the `AccountingService` implementation.
@@ -30,6 +31,7 @@ pub mod convert;
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod observe;
 pub mod providers;
 pub mod service;
 pub mod store;
@@ -72,6 +74,7 @@ pub fn webhook_secrets(lookup: &dyn Fn(&str) -> Option<String>) -> HashMap<Strin
 /// taken.
 pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
+    observe::describe();
     let bus = EventBus::new(&config);
     let accounting = service::Accounting::new(pool.clone(), bus.own_stream())
         .with_clock(config.clock.clone())

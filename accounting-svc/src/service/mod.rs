@@ -26,12 +26,12 @@ use foodmesh_shared::events::outbox;
 use foodmesh_shared::work::Work;
 use sqlx::PgPool;
 
-use crate::convert;
 use crate::domain::DomainError;
 use crate::domain::invoice::InvoiceStatus;
 use crate::domain::ledger::Transaction;
 use crate::domain::payment::{Applied, Change, Payment};
 use crate::store::{self, invoices, keys};
+use crate::{convert, observe};
 
 /// The service: its database, the stream its events go to
 /// (`<prefix>:accounting`) and the secrets its providers sign their calls
@@ -162,6 +162,17 @@ impl Accounting {
         }
         let payment = payment.after(&applied, at);
         self.announce(work, &payment, &applied).await?;
+        let counted = observe::PaymentCounted {
+            method: payment.method,
+            status: payment.status,
+            decline_reason: match change {
+                Change::Decline { reason } => Some(reason.clone()),
+                _ => None,
+            },
+            moved_minor: applied.moved_minor,
+            currency: payment.currency.clone(),
+        };
+        work.on_commit(move || observe::payment_changed(&counted));
         Ok(Made { payment, ledger_id })
     }
 

@@ -20,6 +20,7 @@ use super::{Accounting, Idempotency};
 use crate::domain::DomainError;
 use crate::domain::invoice::{InvoiceStatus, OrderFacts};
 use crate::domain::payment::{Applied, Method, PaymentRecord, PaymentStatus};
+use crate::observe;
 use crate::providers::{Decision, sandbox};
 use crate::store::{self, NewPayment, invoices, keys};
 
@@ -130,6 +131,14 @@ impl Accounting {
             };
             self.announce(work, &payment, &applied).await?;
         }
+        let counted = observe::PaymentCounted {
+            method: new.method,
+            status: new.status,
+            decline_reason: new.decline_reason.clone(),
+            moved_minor: 0,
+            currency: new.currency.clone(),
+        };
+        work.on_commit(move || observe::payment_changed(&counted));
         Ok(PaymentRecord {
             payment,
             provider: new.provider.clone(),

@@ -10,6 +10,7 @@ use foodmesh_shared::work::Work;
 use super::Accounting;
 use crate::domain::DomainError;
 use crate::domain::payment::{Change, Payment};
+use crate::observe;
 use crate::providers::{self, Decision, webhook};
 use crate::store;
 
@@ -25,6 +26,32 @@ impl Accounting {
     /// reference to no payment; the lifecycle's refusal; or the database
     /// failed.
     pub async fn provider_called(
+        &self,
+        provider: &str,
+        body: &[u8],
+        signature: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Payment, DomainError> {
+        let outcome = self.take_call(provider, body, signature, at).await;
+        // Only known providers get a label: the path is the caller's.
+        let label = if providers::callback_reader(provider).is_some() {
+            provider
+        } else {
+            "unknown"
+        };
+        observe::webhook(
+            label,
+            match &outcome {
+                Ok(_) => "accepted",
+                Err(DomainError::WebhookSignature(_)) => "signature_invalid",
+                Err(DomainError::WebhookReplayed(_)) => "replayed",
+                Err(_) => "refused",
+            },
+        );
+        outcome
+    }
+
+    async fn take_call(
         &self,
         provider: &str,
         body: &[u8],

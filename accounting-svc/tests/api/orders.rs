@@ -75,6 +75,12 @@ async fn cash_is_held_when_the_order_is_placed_and_taken_once_when_it_completes(
         app.events().await,
         ["payment.authorized", "payment.captured"]
     );
+    // Each test runs in a process of its own: these are this test's counts.
+    let metrics = foodmesh_shared::telemetry::prometheus().render();
+    assert!(
+        metrics.contains(r#"payment_captured_amount_sum{currency="USD"} 25.99"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -158,6 +164,14 @@ async fn an_idempotency_key_answers_with_the_first_payment_and_refuses_another_b
         app.events().await,
         ["payment.declined", "payment.authorized"]
     );
+    let metrics = foodmesh_shared::telemetry::prometheus().render();
+    for series in [
+        r#"payment_declines_total{method="card",reason="card_declined"} 1"#,
+        r#"payments_total{method="card",status="declined"} 1"#,
+        r#"payments_total{method="card",status="authorized"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
 }
 
 #[tokio::test]

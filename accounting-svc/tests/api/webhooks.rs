@@ -75,6 +75,18 @@ async fn only_a_fresh_correctly_signed_call_authorizes_and_only_once() {
     let replay = call(&app, &body, signed).await.expect_err("a replay");
     assert_eq!(reason(&replay), "WEBHOOK_REPLAYED");
     assert_eq!(app.events().await, ["payment.authorized"]);
+
+    // Each test runs in a process of its own: these are this test's counts.
+    let metrics = foodmesh_shared::telemetry::prometheus().render();
+    for series in [
+        r#"payment_webhooks_total{provider="sandbox_mobile_money",outcome="signature_invalid"} 4"#,
+        r#"payment_webhooks_total{provider="sandbox_mobile_money",outcome="accepted"} 1"#,
+        r#"payment_webhooks_total{provider="sandbox_mobile_money",outcome="replayed"} 1"#,
+        r#"payments_total{method="mobile_money",status="created"} 1"#,
+        r#"payments_total{method="mobile_money",status="authorized"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
 }
 
 #[tokio::test]
