@@ -191,3 +191,94 @@ async fn a_stated_amount_that_is_not_the_total_is_refused_naming_the_total() {
     assert_eq!(reason(&refused), "AMOUNT_MISMATCH");
     assert_eq!(app.payment_status(108).await, None);
 }
+
+#[tokio::test]
+async fn an_open_invoice_follows_newer_views_of_its_order_and_never_older_ones() {
+    let app = spawn_app().await;
+    let placed = pending_order(109, PaymentMethod::Unspecified);
+    let mut changed = placed.clone();
+    changed.items.truncate(1);
+    changed.totals = Some(foodmesh_proto::order::v1::Totals {
+        subtotal: placed.items[0].line_total.clone(),
+        total: placed.items[0].line_total.clone(),
+        ..Default::default()
+    });
+    changed.updated_at = Some(prost_types::Timestamp {
+        seconds: placed.updated_at.as_ref().map_or(0, |t| t.seconds) + 60,
+        nanos: 0,
+    });
+    app.publish("order.created", &placed).await;
+    app.publish("order.updated", &changed).await;
+    // A late copy of the first view: older than what the invoice holds.
+    app.publish("order.created", &placed).await;
+    app.wait_for_handled(3).await;
+
+    let invoice = &app.invoices_of(109).await[0];
+    assert_eq!(invoice.total.as_ref().map(|m| m.amount_minor), Some(1_800));
+    assert_eq!(invoice.lines.len(), 1);
+    // And a payment is for the invoice's total.
+    let paid = app
+        .client()
+        .create_payment(card_payment(&changed, "tok_visa", ""))
+        .await
+        .expect("paid")
+        .into_inner();
+    assert_eq!(paid.amount.map(|m| m.amount_minor), Some(1_800));
+}
+
+#[tokio::test]
+async fn invoices_are_listed_newest_first_a_page_at_a_time_by_filter() {
+    let app = spawn_app().await;
+    for id in 110..115 {
+        app.publish(
+            "order.created",
+            &pending_order(id, PaymentMethod::Unspecified),
+        )
+        .await;
+    }
+    let mut other = pending_order(115, PaymentMethod::Unspecified);
+    other.restaurant_id = 8;
+    app.publish("order.created", &other).await;
+    app.wait_for_handled(6).await;
+
+    let mut client = app.client();
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_invoices(pb::ListInvoicesRequest {
+                restaurant_id: Some(7),
+                page: Some(foodmesh_proto::common::v1::PageRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("a page")
+            .into_inner();
+        seen.extend(page.invoices.iter().map(|i| i.order_id));
+        token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, [114, 113, 112, 111, 110]);
+    let paid = client
+        .list_invoices(pb::ListInvoicesRequest {
+            status: "paid".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(paid.invoices.is_empty());
+    let refused = client
+        .list_invoices(pb::ListInvoicesRequest {
+            status: "lost".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no such status");
+    assert_eq!(reason(&refused), "VALIDATION_FAILED");
+}
