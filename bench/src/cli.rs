@@ -93,6 +93,10 @@ pub enum Scenario {
     /// From an order's 201 to its ticket on the kitchen stream.
     #[value(name = "order_to_kitchen")]
     OrderToKitchen,
+    /// From sending an order to its ticket on the kitchen stream, paid by
+    /// card in between.
+    #[value(name = "card_order_to_kitchen")]
+    CardOrderToKitchen,
     /// `POST /api/orders` through the gateway.
     #[value(name = "order_create")]
     OrderCreate,
@@ -110,10 +114,11 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::MenuRead,
         Scenario::MenuReadGrpc,
         Scenario::OrderToKitchen,
+        Scenario::CardOrderToKitchen,
         Scenario::OrderCreate,
         Scenario::DbCeiling,
         Scenario::OverloadBase,
@@ -126,6 +131,7 @@ impl Scenario {
             Scenario::MenuRead => "menu_read",
             Scenario::MenuReadGrpc => "menu_read_grpc",
             Scenario::OrderToKitchen => "order_to_kitchen",
+            Scenario::CardOrderToKitchen => "card_order_to_kitchen",
             Scenario::OrderCreate => "order_create",
             Scenario::DbCeiling => "db_ceiling",
             Scenario::OverloadBase => "overload_base",

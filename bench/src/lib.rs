@@ -105,7 +105,7 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
     let mut kitchen_catch_up = None;
     let mut record = |scenario: Scenario, concurrency: usize, summary: Summary| {
         eprintln!(
-            "foodmesh-bench: {:<17} {:>9.1} rps, {} ok, {} errors",
+            "foodmesh-bench: {:<21} {:>9.1} rps, {} ok, {} errors",
             scenario.name(),
             summary.rps,
             summary.ok,
@@ -136,6 +136,11 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
             Scenario::OrderToKitchen => {
                 let workers = usize::from(cli.kitchen_concurrency);
                 let summary = scenarios::order_to_kitchen(&ctx, &kitchen, workers).await?;
+                record(scenario, workers, summary);
+            }
+            Scenario::CardOrderToKitchen => {
+                let workers = usize::from(cli.kitchen_concurrency);
+                let summary = scenarios::card_order_to_kitchen(&ctx, &kitchen, workers).await?;
                 record(scenario, workers, summary);
             }
             Scenario::OrderCreate => {

@@ -184,6 +184,17 @@ pub fn order_body(
     lines: usize,
     customer_id: i64,
 ) -> anyhow::Result<Bytes> {
+    order_body_paid_by(restaurant, lines, customer_id, "cash")
+}
+
+/// [`order_body`] with `method` as its payment method: `card` leaves the
+/// order PENDING until it is paid.
+pub fn order_body_paid_by(
+    restaurant: &Restaurant,
+    lines: usize,
+    customer_id: i64,
+    method: &str,
+) -> anyhow::Result<Bytes> {
     if lines == 0 || lines > MENU.len() || lines > restaurant.items.len() {
         bail!("an order takes 1 to {} lines, not {lines}", MENU.len());
     }
@@ -210,7 +221,7 @@ pub fn order_body(
         "items": items,
         "delivery_address": {"street": "456 Oak Ave", "city": "New York", "state": "NY",
                              "zip_code": "10002", "country": "US"},
-        "payment_method": "cash",
+        "payment_method": method,
     });
     Ok(Bytes::from(serde_json::to_vec(&body)?))
 }

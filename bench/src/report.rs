@@ -265,7 +265,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<17} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+            "{:<21} {:>5} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
             "scenario", "conc", "rps", "p50 ms", "p90 ms", "p99 ms", "max ms", "ok", "errors"
         );
         let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
@@ -276,7 +276,7 @@ impl Report {
             let l = s.summary.latency_ms;
             let _ = writeln!(
                 out,
-                "{:<17} {:>5} {:>10.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+                "{:<21} {:>5} {:>10.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
                 scenario.name(),
                 s.concurrency,
                 s.summary.rps,

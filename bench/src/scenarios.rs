@@ -8,6 +8,9 @@
 //!   each time; every 2xx counts.
 //! - `order_to_kitchen` — an order placed, then the time from its 201 to
 //!   its ticket on the kitchen's event stream.
+//! - `card_order_to_kitchen` — an order placed and paid with the sandbox's
+//!   approving card: the time from sending the order to its ticket on the
+//!   kitchen's stream.
 //! - `overload_base`, `overload` — `order_create` through a gateway held to
 //!   a few requests in flight, by one worker and by many more than it
 //!   admits: the latency of what it admits, and what it sheds.
@@ -189,11 +192,22 @@ impl Placer {
         worker: usize,
         tag: &str,
     ) -> anyhow::Result<Self> {
+        Self::paying_by(ctx, restaurant, worker, tag, "cash")
+    }
+
+    /// A placer of orders to be paid by `method`.
+    fn paying_by(
+        ctx: &Context,
+        restaurant: &Restaurant,
+        worker: usize,
+        tag: &str,
+        method: &str,
+    ) -> anyhow::Result<Self> {
         let customer = ctx.customer_of(worker);
         Ok(Self {
             conn: ctx.conn(),
             bearer: ctx.tokens.customer(customer)?,
-            body: mesh::order_body(restaurant, ctx.lines, customer)?,
+            body: mesh::order_body_paid_by(restaurant, ctx.lines, customer, method)?,
             key_prefix: format!("bench-{}-{tag}-{worker}", ctx.run_id),
             seq: 0,
             retry_after: None,
@@ -505,6 +519,119 @@ pub async fn order_to_kitchen(
             .map(|worker| {
                 Ok(OrderToKitchen {
                     placer: Placer::new(ctx, restaurant, worker, "kitchen")?,
+                    board: board.clone(),
+                    timeout: ctx.timeout,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let plan = Plan {
+            concurrency,
+            ..ctx.plan
+        };
+        let finished = load::drive(&plan, calls).await?;
+        Ok(finished.summary())
+    }
+    .await;
+    reader.abort();
+    outcome
+}
+
+// ------------------------------------------------ card_order_to_kitchen --
+
+struct CardOrderToKitchen {
+    placer: Placer,
+    board: Arc<TicketBoard>,
+    timeout: Duration,
+}
+
+impl CardOrderToKitchen {
+    /// Pays order `order_id` with the sandbox's approving card, under a
+    /// key of the order's.
+    async fn pay(&mut self, order_id: i64) -> Result<(), Outcome> {
+        let body = Bytes::from(format!(
+            r#"{{"order_id":{order_id},"payment_method":"card","source":"tok_visa"}}"#
+        ));
+        let mut request = self
+            .placer
+            .conn
+            .gateway()
+            .request(
+                Method::POST,
+                "/api/payments",
+                Some(&self.placer.bearer),
+                Some(body),
+            )
+            .map_err(|e| Outcome::failed("request", e.to_string()))?;
+        let key = HeaderValue::from_str(&format!("{}-pay-{order_id}", self.placer.key_prefix))
+            .map_err(|e| Outcome::failed("request", e.to_string()))?;
+        request.headers_mut().insert("idempotency-key", key);
+        match self.placer.conn.send(request).await {
+            Ok(reply) if reply.status.is_success() => Ok(()),
+            other => Err(http_outcome(other)),
+        }
+    }
+}
+
+impl Call for CardOrderToKitchen {
+    async fn call(&mut self) -> Outcome {
+        let started = Instant::now();
+        let order_id = match self.placer.place().await {
+            Ok((_, id)) => id,
+            Err(failed) => return failed,
+        };
+        if let Err(failed) = self.pay(order_id).await {
+            return failed;
+        }
+        let seen = match self.board.sighting(order_id) {
+            Sighting::Seen(at) => at,
+            Sighting::Closed => return Outcome::failed("stream_ended", "the kitchen stream ended"),
+            Sighting::Pending(waiting) => match tokio::time::timeout(self.timeout, waiting).await {
+                Ok(Ok(at)) => at,
+                Ok(Err(_)) => return Outcome::failed("stream_ended", "the kitchen stream ended"),
+                Err(_) => {
+                    self.board.forget(order_id);
+                    return Outcome::failed(
+                        "no_ticket",
+                        format!("no ticket for order {order_id} within {:?}", self.timeout),
+                    );
+                }
+            },
+        };
+        Outcome::OkAfter(seen - started)
+    }
+}
+
+/// `card_order_to_kitchen`: with the restaurant's kitchen stream open as
+/// its staff, `concurrency` workers each place an order to be paid by
+/// card, pay it with the sandbox's approving card (`tok_visa`) and wait
+/// for its ticket on the stream; the latency is from sending the order to
+/// the ticket — the two calls, the authorization's event to order-svc,
+/// the confirmation's to kitchen-svc, and the stream.
+///
+/// # Errors
+/// The stream could not be opened or did not sync in time, or the run
+/// failed.
+pub async fn card_order_to_kitchen(
+    ctx: &Context,
+    restaurant: &Restaurant,
+    concurrency: usize,
+) -> anyhow::Result<Summary> {
+    let staff = ctx.tokens.staff(restaurant.id)?;
+    let stream = Stream::open(&ctx.gateway, "/api/kitchen/stream", &staff, ctx.timeout)
+        .await
+        .context("opening the kitchen stream")?;
+    let board = Arc::new(TicketBoard::default());
+    let (synced_tx, synced) = oneshot::channel();
+    let reader = tokio::spawn(read_kitchen(stream, board.clone(), synced_tx));
+    let outcome = async {
+        tokio::time::timeout(ctx.timeout, synced)
+            .await
+            .context("the kitchen stream did not sync in time")?
+            .context("the kitchen stream ended before it synced")?;
+        let calls = (0..concurrency)
+            .map(|worker| {
+                Ok(CardOrderToKitchen {
+                    placer: Placer::paying_by(ctx, restaurant, worker, "card", "card")?,
                     board: board.clone(),
                     timeout: ctx.timeout,
                 })
