@@ -132,7 +132,7 @@ impl AccountingService for AccountingApi {
         let (id, change) = v.finish(|| Some((id?, change?)))?;
         let payment = self
             .accounting
-            .change(id, &change, self.accounting.now())
+            .process(id, &change, self.accounting.now())
             .await?;
         let record = self.accounting.payment(payment.id).await?;
         Ok(Response::new(convert::payment_record(&record)))

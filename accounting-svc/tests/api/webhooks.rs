@@ -41,6 +41,16 @@ async fn only_a_fresh_correctly_signed_call_authorizes_and_only_once() {
         .into_inner();
     assert_eq!(waiting.status(), pb::PaymentStatus::Created);
     assert!(waiting.provider_reference.starts_with("mm_"));
+    // Only the provider approves mobile money: not its customer's request.
+    let by_request = app
+        .client()
+        .process_payment(pb::ProcessPaymentRequest {
+            id: waiting.id,
+            action: pb::PaymentAction::Authorize.into(),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(reason(&by_request), "VALIDATION_FAILED");
     let body = format!(
         r#"{{"id":"evt_1","type":"payment.succeeded","reference":"{}"}}"#,
         waiting.provider_reference
