@@ -171,6 +171,29 @@ pub(crate) fn order_facts(order: &order_pb::Order, field: &str) -> Result<OrderF
     if facts.currency.len() != 3 || !facts.currency.bytes().all(|b| b.is_ascii_uppercase()) {
         v.add(format!("{field}.currency"), "must be an ISO 4217 code");
     }
+    for (i, line) in facts.lines.iter().enumerate() {
+        if line.quantity == 0 {
+            v.add(format!("{field}.items[{i}].quantity"), "must be positive");
+        }
+        if line.unit_price_minor < 0 || line.total_minor < 0 {
+            v.add(
+                format!("{field}.items[{i}]"),
+                "must not cost less than nothing",
+            );
+        }
+    }
+    let amounts = [
+        ("subtotal", facts.subtotal_minor),
+        ("discount", facts.discount_minor),
+        ("delivery_fee", facts.delivery_fee_minor),
+        ("tax", facts.tax_minor),
+        ("total", facts.total_minor),
+    ];
+    for (name, amount) in amounts {
+        if amount < 0 {
+            v.add(format!("{field}.totals.{name}"), "must not be negative");
+        }
+    }
     let sum =
         facts.subtotal_minor - facts.discount_minor + facts.delivery_fee_minor + facts.tax_minor;
     if sum != facts.total_minor {

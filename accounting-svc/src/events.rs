@@ -13,7 +13,8 @@
 //! | `order.cancelled` | the payment is voided, or refunded when captured (a kitchen rejection cancels the order too) |
 //!
 //! An order whose figures do not add up breaks the contract with
-//! order-svc and is dead-lettered; only database failures are retried.
+//! order-svc and is dead-lettered, as is an event the domain refuses;
+//! only database failures are retried.
 
 use std::sync::Arc;
 
@@ -84,9 +85,12 @@ impl Handler for OnOrder {
     }
 }
 
+/// A failure no retry can mend (a refusal of the domain: the event does
+/// not fit what accounting-svc holds) is dead-lettered with its reason at
+/// once; only unexpected failures (the database) are retried.
 fn retry(error: DomainError) -> HandlerError {
     match error {
         DomainError::Unexpected(cause) => HandlerError::Retry(cause),
-        other => HandlerError::Retry(anyhow::Error::new(other)),
+        refusal => HandlerError::Reject(refusal.to_string()),
     }
 }

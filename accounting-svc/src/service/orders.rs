@@ -4,7 +4,7 @@
 //! | event | effect |
 //! |---|---|
 //! | `order.created` | the invoice is issued; a cash order's payment is authorized |
-//! | `order.updated` | the open invoice takes the new items and totals |
+//! | `order.updated` | the open invoice takes the new items and totals; a payment still waiting for its customer is voided when the amount changed |
 //! | `order.completed` | the authorized payment is captured; the invoice is paid |
 //! | `order.cancelled` | a payment not yet captured is voided, a captured one refunded in full; an open invoice is void |
 
@@ -24,7 +24,14 @@ pub const CANCELLED: &str = "order cancelled";
 
 impl Accounting {
     /// Bills `order` (placed or changed) in `work`; a cash order's payment
-    /// is authorized with its first invoice.
+    /// is held with its first invoice.
+    ///
+    /// While a payment holds or took money, the invoice keeps the figures
+    /// it was paid for (an order changed in the moment between its
+    /// authorization and its confirmation is logged). A payment still
+    /// waiting for its customer (mobile money, 3-D Secure) asks for an
+    /// amount the order may no longer have: it is voided then, and the
+    /// order is paid again.
     ///
     /// # Errors
     /// The database failed.
@@ -34,15 +41,33 @@ impl Accounting {
         order: &OrderFacts,
         at: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        let invoice = invoices::bring_up_to_date(work.conn(), order, at).await?;
-        let cash = order.method == Some(Method::Cash) && invoice.status == InvoiceStatus::Open;
-        if cash
-            && store::lock_live_payment_of_order(work.conn(), order.order_id)
-                .await?
-                .is_none()
+        let existing = invoices::lock_of_order(work.conn(), order.order_id).await?;
+        let live = store::lock_live_payment_of_order(work.conn(), order.order_id).await?;
+        if let (Some(_), Some(payment)) = (&existing, &live)
+            && payment.status != PaymentStatus::Created
         {
-            let new = invoice_payment(order, &invoice, Method::Cash, Decision::Approved);
-            self.record_payment(work, &new, at).await?;
+            if payment.amount_minor != order.total_minor {
+                tracing::warn!(
+                    order_id = order.order_id,
+                    payment_id = payment.id,
+                    paid_minor = payment.amount_minor,
+                    order_total_minor = order.total_minor,
+                    "order changed after its payment was authorized; the invoice keeps what was paid"
+                );
+            }
+            return Ok(());
+        }
+        let invoice = invoices::bring_up_to_date(work.conn(), order, at).await?;
+        match live {
+            Some(payment) if payment.amount_minor != invoice.total_minor => {
+                self.apply(work, payment, &Change::Void, at).await?;
+            }
+            Some(_) => {}
+            None if order.method == Some(Method::Cash) && invoice.status == InvoiceStatus::Open => {
+                let new = invoice_payment(order, &invoice, Method::Cash, Decision::Approved);
+                self.record_payment(work, &new, at).await?;
+            }
+            None => {}
         }
         Ok(())
     }
@@ -93,11 +118,16 @@ impl Accounting {
                 PaymentStatus::Created | PaymentStatus::Authorized => {
                     self.apply(work, payment, &Change::Void, at).await?;
                 }
-                PaymentStatus::Captured | PaymentStatus::PartiallyRefunded => {
+                // A free order (a full discount) was taken for nothing and
+                // has nothing to give back.
+                PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
+                    if payment.refundable_minor() > 0 =>
+                {
                     let left = payment.refundable_minor();
                     self.refund_locked(work, payment, left, CANCELLED, at)
                         .await?;
                 }
+                PaymentStatus::Captured | PaymentStatus::PartiallyRefunded => {}
                 PaymentStatus::Refunded | PaymentStatus::Declined | PaymentStatus::Voided => {}
             }
         }

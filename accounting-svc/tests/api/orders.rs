@@ -282,3 +282,43 @@ async fn invoices_are_listed_newest_first_a_page_at_a_time_by_filter() {
         .expect_err("no such status");
     assert_eq!(reason(&refused), "VALIDATION_FAILED");
 }
+
+#[tokio::test]
+async fn a_payment_waiting_for_its_customer_is_voided_when_the_order_s_total_changes() {
+    let app = spawn_app().await;
+    let placed = pending_order(116, PaymentMethod::MobileMoney);
+    let mut request = card_payment(&placed, "", "");
+    request.method = pb::PaymentMethod::MobileMoney.into();
+    let waiting = app
+        .client()
+        .create_payment(request.clone())
+        .await
+        .expect("created")
+        .into_inner();
+    assert_eq!(waiting.status(), pb::PaymentStatus::Created);
+
+    let mut changed = placed.clone();
+    changed.items.truncate(1);
+    changed.totals = Some(foodmesh_proto::order::v1::Totals {
+        subtotal: placed.items[0].line_total.clone(),
+        total: placed.items[0].line_total.clone(),
+        ..Default::default()
+    });
+    changed.updated_at = Some(prost_types::Timestamp {
+        seconds: placed.updated_at.as_ref().map_or(0, |t| t.seconds) + 60,
+        nanos: 0,
+    });
+    app.publish("order.updated", &changed).await;
+    app.wait_for_handled(1).await;
+    assert_eq!(app.payment_status(116).await.as_deref(), Some("voided"));
+
+    request.order = Some(changed);
+    let again = app
+        .client()
+        .create_payment(request)
+        .await
+        .expect("paid again")
+        .into_inner();
+    assert_eq!(again.amount.map(|m| m.amount_minor), Some(1_800));
+    assert_eq!(app.events().await, ["payment.voided"]);
+}
