@@ -25,7 +25,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `PAYMENT_WEBHOOK_SECRET_<PROVIDER>` | the sandbox's own for `SANDBOX_MOBILE_MONEY`, else unset | the secret `<provider>` signs its calls back with; a provider without one is not taken calls from |
+//! | `PAYMENT_WEBHOOK_SECRET_<PROVIDER>` | unset (`foodmesh up` gives `SANDBOX_MOBILE_MONEY` the sandbox's published secret) | the secret `<provider>` signs its calls back with; the calls of a provider without one are refused |
 
 pub mod convert;
 pub mod domain;
@@ -46,39 +46,63 @@ use foodmesh_shared::events::EventBus;
 use foodmesh_shared::grpc::GrpcServer;
 use foodmesh_shared::{Application, ServiceConfig, ServiceName};
 
-/// The secret the sandbox mobile-money provider signs with unless
-/// `PAYMENT_WEBHOOK_SECRET_SANDBOX_MOBILE_MONEY` says otherwise. It is a
-/// sandbox: nothing real is paid through it.
+/// The sandbox mobile-money provider's published secret: what a local mesh
+/// (`foodmesh up`) and the tests sign its calls with. Being published, it
+/// is never a default: a deployment that sets no secret takes no calls.
 pub const SANDBOX_WEBHOOK_SECRET: &str = "whsec_foodmesh_sandbox";
+
+/// The variable that holds the sandbox mobile-money provider's secret.
+pub const SANDBOX_SECRET_VARIABLE: &str = "PAYMENT_WEBHOOK_SECRET_SANDBOX_MOBILE_MONEY";
 
 /// The service's schema, embedded so the binary migrates its own database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
-/// The webhook secret of each provider that calls back, from `lookup`
-/// (the process environment in [`build`]).
+/// The webhook secret of each provider that calls back and has one, from
+/// `lookup` (the process environment in [`build`]).
 pub fn webhook_secrets(lookup: &dyn Fn(&str) -> Option<String>) -> HashMap<String, Vec<u8>> {
-    let provider = providers::mobile_money::NAME;
-    let variable = format!("PAYMENT_WEBHOOK_SECRET_{}", provider.to_ascii_uppercase());
-    let secret = lookup(&variable)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| SANDBOX_WEBHOOK_SECRET.to_owned());
-    HashMap::from([(provider.to_owned(), secret.into_bytes())])
+    [providers::mobile_money::NAME]
+        .into_iter()
+        .filter_map(|provider| {
+            let variable = format!("PAYMENT_WEBHOOK_SECRET_{}", provider.to_ascii_uppercase());
+            let secret = lookup(&variable).filter(|s| !s.is_empty())?;
+            Some((provider.to_owned(), secret.into_bytes()))
+        })
+        .collect()
 }
 
 /// Connects and migrates the database, binds the listener and returns the
 /// service ready to run, with its outbox relay and its consumer of order
-/// events as background tasks.
+/// events as background tasks; the providers' secrets come from the
+/// environment.
 ///
 /// # Errors
 /// Postgres or Redis is unreachable, a migration fails, or the address is
 /// taken.
 pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
+    let secrets = webhook_secrets(&|k| std::env::var(k).ok());
+    if secrets.is_empty() {
+        tracing::warn!(
+            "no PAYMENT_WEBHOOK_SECRET_<PROVIDER> is set: providers' calls back are refused"
+        );
+    }
+    build_with(config, secrets).await
+}
+
+/// [`build`] with the providers' webhook secrets given rather than read
+/// from the environment.
+///
+/// # Errors
+/// As [`build`].
+pub async fn build_with(
+    config: ServiceConfig,
+    webhook_secrets: HashMap<String, Vec<u8>>,
+) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
     observe::describe();
     let bus = EventBus::new(&config);
     let accounting = service::Accounting::new(pool.clone(), bus.own_stream())
         .with_clock(config.clock.clone())
-        .with_webhook_secrets(webhook_secrets(&|k| std::env::var(k).ok()));
+        .with_webhook_secrets(webhook_secrets);
     let server = GrpcServer::new().add_service(AccountingServiceServer::new(
         grpc::AccountingApi::new(accounting.clone()),
     ));
@@ -90,4 +114,20 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     app.background("outbox relay", |stop| relay.run(stop));
     app.background("event consumer", |stop| consumer.run(stop));
     Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provider_without_a_secret_has_none_and_an_empty_one_is_none() {
+        assert!(webhook_secrets(&|_| None).is_empty());
+        assert!(webhook_secrets(&|_| Some(String::new())).is_empty());
+        let set = webhook_secrets(&|k| (k == SANDBOX_SECRET_VARIABLE).then(|| "s3cret".to_owned()));
+        assert_eq!(
+            set.get(providers::mobile_money::NAME).map(Vec::as_slice),
+            Some(b"s3cret".as_slice())
+        );
+    }
 }

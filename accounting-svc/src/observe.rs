@@ -4,7 +4,7 @@
 //!   (`created`, `authorized`, `declined`, `captured`, `voided`,
 //!   `partially_refunded`, `refunded`);
 //! - `payment_declines_total{method,reason}` — declines by the provider's
-//!   reason;
+//!   reason (`other` for one outside [`DECLINE_REASONS`]);
 //! - `payment_captured_amount{currency}`, `payment_refund_amount{currency}`
 //!   — each capture and refund, in major units (their `_sum` is the money
 //!   taken and given back);
@@ -57,7 +57,7 @@ pub fn payment_changed(counted: &PaymentCounted) {
         metrics::counter!(
             "payment_declines_total",
             "method" => method,
-            "reason" => reason.clone()
+            "reason" => reason_label(reason)
         )
         .increment(1);
     }
@@ -72,6 +72,25 @@ pub fn payment_changed(counted: &PaymentCounted) {
         };
         metrics::histogram!(name, "currency" => counted.currency.clone()).record(major);
     }
+}
+
+/// The reasons a decline is counted under; a provider's own words beyond
+/// them count as `other`, so no caller can grow the label's values.
+const DECLINE_REASONS: [&str; 7] = [
+    "card_declined",
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_cvc",
+    "customer_rejected",
+    "timeout",
+    "declined",
+];
+
+fn reason_label(reason: &str) -> &'static str {
+    DECLINE_REASONS
+        .into_iter()
+        .find(|known| *known == reason)
+        .unwrap_or("other")
 }
 
 /// Counts a provider's call back by `outcome`.

@@ -116,6 +116,16 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     env.push(("JWT_SECRET".to_owned(), crate::token::secret()));
     env.push(("FOODMESH_PG_URL".to_owned(), pg.clone()));
     env.push(("REDIS_URL".to_owned(), redis));
+    // A local mesh takes the sandbox mobile-money provider's calls signed
+    // with the sandbox's published secret (see the README), unless told
+    // otherwise; a deployment configures its own or takes none.
+    let webhook_secret = accounting_svc::SANDBOX_SECRET_VARIABLE;
+    if std::env::var_os(webhook_secret).is_none() {
+        env.push((
+            webhook_secret.to_owned(),
+            accounting_svc::SANDBOX_WEBHOOK_SECRET.to_owned(),
+        ));
+    }
 
     // Listening from the start: a Ctrl-C while the mesh starts must stop
     // what has started, not kill the launcher and orphan its children

@@ -39,7 +39,11 @@ pub async fn spawn_app() -> TestApp {
     let db = TestDb::new("accounting").await;
     let config = service_config(ServiceName::Accounting, &db);
     let streams = TestStreams::adopt(config.event_prefix.clone());
-    let app = accounting_svc::build(config.clone())
+    let secrets = std::collections::HashMap::from([(
+        accounting_svc::providers::mobile_money::NAME.to_owned(),
+        accounting_svc::SANDBOX_WEBHOOK_SECRET.as_bytes().to_vec(),
+    )]);
+    let app = accounting_svc::build_with(config.clone(), secrets)
         .await
         .expect("accounting-svc builds");
     let addr = app.local_addr();

@@ -211,7 +211,13 @@ async fn start_accounting_svc(
                 config.listen_addr = addr;
             }
         },
-        accounting_svc::build,
+        |config| {
+            let secrets = std::collections::HashMap::from([(
+                accounting_svc::providers::mobile_money::NAME.to_owned(),
+                accounting_svc::SANDBOX_WEBHOOK_SECRET.as_bytes().to_vec(),
+            )]);
+            accounting_svc::build_with(config, secrets)
+        },
     )
     .await
 }
