@@ -3,8 +3,16 @@
 //! business RPCs, which arrive with their own work.
 //!
 //! # Layout
+//! - [`domain`] — drivers, the delivery's transition table, arrival times.
+//! - [`store`] — every SQL statement.
+//! - [`live`] — drivers' live positions in Redis, and the nearest-driver
+//!   search.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
+
+pub mod domain;
+pub mod live;
+pub mod store;
 
 use foodmesh_shared::db;
 use foodmesh_shared::discovery::Discovery;
