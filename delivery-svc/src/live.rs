@@ -5,7 +5,7 @@
 //! the nearest members of a radius in logarithmic time; Postgres keeps
 //! what must last (the driver, whether they take deliveries, the
 //! deliveries they hold, and a position written at most every
-//! [``PERSIST_EVERY``]).
+//! [`crate::service::PERSIST_EVERY`]).
 //!
 //! Two sets, under `<prefix>:drivers:`:
 //! - `positions` — every driver's last reported position;
@@ -15,7 +15,7 @@
 //! `free` is an index, not the truth: a driver is claimed in Postgres
 //! (`store::claim_driver`), so a stale member costs one failed claim and a
 //! missing one a later assignment. It is rebuilt from Postgres at start
-//! and every sweep of the assigner.
+//! and every [`crate::tasks`] sweep.
 
 use chrono::{DateTime, Utc};
 use foodmesh_shared::values::Coordinates;

@@ -1,0 +1,113 @@
+//! A delivery for each confirmed delivery order, opened in the consumer's
+//! unit of work (once, however often the event comes), and closed with
+//! its order when the order is cancelled.
+
+use foodmesh_shared::work::Work;
+
+use super::Deliveries;
+use crate::domain::DomainError;
+use crate::domain::delivery::{DeliveryStatus, NewDelivery};
+use crate::store;
+
+/// The actor of the platform's own moves.
+pub const SYSTEM: &str = "system";
+
+impl Deliveries {
+    /// Opens `new`'s delivery, waiting for a driver, unless its order has
+    /// one; wakes the assigner once committed.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn open(&self, work: &mut Work<'_>, new: &NewDelivery) -> Result<(), DomainError> {
+        let at = self.now();
+        let tracking_id = tracking_id();
+        let Some(delivery) = store::insert_delivery(work.conn(), new, &tracking_id, at).await?
+        else {
+            return Ok(());
+        };
+        store::record_move(
+            work.conn(),
+            delivery.id,
+            None,
+            DeliveryStatus::Pending,
+            SYSTEM,
+            "",
+            at,
+        )
+        .await?;
+        self.announce_as(work, &delivery, "delivery.created")
+            .await?;
+        let wake = self.bell();
+        work.on_commit(move || wake.notify_one());
+        Ok(())
+    }
+
+    /// Cancels order `order_id`'s delivery (waiting or assigned) with
+    /// `reason`, freeing its driver.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn cancel_for_order(
+        &self,
+        work: &mut Work<'_>,
+        order_id: i64,
+        reason: &str,
+    ) -> Result<(), DomainError> {
+        let Some(delivery) = store::lock_delivery_of_order(work.conn(), order_id).await? else {
+            return Ok(());
+        };
+        if delivery.status.check(DeliveryStatus::Cancelled).is_err() {
+            return Ok(());
+        }
+        let at = self.now();
+        let driver = match delivery.driver_id {
+            Some(id) => store::release_driver(work.conn(), id, at).await?,
+            None => None,
+        };
+        self.record(
+            work,
+            delivery,
+            DeliveryStatus::Cancelled,
+            SYSTEM,
+            reason,
+            at,
+        )
+        .await?;
+        if let Some(driver) = driver {
+            let this = self.clone();
+            work.on_commit(move || {
+                tokio::spawn(async move { this.driver_changed(&driver).await });
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A public tracking id: 20 random base-32 characters, guessing which is
+/// hopeless, and that says nothing about the order.
+fn tracking_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let more = uuid::Uuid::new_v4().into_bytes();
+    bytes
+        .iter()
+        .chain(more.iter())
+        .take(20)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tracking_ids_are_twenty_unambiguous_characters_and_differ() {
+        let a = super::tracking_id();
+        assert_eq!(a.len(), 20);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+        assert!(!a.contains(['l', 'o', 'i', '0', '1']));
+        assert_ne!(a, super::tracking_id());
+    }
+}
