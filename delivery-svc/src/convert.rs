@@ -129,27 +129,41 @@ pub(crate) fn delivery_event(d: &Delivery) -> DeliveryEvent {
 /// the order's confirmation (or `now`, when the order does not say).
 pub(crate) fn new_delivery(event: &OrderEvent, now: DateTime<Utc>) -> Option<NewDelivery> {
     let order = event.order.as_ref()?;
+    let mut new = delivery_of_order(order, now)?;
+    if let Some(address) = &event.restaurant_address {
+        new.pickup_address = postal(Some(address));
+    }
+    if let Some(location) = &event.restaurant_location {
+        new.pickup_location = Some(coordinates(location));
+    }
+    if event.prep_minutes > order.prep_minutes {
+        new.ready_by =
+            confirmed_at(order, now) + chrono::Duration::minutes(i64::from(event.prep_minutes));
+    }
+    Some(new)
+}
+
+fn confirmed_at(order: &order_pb::Order, now: DateTime<Utc>) -> DateTime<Utc> {
+    order.confirmed_at.as_ref().and_then(time_of).unwrap_or(now)
+}
+
+/// The delivery `order` needs, from the order alone, or `None` for an
+/// order that is not delivered.
+pub(crate) fn delivery_of_order(
+    order: &order_pb::Order,
+    now: DateTime<Utc>,
+) -> Option<NewDelivery> {
     if order.order_type != order_pb::OrderType::Delivery as i32 {
         return None;
     }
-    let confirmed = order.confirmed_at.as_ref().and_then(time_of).unwrap_or(now);
-    let prep = event.prep_minutes.max(order.prep_minutes);
     Some(NewDelivery {
         order_id: order.id,
         restaurant_id: order.restaurant_id,
-        pickup_address: postal(
-            event
-                .restaurant_address
-                .as_ref()
-                .or(order.restaurant_address.as_ref()),
-        ),
-        pickup_location: event
-            .restaurant_location
-            .as_ref()
-            .or(order.restaurant_location.as_ref())
-            .map(coordinates),
+        pickup_address: postal(order.restaurant_address.as_ref()),
+        pickup_location: order.restaurant_location.as_ref().map(coordinates),
         dropoff_address: postal(order.delivery_address.as_ref()),
         dropoff_location: None,
-        ready_by: confirmed + chrono::Duration::minutes(i64::from(prep)),
+        ready_by: confirmed_at(order, now)
+            + chrono::Duration::minutes(i64::from(order.prep_minutes)),
     })
 }

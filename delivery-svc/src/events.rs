@@ -7,6 +7,7 @@
 //! | event | effect |
 //! |---|---|
 //! | `order.confirmed` (delivery orders) | a delivery opens, waiting for a driver; the nearest free one is assigned at once, so they ride to the restaurant while the food is cooked |
+//! | `order.ready` | the food may be picked up (a pickup before it is refused) |
 //! | `order.cancelled` | its delivery is cancelled and its driver freed |
 //!
 //! A refusal of the domain dead-letters the event with its reason; only
@@ -34,12 +35,14 @@ pub fn router(deliveries: &Deliveries) -> Router {
     };
     Router::new()
         .route("order.confirmed", on(Reaction::Open))
+        .route("order.ready", on(Reaction::FoodReady))
         .route("order.cancelled", on(Reaction::Cancel))
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Reaction {
     Open,
+    FoodReady,
     Cancel,
 }
 
@@ -67,6 +70,7 @@ impl Handler for OnOrder {
                     Some(new) => self.deliveries.open(work, &new).await,
                     None => Ok(()),
                 },
+                Reaction::FoodReady => self.deliveries.food_ready(work, order.id).await,
                 Reaction::Cancel => {
                     let reason = payload
                         .change

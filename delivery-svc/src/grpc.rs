@@ -74,6 +74,28 @@ fn location_of(field: &str, point: Option<&common::GeoPoint>) -> Result<Location
 
 #[tonic::async_trait]
 impl DeliveryService for DeliveryApi {
+    async fn create_delivery(
+        &self,
+        request: Request<pb::CreateDeliveryRequest>,
+    ) -> Reply<pb::Delivery> {
+        let req = request.into_inner();
+        let order = req
+            .order
+            .ok_or_else(|| DomainError::invalid("order", "is required"))?;
+        let confirmed = order.status != foodmesh_proto::order::v1::OrderStatus::Pending as i32
+            && order.status != foodmesh_proto::order::v1::OrderStatus::Cancelled as i32;
+        let new = convert::delivery_of_order(&order, self.deliveries.now())
+            .filter(|_| confirmed)
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "order_id",
+                    "must be a delivery order that is confirmed and not cancelled",
+                )
+            })?;
+        let delivery = self.deliveries.open_by_hand(&new).await?;
+        Ok(Response::new(convert::delivery(&delivery)))
+    }
+
     async fn get_delivery(&self, request: Request<pb::GetDeliveryRequest>) -> Reply<pb::Delivery> {
         let req = request.into_inner();
         let id = positive("id", req.id)?;
@@ -96,6 +118,7 @@ impl DeliveryService for DeliveryApi {
         };
         let filter = DeliveryFilter {
             order_id: req.order_id,
+            restaurant_id: req.restaurant_id,
             status,
             driver_id: req.driver_id,
         };
@@ -249,6 +272,7 @@ impl From<DomainError> for Status {
             E::PhoneTaken => (Code::AlreadyExists, R::PhoneTaken),
             E::InvalidTransition { .. } => (Code::FailedPrecondition, R::InvalidTransition),
             E::DriverBusy(_) | E::NoDriverFree => (Code::FailedPrecondition, R::DriverBusy),
+            E::FoodNotReady(_) => (Code::FailedPrecondition, R::FoodNotReady),
             E::Unexpected(cause) => return status::unexpected(cause),
         };
         let metadata = match &error {

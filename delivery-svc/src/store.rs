@@ -256,6 +256,7 @@ fn delivery_of(row: &PgRow) -> sqlx::Result<Delivery> {
         dropoff_address: address(row, "dropoff")?,
         dropoff_location: point(row, "dropoff")?,
         ready_by: row.try_get("ready_by")?,
+        food_ready_at: row.try_get("food_ready_at")?,
         driver_id: row.try_get("driver_id")?,
         eta: row.try_get("eta")?,
         reason: row.try_get("reason")?,
@@ -319,6 +320,21 @@ pub async fn insert_delivery(
 pub async fn lock_delivery(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<Delivery>> {
     let row = sqlx::query("SELECT * FROM deliveries WHERE id = $1 FOR UPDATE")
         .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(delivery_of).transpose()
+}
+
+/// The delivery of order `order_id`.
+///
+/// # Errors
+/// The database failed.
+pub async fn delivery_of_order(
+    conn: &mut PgConnection,
+    order_id: i64,
+) -> sqlx::Result<Option<Delivery>> {
+    let row = sqlx::query("SELECT * FROM deliveries WHERE order_id = $1")
+        .bind(order_id)
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(delivery_of).transpose()
@@ -394,6 +410,26 @@ pub async fn save_delivery(
     Ok(())
 }
 
+/// Notes that the food of order `order_id`'s delivery is ready at `at`;
+/// the delivery, if the order has one.
+///
+/// # Errors
+/// The database failed.
+pub async fn mark_food_ready(
+    conn: &mut PgConnection,
+    order_id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "UPDATE deliveries SET food_ready_at = coalesce(food_ready_at, $2), updated_at = $2
+         WHERE order_id = $1 RETURNING id",
+    )
+    .bind(order_id)
+    .bind(at)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Writes a new arrival estimate of delivery `id`.
 ///
 /// # Errors
@@ -467,6 +503,7 @@ pub async fn held_by(conn: &mut PgConnection, driver_id: i64) -> sqlx::Result<Ve
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryFilter {
     pub order_id: Option<i64>,
+    pub restaurant_id: Option<i64>,
     pub status: Option<DeliveryStatus>,
     pub driver_id: Option<i64>,
 }
@@ -488,6 +525,7 @@ pub async fn deliveries(
            AND ($2::TEXT IS NULL OR status = $2)
            AND ($3::BIGINT IS NULL OR driver_id = $3)
            AND ($4::BIGINT IS NULL OR id < $4)
+           AND ($6::BIGINT IS NULL OR restaurant_id = $6)
          ORDER BY id DESC LIMIT $5",
     )
     .bind(filter.order_id)
@@ -495,6 +533,7 @@ pub async fn deliveries(
     .bind(filter.driver_id)
     .bind(before)
     .bind(limit)
+    .bind(filter.restaurant_id)
     .fetch_all(conn)
     .await?;
     rows.iter().map(delivery_of).collect()

@@ -109,6 +109,8 @@ pub struct Delivery {
     pub dropoff_location: Option<Coordinates>,
     /// When the kitchen expects the food ready.
     pub ready_by: DateTime<Utc>,
+    /// When the kitchen had it ready, once it had.
+    pub food_ready_at: Option<DateTime<Utc>>,
     pub driver_id: Option<i64>,
     /// When the food is expected at the door.
     pub eta: Option<DateTime<Utc>>,

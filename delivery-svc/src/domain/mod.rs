@@ -35,6 +35,9 @@ pub enum DomainError {
     /// as many deliveries as a driver may).
     #[error("driver {0} cannot take another delivery now")]
     DriverBusy(i64),
+    /// The driver cannot pick up food the kitchen has not made ready.
+    #[error("the food of delivery {0} is not ready yet")]
+    FoodNotReady(i64),
     /// No free driver is near enough to take the delivery now; it stays
     /// waiting and is assigned as soon as one is.
     #[error("no driver is free near the restaurant now; the delivery waits for one")]

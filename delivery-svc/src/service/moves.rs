@@ -25,7 +25,8 @@ impl Deliveries {
     ///
     /// # Errors
     /// [`DomainError::DeliveryNotFound`] (also for another driver's);
-    /// [`DomainError::InvalidTransition`]; [`DomainError::Invalid`] for a
+    /// [`DomainError::InvalidTransition`]; [`DomainError::FoodNotReady`]
+    /// for a pickup before the kitchen's `order.ready`; [`DomainError::Invalid`] for a
     /// failure without a reason or a move the driver does not make; or
     /// the database failed.
     pub async fn move_delivery(
@@ -73,6 +74,9 @@ impl Deliveries {
             return Err(DomainError::DeliveryNotFound(id));
         }
         delivery.status.check(to)?;
+        if to == DeliveryStatus::PickedUp && delivery.food_ready_at.is_none() {
+            return Err(DomainError::FoodNotReady(id));
+        }
         let at = self.now();
         if to == DeliveryStatus::PickedUp {
             let route = Route {

@@ -6,7 +6,7 @@ use foodmesh_shared::work::Work;
 
 use super::Deliveries;
 use crate::domain::DomainError;
-use crate::domain::delivery::{DeliveryStatus, NewDelivery};
+use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::store;
 
 /// The actor of the platform's own moves.
@@ -39,6 +39,31 @@ impl Deliveries {
             .await?;
         let wake = self.bell();
         work.on_commit(move || wake.notify_one());
+        Ok(())
+    }
+
+    /// Opens `new`'s delivery by hand; the order's delivery as it stands
+    /// (the one it had, when it had one).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn open_by_hand(&self, new: &NewDelivery) -> Result<Delivery, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        let mut work = Work::begin(&mut conn).await?;
+        self.open(&mut work, new).await?;
+        work.commit().await?.announce(&mut conn).await;
+        store::delivery_of_order(&mut conn, new.order_id)
+            .await?
+            .ok_or(DomainError::DeliveryNotFound(0))
+    }
+
+    /// Notes that the kitchen has order `order_id`'s food ready: its driver
+    /// may pick it up.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn food_ready(&self, work: &mut Work<'_>, order_id: i64) -> Result<(), DomainError> {
+        store::mark_food_ready(work.conn(), order_id, self.now()).await?;
         Ok(())
     }
 

@@ -120,6 +120,9 @@ async fn thirty_deliveries_and_ten_drivers_make_ten_pairs_and_the_rest_wait_thei
     // One driver delivers: the oldest waiting delivery is theirs next,
     // without waiting for a sweep.
     let first = &held[0];
+    app.publish("order.ready", &delivery_order(first.order_id))
+        .await;
+    wait_food_ready(&app, first.id).await;
     let mut client = app.client();
     for status in [pb::DeliveryStatus::PickedUp, pb::DeliveryStatus::Delivered] {
         client
@@ -215,6 +218,13 @@ async fn the_driver_moves_their_own_delivery_in_order_and_tracking_follows() {
         tracked.driver_location.is_none(),
         "not out for delivery yet"
     );
+    let too_soon = client
+        .update_delivery_status(move_as(driver.id, pb::DeliveryStatus::PickedUp))
+        .await
+        .expect_err("the food is not ready");
+    assert_eq!(reason(&too_soon), "FOOD_NOT_READY");
+    app.publish("order.ready", &delivery_order(901)).await;
+    wait_food_ready(&app, delivery.id).await;
 
     client
         .update_delivery_status(move_as(driver.id, pb::DeliveryStatus::PickedUp))
@@ -290,4 +300,22 @@ async fn a_cancelled_order_cancels_its_delivery_and_frees_its_driver_for_the_nex
         .filter(|e| e == "delivery.cancelled")
         .count();
     assert_eq!(cancels, 1, "the copy of the event changed nothing");
+}
+
+/// Waits (at most 10 s) until the kitchen's `order.ready` reached delivery
+/// `id`.
+async fn wait_food_ready(app: &crate::app::TestApp, id: i64) {
+    for _ in 0..500 {
+        let ready: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("SELECT food_ready_at FROM deliveries WHERE id = $1")
+                .bind(id)
+                .fetch_one(&app.pool)
+                .await
+                .expect("the delivery");
+        if ready.is_some() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("delivery {id}'s food never became ready");
 }
