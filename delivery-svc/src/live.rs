@@ -38,6 +38,13 @@ impl std::fmt::Debug for Positions {
     }
 }
 
+/// A coordinate read back from a geohash, to five decimal places (about a
+/// metre): Redis keeps 52 bits, so the digits past those are the hash's,
+/// not the driver's.
+fn metre(degrees: f64) -> f64 {
+    (degrees * 1e5).round() / 1e5
+}
+
 /// A driver found by a search, and how far they are.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Nearby {
@@ -114,8 +121,8 @@ impl Positions {
             let at = DateTime::from_timestamp_millis(millis)?;
             Some((
                 Coordinates {
-                    latitude,
-                    longitude,
+                    latitude: metre(latitude),
+                    longitude: metre(longitude),
                 },
                 at,
             ))
@@ -140,8 +147,8 @@ impl Positions {
             .into_iter()
             .map(|p| {
                 p.map(|(longitude, latitude)| Coordinates {
-                    latitude,
-                    longitude,
+                    latitude: metre(latitude),
+                    longitude: metre(longitude),
                 })
             })
             .collect())
