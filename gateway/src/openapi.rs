@@ -26,8 +26,8 @@ const EVENT_STREAM: &str = "text/event-stream";
     info(
         title = "FoodMesh API",
         description = "Order food from restaurants: restaurants, menus and coupons; orders, \
-            their tracking and live updates; customers; the kitchen's ticket queue; payments, \
-            refunds and invoices. \
+            their tracking and live updates; customers; the kitchen's ticket queue; drivers and \
+            deliveries; payments, refunds and invoices. \
             Reads of restaurants and menus are public; guests order without an account and \
             get an order access token (`X-Order-Token`); everything else needs a bearer JWT \
             (`customer`, `staff` of a restaurant, `admin`). Amounts are decimals in the \
@@ -42,6 +42,8 @@ const EVENT_STREAM: &str = "text/event-stream";
         (name = "orders", description = "Placing, tracking and moving orders; live updates."),
         (name = "customers", description = "Customer profiles and their orders."),
         (name = "kitchen", description = "A restaurant's ticket queue, live."),
+        (name = "deliveries", description = "Drivers, deliveries to the door, and public \
+            tracking."),
         (name = "payments", description = "Paying orders (sandbox cards: `tok_visa` approves, \
             `tok_chargeDeclined` declines), refunds, invoices, providers calling back."),
         (name = "platform", description = "Liveness, readiness and metrics."),

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use foodmesh_proto::accounting::v1 as accounting_pb;
 use foodmesh_proto::accounting::v1::accounting_service_client::AccountingServiceClient;
+use foodmesh_proto::delivery::v1 as delivery_pb;
+use foodmesh_proto::delivery::v1::delivery_service_client::DeliveryServiceClient;
 use foodmesh_proto::kitchen::v1 as kitchen_pb;
 use foodmesh_proto::kitchen::v1::kitchen_service_client::KitchenServiceClient;
 use foodmesh_proto::order::v1 as order_pb;
@@ -749,6 +751,65 @@ impl Kitchen {
     );
 }
 
+/// delivery-svc: drivers and deliveries.
+#[derive(Debug, Clone)]
+pub struct Delivery(UpstreamClient<DeliveryServiceClient<TracedChannel>>);
+
+impl Delivery {
+    /// A client over `channel`, each call made by `policy`.
+    pub fn new(channel: Channel, policy: CallPolicy) -> Self {
+        let client = DeliveryServiceClient::with_interceptor(channel, Propagate);
+        Self(UpstreamClient::new(
+            client,
+            ServiceName::Delivery,
+            delivery_pb::delivery_service_server::SERVICE_NAME,
+            policy,
+        ))
+    }
+
+    rpc!(
+        /// Opens a delivery order's delivery by hand (the existing one if any).
+        create_delivery, "CreateDelivery", Write, delivery_pb::CreateDeliveryRequest => delivery_pb::Delivery
+    );
+    rpc!(
+        get_delivery, "GetDelivery", Read, delivery_pb::GetDeliveryRequest => delivery_pb::Delivery
+    );
+    rpc!(
+        /// A page of deliveries.
+        list_deliveries, "ListDeliveries", Read, delivery_pb::ListDeliveriesRequest => delivery_pb::ListDeliveriesResponse
+    );
+    rpc!(
+        /// To a named driver, or the nearest free one.
+        assign_driver, "AssignDriver", Write, delivery_pb::AssignDriverRequest => delivery_pb::Delivery
+    );
+    rpc!(
+        /// A driver's move.
+        update_delivery_status, "UpdateDeliveryStatus", Write, delivery_pb::UpdateDeliveryStatusRequest => delivery_pb::Delivery
+    );
+    rpc!(
+        /// What the public sees by tracking id.
+        track_delivery, "TrackDelivery", Read, delivery_pb::TrackDeliveryRequest => delivery_pb::Delivery
+    );
+    rpc!(
+        create_driver, "CreateDriver", Write, delivery_pb::CreateDriverRequest => delivery_pb::Driver
+    );
+    rpc!(
+        get_driver, "GetDriver", Read, delivery_pb::GetDriverRequest => delivery_pb::Driver
+    );
+    rpc!(
+        /// A page of drivers.
+        list_drivers, "ListDrivers", Read, delivery_pb::ListDriversRequest => delivery_pb::ListDriversResponse
+    );
+    rpc!(
+        /// Whether the driver takes deliveries.
+        update_driver, "UpdateDriver", Write, delivery_pb::UpdateDriverRequest => delivery_pb::Driver
+    );
+    rpc!(
+        /// A driver's live position.
+        update_driver_location, "UpdateDriverLocation", Write, delivery_pb::UpdateDriverLocationRequest => delivery_pb::UpdateDriverLocationResponse
+    );
+}
+
 /// accounting-svc: payments, refunds, invoices.
 #[derive(Debug, Clone)]
 pub struct Accounting(UpstreamClient<AccountingServiceClient<TracedChannel>>);
@@ -843,6 +904,7 @@ pub struct Upstreams {
     pub orders: Orders,
     pub kitchen: Kitchen,
     pub accounting: Accounting,
+    pub delivery: Delivery,
     /// Health checks of all six services.
     pub probes: Probes,
 }
@@ -871,6 +933,7 @@ impl Upstreams {
             orders: Orders::new(channel(ServiceName::Order)?, policy),
             kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, policy),
             accounting: Accounting::new(channel(ServiceName::Accounting)?, policy),
+            delivery: Delivery::new(channel(ServiceName::Delivery)?, policy),
             probes: Probes(channels),
         })
     }

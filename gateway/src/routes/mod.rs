@@ -76,6 +76,8 @@ macro_rules! wire_enum {
 
 pub mod coupons;
 pub mod customers;
+pub mod deliveries;
+pub mod drivers;
 pub mod kitchen;
 pub mod live;
 pub mod menu;
@@ -254,6 +256,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(kitchen::update_ticket_status))
         .routes(routes!(kitchen::watch_queue))
         .routes(routes!(kitchen::get_stats))
+        .routes(routes!(drivers::create_driver, drivers::list_drivers))
+        .routes(routes!(drivers::get_driver, drivers::update_driver))
+        .routes(routes!(drivers::update_location))
+        .routes(routes!(drivers::driver_deliveries))
+        .routes(routes!(
+            deliveries::create_delivery,
+            deliveries::list_deliveries
+        ))
+        .routes(routes!(deliveries::track_delivery))
+        .routes(routes!(deliveries::get_delivery))
+        .routes(routes!(deliveries::assign_delivery))
+        .routes(routes!(deliveries::update_delivery_status))
         .routes(routes!(payments::create_payment))
         .routes(routes!(payments::list_invoices))
         .routes(routes!(payments::refund_payment))

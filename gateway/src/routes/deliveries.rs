@@ -1,0 +1,540 @@
+//! `/api/deliveries`: every delivery order's trip from the restaurant to
+//! the door. Deliveries open by themselves when a delivery order is
+//! confirmed, and go at once to the nearest free driver. Staff see their
+//! restaurant's deliveries and admins all; a driver sees and moves their
+//! own (another's answers 404). Anyone holding a delivery's public
+//! tracking id follows it, without an account.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use foodmesh_proto::common::v1 as common;
+use foodmesh_proto::delivery::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::drivers::GeoPoint;
+use super::orders::{Party, open_order};
+use super::restaurants::Address;
+use super::{AppState, Created, created, from_timestamp};
+use crate::auth::{Caller, Claims, Role};
+use crate::extract::{JsonBody, QueryParams, ResourceId};
+use crate::problem::{Problem, ProblemDetails};
+
+wire_enum!(
+    /// Where a delivery is: `pending → assigned → picked_up → delivered`,
+    /// or `failed` on the way / `cancelled` with its order.
+    DeliveryStatus: pb::DeliveryStatus {
+        /// Waiting for a driver.
+        Pending = "pending" => Pending,
+        /// A driver is on the way to the restaurant.
+        Assigned = "assigned" => Assigned,
+        /// The food is with the driver.
+        PickedUp = "picked_up" => PickedUp,
+        Delivered = "delivered" => Delivered,
+        /// The driver could not deliver; `reason` says why.
+        Failed = "failed" => Failed,
+        /// Its order was cancelled.
+        Cancelled = "cancelled" => Cancelled,
+    }
+);
+
+/// A delivery as staff, admins and its driver see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 5, "order_id": 42, "restaurant_id": 1, "tracking_id": "k7m2qxp4tn8vwr3yhc9d",
+    "status": "assigned", "driver_id": 7,
+    "pickup_address": {"street": "1 Union Sq", "city": "New York", "state": "NY", "zip_code": "10003", "country": "US"},
+    "pickup_location": {"latitude": 40.7359, "longitude": -73.9911},
+    "dropoff_address": {"street": "456 Oak Ave", "city": "New York", "state": "NY", "zip_code": "10002", "country": "US"},
+    "ready_by": "2026-11-23T18:20:00Z", "eta": "2026-11-23T18:32:00Z", "reason": null,
+    "created_at": "2026-11-23T18:05:00Z", "updated_at": "2026-11-23T18:05:01Z", "delivered_at": null
+}))]
+pub struct DeliveryView {
+    pub id: i64,
+    pub order_id: i64,
+    pub restaurant_id: i64,
+    /// Public: `GET /api/deliveries/track/{tracking_id}` follows it.
+    pub tracking_id: String,
+    pub status: DeliveryStatus,
+    pub driver_id: Option<i64>,
+    pub pickup_address: Option<Address>,
+    pub pickup_location: Option<GeoPoint>,
+    pub dropoff_address: Option<Address>,
+    /// When the kitchen expects the food ready.
+    pub ready_by: Option<DateTime<Utc>>,
+    /// When the food is expected at the door.
+    pub eta: Option<DateTime<Utc>>,
+    /// Why it failed or was cancelled.
+    pub reason: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+fn address(a: Option<common::Address>) -> Option<Address> {
+    a.filter(|a| !a.street.is_empty()).map(Address::from_proto)
+}
+
+impl DeliveryView {
+    /// The JSON view of a delivery from delivery-svc.
+    ///
+    /// # Errors
+    /// delivery-svc sent an unknown status.
+    pub fn from_proto(d: pb::Delivery) -> Result<Self, Problem> {
+        let status = DeliveryStatus::from_proto(d.status).ok_or_else(|| {
+            Problem::internal(&format_args!(
+                "delivery-svc sent an unknown status: {}",
+                d.status
+            ))
+        })?;
+        Ok(Self {
+            id: d.id,
+            order_id: d.order_id,
+            restaurant_id: d.restaurant_id,
+            tracking_id: d.tracking_id,
+            status,
+            driver_id: Some(d.driver_id).filter(|id| *id > 0),
+            pickup_address: address(d.pickup_address),
+            pickup_location: d.pickup_location.as_ref().map(GeoPoint::from_proto),
+            dropoff_address: address(d.dropoff_address),
+            ready_by: from_timestamp(d.ready_by.as_ref()),
+            eta: from_timestamp(d.eta.as_ref()),
+            reason: Some(d.reason).filter(|r| !r.is_empty()),
+            created_at: from_timestamp(d.created_at.as_ref()),
+            updated_at: from_timestamp(d.updated_at.as_ref()),
+            delivered_at: from_timestamp(d.delivered_at.as_ref()),
+        })
+    }
+}
+
+/// What anyone holding the tracking id sees: no address, no order, no
+/// driver's phone.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "tracking_id": "k7m2qxp4tn8vwr3yhc9d", "status": "picked_up",
+    "eta": "2026-11-23T18:32:00Z", "driver_first_name": "Ana",
+    "driver_location": {"latitude": 40.7301, "longitude": -73.9950},
+    "driver_seen_at": "2026-11-23T18:24:10Z", "delivered_at": null
+}))]
+pub struct TrackingView {
+    pub tracking_id: String,
+    pub status: DeliveryStatus,
+    /// When the food is expected at the door, from the driver's live
+    /// position.
+    pub eta: Option<DateTime<Utc>>,
+    /// Once a driver has it.
+    pub driver_first_name: Option<String>,
+    /// The driver's last position, only while the food is with them.
+    pub driver_location: Option<GeoPoint>,
+    pub driver_seen_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// One page of deliveries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Opening a delivery order's delivery by hand.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"order_id": 42}))]
+pub struct NewDelivery {
+    pub order_id: i64,
+}
+
+/// Handing a delivery to a driver.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"driver_id": 7}))]
+pub struct AssignInput {
+    /// The driver; without one, the nearest free driver.
+    #[serde(default)]
+    pub driver_id: Option<i64>,
+}
+
+/// A driver's move.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "failed", "reason": "nobody at the door"}))]
+pub struct StatusInput {
+    /// `picked_up`, `delivered` or `failed`.
+    pub status: String,
+    /// Required for `failed`, at most 500 characters.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Who may see deliveries: staff their restaurant's, admins all.
+fn staff_scope(claims: &Claims) -> Result<Option<i64>, Problem> {
+    match claims.role {
+        Role::Admin => Ok(None),
+        Role::Staff => claims
+            .restaurant_id
+            .map(Some)
+            .ok_or_else(|| Problem::forbidden("This staff token names no restaurant.")),
+        _ => Err(Problem::forbidden(
+            "Only staff and admins use this route; a driver lists their own at /api/drivers/{id}/deliveries.",
+        )),
+    }
+}
+
+fn delivery_not_found(id: i64) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "delivery_not_found",
+        format!("There is no delivery {id} that you may see."),
+    )
+}
+
+/// The driver id of a driver's token.
+fn driver_id(claims: &Claims) -> Result<i64, Problem> {
+    claims
+        .sub
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| Problem::forbidden("This driver token's subject is not a driver id."))
+}
+
+/// Reads delivery `id` for `claims`: its driver, staff of its restaurant,
+/// or an admin; anyone else gets 404.
+async fn open_delivery(
+    state: &AppState,
+    claims: &Claims,
+    id: i64,
+) -> Result<pb::Delivery, Problem> {
+    let as_driver_id = match claims.role {
+        Role::Driver => driver_id(claims)?,
+        _ => 0,
+    };
+    let scope = match claims.role {
+        Role::Driver => None,
+        _ => staff_scope(claims)?,
+    };
+    let delivery = state
+        .upstreams
+        .delivery
+        .get_delivery(pb::GetDeliveryRequest { id, as_driver_id })
+        .await
+        .map_err(|e| match Problem::from(e) {
+            p if p.status == 404 => delivery_not_found(id),
+            p => p,
+        })?;
+    if scope.is_some_and(|r| r != delivery.restaurant_id) {
+        return Err(delivery_not_found(id));
+    }
+    Ok(delivery)
+}
+
+/// The listing request `query` asks for (`order_id`, `status`,
+/// `driver_id`, `limit`, `cursor`).
+///
+/// # Errors
+/// 400 naming the parameter at fault.
+pub fn list_request(query: &QueryParams) -> Result<pb::ListDeliveriesRequest, Problem> {
+    let status = match query.text("status") {
+        None => 0,
+        Some(name) => DeliveryStatus::parse(&name)
+            .ok_or_else(|| {
+                Problem::invalid_parameter(
+                    "status",
+                    format!(
+                        "`{name}` is not a delivery status: use {}",
+                        DeliveryStatus::names()
+                    ),
+                )
+            })?
+            .to_proto(),
+    };
+    let limit = query.positive("limit")?.unwrap_or(0);
+    if limit > 100 {
+        return Err(Problem::invalid_parameter("limit", "must be at most 100"));
+    }
+    Ok(pb::ListDeliveriesRequest {
+        page: Some(common::PageRequest {
+            page_size: limit,
+            page_token: query.text("cursor").unwrap_or_default(),
+        }),
+        order_id: query.id("order_id")?,
+        status,
+        driver_id: query.id("driver_id")?,
+        restaurant_id: None,
+    })
+}
+
+/// One page of the deliveries `request` asks for.
+///
+/// # Errors
+/// The service's failure.
+pub async fn delivery_page(
+    state: &AppState,
+    request: pb::ListDeliveriesRequest,
+) -> Result<DeliveryPage, Problem> {
+    let answer = state.upstreams.delivery.list_deliveries(request).await?;
+    Ok(DeliveryPage {
+        items: answer
+            .deliveries
+            .into_iter()
+            .map(DeliveryView::from_proto)
+            .collect::<Result<_, _>>()?,
+        next_cursor: answer
+            .page
+            .map(|p| p.next_page_token)
+            .filter(|t| !t.is_empty()),
+    })
+}
+
+/// Opens a delivery order's delivery by hand (staff of its restaurant,
+/// admins): deliveries open by themselves when a delivery order is
+/// confirmed, so this answers the one the order has when it has one.
+#[utoipa::path(
+    post,
+    path = "/api/deliveries",
+    tag = "deliveries",
+    request_body = NewDelivery,
+    responses(
+        (status = 201, description = "The order's delivery.", body = DeliveryView,
+            headers(("Location" = String, description = "Path of the delivery"))),
+        (status = 404, description = "No order `order_id` that you may see.",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Not a confirmed delivery order.",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_delivery(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    JsonBody(body): JsonBody<NewDelivery>,
+) -> Result<Created<DeliveryView>, Problem> {
+    staff_scope(&claims)?;
+    let party = Party::of(Some(&claims), None)?;
+    let order = open_order(&state, &party, body.order_id).await?;
+    let delivery = state
+        .upstreams
+        .delivery
+        .create_delivery(pb::CreateDeliveryRequest { order: Some(order) })
+        .await?;
+    let view = DeliveryView::from_proto(delivery)?;
+    Ok(created(&format!("/api/deliveries/{}", view.id), view))
+}
+
+/// Deliveries, newest first: staff their restaurant's, admins all, with
+/// the filters `order_id`, `status` and `driver_id`.
+#[utoipa::path(
+    get,
+    path = "/api/deliveries",
+    tag = "deliveries",
+    params(
+        ("order_id" = Option<i64>, Query, description = "One order's"),
+        ("status" = Option<String>, Query, description = "pending, assigned, picked_up, delivered, failed or cancelled"),
+        ("driver_id" = Option<i64>, Query, description = "One driver's"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses((status = 200, description = "One page of deliveries.", body = DeliveryPage)),
+    security(("bearer" = []))
+)]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    query: QueryParams,
+) -> Result<Json<DeliveryPage>, Problem> {
+    let scope = staff_scope(&claims)?;
+    let mut request = list_request(&query)?;
+    request.restaurant_id = scope;
+    Ok(Json(delivery_page(&state, request).await?))
+}
+
+/// One delivery: its driver, staff of its restaurant, or an admin.
+#[utoipa::path(
+    get,
+    path = "/api/deliveries/{id}",
+    tag = "deliveries",
+    params(("id" = i64, Path, description = "Delivery id", minimum = 1)),
+    responses(
+        (status = 200, description = "The delivery.", body = DeliveryView),
+        (status = 404, description = "No delivery `id` that you may see (`delivery_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_delivery(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    ResourceId(id): ResourceId,
+) -> Result<Json<DeliveryView>, Problem> {
+    let delivery = open_delivery(&state, &claims, id).await?;
+    Ok(Json(DeliveryView::from_proto(delivery)?))
+}
+
+/// Hands a waiting delivery to a driver by hand (staff of its
+/// restaurant, admins): the one named, or without `driver_id` the nearest
+/// free one. A driver who cannot take it (unavailable, or holding as many
+/// deliveries as a driver may) is a 409 `driver_busy`, as is finding no
+/// free driver.
+#[utoipa::path(
+    post,
+    path = "/api/deliveries/{id}/assign",
+    tag = "deliveries",
+    params(("id" = i64, Path, description = "Delivery id", minimum = 1)),
+    request_body(content = Option<AssignInput>, description = "Optional."),
+    responses(
+        (status = 200, description = "The delivery, assigned.", body = DeliveryView),
+        (status = 409, description = "`driver_busy`, or `invalid_transition` when it is not waiting.",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn assign_delivery(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    ResourceId(id): ResourceId,
+    body: crate::extract::OptionalJsonBody<AssignInput>,
+) -> Result<Json<DeliveryView>, Problem> {
+    staff_scope(&claims)?;
+    open_delivery(&state, &claims, id).await?;
+    let input = body.0;
+    let party = Party::of(Some(&claims), None)?;
+    let delivery = state
+        .upstreams
+        .delivery
+        .assign_driver(pb::AssignDriverRequest {
+            delivery_id: id,
+            driver_id: input.driver_id.unwrap_or(0),
+            actor: Some(party.actor()),
+        })
+        .await?;
+    Ok(Json(DeliveryView::from_proto(delivery)?))
+}
+
+/// Moves a delivery on: its driver (or an admin) — `picked_up`, then
+/// `delivered`, or `failed` with a reason. The order follows: out for
+/// delivery, then completed.
+#[utoipa::path(
+    put,
+    path = "/api/deliveries/{id}/status",
+    tag = "deliveries",
+    params(("id" = i64, Path, description = "Delivery id", minimum = 1)),
+    request_body = StatusInput,
+    responses(
+        (status = 200, description = "The delivery after the move.", body = DeliveryView),
+        (status = 404, description = "No delivery `id` of yours (`delivery_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Out of order (`invalid_transition`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_delivery_status(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    ResourceId(id): ResourceId,
+    JsonBody(body): JsonBody<StatusInput>,
+) -> Result<Json<DeliveryView>, Problem> {
+    let status = match DeliveryStatus::parse(body.status.trim()) {
+        Some(
+            s @ (DeliveryStatus::PickedUp | DeliveryStatus::Delivered | DeliveryStatus::Failed),
+        ) => s,
+        _ => {
+            return Err(Problem::field(
+                "status",
+                "must be picked_up, delivered or failed",
+            ));
+        }
+    };
+    let (as_driver_id, actor) = match claims.role {
+        Role::Driver => {
+            let driver = driver_id(&claims)?;
+            (
+                driver,
+                common::Actor {
+                    kind: common::ActorKind::Driver.into(),
+                    id: driver.to_string(),
+                },
+            )
+        }
+        Role::Admin => (
+            0,
+            common::Actor {
+                kind: common::ActorKind::Admin.into(),
+                id: claims.sub.clone(),
+            },
+        ),
+        _ => {
+            return Err(Problem::forbidden(
+                "Only the delivery's driver and admins move it.",
+            ));
+        }
+    };
+    let delivery = state
+        .upstreams
+        .delivery
+        .update_delivery_status(pb::UpdateDeliveryStatusRequest {
+            id,
+            status: status.to_proto(),
+            reason: body.reason,
+            actor: Some(actor),
+            as_driver_id,
+        })
+        .await
+        .map_err(|e| match Problem::from(e) {
+            p if p.status == 404 => delivery_not_found(id),
+            p => p,
+        })?;
+    Ok(Json(DeliveryView::from_proto(delivery)?))
+}
+
+/// Follows a delivery by its public tracking id, without an account:
+/// status, arrival, the driver's first name, and where they are while the
+/// food is with them.
+#[utoipa::path(
+    get,
+    path = "/api/deliveries/track/{tracking_id}",
+    tag = "deliveries",
+    params(("tracking_id" = String, Path, description = "The delivery's public tracking id")),
+    responses(
+        (status = 200, description = "What the public sees.", body = TrackingView),
+        (status = 404, description = "No delivery has this tracking id (`delivery_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+pub async fn track_delivery(
+    State(state): State<AppState>,
+    Path(tracking_id): Path<String>,
+) -> Result<Json<TrackingView>, Problem> {
+    let not_found = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "delivery_not_found",
+            "No delivery has this tracking id.",
+        )
+    };
+    if tracking_id.is_empty() || tracking_id.len() > 64 {
+        return Err(not_found());
+    }
+    let d = state
+        .upstreams
+        .delivery
+        .track_delivery(pb::TrackDeliveryRequest { tracking_id })
+        .await
+        .map_err(|e| match Problem::from(e) {
+            p if p.status == 404 || p.status == 422 => not_found(),
+            p => p,
+        })?;
+    let status = DeliveryStatus::from_proto(d.status)
+        .ok_or_else(|| Problem::internal(&"delivery-svc sent an unknown status"))?;
+    Ok(Json(TrackingView {
+        tracking_id: d.tracking_id,
+        status,
+        eta: from_timestamp(d.eta.as_ref()),
+        driver_first_name: Some(d.driver_first_name).filter(|n| !n.is_empty()),
+        driver_location: d.driver_location.as_ref().map(GeoPoint::from_proto),
+        driver_seen_at: from_timestamp(d.driver_seen_at.as_ref()),
+        delivered_at: from_timestamp(d.delivered_at.as_ref()),
+    }))
+}
