@@ -9,6 +9,8 @@
 //! - `order_input` — bad input on each of those routes.
 //! - `hostile_input` — what a fuzzer sends to any route: NUL characters,
 //!   integer overflow, unknown fields, paging out of range.
+//! - `deliveries` — a delivery order to the door with the nearest driver,
+//!   followed live and publicly, and bad input on the delivery routes.
 //! - `payments` — paying, declines, mobile money's signed calls back,
 //!   cancellation, refunds and who sees which payment.
 //! - `protection` — slow clients, the connection cap, rate limits, circuit
@@ -21,6 +23,8 @@ mod helpers;
 
 #[path = "e2e/coupons.rs"]
 mod coupons;
+#[path = "e2e/deliveries.rs"]
+mod deliveries;
 #[path = "e2e/hostile_input.rs"]
 mod hostile_input;
 #[path = "e2e/menu.rs"]

@@ -89,6 +89,8 @@ pub struct Mesh {
     // None between a crash and a restart.
     accounting: Option<SpawnedService>,
     accounting_addr: Option<std::net::SocketAddr>,
+    // Kept running for as long as the mesh lives.
+    _delivery: Option<SpawnedService>,
     redis_url: String,
     gateway_config: GatewayConfig,
     // Each stops when its sender is dropped with the mesh.
@@ -262,8 +264,8 @@ impl Mesh {
         };
         let restaurant_url = valve.as_ref().map_or_else(|| restaurant.url(), Valve::url);
         let mut mesh_entries = vec![(ServiceName::Restaurant, restaurant_url.clone())];
-        let (order, kitchen, accounting) = match &orders {
-            None => (None, None, None),
+        let (order, kitchen, accounting, delivery) = match &orders {
+            None => (None, None, None, None),
             Some(options) => {
                 let kitchen = {
                     let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
@@ -285,10 +287,28 @@ impl Mesh {
                 let order = start_order_svc(db, &prefix, &order_redis, &restaurant_url, None).await;
                 let db = TestDb::new(ServiceName::Accounting.short()).await;
                 let accounting = start_accounting_svc(db, &prefix, &options.redis_url, None).await;
+                let delivery = {
+                    let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
+                    SpawnedService::start_with(
+                        ServiceName::Delivery,
+                        move |config| {
+                            config.event_prefix = prefix;
+                            config.redis_url = redis;
+                        },
+                        |config| {
+                            delivery_svc::build_with(
+                                config,
+                                delivery_svc::service::Settings::default(),
+                            )
+                        },
+                    )
+                    .await
+                };
                 mesh_entries.push((ServiceName::Kitchen, kitchen.url()));
                 mesh_entries.push((ServiceName::Order, order.url()));
                 mesh_entries.push((ServiceName::Accounting, accounting.url()));
-                (Some(order), Some(kitchen), Some(accounting))
+                mesh_entries.push((ServiceName::Delivery, delivery.url()));
+                (Some(order), Some(kitchen), Some(accounting), Some(delivery))
             }
         };
 
@@ -331,6 +351,7 @@ impl Mesh {
             kitchen,
             accounting_addr: accounting.as_ref().map(SpawnedService::addr),
             accounting,
+            _delivery: delivery,
             redis_url: options.redis_url,
             gateway_config,
             more_gateways: std::sync::Mutex::default(),

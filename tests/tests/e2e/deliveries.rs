@@ -1,0 +1,283 @@
+//! Deliveries through the gateway: a cash delivery order goes by itself
+//! from the kitchen to the nearest free driver and, by the driver's two
+//! moves, to the customer's door, followed by the order's stream and the
+//! public tracking; and bad input is a clear 4xx that changes nothing.
+
+use gateway::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{EVENTUAL, Mesh, eventually};
+
+/// Union Square, New York: where the test restaurant is.
+const RESTAURANT: (f64, f64) = (40.7359, -73.9911);
+
+fn driver_token(id: i64) -> String {
+    Mesh::token_for(Role::Driver, &id.to_string(), None)
+}
+
+/// A restaurant at [`RESTAURANT`] with one item; their ids.
+async fn located_restaurant(mesh: &Mesh) -> (i64, i64) {
+    let reply = mesh
+        .post(
+            "/api/restaurants",
+            Some(&Mesh::admin()),
+            &json!({
+                "name": "Union Pizza",
+                "address": {"street": "1 Union Sq", "city": "New York", "state": "NY",
+                            "zip_code": "10003", "country": "US"},
+                "location": {"latitude": RESTAURANT.0, "longitude": RESTAURANT.1}
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let restaurant = reply.json()["id"].as_i64().expect("id");
+    let item = mesh
+        .item(restaurant, &json!({"name": "Margherita", "price": "12.99"}))
+        .await;
+    (restaurant, item)
+}
+
+/// A driver `name` at `(lat, lon)`, available when `available`; their id.
+async fn driver(mesh: &Mesh, name: &str, phone: &str, at: (f64, f64), available: bool) -> i64 {
+    let added = mesh
+        .post(
+            "/api/drivers",
+            Some(&Mesh::admin()),
+            &json!({"name": name, "phone": phone, "vehicle": "scooter",
+                    "location": {"latitude": at.0, "longitude": at.1}}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let id = added.json()["id"].as_i64().expect("id");
+    let patched = mesh
+        .patch(
+            &format!("/api/drivers/{id}"),
+            Some(&driver_token(id)),
+            &json!({"available": available}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    id
+}
+
+/// A cash delivery order of `item` by customer `customer`; its id.
+async fn delivery_order(mesh: &Mesh, restaurant: i64, item: i64, customer: i64) -> i64 {
+    let placed = mesh
+        .post(
+            "/api/orders",
+            Some(&Mesh::customer_id(customer)),
+            &json!({
+                "restaurant_id": restaurant, "order_type": "delivery", "payment_method": "cash",
+                "items": [{"menu_item_id": item, "quantity": 1}],
+                "delivery_address": {"street": "456 Oak Ave", "city": "New York",
+                                     "state": "NY", "zip_code": "10002", "country": "US"}
+            }),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    placed.json()["id"].as_i64().expect("id")
+}
+
+/// The delivery of order `order_id` once `ready` holds, as an admin reads it.
+async fn delivery_of(mesh: &Mesh, order_id: i64, ready: impl Fn(&Value) -> bool) -> Value {
+    let ready = &ready;
+    eventually(
+        &format!("the delivery of order {order_id}"),
+        EVENTUAL,
+        || async move {
+            let reply = mesh
+                .get(
+                    &format!("/api/deliveries?order_id={order_id}"),
+                    Some(&Mesh::admin()),
+                )
+                .await;
+            let delivery = reply.json()["items"].get(0).cloned()?;
+            ready(&delivery).then_some(delivery)
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed_live() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = located_restaurant(&mesh).await;
+    let (lat, lon) = RESTAURANT;
+    let near = driver(&mesh, "Ana Diaz", "+12125550140", (lat + 0.01, lon), true).await;
+    driver(&mesh, "Ben Far", "+12125550141", (lat + 0.04, lon), true).await;
+    driver(&mesh, "Cy Off", "+12125550142", (lat + 0.002, lon), false).await;
+
+    let customer = Mesh::customer_id(61);
+    let id = delivery_order(&mesh, restaurant, item, 61).await;
+    let mut watch = mesh
+        .events(&format!("/api/orders/{id}/events"), Some(&customer))
+        .await;
+    watch
+        .until("snapshot", EVENTUAL, |o| o["status"] == "confirmed")
+        .await;
+
+    // The nearest available driver gets it at once, while it is cooked.
+    let delivery = delivery_of(&mesh, id, |d| d["status"] == "assigned").await;
+    assert_eq!(delivery["driver_id"], near);
+    let delivery_id = delivery["id"].as_i64().expect("id");
+    let tracking = format!(
+        "/api/deliveries/track/{}",
+        delivery["tracking_id"].as_str().expect("a tracking id")
+    );
+    let tracked = mesh.get(&tracking, None).await;
+    assert_eq!(tracked.status, 200, "{}", tracked.text);
+    assert_eq!(tracked.json()["status"], "assigned");
+    assert_eq!(tracked.json()["driver_first_name"], "Ana");
+    assert_eq!(tracked.json()["driver_location"], Value::Null);
+    assert!(tracked.json()["eta"].is_string());
+    assert!(
+        tracked.json().get("dropoff_address").is_none(),
+        "public: no address"
+    );
+
+    // The kitchen makes it ready.
+    let staff = Mesh::staff(restaurant);
+    let ticket = mesh.ticket_of(restaurant, id).await;
+    let ticket_path = format!("/api/kitchen/orders/{}/status", ticket["id"]);
+    for status in ["accepted", "preparing", "ready"] {
+        let moved = mesh
+            .put(&ticket_path, Some(&staff), &json!({"status": status}))
+            .await;
+        assert_eq!(moved.status, 200, "{}", moved.text);
+    }
+    watch
+        .until("status_changed", EVENTUAL, |o| o["status"] == "ready")
+        .await;
+
+    // The driver's two moves take the order out and home.
+    let status_path = format!("/api/deliveries/{delivery_id}/status");
+    let picked = eventually("the pickup taken", EVENTUAL, || async {
+        let reply = mesh
+            .put(
+                &status_path,
+                Some(&driver_token(near)),
+                &json!({"status": "picked_up"}),
+            )
+            .await;
+        (reply.status == 200).then_some(reply)
+    })
+    .await;
+    assert_eq!(picked.json()["status"], "picked_up");
+    watch
+        .until("status_changed", EVENTUAL, |o| {
+            o["status"] == "out_for_delivery"
+        })
+        .await;
+    let location = mesh
+        .put(
+            &format!("/api/drivers/{near}/location"),
+            Some(&driver_token(near)),
+            &json!({"latitude": 40.7301, "longitude": -73.9950}),
+        )
+        .await;
+    assert_eq!(location.status, 204, "{}", location.text);
+    let out = mesh.get(&tracking, None).await.json();
+    assert_eq!(out["status"], "picked_up");
+    assert_eq!(out["driver_location"]["latitude"], 40.7301);
+
+    let delivered = mesh
+        .put(
+            &status_path,
+            Some(&driver_token(near)),
+            &json!({"status": "delivered"}),
+        )
+        .await;
+    assert_eq!(delivered.status, 200, "{}", delivered.text);
+    watch
+        .until("status_changed", EVENTUAL, |o| o["status"] == "completed")
+        .await;
+    let done = mesh.get(&tracking, None).await.json();
+    assert_eq!(done["status"], "delivered");
+    assert!(done["delivered_at"].is_string());
+    assert_eq!(done["driver_location"], Value::Null);
+
+    // The driver is free again, and their history lists the delivery.
+    let theirs = mesh
+        .get(
+            &format!("/api/drivers/{near}/deliveries"),
+            Some(&driver_token(near)),
+        )
+        .await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(theirs.json()["items"][0]["id"], delivery_id);
+    let me = mesh
+        .get(&format!("/api/drivers/{near}"), Some(&driver_token(near)))
+        .await;
+    assert_eq!(me.json()["active_deliveries"], 0);
+}
+
+#[tokio::test]
+async fn bad_input_on_the_delivery_routes_is_a_clear_4xx_that_changes_nothing() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = located_restaurant(&mesh).await;
+    let (lat, lon) = RESTAURANT;
+    let ana = driver(&mesh, "Ana Diaz", "+12125550150", (lat + 0.01, lon), true).await;
+    let ben = driver(&mesh, "Ben Roe", "+12125550151", (lat + 0.3, lon), false).await;
+    let id = delivery_order(&mesh, restaurant, item, 62).await;
+    let delivery = delivery_of(&mesh, id, |d| d["status"] == "assigned").await;
+    let status_path = format!("/api/deliveries/{}/status", delivery["id"]);
+
+    let off = mesh
+        .put(
+            &format!("/api/drivers/{ana}/location"),
+            Some(&driver_token(ana)),
+            &json!({"latitude": 91.0, "longitude": 0.0}),
+        )
+        .await;
+    off.problem(422, Some("latitude"));
+    let unknown = mesh.get("/api/drivers/99999", Some(&Mesh::admin())).await;
+    assert_eq!(unknown.problem(404, None)["code"], "driver_not_found");
+    let other = mesh
+        .get(&format!("/api/drivers/{ana}"), Some(&driver_token(ben)))
+        .await;
+    other.problem(404, None);
+    let theirs = mesh
+        .put(
+            &status_path,
+            Some(&driver_token(ben)),
+            &json!({"status": "picked_up"}),
+        )
+        .await;
+    assert_eq!(theirs.problem(404, None)["code"], "delivery_not_found");
+    let early = mesh
+        .put(
+            &status_path,
+            Some(&driver_token(ana)),
+            &json!({"status": "delivered"}),
+        )
+        .await;
+    assert_eq!(early.problem(409, None)["code"], "invalid_transition");
+    let flying = mesh
+        .put(
+            &status_path,
+            Some(&driver_token(ana)),
+            &json!({"status": "flying"}),
+        )
+        .await;
+    flying.problem(422, Some("status"));
+    let no_reason = mesh
+        .put(
+            &status_path,
+            Some(&driver_token(ana)),
+            &json!({"status": "failed"}),
+        )
+        .await;
+    no_reason.problem(422, Some("reason"));
+    let nothing = mesh
+        .get("/api/deliveries/track/not-a-tracking-id", None)
+        .await;
+    nothing.problem(404, None);
+    let customer = mesh
+        .get("/api/deliveries", Some(&Mesh::customer_id(62)))
+        .await;
+    customer.problem(403, None);
+
+    let after = delivery_of(&mesh, id, |_| true).await;
+    assert_eq!(after["status"], "assigned", "nothing changed");
+    assert_eq!(after["driver_id"], ana);
+}
