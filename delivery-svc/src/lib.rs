@@ -11,6 +11,7 @@
 //! - [`live`] — drivers' live positions in Redis, and the nearest-driver
 //!   search.
 //! - [`convert`] — domain ↔ protobuf.
+//! - [`observe`] — the business metrics.
 //! - [`service`] — each use, in one unit of work.
 //! - [`events`] — the consumer of order-svc's events.
 //! - [`tasks`] — the assigner.
@@ -33,6 +34,7 @@ pub mod domain;
 pub mod events;
 pub mod grpc;
 pub mod live;
+pub mod observe;
 pub mod service;
 pub mod store;
 pub mod tasks;
@@ -91,6 +93,7 @@ pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
 /// taken.
 pub async fn build_with(config: ServiceConfig, settings: Settings) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
+    observe::describe();
     let redis = Consumer::connect_redis(&config.redis_url)
         .await
         .context("connecting to Redis for drivers' positions")?;

@@ -262,6 +262,7 @@ fn delivery_of(row: &PgRow) -> sqlx::Result<Delivery> {
         reason: row.try_get("reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        picked_up_at: row.try_get("picked_up_at")?,
         delivered_at: row.try_get("delivered_at")?,
     })
 }

@@ -38,6 +38,14 @@ const MINUTES_BUCKETS: &[f64] = &[
 /// `_seconds` suffix rule.
 const MINUTES_METRICS: &[&str] = &["kitchen_preparation_seconds", "delivery_duration_seconds"];
 
+/// Buckets of waits that are often instant and sometimes minutes long.
+const WAIT_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0,
+];
+
+/// Metrics measured in such waits.
+const WAIT_METRICS: &[&str] = &["delivery_assignment_wait_seconds"];
+
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use so tests that
@@ -52,6 +60,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
             });
         let builder = MINUTES_METRICS.iter().fold(latency, |b, name| {
             b?.set_buckets_for_metric(Matcher::Full((*name).to_owned()), MINUTES_BUCKETS)
+        });
+        let builder = WAIT_METRICS.iter().fold(builder, |b, name| {
+            b?.set_buckets_for_metric(Matcher::Full((*name).to_owned()), WAIT_BUCKETS)
         });
         let recorder = match builder {
             Ok(b) => b.build_recorder(),

@@ -125,6 +125,8 @@ impl Deliveries {
                 Some((driver.id, point))
             })
             .collect();
-        self.positions.rebuild_free(&members).await.map_err(redis)
+        self.positions.rebuild_free(&members).await.map_err(redis)?;
+        crate::observe::drivers_free(members.len());
+        Ok(())
     }
 }

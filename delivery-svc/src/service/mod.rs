@@ -26,13 +26,13 @@ use foodmesh_shared::work::Work;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::convert;
 use crate::domain::DomainError;
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::driver::Driver;
 use crate::domain::eta::Pace;
 use crate::live::Positions;
 use crate::store;
+use crate::{convert, observe};
 
 /// How often a driver's live position is also written to Postgres.
 pub const PERSIST_EVERY: Duration = Duration::from_secs(30);
@@ -130,13 +130,17 @@ impl Deliveries {
         if !reason.is_empty() {
             delivery.reason = reason.to_owned();
         }
-        if to == DeliveryStatus::Delivered {
-            delivery.delivered_at = Some(at);
+        match to {
+            DeliveryStatus::PickedUp => delivery.picked_up_at = Some(at),
+            DeliveryStatus::Delivered => delivery.delivered_at = Some(at),
+            _ => {}
         }
         delivery.updated_at = at;
         store::save_delivery(work.conn(), &delivery, at).await?;
         store::record_move(work.conn(), delivery.id, Some(from), to, actor, reason, at).await?;
         self.announce(work, &delivery).await?;
+        let counted = delivery.clone();
+        work.on_commit(move || observe::moved(&counted, at));
         Ok(delivery)
     }
 

@@ -38,7 +38,10 @@ impl Deliveries {
         self.announce_as(work, &delivery, "delivery.created")
             .await?;
         let wake = self.bell();
-        work.on_commit(move || wake.notify_one());
+        work.on_commit(move || {
+            crate::observe::opened();
+            wake.notify_one();
+        });
         Ok(())
     }
 

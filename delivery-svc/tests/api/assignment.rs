@@ -257,6 +257,17 @@ async fn the_driver_moves_their_own_delivery_in_order_and_tracking_follows() {
             "delivery.delivered"
         ]
     );
+    // Each test runs in a process of its own: these are this test's counts.
+    let metrics = foodmesh_shared::telemetry::prometheus().render();
+    for series in [
+        r#"deliveries_total{status="pending"} 1"#,
+        r#"deliveries_total{status="delivered"} 1"#,
+        "delivery_assignment_wait_seconds_count 1",
+        r#"delivery_duration_seconds_count{leg="to_door"} 1"#,
+        r#"delivery_duration_seconds_count{leg="total"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
     let unknown = client
         .track_delivery(pb::TrackDeliveryRequest {
             tracking_id: "nothing-here".to_owned(),
