@@ -13,6 +13,7 @@
 //! | `ticket.rejected` | kitchen | → CANCELLED with the ticket's reason |
 //! | `delivery.picked_up` | delivery | READY → OUT_FOR_DELIVERY |
 //! | `delivery.delivered` | delivery | OUT_FOR_DELIVERY → COMPLETED |
+//! | `delivery.failed` | delivery | READY or OUT_FOR_DELIVERY → CANCELLED with the driver's reason (its payment is then voided or refunded) |
 //!
 //! An event that does not fit the order's state (a late duplicate, a
 //! ticket picked up for a delivery order) is logged and dropped, never
@@ -53,6 +54,10 @@ pub fn router(orders: &Orders) -> Router {
             to(OrderStatus::OutForDelivery, delivery),
         )
         .route("delivery.delivered", to(OrderStatus::Completed, delivery))
+        .route(
+            "delivery.failed",
+            to(OrderStatus::Cancelled, failed_delivery),
+        )
 }
 
 /// What an event says about its order: the order's id, the source service
@@ -156,6 +161,16 @@ fn ticket(event: &Event) -> Result<Target, HandlerError> {
         source: "kitchen-svc",
         reason,
         applies_to: any_order(),
+    })
+}
+
+fn failed_delivery(event: &Event) -> Result<Target, HandlerError> {
+    let target = delivery(event)?;
+    let payload: DeliveryEvent = event.payload().map_err(|e| reject(event, &e))?;
+    let why = payload.delivery.map(|d| d.reason).unwrap_or_default();
+    Ok(Target {
+        reason: format!("delivery failed: {}", why.trim()),
+        ..target
     })
 }
 

@@ -38,6 +38,7 @@ pub struct Situation {
 /// | PENDING | CANCELLED | anyone but a driver |
 /// | CONFIRMED | CANCELLED | staff, admin, system; the customer or guest within the window |
 /// | PREPARING | CANCELLED | staff, admin, system, with a reason |
+/// | READY, OUT_FOR_DELIVERY | CANCELLED | system — a delivery order whose delivery failed |
 ///
 /// # Errors
 /// [`DomainError::InvalidTransition`] for any move not in the table,
@@ -74,6 +75,9 @@ pub fn check(
             true
         }
         (S::Confirmed, S::Cancelled) => restaurant_side,
+        // A delivery that failed on the road (reported by delivery-svc)
+        // ends its order: nothing else can bring the food to the door.
+        (S::Ready | S::OutForDelivery, S::Cancelled) => delivery && actor == A::System,
         (S::Preparing, S::Cancelled) => {
             if restaurant_side && reason.trim().is_empty() {
                 return Err(DomainError::invalid(
@@ -176,7 +180,8 @@ mod tests {
                             | (S::Ready, S::OutForDelivery)
                             | (S::OutForDelivery, S::Completed)
                             | (S::Pending | S::Confirmed | S::Preparing, S::Cancelled)
-                    );
+                    ) || (order_type == OrderType::Delivery
+                        && matches!((from, to), (S::Ready | S::OutForDelivery, S::Cancelled)));
                     if !forward {
                         for actor in ALL_ACTORS {
                             assert!(
@@ -190,6 +195,23 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn only_the_platform_cancels_a_delivery_order_on_the_road_when_its_delivery_fails() {
+        use OrderStatus as S;
+        for from in [S::Ready, S::OutForDelivery] {
+            let s = at(from, OrderType::Delivery);
+            for actor in ALL_ACTORS {
+                assert_eq!(
+                    check(&s, S::Cancelled, actor, "delivery failed").is_ok(),
+                    actor == ActorKind::System,
+                    "{from} by {actor}"
+                );
+            }
+            let takeout = at(from, OrderType::Takeout);
+            assert!(check(&takeout, S::Cancelled, ActorKind::System, "why").is_err());
         }
     }
 

@@ -281,3 +281,75 @@ async fn bad_input_on_the_delivery_routes_is_a_clear_4xx_that_changes_nothing() 
     assert_eq!(after["status"], "assigned", "nothing changed");
     assert_eq!(after["driver_id"], ana);
 }
+
+#[tokio::test]
+async fn a_failed_delivery_cancels_its_order_and_releases_its_payment() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = located_restaurant(&mesh).await;
+    let (lat, lon) = RESTAURANT;
+    let ana = driver(&mesh, "Ana Diaz", "+12125550160", (lat + 0.01, lon), true).await;
+    let id = delivery_order(&mesh, restaurant, item, 63).await;
+    let delivery = delivery_of(&mesh, id, |d| d["status"] == "assigned").await;
+    let staff = Mesh::staff(restaurant);
+    let ticket = mesh.ticket_of(restaurant, id).await;
+    let ticket_path = format!("/api/kitchen/orders/{}/status", ticket["id"]);
+    for status in ["accepted", "preparing", "ready"] {
+        let moved = mesh
+            .put(&ticket_path, Some(&staff), &json!({"status": status}))
+            .await;
+        assert_eq!(moved.status, 200, "{}", moved.text);
+    }
+    let status_path = format!("/api/deliveries/{}/status", delivery["id"]);
+    eventually("the pickup taken", EVENTUAL, || async {
+        let reply = mesh
+            .put(
+                &status_path,
+                Some(&driver_token(ana)),
+                &json!({"status": "picked_up"}),
+            )
+            .await;
+        (reply.status == 200).then_some(())
+    })
+    .await;
+    mesh.order_reaches(id, "out_for_delivery").await;
+
+    let failed = mesh
+        .put(
+            &status_path,
+            Some(&driver_token(ana)),
+            &json!({"status": "failed", "reason": "nobody at the door"}),
+        )
+        .await;
+    assert_eq!(failed.status, 200, "{}", failed.text);
+    assert_eq!(failed.json()["reason"], "nobody at the door");
+    let order = mesh.order_reaches(id, "cancelled").await;
+    assert_eq!(order["status"], "cancelled");
+    let history = mesh
+        .get(&format!("/api/orders/{id}/history"), Some(&Mesh::admin()))
+        .await
+        .json();
+    let last = history["items"]
+        .as_array()
+        .and_then(|items| items.last().cloned())
+        .expect("a history");
+    assert_eq!(last["reason"], "delivery failed: nobody at the door");
+    // The cash held for it is released, and the invoice is void.
+    eventually("the invoice void", EVENTUAL, || async {
+        let reply = mesh
+            .get(
+                &format!("/api/payments/invoices?order_id={id}"),
+                Some(&Mesh::admin()),
+            )
+            .await;
+        (reply.json()["items"][0]["status"] == "void").then_some(())
+    })
+    .await;
+    let me = mesh
+        .get(&format!("/api/drivers/{ana}"), Some(&driver_token(ana)))
+        .await;
+    assert_eq!(
+        me.json()["active_deliveries"],
+        0,
+        "the driver is free again"
+    );
+}
