@@ -4,6 +4,7 @@
 //! the contract's messages ([`crate::convert`]).
 
 use std::collections::HashMap;
+use std::pin::Pin;
 
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::common::v1::ErrorReason as R;
@@ -11,6 +12,7 @@ use foodmesh_proto::delivery::v1 as pb;
 use foodmesh_shared::status;
 use foodmesh_shared::values::Location;
 use pb::delivery_service_server::DeliveryService;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
 use crate::convert;
@@ -19,7 +21,9 @@ use crate::domain::driver::NewDriver;
 use crate::domain::{DomainError, Page, Violations};
 use crate::service::Deliveries;
 use crate::service::moves::Mover;
+use crate::service::reads::Tracked;
 use crate::store::DeliveryFilter;
+use crate::watch::ChangeFeed;
 
 /// The `ErrorInfo.domain` of every error this service returns.
 const ERROR_DOMAIN: &str = "foodmesh.delivery";
@@ -30,12 +34,34 @@ type Reply<T> = Result<Response<T>, Status>;
 #[derive(Debug, Clone)]
 pub struct DeliveryApi {
     deliveries: Deliveries,
+    feed: ChangeFeed,
 }
 
 impl DeliveryApi {
-    pub fn new(deliveries: Deliveries) -> Self {
-        Self { deliveries }
+    /// Serves the use cases of `deliveries`, with live tracking from
+    /// `feed`.
+    pub fn new(deliveries: Deliveries, feed: ChangeFeed) -> Self {
+        Self { deliveries, feed }
     }
+}
+
+/// What the public sees of a delivery, as the contract shows it.
+fn tracked(t: Tracked) -> pb::Delivery {
+    let mut out = convert::delivery(&t.delivery);
+    out.driver_first_name = t.driver_first_name.unwrap_or_default();
+    if let Some((point, at)) = t.driver_position {
+        out.driver_location = Some(convert::geo(point));
+        out.driver_seen_at = Some(convert::timestamp(at));
+    }
+    out
+}
+
+fn tracking_id(raw: &str) -> Result<String, DomainError> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > 64 {
+        return Err(DomainError::invalid("tracking_id", "is not a tracking id"));
+    }
+    Ok(id.to_owned())
 }
 
 fn positive(field: &str, id: i64) -> Result<i64, DomainError> {
@@ -187,19 +213,26 @@ impl DeliveryService for DeliveryApi {
         &self,
         request: Request<pb::TrackDeliveryRequest>,
     ) -> Reply<pb::Delivery> {
-        let req = request.into_inner();
-        let tracking_id = req.tracking_id.trim();
-        if tracking_id.is_empty() || tracking_id.len() > 64 {
-            return Err(DomainError::invalid("tracking_id", "is not a tracking id").into());
-        }
-        let tracked = self.deliveries.track(tracking_id).await?;
-        let mut out = convert::delivery(&tracked.delivery);
-        out.driver_first_name = tracked.driver_first_name.unwrap_or_default();
-        if let Some((point, at)) = tracked.driver_position {
-            out.driver_location = Some(convert::geo(point));
-            out.driver_seen_at = Some(convert::timestamp(at));
-        }
-        Ok(Response::new(out))
+        let id = tracking_id(&request.into_inner().tracking_id)?;
+        let found = self.deliveries.track(&id).await?;
+        Ok(Response::new(tracked(found)))
+    }
+
+    type WatchDeliveryStream = Pin<Box<dyn Stream<Item = Result<pb::Delivery, Status>> + Send>>;
+
+    async fn watch_delivery(
+        &self,
+        request: Request<pb::TrackDeliveryRequest>,
+    ) -> Reply<Self::WatchDeliveryStream> {
+        let id = tracking_id(&request.into_inner().tracking_id)?;
+        // Refused at once when there is no such delivery, rather than as
+        // the stream's first message.
+        self.deliveries.track(&id).await?;
+        let updates = self
+            .feed
+            .watch(id)
+            .map(|update| update.map(tracked).map_err(Status::from));
+        Ok(Response::new(Box::pin(updates)))
     }
 
     async fn create_driver(&self, request: Request<pb::CreateDriverRequest>) -> Reply<pb::Driver> {
@@ -273,6 +306,7 @@ impl From<DomainError> for Status {
             E::InvalidTransition { .. } => (Code::FailedPrecondition, R::InvalidTransition),
             E::DriverBusy(_) | E::NoDriverFree => (Code::FailedPrecondition, R::DriverBusy),
             E::FoodNotReady(_) => (Code::FailedPrecondition, R::FoodNotReady),
+            E::ShuttingDown => (Code::Unavailable, R::ShuttingDown),
             E::Unexpected(cause) => return status::unexpected(cause),
         };
         let metadata = match &error {

@@ -15,6 +15,8 @@
 //! - [`service`] — each use, in one unit of work.
 //! - [`events`] — the consumer of order-svc's events.
 //! - [`tasks`] — the assigner.
+//! - [`watch`] — live tracking across replicas, through Postgres
+//!   `LISTEN/NOTIFY`.
 //! - [`grpc`] — the `DeliveryService` implementation.
 //! - [`build`] — what `main` and the tests call.
 //! - `migrations/` — the service's own schema.
@@ -38,6 +40,7 @@ pub mod observe;
 pub mod service;
 pub mod store;
 pub mod tasks;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,8 +109,12 @@ pub async fn build_with(config: ServiceConfig, settings: Settings) -> anyhow::Re
         settings,
         config.clock.clone(),
     );
-    let server = GrpcServer::new().add_service(DeliveryServiceServer::new(grpc::DeliveryApi::new(
+    let server = GrpcServer::new();
+    let (feed, feed_tasks) =
+        watch::ChangeFeed::connect(&pool, deliveries.clone(), server.health()).await?;
+    let server = server.add_service(DeliveryServiceServer::new(grpc::DeliveryApi::new(
         deliveries.clone(),
+        feed,
     )));
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
@@ -116,6 +123,7 @@ pub async fn build_with(config: ServiceConfig, settings: Settings) -> anyhow::Re
     let consumer = bus.consumer(pool, &[ServiceName::Order], orders).await?;
     app.background("outbox relay", |stop| relay.run(stop));
     app.background("event consumer", |stop| consumer.run(stop));
+    app.background("delivery change feed", |stop| feed_tasks.run(stop));
     app.background("assigner", |stop| tasks::assigner(deliveries, stop));
     tracing::info!(
         max_active = settings.max_active,

@@ -790,6 +790,10 @@ impl Delivery {
         /// What the public sees by tracking id.
         track_delivery, "TrackDelivery", Read, delivery_pb::TrackDeliveryRequest => delivery_pb::Delivery
     );
+    rpc_stream!(
+        /// The same, live, until the delivery ends.
+        watch_delivery, "WatchDelivery", delivery_pb::TrackDeliveryRequest => delivery_pb::Delivery
+    );
     rpc!(
         create_driver, "CreateDriver", Write, delivery_pb::CreateDriverRequest => delivery_pb::Driver
     );

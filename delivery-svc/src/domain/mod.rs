@@ -42,6 +42,10 @@ pub enum DomainError {
     /// waiting and is assigned as soon as one is.
     #[error("no driver is free near the restaurant now; the delivery waits for one")]
     NoDriverFree,
+    /// This instance is stopping; a long-lived call should be made again
+    /// (it reaches another instance).
+    #[error("the delivery service is shutting down; call again")]
+    ShuttingDown,
     /// A failure no client can fix (the database is down, a bug); logged
     /// with its cause chain and answered opaquely.
     #[error("unexpected failure")]

@@ -139,6 +139,7 @@ impl Deliveries {
         store::save_delivery(work.conn(), &delivery, at).await?;
         store::record_move(work.conn(), delivery.id, Some(from), to, actor, reason, at).await?;
         self.announce(work, &delivery).await?;
+        work.notify(crate::watch::CHANNEL, delivery.id.to_string());
         let counted = delivery.clone();
         work.on_commit(move || observe::moved(&counted, at));
         Ok(delivery)

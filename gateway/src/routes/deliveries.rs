@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::delivery::v1 as pb;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::drivers::GeoPoint;
+use super::live::{self, EventDoc, Update};
 use super::orders::{Party, open_order};
 use super::restaurants::Address;
 use super::{AppState, Created, created, from_timestamp};
@@ -507,15 +509,8 @@ pub async fn track_delivery(
     State(state): State<AppState>,
     Path(tracking_id): Path<String>,
 ) -> Result<Json<TrackingView>, Problem> {
-    let not_found = || {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "delivery_not_found",
-            "No delivery has this tracking id.",
-        )
-    };
     if tracking_id.is_empty() || tracking_id.len() > 64 {
-        return Err(not_found());
+        return Err(tracking_not_found());
     }
     let d = state
         .upstreams
@@ -523,18 +518,110 @@ pub async fn track_delivery(
         .track_delivery(pb::TrackDeliveryRequest { tracking_id })
         .await
         .map_err(|e| match Problem::from(e) {
-            p if p.status == 404 || p.status == 422 => not_found(),
+            p if p.status == 404 || p.status == 422 => tracking_not_found(),
             p => p,
         })?;
-    let status = DeliveryStatus::from_proto(d.status)
-        .ok_or_else(|| Problem::internal(&"delivery-svc sent an unknown status"))?;
-    Ok(Json(TrackingView {
-        tracking_id: d.tracking_id,
-        status,
-        eta: from_timestamp(d.eta.as_ref()),
-        driver_first_name: Some(d.driver_first_name).filter(|n| !n.is_empty()),
-        driver_location: d.driver_location.as_ref().map(GeoPoint::from_proto),
-        driver_seen_at: from_timestamp(d.driver_seen_at.as_ref()),
-        delivered_at: from_timestamp(d.delivered_at.as_ref()),
-    }))
+    Ok(Json(TrackingView::from_proto(d)?))
+}
+
+impl TrackingView {
+    fn from_proto(d: pb::Delivery) -> Result<Self, Problem> {
+        let status = DeliveryStatus::from_proto(d.status)
+            .ok_or_else(|| Problem::internal(&"delivery-svc sent an unknown status"))?;
+        Ok(Self {
+            tracking_id: d.tracking_id,
+            status,
+            eta: from_timestamp(d.eta.as_ref()),
+            driver_first_name: Some(d.driver_first_name).filter(|n| !n.is_empty()),
+            driver_location: d.driver_location.as_ref().map(GeoPoint::from_proto),
+            driver_seen_at: from_timestamp(d.driver_seen_at.as_ref()),
+            delivered_at: from_timestamp(d.delivered_at.as_ref()),
+        })
+    }
+}
+
+const TRACKING_SNAPSHOT: EventDoc = EventDoc {
+    name: "snapshot",
+    schema: "TrackingSnapshotEvent",
+    data: "TrackingView",
+    description: "The first event: the delivery as it is now.",
+};
+const TRACKING_CHANGED: EventDoc = EventDoc {
+    name: "changed",
+    schema: "TrackingChangedEvent",
+    data: "TrackingView",
+    description: "A move of the delivery, or (while a driver has it) a new position or \
+        arrival estimate.",
+};
+
+/// Every event of a tracking stream, as the OpenAPI document lists them.
+const TRACKING_EVENTS: &[EventDoc] =
+    &[TRACKING_SNAPSHOT, TRACKING_CHANGED, live::PROBLEM_EVENT_DOC];
+
+live::event_stream_schema!(
+    /// One event of `GET /api/deliveries/track/{tracking_id}/events`.
+    TrackingEvent,
+    TRACKING_EVENTS,
+    [TrackingView]
+);
+
+/// Follows a delivery live as Server-Sent Events, without an account:
+/// first `snapshot` (as `GET /api/deliveries/track/{tracking_id}` shows
+/// it), then `changed` at every move and, while a driver has it, as they
+/// ride (every few seconds). The stream ends after the delivery ends.
+#[utoipa::path(
+    get,
+    path = "/api/deliveries/track/{tracking_id}/events",
+    tag = "deliveries",
+    params(("tracking_id" = String, Path, description = "The delivery's public tracking id")),
+    responses(
+        (status = 200, description = "The delivery's events, as they happen, until it ends. \
+            Each is an `event:` name, an `id:` and JSON `data:`; a `: keep-alive` comment comes \
+            every 15 s. A failure after the stream opened comes as a last `problem` event.",
+            content_type = "text/event-stream", body = TrackingEvent),
+        (status = 404, description = "No delivery has this tracking id (`delivery_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
+pub async fn watch_tracking(
+    State(state): State<AppState>,
+    Path(tracking_id): Path<String>,
+) -> Result<Response, Problem> {
+    if tracking_id.is_empty() || tracking_id.len() > 64 {
+        return Err(tracking_not_found());
+    }
+    let updates = state
+        .upstreams
+        .delivery
+        .watch_delivery(pb::TrackDeliveryRequest { tracking_id })
+        .await
+        .map_err(|e| match Problem::from(e) {
+            p if p.status == 404 || p.status == 422 => tracking_not_found(),
+            p => p,
+        })?;
+    let mut first = true;
+    Ok(live::respond(
+        updates,
+        state.draining.clone(),
+        "delivery-svc",
+        "WatchDelivery",
+        move |delivery| {
+            let name = if first {
+                TRACKING_SNAPSHOT.name
+            } else {
+                TRACKING_CHANGED.name
+            };
+            first = false;
+            Update::json(name, &TrackingView::from_proto(delivery)?).map(Some)
+        },
+    ))
+}
+
+fn tracking_not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "delivery_not_found",
+        "No delivery has this tracking id.",
+    )
 }

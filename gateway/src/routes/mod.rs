@@ -265,6 +265,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             deliveries::list_deliveries
         ))
         .routes(routes!(deliveries::track_delivery))
+        .routes(routes!(deliveries::watch_tracking))
         .routes(routes!(deliveries::get_delivery))
         .routes(routes!(deliveries::assign_delivery))
         .routes(routes!(deliveries::update_delivery_status))

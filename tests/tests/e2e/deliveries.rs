@@ -134,6 +134,10 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
         tracked.json().get("dropoff_address").is_none(),
         "public: no address"
     );
+    let mut follow = mesh.events(&format!("{tracking}/events"), None).await;
+    follow
+        .until("snapshot", EVENTUAL, |t| t["status"] == "assigned")
+        .await;
 
     // The kitchen makes it ready.
     let staff = Mesh::staff(restaurant);
@@ -176,6 +180,9 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
         )
         .await;
     assert_eq!(location.status, 204, "{}", location.text);
+    follow
+        .until("changed", EVENTUAL, |t| t["status"] == "picked_up")
+        .await;
     let out = mesh.get(&tracking, None).await.json();
     assert_eq!(out["status"], "picked_up");
     assert_eq!(out["driver_location"]["latitude"], 40.7301);
@@ -191,6 +198,13 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
     watch
         .until("status_changed", EVENTUAL, |o| o["status"] == "completed")
         .await;
+    follow
+        .until("changed", EVENTUAL, |t| t["status"] == "delivered")
+        .await;
+    assert!(
+        follow.next(EVENTUAL).await.is_none(),
+        "the tracking stream ends with the delivery"
+    );
     let done = mesh.get(&tracking, None).await.json();
     assert_eq!(done["status"], "delivered");
     assert!(done["delivered_at"].is_string());
