@@ -20,6 +20,16 @@ pub struct Cli {
         default_value = "http://127.0.0.1:8002"
     )]
     pub restaurant_grpc: String,
+    /// delivery-svc's gRPC address, for the driver scenarios.
+    #[arg(
+        long,
+        env = "FOODMESH_DELIVERY_ADDR",
+        default_value = "http://127.0.0.1:8004"
+    )]
+    pub delivery_grpc: String,
+    /// Drivers online around the city for `nearest_driver`.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub drivers: u64,
     /// The mesh's database prefix (`foodmesh up --db-prefix`): `db_ceiling`
     /// writes to `<prefix>_order`.
     #[arg(long, default_value = "bench")]
@@ -97,6 +107,13 @@ pub enum Scenario {
     /// card in between.
     #[value(name = "card_order_to_kitchen")]
     CardOrderToKitchen,
+    /// `PUT /api/drivers/{id}/location` through the gateway.
+    #[value(name = "driver_location")]
+    DriverLocation,
+    /// The nearest free driver assigned, with `--drivers` online, straight
+    /// to delivery-svc.
+    #[value(name = "nearest_driver")]
+    NearestDriver,
     /// `POST /api/orders` through the gateway.
     #[value(name = "order_create")]
     OrderCreate,
@@ -114,11 +131,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::MenuRead,
         Scenario::MenuReadGrpc,
         Scenario::OrderToKitchen,
         Scenario::CardOrderToKitchen,
+        Scenario::DriverLocation,
+        Scenario::NearestDriver,
         Scenario::OrderCreate,
         Scenario::DbCeiling,
         Scenario::OverloadBase,
@@ -132,6 +151,8 @@ impl Scenario {
             Scenario::MenuReadGrpc => "menu_read_grpc",
             Scenario::OrderToKitchen => "order_to_kitchen",
             Scenario::CardOrderToKitchen => "card_order_to_kitchen",
+            Scenario::DriverLocation => "driver_location",
+            Scenario::NearestDriver => "nearest_driver",
             Scenario::OrderCreate => "order_create",
             Scenario::DbCeiling => "db_ceiling",
             Scenario::OverloadBase => "overload_base",

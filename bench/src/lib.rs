@@ -26,6 +26,7 @@
 pub mod ceiling;
 pub mod cli;
 pub mod cpu;
+pub mod delivery;
 pub mod http;
 pub mod load;
 pub mod memory;
@@ -137,6 +138,19 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
                 let workers = usize::from(cli.kitchen_concurrency);
                 let summary = scenarios::order_to_kitchen(&ctx, &kitchen, workers).await?;
                 record(scenario, workers, summary);
+            }
+            Scenario::DriverLocation => {
+                let summary = delivery::driver_location(&ctx, &cli.delivery_grpc).await?;
+                record(scenario, concurrency, summary);
+            }
+            Scenario::NearestDriver => {
+                let summary = delivery::nearest_driver(
+                    &ctx,
+                    &cli.delivery_grpc,
+                    usize::try_from(cli.drivers).unwrap_or(10_000),
+                )
+                .await?;
+                record(scenario, concurrency, summary);
             }
             Scenario::CardOrderToKitchen => {
                 let workers = usize::from(cli.kitchen_concurrency);

@@ -70,6 +70,14 @@ impl Tokens {
         self.issue(Role::Customer, &id.to_string(), None)
     }
 
+    /// Driver `id`'s: a driver reports only their own position.
+    ///
+    /// # Errors
+    /// Signing failed.
+    pub fn driver(&self, id: i64) -> anyhow::Result<Bearer> {
+        self.issue(Role::Driver, &id.to_string(), None)
+    }
+
     fn issue(&self, role: Role, subject: &str, restaurant: Option<i64>) -> anyhow::Result<Bearer> {
         let token =
             gateway::auth::issue(self.secret.as_bytes(), role, subject, restaurant, TOKEN_TTL)?;

@@ -56,7 +56,7 @@ pub struct Context {
 }
 
 impl Context {
-    fn conn(&self) -> Conn {
+    pub(crate) fn conn(&self) -> Conn {
         Conn::new(self.gateway.clone(), self.timeout)
     }
 
@@ -67,7 +67,7 @@ impl Context {
 
 /// What a call through the gateway came to: any 2xx is a success, any
 /// other status a failure under that status.
-fn http_outcome(result: Result<Reply, HttpError>) -> Outcome {
+pub(crate) fn http_outcome(result: Result<Reply, HttpError>) -> Outcome {
     match result {
         Ok(reply) if reply.status.is_success() => Outcome::Ok,
         Ok(reply) => Outcome::failed(reply.status.as_u16().to_string(), reply.excerpt()),

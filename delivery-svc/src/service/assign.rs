@@ -17,6 +17,9 @@ use crate::store;
 /// How many of the nearest free drivers an assignment tries.
 const CANDIDATES: usize = 16;
 
+/// The radii searched in turn before the configured one.
+const RINGS_KM: [f64; 3] = [1.0, 3.0, 10.0];
+
 impl Deliveries {
     /// Assigns every waiting delivery it can, oldest first; how many it
     /// assigned.
@@ -52,21 +55,9 @@ impl Deliveries {
         if delivery.status != DeliveryStatus::Pending {
             return Ok(None);
         }
-        let candidates: Vec<i64> = match delivery.pickup_location {
-            Some(pickup) => match self
-                .positions
-                .nearest_free(pickup, self.settings.search_radius_km, CANDIDATES)
-                .await
-            {
-                Ok(found) => found.into_iter().map(|n| n.driver_id).collect(),
-                Err(e) => {
-                    // The sweep tries again; Postgres still decides.
-                    tracing::warn!(delivery_id = id, error = %e, "no live search");
-                    return Ok(None);
-                }
-            },
+        let Some(pickup) = delivery.pickup_location else {
             // A restaurant without a location: any free driver.
-            None => {
+            let free: Vec<i64> = {
                 let mut conn = self.pool.acquire().await?;
                 store::free_drivers(&mut conn, self.settings.max_active)
                     .await?
@@ -74,10 +65,53 @@ impl Deliveries {
                     .take(CANDIDATES)
                     .map(|d| d.id)
                     .collect()
-            }
+            };
+            return self.first_to_take(id, &free).await;
         };
-        for driver_id in candidates {
-            match self.assign(id, driver_id, SYSTEM).await {
+        // Searched within [`RINGS_KM`] in turn, up to the configured
+        // radius, so a busy city sorts the few drivers near the restaurant
+        // rather than all of them; a ring whose drivers were all just
+        // taken (the free set lags the claims) gives way to the next.
+        let limit = self.settings.search_radius_km;
+        let rings = RINGS_KM
+            .iter()
+            .copied()
+            .filter(|km| *km < limit)
+            .chain(std::iter::once(limit));
+        let mut tried = std::collections::HashSet::new();
+        for km in rings {
+            let count = CANDIDATES + tried.len();
+            let found = match self.positions.nearest_free(pickup, km, count).await {
+                Ok(found) => found,
+                Err(e) => {
+                    // The sweep tries again; Postgres still decides.
+                    tracing::warn!(delivery_id = id, error = %e, "no live search");
+                    return Ok(None);
+                }
+            };
+            let ids: Vec<i64> = found
+                .into_iter()
+                .map(|n| n.driver_id)
+                .filter(|id| tried.insert(*id))
+                .collect();
+            if let Some(assigned) = self.first_to_take(id, &ids).await? {
+                return Ok(Some(assigned));
+            }
+            if self.delivery_taken(id).await? {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Assigns delivery `id` to the first of `drivers` who takes it.
+    async fn first_to_take(
+        &self,
+        id: i64,
+        drivers: &[i64],
+    ) -> Result<Option<Delivery>, DomainError> {
+        for driver_id in drivers {
+            match self.assign(id, *driver_id, SYSTEM).await {
                 Ok(assigned) => return Ok(Some(assigned)),
                 Err(DomainError::DriverBusy(_) | DomainError::DriverNotFound(_)) => {}
                 Err(DomainError::InvalidTransition { .. }) => return Ok(None),
@@ -85,6 +119,14 @@ impl Deliveries {
             }
         }
         Ok(None)
+    }
+
+    /// Whether delivery `id` is no longer waiting.
+    async fn delivery_taken(&self, id: i64) -> Result<bool, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(store::delivery(&mut conn, id)
+            .await?
+            .is_none_or(|d| d.status != DeliveryStatus::Pending))
     }
 
     /// Assigns delivery `id` to driver `driver_id` as `actor` says.
