@@ -28,6 +28,7 @@ pub const RESTAURANT: (f64, f64) = (40.7359, -73.9911);
 
 pub struct TestApp {
     pub config: ServiceConfig,
+    settings: Settings,
     pub pool: PgPool,
     client: Client,
     stop: Option<oneshot::Sender<()>>,
@@ -45,6 +46,23 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     let db = TestDb::new("delivery").await;
     let config = service_config(ServiceName::Delivery, &db);
     let streams = TestStreams::adopt(config.event_prefix.clone());
+    let (client, stop, task) = start(&config, settings).await;
+    let pool = PgPool::connect(db.url()).await.expect("test pool connects");
+    TestApp {
+        config,
+        settings,
+        pool,
+        client,
+        stop: Some(stop),
+        task: Some(task),
+        _db: db,
+        _streams: streams,
+    }
+}
+
+type Started = (Client, oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>);
+
+async fn start(config: &ServiceConfig, settings: Settings) -> Started {
     let app = delivery_svc::build_with(config.clone(), settings)
         .await
         .expect("delivery-svc builds");
@@ -58,16 +76,7 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
         .connect()
         .await
         .expect("delivery-svc accepts connections");
-    let pool = PgPool::connect(db.url()).await.expect("test pool connects");
-    TestApp {
-        config,
-        pool,
-        client: DeliveryServiceClient::new(channel),
-        stop: Some(stop),
-        task: Some(task),
-        _db: db,
-        _streams: streams,
-    }
+    (DeliveryServiceClient::new(channel), stop, task)
 }
 
 impl Drop for TestApp {
@@ -84,6 +93,21 @@ impl Drop for TestApp {
 impl TestApp {
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// Kills the service as a crashed process dies — its relay, consumer
+    /// and assigner cut wherever they are — and starts it again on the
+    /// same database and streams.
+    pub async fn crash_and_restart(&mut self) {
+        self.stop = None;
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let (client, stop, task) = start(&self.config, self.settings).await;
+        self.client = client;
+        self.stop = Some(stop);
+        self.task = Some(task);
     }
 
     /// A driver named `name`, available at `(latitude, longitude)`.

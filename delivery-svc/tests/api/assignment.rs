@@ -330,3 +330,58 @@ async fn wait_food_ready(app: &crate::app::TestApp, id: i64) {
     }
     panic!("delivery {id}'s food never became ready");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_while_assigning_loses_no_delivery_and_doubles_no_driver() {
+    let mut app = spawn_app().await;
+    let (lat, lon) = RESTAURANT;
+    for n in 0..10 {
+        let at = (lat + 0.002 * f64::from(n + 1), lon);
+        app.driver_at(&format!("Driver {n}"), &format!("+1212555030{n}"), at)
+            .await;
+    }
+    let publishing = (0..30).map(|n| {
+        let app = &app;
+        async move {
+            app.publish("order.confirmed", &delivery_order(1_000 + n))
+                .await
+        }
+    });
+    futures::future::join_all(publishing).await;
+    // Killed while the consumer opens deliveries and the assigner hands
+    // them out.
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    app.crash_and_restart().await;
+
+    let mut held = Vec::new();
+    for _ in 0..500 {
+        let found = all(&app).await;
+        held = found
+            .iter()
+            .filter(|d| d.status() == pb::DeliveryStatus::Assigned)
+            .cloned()
+            .collect();
+        if found.len() == 30 && held.len() == 10 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let found = all(&app).await;
+    assert_eq!(found.len(), 30, "every confirmed order has its delivery");
+    assert_eq!(held.len(), 10, "{held:?}");
+    let distinct: HashSet<i64> = held.iter().map(|d| d.driver_id).collect();
+    assert_eq!(distinct.len(), 10, "no driver twice");
+    // Each driver's load is exactly the deliveries they hold.
+    let loads: Vec<(i64, i32, i64)> = sqlx::query_as(
+        "SELECT d.id, d.active,
+                (SELECT count(*) FROM deliveries v
+                 WHERE v.driver_id = d.id AND v.status IN ('assigned', 'picked_up'))
+         FROM drivers d ORDER BY d.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("the drivers");
+    for (driver, active, holds) in loads {
+        assert_eq!((active, holds), (1, 1), "driver {driver}");
+    }
+}
