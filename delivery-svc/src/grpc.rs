@@ -130,6 +130,28 @@ impl DeliveryService for DeliveryApi {
         Ok(Response::new(convert::delivery(&delivery)))
     }
 
+    async fn get_delivery_history(
+        &self,
+        request: Request<pb::GetDeliveryRequest>,
+    ) -> Reply<pb::GetDeliveryHistoryResponse> {
+        let req = request.into_inner();
+        let id = positive("id", req.id)?;
+        let as_driver = Some(req.as_driver_id).filter(|d| *d > 0);
+        let moves = self.deliveries.history(id, as_driver).await?;
+        Ok(Response::new(pb::GetDeliveryHistoryResponse {
+            moves: moves
+                .iter()
+                .map(|m| pb::DeliveryMove {
+                    from: m.from.map_or(0, |s| convert::status_to_pb(s) as i32),
+                    to: convert::status_to_pb(m.to) as i32,
+                    actor: m.actor.clone(),
+                    reason: m.reason.clone(),
+                    at: Some(convert::timestamp(m.at)),
+                })
+                .collect(),
+        }))
+    }
+
     async fn list_deliveries(
         &self,
         request: Request<pb::ListDeliveriesRequest>,

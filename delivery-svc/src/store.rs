@@ -11,7 +11,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::domain::DomainError;
-use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
+use crate::domain::delivery::{Delivery, DeliveryStatus, Move, NewDelivery};
 use crate::domain::driver::{Driver, NewDriver};
 
 foodmesh_shared::database_failures!(DomainError);
@@ -470,6 +470,39 @@ pub async fn record_move(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A row of `delivery_history`: from, to, actor, reason, at.
+type HistoryRow = (Option<String>, String, String, String, DateTime<Utc>);
+
+/// Every move of delivery `id`, oldest first.
+///
+/// # Errors
+/// The database failed.
+pub async fn history(conn: &mut PgConnection, id: i64) -> sqlx::Result<Vec<Move>> {
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "SELECT from_status, to_status, actor, reason, at FROM delivery_history
+         WHERE delivery_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(from, to, actor, reason, at)| {
+            let status = |raw: &str| {
+                DeliveryStatus::parse(raw).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("unknown delivery status `{raw}`").into())
+                })
+            };
+            Ok(Move {
+                from: from.as_deref().map(status).transpose()?,
+                to: status(&to)?,
+                actor,
+                reason,
+                at,
+            })
+        })
+        .collect()
 }
 
 /// The deliveries waiting for a driver, oldest first, at most `limit`.

@@ -775,6 +775,10 @@ impl Delivery {
         get_delivery, "GetDelivery", Read, delivery_pb::GetDeliveryRequest => delivery_pb::Delivery
     );
     rpc!(
+        /// Every move of a delivery.
+        get_delivery_history, "GetDeliveryHistory", Read, delivery_pb::GetDeliveryRequest => delivery_pb::GetDeliveryHistoryResponse
+    );
+    rpc!(
         /// A page of deliveries.
         list_deliveries, "ListDeliveries", Read, delivery_pb::ListDeliveriesRequest => delivery_pb::ListDeliveriesResponse
     );

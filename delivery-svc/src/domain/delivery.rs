@@ -122,6 +122,17 @@ pub struct Delivery {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// One move of a delivery, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    /// `None` for the opening.
+    pub from: Option<DeliveryStatus>,
+    pub to: DeliveryStatus,
+    pub actor: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
 /// A delivery to open for a delivery order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDelivery {

@@ -35,6 +35,21 @@ impl Deliveries {
             .ok_or(DomainError::DeliveryNotFound(id))
     }
 
+    /// Every move of delivery `id` (as driver `as_driver` sees it, when
+    /// given), oldest first.
+    ///
+    /// # Errors
+    /// [`DomainError::DeliveryNotFound`], or the database failed.
+    pub async fn history(
+        &self,
+        id: i64,
+        as_driver: Option<i64>,
+    ) -> Result<Vec<crate::domain::delivery::Move>, DomainError> {
+        self.delivery(id, as_driver).await?;
+        let mut conn = self.pool.acquire().await?;
+        Ok(store::history(&mut conn, id).await?)
+    }
+
     /// A page of the deliveries `filter` asks for, newest first, and the
     /// next page's token.
     ///

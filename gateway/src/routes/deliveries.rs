@@ -373,6 +373,73 @@ pub async fn get_delivery(
     Ok(Json(DeliveryView::from_proto(delivery)?))
 }
 
+/// One move of a delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"from": "assigned", "to": "picked_up", "actor": "driver:7", "reason": null, "at": "2026-11-23T18:21:00Z"}))]
+pub struct MoveView {
+    /// Null for the opening.
+    pub from: Option<DeliveryStatus>,
+    pub to: DeliveryStatus,
+    /// `system`, `driver:<id>`, `staff:<name>`, `admin:<name>`.
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A delivery's moves, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryHistory {
+    pub items: Vec<MoveView>,
+}
+
+/// Every move of a delivery, oldest first: its driver, staff of its
+/// restaurant, or an admin.
+#[utoipa::path(
+    get,
+    path = "/api/deliveries/{id}/history",
+    tag = "deliveries",
+    params(("id" = i64, Path, description = "Delivery id", minimum = 1)),
+    responses(
+        (status = 200, description = "The moves.", body = DeliveryHistory),
+        (status = 404, description = "No delivery `id` that you may see (`delivery_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_delivery_history(
+    State(state): State<AppState>,
+    Caller(claims): Caller,
+    ResourceId(id): ResourceId,
+) -> Result<Json<DeliveryHistory>, Problem> {
+    let delivery = open_delivery(&state, &claims, id).await?;
+    let answer = state
+        .upstreams
+        .delivery
+        .get_delivery_history(pb::GetDeliveryRequest {
+            id: delivery.id,
+            as_driver_id: 0,
+        })
+        .await?;
+    let unknown = || Problem::internal(&"delivery-svc sent an unknown status");
+    let items = answer
+        .moves
+        .into_iter()
+        .map(|m| {
+            Ok(MoveView {
+                from: match m.from {
+                    0 => None,
+                    raw => Some(DeliveryStatus::from_proto(raw).ok_or_else(unknown)?),
+                },
+                to: DeliveryStatus::from_proto(m.to).ok_or_else(unknown)?,
+                actor: m.actor,
+                reason: Some(m.reason).filter(|r| !r.is_empty()),
+                at: from_timestamp(m.at.as_ref()),
+            })
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok(Json(DeliveryHistory { items }))
+}
+
 /// Hands a waiting delivery to a driver by hand (staff of its
 /// restaurant, admins): the one named, or without `driver_id` the nearest
 /// free one. A driver who cannot take it (unavailable, or holding as many

@@ -267,6 +267,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries::track_delivery))
         .routes(routes!(deliveries::watch_tracking))
         .routes(routes!(deliveries::get_delivery))
+        .routes(routes!(deliveries::get_delivery_history))
         .routes(routes!(deliveries::assign_delivery))
         .routes(routes!(deliveries::update_delivery_status))
         .routes(routes!(payments::create_payment))

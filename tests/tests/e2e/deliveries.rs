@@ -210,6 +210,30 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
     assert!(done["delivered_at"].is_string());
     assert_eq!(done["driver_location"], Value::Null);
 
+    let history = mesh
+        .get(
+            &format!("/api/deliveries/{delivery_id}/history"),
+            Some(&driver_token(near)),
+        )
+        .await;
+    assert_eq!(history.status, 200, "{}", history.text);
+    let moves: Vec<(Value, Value)> = history.json()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| (m["to"].clone(), m["actor"].clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (json!("pending"), json!("system")),
+            (json!("assigned"), json!("system")),
+            (json!("picked_up"), json!(format!("driver:{near}"))),
+            (json!("delivered"), json!(format!("driver:{near}"))),
+        ]
+    );
+
     // The driver is free again, and their history lists the delivery.
     let theirs = mesh
         .get(
