@@ -1,9 +1,13 @@
 //! The demo data `up` loads into an empty restaurant database: a few
 //! restaurants with categories, items and modifiers, and a coupon, so the
-//! docs page has something to show. Loaded once: a database that already
-//! holds any restaurant is left alone.
+//! docs page has something to show; and two available drivers near each
+//! restaurant, so a delivery order of the demo reaches a driver. Loaded
+//! once: a database that already holds any restaurant (or driver) is left
+//! alone.
 
+use delivery_pb::delivery_service_client::DeliveryServiceClient;
 use foodmesh_proto::common::v1::{Address, GeoPoint, PageRequest};
+use foodmesh_proto::delivery::v1 as delivery_pb;
 use foodmesh_proto::restaurant::v1 as pb;
 use pb::restaurant_service_client::RestaurantServiceClient;
 use tonic::transport::Channel;
@@ -172,6 +176,51 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         extras: &[("Extra chapati", 5000), ("Pili pili", 0)],
     },
 ];
+
+/// Adds two available drivers near each demo restaurant through
+/// delivery-svc's gRPC API, unless it already has a driver.
+///
+/// # Errors
+/// delivery-svc is unreachable or refuses a demo driver.
+pub async fn load_drivers(delivery_url: &str) -> anyhow::Result<()> {
+    let channel = Channel::from_shared(delivery_url.to_owned())?
+        .connect()
+        .await?;
+    let mut client = DeliveryServiceClient::new(channel);
+    let existing = client
+        .list_drivers(delivery_pb::ListDriversRequest::default())
+        .await?
+        .into_inner();
+    if !existing.drivers.is_empty() {
+        return Ok(());
+    }
+    let mut added = 0;
+    for (n, demo) in RESTAURANTS.iter().enumerate() {
+        for (k, offset) in [0.004, -0.006].into_iter().enumerate() {
+            let driver = client
+                .create_driver(delivery_pb::CreateDriverRequest {
+                    name: format!("{} Driver {}", demo.city, k + 1),
+                    phone: format!("+1202555{:02}{:02}", n, k),
+                    vehicle: if k == 0 { "scooter" } else { "bicycle" }.to_owned(),
+                    location: Some(GeoPoint {
+                        latitude: demo.lat + offset,
+                        longitude: demo.lon + offset,
+                    }),
+                })
+                .await?
+                .into_inner();
+            client
+                .update_driver(delivery_pb::UpdateDriverRequest {
+                    driver_id: driver.id,
+                    available: Some(true),
+                })
+                .await?;
+            added += 1;
+        }
+    }
+    println!("foodmesh: added {added} demo drivers");
+    Ok(())
+}
 
 /// Loads the demo restaurants through restaurant-svc's gRPC API unless the
 /// database already holds a restaurant.

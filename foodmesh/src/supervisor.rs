@@ -174,6 +174,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             if let Err(e) = crate::demo::load(&restaurant).await {
                 eprintln!("foodmesh: demo data not loaded: {e:#}");
             }
+            let delivery = format!("http://{}:{}", args.host, addrs[&ServiceName::Delivery]);
+            if let Err(e) = crate::demo::load_drivers(&delivery).await {
+                eprintln!("foodmesh: demo drivers not added: {e:#}");
+            }
         }
         println!(
             "\nFoodMesh is up.\n  gateway  {gateway}\n  API docs {gateway}/docs\n  OpenAPI  {gateway}/openapi.json\n  metrics  {gateway}/metrics\n  admin token (24 h):\n    {admin}\n  try: curl -H \"Authorization: Bearer $TOKEN\" {gateway}/api/restaurants\nPress Ctrl-C to stop.\n"
