@@ -120,7 +120,14 @@ pub async fn build_with(config: ServiceConfig, settings: Settings) -> anyhow::Re
     let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
     let relay = bus.relay(pool.clone()).await?;
     let orders = Arc::new(events::router(&deliveries));
-    let consumer = bus.consumer(pool, &[ServiceName::Order], orders).await?;
+    // One event per transaction: a cancellation locks a delivery and then
+    // its driver, and a batch holding that driver while it locks the next
+    // delivery would wait on an assignment that waits on it.
+    let consumer = bus
+        .consumer_with(pool, &[ServiceName::Order], orders, |config| {
+            config.max_per_transaction = 1;
+        })
+        .await?;
     app.background("outbox relay", |stop| relay.run(stop));
     app.background("event consumer", |stop| consumer.run(stop));
     app.background("delivery change feed", |stop| feed_tasks.run(stop));

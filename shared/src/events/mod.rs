@@ -135,11 +135,28 @@ impl EventBus {
         from: &[ServiceName],
         handler: std::sync::Arc<dyn consumer::Handler>,
     ) -> redis::RedisResult<consumer::Consumer> {
+        self.consumer_with(pool, from, handler, |_| {}).await
+    }
+
+    /// [`EventBus::consumer`], its configuration adjusted by `tune` (a
+    /// service whose handlers lock rows of two kinds applies events one
+    /// per transaction, say).
+    ///
+    /// # Errors
+    /// Redis is unreachable.
+    pub async fn consumer_with(
+        &self,
+        pool: sqlx::PgPool,
+        from: &[ServiceName],
+        handler: std::sync::Arc<dyn consumer::Handler>,
+        tune: impl FnOnce(&mut consumer::ConsumerConfig),
+    ) -> redis::RedisResult<consumer::Consumer> {
         let redis = consumer::Consumer::connect_redis(&self.redis_url).await?;
-        let config = consumer::ConsumerConfig::new(
+        let mut config = consumer::ConsumerConfig::new(
             self.service.service_id(),
             from.iter().map(|s| self.stream_of(*s)).collect(),
         );
+        tune(&mut config);
         Ok(consumer::Consumer::new(pool, redis, config, handler))
     }
 }
