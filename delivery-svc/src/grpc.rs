@@ -58,7 +58,7 @@ fn tracked(t: Tracked) -> pb::Delivery {
 
 fn tracking_id(raw: &str) -> Result<String, DomainError> {
     let id = raw.trim();
-    if id.is_empty() || id.len() > 64 {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(DomainError::invalid("tracking_id", "is not a tracking id"));
     }
     Ok(id.to_owned())
@@ -91,11 +91,13 @@ fn page_of(page: Option<common::PageRequest>) -> Result<Page, DomainError> {
 
 fn location_of(field: &str, point: Option<&common::GeoPoint>) -> Result<Location, DomainError> {
     let point = point.ok_or_else(|| DomainError::invalid(field, "is required"))?;
-    Location::parse(convert::coordinates(point)).map_err(|found| {
-        let mut v = Violations::default();
-        v.nested(field, Err::<(), _>(found));
-        DomainError::Invalid(v)
-    })
+    Location::parse(convert::coordinates(point))
+        .and_then(crate::domain::driver::trackable)
+        .map_err(|found| {
+            let mut v = Violations::default();
+            v.nested(field, Err::<(), _>(found));
+            DomainError::Invalid(v)
+        })
 }
 
 #[tonic::async_trait]
@@ -108,17 +110,20 @@ impl DeliveryService for DeliveryApi {
         let order = req
             .order
             .ok_or_else(|| DomainError::invalid("order", "is required"))?;
-        let confirmed = order.status != foodmesh_proto::order::v1::OrderStatus::Pending as i32
-            && order.status != foodmesh_proto::order::v1::OrderStatus::Cancelled as i32;
+        use foodmesh_proto::order::v1::OrderStatus as O;
+        // Past READY the food has left with someone: a delivery opened
+        // now could never be picked up.
+        let waiting = [O::Confirmed, O::Preparing, O::Ready].map(|s| s as i32);
         let new = convert::delivery_of_order(&order, self.deliveries.now())
-            .filter(|_| confirmed)
+            .filter(|_| waiting.contains(&order.status))
             .ok_or_else(|| {
                 DomainError::invalid(
                     "order_id",
-                    "must be a delivery order that is confirmed and not cancelled",
+                    "must be a delivery order that is confirmed, preparing or ready",
                 )
             })?;
-        let delivery = self.deliveries.open_by_hand(&new).await?;
+        let ready = order.status == O::Ready as i32;
+        let delivery = self.deliveries.open_by_hand(&new, ready).await?;
         Ok(Response::new(convert::delivery(&delivery)))
     }
 

@@ -135,7 +135,7 @@ pub async fn set_available(
 }
 
 /// Keeps driver `id`'s position `point`, reported at `at`, unless a later
-/// one is kept already.
+/// one is kept already; the driver as it now stands.
 ///
 /// # Errors
 /// The database failed.
@@ -144,18 +144,22 @@ pub async fn save_location(
     id: i64,
     point: Coordinates,
     at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE drivers SET latitude = $2, longitude = $3, location_at = $4
-         WHERE id = $1 AND (location_at IS NULL OR location_at < $4)",
+) -> sqlx::Result<Option<Driver>> {
+    let row = sqlx::query(
+        "UPDATE drivers SET
+             latitude = CASE WHEN location_at IS NULL OR location_at < $4 THEN $2 ELSE latitude END,
+             longitude = CASE WHEN location_at IS NULL OR location_at < $4 THEN $3 ELSE longitude END,
+             location_at = greatest(location_at, $4)
+         WHERE id = $1
+         RETURNING id, name, phone, vehicle, available, latitude, longitude, location_at, active",
     )
     .bind(id)
     .bind(point.latitude)
     .bind(point.longitude)
     .bind(at)
-    .execute(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(())
+    row.as_ref().map(driver_of).transpose()
 }
 
 /// Gives driver `id` one more delivery if they are available and hold
@@ -431,6 +435,75 @@ pub async fn mark_food_ready(
     .await
 }
 
+/// What was heard of order `order_id` before its delivery opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderNote {
+    pub food_ready_at: Option<DateTime<Utc>>,
+    pub cancelled_reason: Option<String>,
+}
+
+/// Keeps that order `order_id`'s food was ready at `at`.
+///
+/// # Errors
+/// The database failed.
+pub async fn note_ready(
+    conn: &mut PgConnection,
+    order_id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO order_notes (order_id, food_ready_at, noted_at) VALUES ($1, $2, $2)
+         ON CONFLICT (order_id) DO UPDATE
+         SET food_ready_at = coalesce(order_notes.food_ready_at, EXCLUDED.food_ready_at)",
+    )
+    .bind(order_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps that order `order_id` was cancelled, for `reason`.
+///
+/// # Errors
+/// The database failed.
+pub async fn note_cancelled(
+    conn: &mut PgConnection,
+    order_id: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO order_notes (order_id, cancelled_reason, noted_at) VALUES ($1, $2, $3)
+         ON CONFLICT (order_id) DO UPDATE SET cancelled_reason = EXCLUDED.cancelled_reason",
+    )
+    .bind(order_id)
+    .bind(reason)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What was heard of order `order_id` before its delivery opened.
+///
+/// # Errors
+/// The database failed.
+pub async fn order_note(conn: &mut PgConnection, order_id: i64) -> sqlx::Result<OrderNote> {
+    let row: Option<(Option<DateTime<Utc>>, Option<String>)> = sqlx::query_as(
+        "SELECT food_ready_at, cancelled_reason FROM order_notes WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row
+        .map(|(food_ready_at, cancelled_reason)| OrderNote {
+            food_ready_at,
+            cancelled_reason,
+        })
+        .unwrap_or_default())
+}
+
 /// Writes a new arrival estimate of delivery `id`.
 ///
 /// # Errors
@@ -505,14 +578,25 @@ pub async fn history(conn: &mut PgConnection, id: i64) -> sqlx::Result<Vec<Move>
         .collect()
 }
 
-/// The deliveries waiting for a driver, oldest first, at most `limit`.
+/// The deliveries waiting for a driver, oldest first, after `after` (the
+/// opening time and id where the previous page ended), at most `limit`:
+/// their ids and opening times.
 ///
 /// # Errors
 /// The database failed.
-pub async fn waiting(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
-        "SELECT id FROM deliveries WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
+pub async fn waiting(
+    conn: &mut PgConnection,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, DateTime<Utc>)>> {
+    let (at, id) = after.map_or((None, 0), |(at, id)| (Some(at), id));
+    sqlx::query_as(
+        "SELECT id, created_at FROM deliveries
+         WHERE status = 'pending' AND ($1::TIMESTAMPTZ IS NULL OR (created_at, id) > ($1, $2))
+         ORDER BY created_at, id LIMIT $3",
     )
+    .bind(at)
+    .bind(id)
     .bind(limit)
     .fetch_all(conn)
     .await

@@ -48,7 +48,10 @@ pub fn router(orders: &Orders) -> Router {
             "ticket.picked_up",
             to(OrderStatus::Completed, picked_up_ticket),
         )
-        .route("ticket.rejected", to(OrderStatus::Cancelled, ticket))
+        .route(
+            "ticket.rejected",
+            to(OrderStatus::Cancelled, rejected_ticket),
+        )
         .route(
             "delivery.picked_up",
             to(OrderStatus::OutForDelivery, delivery),
@@ -161,6 +164,20 @@ fn ticket(event: &Event) -> Result<Target, HandlerError> {
         source: "kitchen-svc",
         reason,
         applies_to: any_order(),
+    })
+}
+
+fn rejected_ticket(event: &Event) -> Result<Target, HandlerError> {
+    // The kitchen rejects what it has not made: a rejection that comes
+    // once the food is ready (late, or twice) cancels nothing.
+    Ok(Target {
+        applies_to: Box::new(|o| {
+            matches!(
+                o.status,
+                OrderStatus::Pending | OrderStatus::Confirmed | OrderStatus::Preparing
+            )
+        }),
+        ..ticket(event)?
     })
 }
 

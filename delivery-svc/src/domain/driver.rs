@@ -7,6 +7,24 @@ use foodmesh_shared::values::Location;
 
 use super::DomainError;
 
+/// The farthest from the equator a live position may be: the live index
+/// (Redis's geohash, web-mercator) holds no point past it.
+pub const MAX_LATITUDE: f64 = 85.051_128_78;
+
+/// `location`, when the live index can hold it.
+///
+/// # Errors
+/// The violation, naming `latitude`.
+pub fn trackable(location: Location) -> Result<Location, Violations> {
+    if location.coordinates().latitude.abs() > MAX_LATITUDE {
+        return Err(Violations::one(
+            "latitude",
+            format!("must be between -{MAX_LATITUDE} and {MAX_LATITUDE} for a driver"),
+        ));
+    }
+    Ok(location)
+}
+
 /// A driver as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Driver {
@@ -55,7 +73,9 @@ impl NewDriver {
         let vehicle = v.check("vehicle", Name::parse(vehicle));
         let location = match location {
             None => Some(None),
-            Some(raw) => v.nested("location", Location::parse(raw)).map(Some),
+            Some(raw) => v
+                .nested("location", Location::parse(raw).and_then(trackable))
+                .map(Some),
         };
         v.finish_with(|| {
             Some(Self {

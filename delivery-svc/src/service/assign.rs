@@ -17,6 +17,9 @@ use crate::store;
 /// How many of the nearest free drivers an assignment tries.
 const CANDIDATES: usize = 16;
 
+/// Waiting deliveries read at once by a pass of the assigner.
+const WAITING_PAGE: i64 = 200;
+
 /// The radii searched in turn before the configured one.
 const RINGS_KM: [f64; 3] = [1.0, 3.0, 10.0];
 
@@ -27,17 +30,25 @@ impl Deliveries {
     /// # Errors
     /// The database failed.
     pub async fn assign_waiting(&self) -> Result<usize, DomainError> {
-        let waiting = {
-            let mut conn = self.pool.acquire().await?;
-            store::waiting(&mut conn, 200).await?
-        };
         let mut assigned = 0;
-        for id in waiting {
-            if self.assign_nearest(id).await?.is_some() {
-                assigned += 1;
+        let mut after = None;
+        // Every waiting delivery, a page at a time: those no driver can
+        // reach now must not keep the ones after them from their turn.
+        loop {
+            let page = {
+                let mut conn = self.pool.acquire().await?;
+                store::waiting(&mut conn, after, WAITING_PAGE).await?
+            };
+            for (id, _) in &page {
+                if self.assign_nearest(*id).await?.is_some() {
+                    assigned += 1;
+                }
+            }
+            match page.last() {
+                Some((id, at)) if page.len() == WAITING_PAGE as usize => after = Some((*at, *id)),
+                _ => return Ok(assigned),
             }
         }
-        Ok(assigned)
     }
 
     /// Assigns delivery `id` to the nearest free driver who will take it;

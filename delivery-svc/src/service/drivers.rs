@@ -67,8 +67,17 @@ impl Deliveries {
         let due = persisted.is_none_or(|last| last.elapsed() >= PERSIST_EVERY);
         if due {
             let mut conn = self.pool.acquire().await?;
-            store::save_location(&mut conn, id, point, at).await?;
+            let driver = store::save_location(&mut conn, id, point, at).await?;
             self.remember(id, Some(Instant::now()));
+            // A driver who said they were available before they had a
+            // position joins the search now, not at the next rebuild.
+            if let Some(driver) = driver
+                && driver.available
+                && driver.active < self.settings.max_active
+                && let Err(e) = self.positions.free(id, point).await
+            {
+                tracing::warn!(driver_id = id, error = %e, "free set not updated");
+            }
         }
         Ok(())
     }

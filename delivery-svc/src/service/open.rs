@@ -20,11 +20,20 @@ impl Deliveries {
     /// The database failed.
     pub async fn open(&self, work: &mut Work<'_>, new: &NewDelivery) -> Result<(), DomainError> {
         let at = self.now();
+        // The order's later events may have come first: a cancelled order
+        // gets no delivery, and food already ready may be picked up.
+        let note = store::order_note(work.conn(), new.order_id).await?;
+        if note.cancelled_reason.is_some() {
+            return Ok(());
+        }
         let tracking_id = tracking_id();
         let Some(delivery) = store::insert_delivery(work.conn(), new, &tracking_id, at).await?
         else {
             return Ok(());
         };
+        if let Some(ready) = note.food_ready_at {
+            store::mark_food_ready(work.conn(), new.order_id, ready).await?;
+        }
         store::record_move(
             work.conn(),
             delivery.id,
@@ -45,15 +54,23 @@ impl Deliveries {
         Ok(())
     }
 
-    /// Opens `new`'s delivery by hand; the order's delivery as it stands
-    /// (the one it had, when it had one).
+    /// Opens `new`'s delivery by hand (its food ready when `food_ready`);
+    /// the order's delivery as it stands (the one it had, when it had
+    /// one).
     ///
     /// # Errors
     /// The database failed.
-    pub async fn open_by_hand(&self, new: &NewDelivery) -> Result<Delivery, DomainError> {
+    pub async fn open_by_hand(
+        &self,
+        new: &NewDelivery,
+        food_ready: bool,
+    ) -> Result<Delivery, DomainError> {
         let mut conn = self.pool.acquire().await?;
         let mut work = Work::begin(&mut conn).await?;
         self.open(&mut work, new).await?;
+        if food_ready {
+            self.food_ready(&mut work, new.order_id).await?;
+        }
         work.commit().await?.announce(&mut conn).await;
         store::delivery_of_order(&mut conn, new.order_id)
             .await?
@@ -66,7 +83,13 @@ impl Deliveries {
     /// # Errors
     /// The database failed.
     pub async fn food_ready(&self, work: &mut Work<'_>, order_id: i64) -> Result<(), DomainError> {
-        store::mark_food_ready(work.conn(), order_id, self.now()).await?;
+        let at = self.now();
+        if store::mark_food_ready(work.conn(), order_id, at)
+            .await?
+            .is_none()
+        {
+            store::note_ready(work.conn(), order_id, at).await?;
+        }
         Ok(())
     }
 
@@ -82,6 +105,7 @@ impl Deliveries {
         reason: &str,
     ) -> Result<(), DomainError> {
         let Some(delivery) = store::lock_delivery_of_order(work.conn(), order_id).await? else {
+            store::note_cancelled(work.conn(), order_id, reason, self.now()).await?;
             return Ok(());
         };
         if delivery.status.check(DeliveryStatus::Cancelled).is_err() {

@@ -140,9 +140,13 @@ impl Deliveries {
             };
             delivery.eta = Some(eta::arrival(self.now(), ready, route, self.settings.pace));
         }
+        // Who brings it, and where they are, only while they have it.
         let out_for_delivery = delivery.status == DeliveryStatus::PickedUp;
         Ok(Tracked {
-            driver_first_name: driver.as_ref().map(|d| d.first_name().to_owned()),
+            driver_first_name: driver
+                .as_ref()
+                .filter(|_| out_for_delivery)
+                .map(|d| d.first_name().to_owned()),
             driver_position: live.filter(|_| out_for_delivery),
             delivery,
         })

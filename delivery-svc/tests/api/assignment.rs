@@ -213,7 +213,7 @@ async fn the_driver_moves_their_own_delivery_in_order_and_tracking_follows() {
         .await
         .expect("tracked")
         .into_inner();
-    assert_eq!(tracked.driver_first_name, "Cleo");
+    assert_eq!(tracked.driver_first_name, "", "nobody's name before pickup");
     assert!(
         tracked.driver_location.is_none(),
         "not out for delivery yet"
@@ -238,6 +238,7 @@ async fn the_driver_moves_their_own_delivery_in_order_and_tracking_follows() {
         .expect("tracked")
         .into_inner();
     assert_eq!(tracked.status(), pb::DeliveryStatus::PickedUp);
+    assert_eq!(tracked.driver_first_name, "Cleo");
     assert!(tracked.driver_location.is_some());
     assert!(tracked.eta.is_some());
 
@@ -270,7 +271,7 @@ async fn the_driver_moves_their_own_delivery_in_order_and_tracking_follows() {
     }
     let unknown = client
         .track_delivery(pb::TrackDeliveryRequest {
-            tracking_id: "nothing-here".to_owned(),
+            tracking_id: "nothinghere2345".to_owned(),
         })
         .await
         .expect_err("no such delivery");
@@ -386,4 +387,49 @@ async fn a_crash_while_assigning_loses_no_delivery_and_doubles_no_driver() {
     for (driver, active, holds) in loads {
         assert_eq!((active, holds), (1, 1), "driver {driver}");
     }
+}
+
+#[tokio::test]
+async fn an_order_s_later_events_that_come_first_are_not_lost() {
+    let app = spawn_app().await;
+    let (lat, lon) = RESTAURANT;
+    let driver = app
+        .driver_at("Gil Moe", "+12125550170", (lat + 0.01, lon))
+        .await;
+    // The kitchen's ready comes before the confirmation that opens the
+    // delivery: the food may still be picked up once it is assigned.
+    let early = delivery_order(1_101);
+    app.publish("order.ready", &early).await;
+    app.publish("order.confirmed", &early).await;
+    let delivery = app
+        .delivery_of(1_101, |d| d.status() == pb::DeliveryStatus::Assigned)
+        .await;
+    app.client()
+        .update_delivery_status(pb::UpdateDeliveryStatusRequest {
+            id: delivery.id,
+            status: pb::DeliveryStatus::PickedUp.into(),
+            actor: driver_actor(driver.id),
+            as_driver_id: driver.id,
+            ..Default::default()
+        })
+        .await
+        .expect("the food was ready");
+
+    // A cancellation before the confirmation: no delivery opens.
+    let cancelled = delivery_order(1_102);
+    app.publish("order.cancelled", &cancelled).await;
+    app.publish("order.confirmed", &cancelled).await;
+    // A barrier: an order published after them gets its delivery.
+    app.publish("order.confirmed", &delivery_order(1_103)).await;
+    app.delivery_of(1_103, |_| true).await;
+    let none = app
+        .client()
+        .list_deliveries(pb::ListDeliveriesRequest {
+            order_id: Some(1_102),
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(none.deliveries.is_empty(), "{none:?}");
 }

@@ -576,7 +576,7 @@ pub async fn track_delivery(
     State(state): State<AppState>,
     Path(tracking_id): Path<String>,
 ) -> Result<Json<TrackingView>, Problem> {
-    if tracking_id.is_empty() || tracking_id.len() > 64 {
+    if !plausible_tracking_id(&tracking_id) {
         return Err(tracking_not_found());
     }
     let d = state
@@ -655,7 +655,7 @@ pub async fn watch_tracking(
     State(state): State<AppState>,
     Path(tracking_id): Path<String>,
 ) -> Result<Response, Problem> {
-    if tracking_id.is_empty() || tracking_id.len() > 64 {
+    if !plausible_tracking_id(&tracking_id) {
         return Err(tracking_not_found());
     }
     let updates = state
@@ -683,6 +683,12 @@ pub async fn watch_tracking(
             Update::json(name, &TrackingView::from_proto(delivery)?).map(Some)
         },
     ))
+}
+
+/// Whether `id` could be a tracking id (1 to 64 letters and digits):
+/// anything else is no delivery's, and never reaches the service.
+fn plausible_tracking_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn tracking_not_found() -> Problem {

@@ -314,11 +314,13 @@ pub async fn update_location(
     // The body is the point itself: its fields are named as the client
     // sent them, not as the service's request nests them.
     let mut v = Violations::new();
+    // The live index (a geohash) holds no point nearer the poles.
+    const MAX_LATITUDE: f64 = 85.051_128_78;
     v.parsed(
         "latitude",
         Some(body.latitude)
-            .filter(|l| l.is_finite() && (-90.0..=90.0).contains(l))
-            .ok_or_else(|| "must be between -90 and 90".to_owned()),
+            .filter(|l| l.is_finite() && (-MAX_LATITUDE..=MAX_LATITUDE).contains(l))
+            .ok_or_else(|| format!("must be between -{MAX_LATITUDE} and {MAX_LATITUDE}")),
     );
     v.parsed(
         "longitude",

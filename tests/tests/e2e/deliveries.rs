@@ -127,7 +127,11 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
     let tracked = mesh.get(&tracking, None).await;
     assert_eq!(tracked.status, 200, "{}", tracked.text);
     assert_eq!(tracked.json()["status"], "assigned");
-    assert_eq!(tracked.json()["driver_first_name"], "Ana");
+    assert_eq!(
+        tracked.json()["driver_first_name"],
+        Value::Null,
+        "no name before pickup"
+    );
     assert_eq!(tracked.json()["driver_location"], Value::Null);
     assert!(tracked.json()["eta"].is_string());
     assert!(
@@ -185,6 +189,7 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
         .await;
     let out = mesh.get(&tracking, None).await.json();
     assert_eq!(out["status"], "picked_up");
+    assert_eq!(out["driver_first_name"], "Ana");
     assert_eq!(out["driver_location"]["latitude"], 40.7301);
 
     let delivered = mesh
@@ -310,6 +315,16 @@ async fn bad_input_on_the_delivery_routes_is_a_clear_4xx_that_changes_nothing() 
         .get("/api/deliveries/track/not-a-tracking-id", None)
         .await;
     nothing.problem(404, None);
+    let nul = mesh.get("/api/deliveries/track/abc%00def", None).await;
+    nul.problem(404, None);
+    let polar = mesh
+        .put(
+            &format!("/api/drivers/{ana}/location"),
+            Some(&driver_token(ana)),
+            &json!({"latitude": 89.0, "longitude": 0.0}),
+        )
+        .await;
+    polar.problem(422, Some("latitude"));
     let customer = mesh
         .get("/api/deliveries", Some(&Mesh::customer_id(62)))
         .await;
