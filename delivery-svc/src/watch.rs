@@ -19,12 +19,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::server::HealthReporter;
 
 use crate::domain::DomainError;
-use crate::service::Deliveries;
 use crate::service::reads::Tracked;
-
-/// The Postgres channel of delivery moves; the payload is the delivery's
-/// id.
-pub const CHANNEL: &str = "delivery_changes";
+use crate::service::{CHANNEL, Deliveries};
 
 /// How often a watcher looks again while a driver rides.
 pub const RIDE_TICK: Duration = Duration::from_secs(5);

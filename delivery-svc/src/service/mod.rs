@@ -34,6 +34,10 @@ use crate::live::Positions;
 use crate::store;
 use crate::{convert, observe};
 
+/// The Postgres channel every move of a delivery notifies once it has
+/// committed; the payload is the delivery's id ([`crate::watch`] listens).
+pub const CHANNEL: &str = "delivery_changes";
+
 /// How often a driver's live position is also written to Postgres.
 pub const PERSIST_EVERY: Duration = Duration::from_secs(30);
 
@@ -139,7 +143,7 @@ impl Deliveries {
         store::save_delivery(work.conn(), &delivery, at).await?;
         store::record_move(work.conn(), delivery.id, Some(from), to, actor, reason, at).await?;
         self.announce(work, &delivery).await?;
-        work.notify(crate::watch::CHANNEL, delivery.id.to_string());
+        work.notify(CHANNEL, delivery.id.to_string());
         let counted = delivery.clone();
         work.on_commit(move || observe::moved(&counted, at));
         Ok(delivery)
