@@ -23,7 +23,11 @@ use crate::problem::Problem;
 use crate::rate_limit::Client;
 
 /// The routes that answer with a live stream.
-pub const STREAM_ROUTES: &[&str] = &["/api/orders/{id}/events", "/api/kitchen/stream"];
+pub const STREAM_ROUTES: &[&str] = &[
+    "/api/orders/{id}/events",
+    "/api/kitchen/stream",
+    "/api/deliveries/track/{tracking_id}/events",
+];
 
 /// The caps, from `MAX_IN_FLIGHT`, `MAX_STREAMS` and
 /// `MAX_STREAMS_PER_CLIENT`.
