@@ -461,26 +461,37 @@ struct OrderToKitchen {
     timeout: Duration,
 }
 
+impl TicketBoard {
+    /// When order `order_id`'s ticket was seen on the stream, waiting for
+    /// it at most `timeout`; the failure when it never came.
+    async fn ticket_of(&self, order_id: i64, timeout: Duration) -> Result<Instant, Outcome> {
+        match self.sighting(order_id) {
+            Sighting::Seen(at) => Ok(at),
+            Sighting::Closed => Err(Outcome::failed("stream_ended", "the kitchen stream ended")),
+            Sighting::Pending(waiting) => match tokio::time::timeout(timeout, waiting).await {
+                Ok(Ok(at)) => Ok(at),
+                Ok(Err(_)) => Err(Outcome::failed("stream_ended", "the kitchen stream ended")),
+                Err(_) => {
+                    self.forget(order_id);
+                    Err(Outcome::failed(
+                        "no_ticket",
+                        format!("no ticket for order {order_id} within {timeout:?}"),
+                    ))
+                }
+            },
+        }
+    }
+}
+
 impl Call for OrderToKitchen {
     async fn call(&mut self) -> Outcome {
         let (answered, order_id) = match self.placer.place().await {
             Ok(placed) => placed,
             Err(failed) => return failed,
         };
-        let seen = match self.board.sighting(order_id) {
-            Sighting::Seen(at) => at,
-            Sighting::Closed => return Outcome::failed("stream_ended", "the kitchen stream ended"),
-            Sighting::Pending(waiting) => match tokio::time::timeout(self.timeout, waiting).await {
-                Ok(Ok(at)) => at,
-                Ok(Err(_)) => return Outcome::failed("stream_ended", "the kitchen stream ended"),
-                Err(_) => {
-                    self.board.forget(order_id);
-                    return Outcome::failed(
-                        "no_ticket",
-                        format!("no ticket for order {order_id} within {:?}", self.timeout),
-                    );
-                }
-            },
+        let seen = match self.board.ticket_of(order_id, self.timeout).await {
+            Ok(at) => at,
+            Err(failed) => return failed,
         };
         if seen < answered {
             Outcome::OkEarly(answered - seen)
@@ -503,6 +514,29 @@ pub async fn order_to_kitchen(
     restaurant: &Restaurant,
     concurrency: usize,
 ) -> anyhow::Result<Summary> {
+    with_kitchen_stream(ctx, restaurant, concurrency, |worker, board| {
+        Ok(OrderToKitchen {
+            placer: Placer::new(ctx, restaurant, worker, "kitchen")?,
+            board,
+            timeout: ctx.timeout,
+        })
+    })
+    .await
+}
+
+/// Opens `restaurant`'s kitchen stream as its staff, waits for it to sync,
+/// then drives `concurrency` calls made by `call` (each given its worker
+/// and the board the stream fills) for the plan's window.
+///
+/// # Errors
+/// The stream could not be opened or did not sync in time, a call could
+/// not be made, or the run failed.
+async fn with_kitchen_stream<C: Call>(
+    ctx: &Context,
+    restaurant: &Restaurant,
+    concurrency: usize,
+    call: impl Fn(usize, Arc<TicketBoard>) -> anyhow::Result<C>,
+) -> anyhow::Result<Summary> {
     let staff = ctx.tokens.staff(restaurant.id)?;
     let stream = Stream::open(&ctx.gateway, "/api/kitchen/stream", &staff, ctx.timeout)
         .await
@@ -516,13 +550,7 @@ pub async fn order_to_kitchen(
             .context("the kitchen stream did not sync in time")?
             .context("the kitchen stream ended before it synced")?;
         let calls = (0..concurrency)
-            .map(|worker| {
-                Ok(OrderToKitchen {
-                    placer: Placer::new(ctx, restaurant, worker, "kitchen")?,
-                    board: board.clone(),
-                    timeout: ctx.timeout,
-                })
-            })
+            .map(|worker| call(worker, board.clone()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let plan = Plan {
             concurrency,
@@ -582,22 +610,10 @@ impl Call for CardOrderToKitchen {
         if let Err(failed) = self.pay(order_id).await {
             return failed;
         }
-        let seen = match self.board.sighting(order_id) {
-            Sighting::Seen(at) => at,
-            Sighting::Closed => return Outcome::failed("stream_ended", "the kitchen stream ended"),
-            Sighting::Pending(waiting) => match tokio::time::timeout(self.timeout, waiting).await {
-                Ok(Ok(at)) => at,
-                Ok(Err(_)) => return Outcome::failed("stream_ended", "the kitchen stream ended"),
-                Err(_) => {
-                    self.board.forget(order_id);
-                    return Outcome::failed(
-                        "no_ticket",
-                        format!("no ticket for order {order_id} within {:?}", self.timeout),
-                    );
-                }
-            },
-        };
-        Outcome::OkAfter(seen - started)
+        match self.board.ticket_of(order_id, self.timeout).await {
+            Ok(seen) => Outcome::OkAfter(seen - started),
+            Err(failed) => failed,
+        }
     }
 }
 
@@ -616,37 +632,14 @@ pub async fn card_order_to_kitchen(
     restaurant: &Restaurant,
     concurrency: usize,
 ) -> anyhow::Result<Summary> {
-    let staff = ctx.tokens.staff(restaurant.id)?;
-    let stream = Stream::open(&ctx.gateway, "/api/kitchen/stream", &staff, ctx.timeout)
-        .await
-        .context("opening the kitchen stream")?;
-    let board = Arc::new(TicketBoard::default());
-    let (synced_tx, synced) = oneshot::channel();
-    let reader = tokio::spawn(read_kitchen(stream, board.clone(), synced_tx));
-    let outcome = async {
-        tokio::time::timeout(ctx.timeout, synced)
-            .await
-            .context("the kitchen stream did not sync in time")?
-            .context("the kitchen stream ended before it synced")?;
-        let calls = (0..concurrency)
-            .map(|worker| {
-                Ok(CardOrderToKitchen {
-                    placer: Placer::paying_by(ctx, restaurant, worker, "card", "card")?,
-                    board: board.clone(),
-                    timeout: ctx.timeout,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let plan = Plan {
-            concurrency,
-            ..ctx.plan
-        };
-        let finished = load::drive(&plan, calls).await?;
-        Ok(finished.summary())
-    }
-    .await;
-    reader.abort();
-    outcome
+    with_kitchen_stream(ctx, restaurant, concurrency, |worker, board| {
+        Ok(CardOrderToKitchen {
+            placer: Placer::paying_by(ctx, restaurant, worker, "card", "card")?,
+            board,
+            timeout: ctx.timeout,
+        })
+    })
+    .await
 }
 
 // ---------------------------------------------------- kitchen catch-up --
