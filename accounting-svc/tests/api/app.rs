@@ -6,15 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use foodmesh_proto::accounting::v1 as pb;
 use foodmesh_proto::common::v1 as common;
-use foodmesh_proto::events::v1::{Envelope, OrderEvent};
+use foodmesh_proto::events::v1::OrderEvent;
 use foodmesh_proto::order::v1 as order;
-use foodmesh_shared::events::consumer::Consumer;
-use foodmesh_shared::events::{self, ENVELOPE_FIELD};
 use foodmesh_shared::testing::{TestDb, TestStreams, service_config};
 use foodmesh_shared::{ServiceConfig, ServiceName};
 use pb::accounting_service_client::AccountingServiceClient;
-use prost::Message;
-use redis::AsyncCommands;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -80,29 +76,15 @@ impl TestApp {
             order: Some(order.clone()),
             ..Default::default()
         };
-        let envelope = Envelope {
-            id: uuid::Uuid::new_v4().to_string(),
-            r#type: event_type.to_owned(),
-            aggregate_id: order.id.to_string(),
-            occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-            trace_context: Default::default(),
-            payload: payload.encode_to_vec(),
-        }
-        .encode_to_vec();
+        let envelope =
+            foodmesh_shared::testing::envelope(event_type, &order.id.to_string(), &payload);
         self.deliver(&envelope).await;
         envelope
     }
 
     /// Adds an encoded envelope to order-svc's stream (again).
     pub async fn deliver(&self, envelope: &[u8]) {
-        let mut redis = Consumer::connect_redis(&self.config.redis_url)
-            .await
-            .expect("redis answers");
-        let stream = events::stream(&self.config.event_prefix, ServiceName::Order);
-        let _: String = redis
-            .xadd(stream, "*", &[(ENVELOPE_FIELD, envelope)])
-            .await
-            .expect("xadd");
+        foodmesh_shared::testing::deliver(&self.config, ServiceName::Order, envelope).await;
     }
 
     /// Waits (at most 10 s) until `count` events of the consumer have been
@@ -256,12 +238,7 @@ pub fn card_payment(order: &order::Order, source: &str, key: &str) -> pb::Create
     }
 }
 
-/// The `ErrorInfo` reason of a refusal.
+/// The `ErrorInfo` reason of a refusal, which must be this service's.
 pub fn reason(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
+    foodmesh_shared::testing::reason(status, "foodmesh.accounting")
 }

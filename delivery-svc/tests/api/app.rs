@@ -7,15 +7,11 @@ use std::time::{Duration, SystemTime};
 use delivery_svc::service::Settings;
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::delivery::v1 as pb;
-use foodmesh_proto::events::v1::{Envelope, OrderEvent};
+use foodmesh_proto::events::v1::OrderEvent;
 use foodmesh_proto::order::v1 as order;
-use foodmesh_shared::events::consumer::Consumer;
-use foodmesh_shared::events::{self, ENVELOPE_FIELD};
 use foodmesh_shared::testing::{TestDb, TestStreams, service_config};
 use foodmesh_shared::{ServiceConfig, ServiceName};
 use pb::delivery_service_client::DeliveryServiceClient;
-use prost::Message;
-use redis::AsyncCommands;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -142,29 +138,15 @@ impl TestApp {
             prep_minutes: 10,
             ..Default::default()
         };
-        let envelope = Envelope {
-            id: uuid::Uuid::new_v4().to_string(),
-            r#type: event_type.to_owned(),
-            aggregate_id: order.id.to_string(),
-            occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-            trace_context: Default::default(),
-            payload: payload.encode_to_vec(),
-        }
-        .encode_to_vec();
+        let envelope =
+            foodmesh_shared::testing::envelope(event_type, &order.id.to_string(), &payload);
         self.deliver(&envelope).await;
         envelope
     }
 
     /// Adds an encoded envelope to order-svc's stream (again).
     pub async fn deliver(&self, envelope: &[u8]) {
-        let mut redis = Consumer::connect_redis(&self.config.redis_url)
-            .await
-            .expect("redis answers");
-        let stream = events::stream(&self.config.event_prefix, ServiceName::Order);
-        let _: String = redis
-            .xadd(stream, "*", &[(ENVELOPE_FIELD, envelope)])
-            .await
-            .expect("xadd");
+        foodmesh_shared::testing::deliver(&self.config, ServiceName::Order, envelope).await;
     }
 
     /// The delivery of order `order_id`, once it satisfies `ready` (at
@@ -241,12 +223,7 @@ pub fn delivery_order(id: i64) -> order::Order {
     }
 }
 
-/// The `ErrorInfo` reason of a refusal.
+/// The `ErrorInfo` reason of a refusal, which must be this service's.
 pub fn reason(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
+    foodmesh_shared::testing::reason(status, "foodmesh.delivery")
 }

@@ -4,8 +4,9 @@
 //! when the test ends),
 //! [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
 //! run on development machines, [`valve::Valve`] freezes a service's
-//! socket, and [`reason`] and [`fields`] read a refusal the way
-//! [`crate::status::refusal`] builds it.
+//! socket, [`reason`] and [`fields`] read a refusal the way
+//! [`crate::status::refusal`] builds it, and [`envelope`] and [`deliver`]
+//! put an event on a stream as another service's relay would.
 
 pub mod consul;
 pub mod valve;
@@ -369,4 +370,37 @@ pub fn fields(status: &tonic::Status) -> Vec<String> {
         .into_iter()
         .map(|v| v.field)
         .collect()
+}
+
+/// An event as a service's relay publishes it, encoded: a fresh id,
+/// `event_type`, the aggregate's id and `payload`.
+pub fn envelope(event_type: &str, aggregate_id: &str, payload: &impl prost::Message) -> Vec<u8> {
+    prost::Message::encode_to_vec(&foodmesh_proto::events::v1::Envelope {
+        id: uuid::Uuid::new_v4().to_string(),
+        r#type: event_type.to_owned(),
+        aggregate_id: aggregate_id.to_owned(),
+        occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+        trace_context: Default::default(),
+        payload: payload.encode_to_vec(),
+    })
+}
+
+/// Adds encoded `envelope` to `from`'s event stream of `config`'s prefix
+/// and Redis, as `from`'s relay would (again, when it is a copy).
+///
+/// # Panics
+/// Redis does not take it: the test cannot go on.
+pub async fn deliver(config: &crate::ServiceConfig, from: crate::ServiceName, envelope: &[u8]) {
+    let mut redis = crate::events::consumer::Consumer::connect_redis(&config.redis_url)
+        .await
+        .expect("redis answers");
+    let stream = crate::events::stream(&config.event_prefix, from);
+    let _: String = redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg(crate::events::ENVELOPE_FIELD)
+        .arg(envelope)
+        .query_async(&mut redis)
+        .await
+        .expect("xadd");
 }
