@@ -150,20 +150,30 @@ async fn start_restaurant_svc(
     redis_url: &str,
     listen: Option<std::net::SocketAddr>,
 ) -> SpawnedService {
-    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
     SpawnedService::start_on(
         db,
         ServiceName::Restaurant,
-        move |config| {
-            config.event_prefix = prefix;
-            config.redis_url = redis;
-            if let Some(addr) = listen {
-                config.listen_addr = addr;
-            }
-        },
+        on_mesh(prefix, redis_url, listen),
         restaurant_svc::build,
     )
     .await
+}
+
+/// How a service joins the mesh: its events under `prefix` through
+/// `redis_url`, listening on `listen` (port 0 when none).
+fn on_mesh(
+    prefix: &str,
+    redis_url: &str,
+    listen: Option<std::net::SocketAddr>,
+) -> impl FnOnce(&mut foodmesh_shared::ServiceConfig) + use<> {
+    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
+    move |config| {
+        config.event_prefix = prefix;
+        config.redis_url = redis;
+        if let Some(addr) = listen {
+            config.listen_addr = addr;
+        }
+    }
 }
 
 /// order-svc on `db`, publishing under `prefix` through `redis_url`,
@@ -176,18 +186,14 @@ async fn start_order_svc(
     restaurant_url: &str,
     listen: Option<std::net::SocketAddr>,
 ) -> SpawnedService {
-    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
     let discovery = static_map(&[(ServiceName::Restaurant, restaurant_url.to_owned())]);
+    let join = on_mesh(prefix, redis_url, listen);
     SpawnedService::start_on(
         db,
         ServiceName::Order,
         move |config| {
-            config.event_prefix = prefix;
-            config.redis_url = redis;
+            join(config);
             config.discovery = discovery;
-            if let Some(addr) = listen {
-                config.listen_addr = addr;
-            }
         },
         |config| order_svc::build_with(config, order_svc::OrderConfig::default()),
     )
@@ -202,17 +208,10 @@ async fn start_accounting_svc(
     redis_url: &str,
     listen: Option<std::net::SocketAddr>,
 ) -> SpawnedService {
-    let (prefix, redis) = (prefix.to_owned(), redis_url.to_owned());
     SpawnedService::start_on(
         db,
         ServiceName::Accounting,
-        move |config| {
-            config.event_prefix = prefix;
-            config.redis_url = redis;
-            if let Some(addr) = listen {
-                config.listen_addr = addr;
-            }
-        },
+        on_mesh(prefix, redis_url, listen),
         |config| {
             let secrets = std::collections::HashMap::from([(
                 accounting_svc::providers::mobile_money::NAME.to_owned(),
@@ -267,18 +266,12 @@ impl Mesh {
         let (order, kitchen, accounting, delivery) = match &orders {
             None => (None, None, None, None),
             Some(options) => {
-                let kitchen = {
-                    let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
-                    SpawnedService::start_with(
-                        ServiceName::Kitchen,
-                        move |config| {
-                            config.event_prefix = prefix;
-                            config.redis_url = redis;
-                        },
-                        kitchen_svc::build,
-                    )
-                    .await
-                };
+                let kitchen = SpawnedService::start_with(
+                    ServiceName::Kitchen,
+                    on_mesh(&prefix, &options.redis_url, None),
+                    kitchen_svc::build,
+                )
+                .await;
                 let order_redis = options
                     .order_redis_url
                     .clone()
@@ -287,23 +280,14 @@ impl Mesh {
                 let order = start_order_svc(db, &prefix, &order_redis, &restaurant_url, None).await;
                 let db = TestDb::new(ServiceName::Accounting.short()).await;
                 let accounting = start_accounting_svc(db, &prefix, &options.redis_url, None).await;
-                let delivery = {
-                    let (prefix, redis) = (prefix.clone(), options.redis_url.clone());
-                    SpawnedService::start_with(
-                        ServiceName::Delivery,
-                        move |config| {
-                            config.event_prefix = prefix;
-                            config.redis_url = redis;
-                        },
-                        |config| {
-                            delivery_svc::build_with(
-                                config,
-                                delivery_svc::service::Settings::default(),
-                            )
-                        },
-                    )
-                    .await
-                };
+                let delivery = SpawnedService::start_with(
+                    ServiceName::Delivery,
+                    on_mesh(&prefix, &options.redis_url, None),
+                    |config| {
+                        delivery_svc::build_with(config, delivery_svc::service::Settings::default())
+                    },
+                )
+                .await;
                 mesh_entries.push((ServiceName::Kitchen, kitchen.url()));
                 mesh_entries.push((ServiceName::Order, order.url()));
                 mesh_entries.push((ServiceName::Accounting, accounting.url()));
