@@ -8,59 +8,42 @@ use foodmesh_proto::accounting::v1 as pb;
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::events::v1::OrderEvent;
 use foodmesh_proto::order::v1 as order;
-use foodmesh_shared::testing::{TestDb, TestStreams, service_config};
-use foodmesh_shared::{ServiceConfig, ServiceName};
+use foodmesh_shared::ServiceName;
+use foodmesh_shared::testing::SpawnedService;
 use pb::accounting_service_client::AccountingServiceClient;
 use sqlx::PgPool;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 pub type Client = AccountingServiceClient<Channel>;
 
-/// A running accounting-svc on a fresh database with streams of its own.
-/// Dropping it stops the service, then its streams and database go.
+/// A running accounting-svc on a fresh database with streams of its own;
+/// they go when it drops.
 pub struct TestApp {
-    pub config: ServiceConfig,
+    service: SpawnedService,
     pub pool: PgPool,
     client: Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-    _db: TestDb,
-    _streams: TestStreams,
 }
 
 pub async fn spawn_app() -> TestApp {
     foodmesh_shared::telemetry::prometheus();
-    let db = TestDb::new("accounting").await;
-    let config = service_config(ServiceName::Accounting, &db);
-    let streams = TestStreams::adopt(config.event_prefix.clone());
     let secrets = std::collections::HashMap::from([(
         accounting_svc::providers::mobile_money::NAME.to_owned(),
         accounting_svc::SANDBOX_WEBHOOK_SECRET.as_bytes().to_vec(),
     )]);
-    let app = accounting_svc::build_with(config.clone(), secrets)
+    let service = SpawnedService::start_with(
+        ServiceName::Accounting,
+        |_| {},
+        |config| accounting_svc::build_with(config, secrets),
+    )
+    .await;
+    let pool = PgPool::connect(service.db().url())
         .await
-        .expect("accounting-svc builds");
-    let addr = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(app.run(async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("address is a URI")
-        .connect()
-        .await
-        .expect("accounting-svc accepts connections");
-    let pool = PgPool::connect(db.url()).await.expect("test pool connects");
+        .expect("test pool connects");
+    let client = AccountingServiceClient::new(service.channel().await);
     TestApp {
-        config,
+        service,
         pool,
-        client: AccountingServiceClient::new(channel),
-        stop: Some(stop),
-        task: Some(task),
-        _db: db,
-        _streams: streams,
+        client,
     }
 }
 
@@ -84,7 +67,8 @@ impl TestApp {
 
     /// Adds an encoded envelope to order-svc's stream (again).
     pub async fn deliver(&self, envelope: &[u8]) {
-        foodmesh_shared::testing::deliver(&self.config, ServiceName::Order, envelope).await;
+        foodmesh_shared::testing::deliver(self.service.config(), ServiceName::Order, envelope)
+            .await;
     }
 
     /// Waits (at most 10 s) until `count` events of the consumer have been
@@ -147,17 +131,6 @@ impl TestApp {
         .fetch_one(&self.pool)
         .await
         .expect("the ledger")
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 

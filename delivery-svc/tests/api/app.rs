@@ -9,12 +9,10 @@ use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::delivery::v1 as pb;
 use foodmesh_proto::events::v1::OrderEvent;
 use foodmesh_proto::order::v1 as order;
-use foodmesh_shared::testing::{TestDb, TestStreams, service_config};
+use foodmesh_shared::testing::SpawnedService;
 use foodmesh_shared::{ServiceConfig, ServiceName};
 use pb::delivery_service_client::DeliveryServiceClient;
 use sqlx::PgPool;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
 pub type Client = DeliveryServiceClient<Channel>;
@@ -23,14 +21,11 @@ pub type Client = DeliveryServiceClient<Channel>;
 pub const RESTAURANT: (f64, f64) = (40.7359, -73.9911);
 
 pub struct TestApp {
-    pub config: ServiceConfig,
+    /// `None` only within a restart.
+    service: Option<SpawnedService>,
     settings: Settings,
     pub pool: PgPool,
     client: Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-    _db: TestDb,
-    _streams: TestStreams,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -39,50 +34,21 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(settings: Settings) -> TestApp {
     foodmesh_shared::telemetry::prometheus();
-    let db = TestDb::new("delivery").await;
-    let config = service_config(ServiceName::Delivery, &db);
-    let streams = TestStreams::adopt(config.event_prefix.clone());
-    let (client, stop, task) = start(&config, settings).await;
-    let pool = PgPool::connect(db.url()).await.expect("test pool connects");
+    let service = SpawnedService::start_with(
+        ServiceName::Delivery,
+        |_| {},
+        |config| delivery_svc::build_with(config, settings),
+    )
+    .await;
+    let pool = PgPool::connect(service.db().url())
+        .await
+        .expect("test pool connects");
+    let client = DeliveryServiceClient::new(service.channel().await);
     TestApp {
-        config,
+        service: Some(service),
         settings,
         pool,
         client,
-        stop: Some(stop),
-        task: Some(task),
-        _db: db,
-        _streams: streams,
-    }
-}
-
-type Started = (Client, oneshot::Sender<()>, JoinHandle<anyhow::Result<()>>);
-
-async fn start(config: &ServiceConfig, settings: Settings) -> Started {
-    let app = delivery_svc::build_with(config.clone(), settings)
-        .await
-        .expect("delivery-svc builds");
-    let addr = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(app.run(async {
-        let _ = stopped.await;
-    }));
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("address is a URI")
-        .connect()
-        .await
-        .expect("delivery-svc accepts connections");
-    (DeliveryServiceClient::new(channel), stop, task)
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
@@ -91,19 +57,31 @@ impl TestApp {
         self.client.clone()
     }
 
+    /// The service's configuration: its event prefix and Redis.
+    pub fn config(&self) -> &ServiceConfig {
+        self.service
+            .as_ref()
+            .expect("the service runs outside a restart")
+            .config()
+    }
+
     /// Kills the service as a crashed process dies — its relay, consumer
     /// and assigner cut wherever they are — and starts it again on the
     /// same database and streams.
     pub async fn crash_and_restart(&mut self) {
-        self.stop = None;
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-        let (client, stop, task) = start(&self.config, self.settings).await;
-        self.client = client;
-        self.stop = Some(stop);
-        self.task = Some(task);
+        let service = self.service.take().expect("a running service");
+        let prefix = service.config().event_prefix.clone();
+        let db = service.crash().await;
+        let settings = self.settings;
+        let service = SpawnedService::start_on(
+            db,
+            ServiceName::Delivery,
+            |config| config.event_prefix = prefix,
+            |config| delivery_svc::build_with(config, settings),
+        )
+        .await;
+        self.client = DeliveryServiceClient::new(service.channel().await);
+        self.service = Some(service);
     }
 
     /// A driver named `name`, available at `(latitude, longitude)`.
@@ -146,7 +124,7 @@ impl TestApp {
 
     /// Adds an encoded envelope to order-svc's stream (again).
     pub async fn deliver(&self, envelope: &[u8]) {
-        foodmesh_shared::testing::deliver(&self.config, ServiceName::Order, envelope).await;
+        foodmesh_shared::testing::deliver(self.config(), ServiceName::Order, envelope).await;
     }
 
     /// The delivery of order `order_id`, once it satisfies `ready` (at

@@ -226,6 +226,7 @@ pub fn service_config(service: crate::ServiceName, db: &TestDb) -> crate::Servic
 /// may connect at once: no sleeps.
 pub struct SpawnedService {
     addr: std::net::SocketAddr,
+    config: crate::ServiceConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     db: TestDb,
@@ -285,7 +286,7 @@ impl SpawnedService {
         tweak(&mut config);
         let mut streams = TestStreams::adopt(config.event_prefix.clone());
         streams.also_on(&config.redis_url);
-        let app = build(config).await.expect("the service builds");
+        let app = build(config.clone()).await.expect("the service builds");
         let addr = app.local_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async {
@@ -293,6 +294,7 @@ impl SpawnedService {
         }));
         Self {
             addr,
+            config,
             stop: Some(stop),
             task,
             db,
@@ -302,6 +304,23 @@ impl SpawnedService {
 
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
+    }
+
+    /// The configuration it was built with (its event prefix and Redis).
+    pub fn config(&self) -> &crate::ServiceConfig {
+        &self.config
+    }
+
+    /// A client channel to it.
+    ///
+    /// # Panics
+    /// It does not accept the connection: the test cannot go on.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(self.url())
+            .expect("address is a URI")
+            .connect()
+            .await
+            .expect("the service accepts connections")
     }
 
     /// `http://addr`, for tonic clients and static discovery maps.
