@@ -295,10 +295,8 @@ fn payment_not_found(id: i64) -> Problem {
 
 /// The reason of an accounting refusal and its metadata.
 fn refusal(e: &UpstreamError) -> Option<(ErrorReason, std::collections::HashMap<String, String>)> {
-    let details = e.status.get_error_details();
-    let info = details.error_info()?;
-    let reason = ErrorReason::from_str_name(&info.reason)?;
-    Some((reason, info.metadata.clone()))
+    let info = e.status.get_details_error_info()?;
+    Some((ErrorReason::from_str_name(&info.reason)?, info.metadata))
 }
 
 /// An amount as a JSON number, written exactly as the views write it.
