@@ -162,7 +162,7 @@ pub(crate) fn delivery_of_order(
         pickup_address: postal(order.restaurant_address.as_ref()),
         pickup_location: order.restaurant_location.as_ref().map(coordinates),
         dropoff_address: postal(order.delivery_address.as_ref()),
-        dropoff_location: None,
+        dropoff_location: order.delivery_location.as_ref().map(coordinates),
         ready_by: confirmed_at(order, now)
             + chrono::Duration::minutes(i64::from(order.prep_minutes)),
     })

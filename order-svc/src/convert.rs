@@ -267,6 +267,7 @@ pub fn order_to_pb(o: &Order) -> pb::Order {
         restaurant_address: Some(address_to_pb(&o.pickup.address)),
         restaurant_location: o.pickup.location.map(location_to_pb),
         confirmed_at: o.confirmed_at.and_then(time_to_pb),
+        delivery_location: o.delivery_location.map(location_to_pb),
     }
 }
 
@@ -306,10 +307,7 @@ pub fn order_event(order: &Order, change: Option<&StatusChange>) -> OrderEvent {
         change: change.map(change_to_pb),
         contact: Some(contact_to_pb(&order.contact)),
         restaurant_address: Some(address_to_pb(&order.pickup.address)),
-        restaurant_location: order.pickup.location.map(|at| common::GeoPoint {
-            latitude: at.latitude,
-            longitude: at.longitude,
-        }),
+        restaurant_location: order.pickup.location.map(location_to_pb),
         prep_minutes: order.pickup.prep_minutes,
     }
 }

@@ -25,8 +25,8 @@ use crate::domain::order::{
     NewOrder, OrderFilter, OrderSource, OrderStatus, check_line_count,
 };
 use crate::domain::{
-    CouponCode, DateRange, DomainError, Email, Finish, IdempotencyKey, Name, Page, Phone, Text,
-    Violations,
+    Coordinates, CouponCode, DateRange, DomainError, Email, Finish, IdempotencyKey, Name, Page,
+    Phone, Text, Violations,
 };
 use crate::service::{Caller, Idempotency, Orders, ReorderChoices};
 use crate::watch::{ChangeFeed, Update, UpdateKind};
@@ -81,8 +81,18 @@ impl OrderService for OrderApi {
         };
         let order_type = v.check("order_type", convert::order_type_from_pb(req.order_type));
         let address = req.delivery_address.as_ref().map(address_from_pb);
-        let fulfilment = order_type
-            .and_then(|kind| v.merge(Fulfilment::parse(kind, &req.table_number, address.as_ref())));
+        let location = req.delivery_location.as_ref().map(|at| Coordinates {
+            latitude: at.latitude,
+            longitude: at.longitude,
+        });
+        let fulfilment = order_type.and_then(|kind| {
+            v.merge(Fulfilment::parse(
+                kind,
+                &req.table_number,
+                address.as_ref(),
+                location,
+            ))
+        });
         let source = v.check("source", convert::source_from_pb(req.source));
         let lines = parse_lines(&mut v, &req.items);
         let coupon_code = optional_coupon(&mut v, &req.coupon_code);

@@ -109,6 +109,9 @@ pub struct Coordinates {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Location(Coordinates);
 
+// `parse` admits finite numbers only, so every value equals itself.
+impl Eq for Location {}
+
 impl Location {
     /// Violations name `latitude` and `longitude`.
     ///

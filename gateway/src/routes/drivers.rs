@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::delivery::v1 as pb;
+use foodmesh_shared::values;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -35,6 +36,16 @@ impl GeoPoint {
             latitude: self.latitude,
             longitude: self.longitude,
         }
+    }
+
+    /// Records a coordinate off the globe under `prefix`
+    /// (`delivery_location.latitude`).
+    pub fn check(self, prefix: &str, v: &mut Violations) {
+        let at = values::Coordinates {
+            latitude: self.latitude,
+            longitude: self.longitude,
+        };
+        v.nested(prefix, values::Location::parse(at));
     }
 
     pub fn from_proto(p: &common::GeoPoint) -> Self {

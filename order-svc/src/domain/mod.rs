@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use foodmesh_shared::paging::{self, Paging};
 pub use foodmesh_shared::validate::{Name, Phone, Text, Violations};
 pub use foodmesh_shared::values::{
-    Address, Coordinates, CouponCode, Email, IdempotencyKey, PostalAddress,
+    Address, Coordinates, CouponCode, Email, IdempotencyKey, Location, PostalAddress,
 };
 
 use self::order::OrderStatus;

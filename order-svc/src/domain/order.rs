@@ -93,6 +93,8 @@ pub struct Order {
     pub table_number: Option<String>,
     /// Delivery only.
     pub delivery_address: Option<PostalAddress>,
+    /// Delivery only, when the customer gave it.
+    pub delivery_location: Option<Coordinates>,
     /// At least one.
     pub lines: Vec<OrderLine>,
     /// ISO 4217 code of every amount.

@@ -160,6 +160,7 @@ pub fn place(placing: &Placing<'_>) -> Result<Placement, DomainError> {
         },
         table_number: new.fulfilment.table_number().map(str::to_owned),
         delivery_address: new.fulfilment.delivery_address().cloned(),
+        delivery_location: new.fulfilment.delivery_location(),
         lines,
         currency: priced.currency.clone(),
         totals,
@@ -266,7 +267,7 @@ mod tests {
         NewOrder {
             restaurant_id: 1,
             customer: CustomerRef::Registered(7),
-            fulfilment: Fulfilment::parse(None, "", Some(&address())).expect("delivery"),
+            fulfilment: Fulfilment::parse(None, "", Some(&address()), None).expect("delivery"),
             source: OrderSource::App,
             lines: vec![
                 LineInput::parse(11, 2, &[], "well done", Some(1299)).expect("a valid line"),

@@ -78,7 +78,7 @@ macro_rules! order_columns {
         "id, order_number, restaurant_id, restaurant_name, customer_id, guest,
          contact_name, contact_phone, contact_email, order_type, source, status,
          table_number, delivery_street, delivery_city, delivery_state, delivery_zip_code,
-         delivery_country, currency, subtotal_minor, discount_minor, delivery_fee_minor,
+         delivery_country, delivery_latitude, delivery_longitude, currency, subtotal_minor, discount_minor, delivery_fee_minor,
          tax_minor, total_minor, tax_rate_bps, coupon_code, coupon_kind, coupon_value,
          coupon_min_order_minor, payment_method, notes, pickup_street, pickup_city,
          pickup_state, pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,

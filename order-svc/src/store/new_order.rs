@@ -69,7 +69,8 @@ pub async fn insert_new_order(
              INSERT INTO orders (order_number, restaurant_id, restaurant_name, customer_id,
                  guest, contact_name, contact_phone, contact_email, order_type, source,
                  status, table_number, delivery_street, delivery_city, delivery_state,
-                 delivery_zip_code, delivery_country, currency, subtotal_minor,
+                 delivery_zip_code, delivery_country, delivery_latitude,
+                 delivery_longitude, currency, subtotal_minor,
                  discount_minor, delivery_fee_minor, tax_minor, total_minor, tax_rate_bps,
                  coupon_code, coupon_kind, coupon_value, coupon_min_order_minor,
                  payment_method, notes, pickup_street, pickup_city, pickup_state,
@@ -95,6 +96,8 @@ pub async fn insert_new_order(
         .push_bind(delivery.map(|a| &a.state))
         .push_bind(delivery.map(|a| &a.zip_code))
         .push_bind(delivery.map(|a| &a.country))
+        .push_bind(order.delivery_location.map(|l| l.latitude))
+        .push_bind(order.delivery_location.map(|l| l.longitude))
         .push_bind(&order.currency)
         .push_bind(t.subtotal_minor)
         .push_bind(t.discount_minor)

@@ -33,6 +33,18 @@ pub(super) fn spelled_opt<T>(
     }
 }
 
+/// A point kept as two nullable columns, present when both are.
+fn point(row: &PgRow, latitude: &str, longitude: &str) -> sqlx::Result<Option<Coordinates>> {
+    let latitude: Option<f64> = row.try_get(latitude)?;
+    let longitude: Option<f64> = row.try_get(longitude)?;
+    Ok(latitude
+        .zip(longitude)
+        .map(|(latitude, longitude)| Coordinates {
+            latitude,
+            longitude,
+        }))
+}
+
 impl<'r> FromRow<'r, PgRow> for Order {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         let delivery_street: Option<String> = row.try_get("delivery_street")?;
@@ -67,8 +79,8 @@ impl<'r> FromRow<'r, PgRow> for Order {
             }),
             None => None,
         };
-        let latitude: Option<f64> = row.try_get("pickup_latitude")?;
-        let longitude: Option<f64> = row.try_get("pickup_longitude")?;
+        let delivery_location = point(row, "delivery_latitude", "delivery_longitude")?;
+        let pickup_location = point(row, "pickup_latitude", "pickup_longitude")?;
         Ok(Self {
             id: row.try_get("id")?,
             order_number: row.try_get("order_number")?,
@@ -85,6 +97,7 @@ impl<'r> FromRow<'r, PgRow> for Order {
             status: spelled(row, "status", OrderStatus::from_db)?,
             table_number: row.try_get("table_number")?,
             delivery_address,
+            delivery_location,
             lines: Vec::new(),
             currency: row.try_get("currency")?,
             totals: Totals {
@@ -107,12 +120,7 @@ impl<'r> FromRow<'r, PgRow> for Order {
                     zip_code: row.try_get("pickup_zip_code")?,
                     country: row.try_get("pickup_country")?,
                 },
-                location: latitude
-                    .zip(longitude)
-                    .map(|(latitude, longitude)| Coordinates {
-                        latitude,
-                        longitude,
-                    }),
+                location: pickup_location,
                 prep_minutes: unsigned::<i32>(row, "prep_minutes")?,
             },
             version: row.try_get("version")?,

@@ -10,6 +10,8 @@ use crate::helpers::{EVENTUAL, Mesh, eventually};
 
 /// Union Square, New York: where the test restaurant is.
 const RESTAURANT: (f64, f64) = (40.7359, -73.9911);
+/// Where the test orders are delivered: Grand St, about 2.5 km south.
+const DOOR: (f64, f64) = (40.7155, -73.9865);
 
 fn driver_token(id: i64) -> String {
     Mesh::token_for(Role::Driver, &id.to_string(), None)
@@ -70,11 +72,13 @@ async fn delivery_order(mesh: &Mesh, restaurant: i64, item: i64, customer: i64) 
                 "restaurant_id": restaurant, "order_type": "delivery", "payment_method": "cash",
                 "items": [{"menu_item_id": item, "quantity": 1}],
                 "delivery_address": {"street": "456 Oak Ave", "city": "New York",
-                                     "state": "NY", "zip_code": "10002", "country": "US"}
+                                     "state": "NY", "zip_code": "10002", "country": "US"},
+                "delivery_location": {"latitude": DOOR.0, "longitude": DOOR.1}
             }),
         )
         .await;
     assert_eq!(placed.status, 201, "{}", placed.text);
+    assert_eq!(placed.json()["delivery_location"]["latitude"], DOOR.0);
     placed.json()["id"].as_i64().expect("id")
 }
 
@@ -191,6 +195,15 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
     assert_eq!(out["status"], "picked_up");
     assert_eq!(out["driver_first_name"], "Ana");
     assert_eq!(out["driver_location"]["latitude"], 40.7301);
+    // From there to the door is 1.8 km: 5.3 minutes at the configured
+    // 20 km/h, where an unknown door would count 15.
+    let eta = out["eta"].as_str().expect("an eta");
+    let eta = chrono::DateTime::parse_from_rfc3339(eta).expect("RFC 3339");
+    let minutes_left = (eta.to_utc() - chrono::Utc::now()).num_seconds() as f64 / 60.0;
+    assert!(
+        (4.0..=5.5).contains(&minutes_left),
+        "{minutes_left} minutes to the door"
+    );
 
     let delivered = mesh
         .put(
@@ -329,6 +342,35 @@ async fn bad_input_on_the_delivery_routes_is_a_clear_4xx_that_changes_nothing() 
         .get("/api/deliveries", Some(&Mesh::customer_id(62)))
         .await;
     customer.problem(403, None);
+
+    let at_sea = mesh
+        .post(
+            "/api/orders",
+            Some(&Mesh::customer_id(62)),
+            &json!({
+                "restaurant_id": restaurant, "payment_method": "cash",
+                "items": [{"menu_item_id": item, "quantity": 1}],
+                "delivery_address": {"street": "456 Oak Ave", "city": "New York",
+                                     "state": "NY", "zip_code": "10002", "country": "US"},
+                "delivery_location": {"latitude": -91.0, "longitude": 0.0}
+            }),
+        )
+        .await;
+    at_sea.problem(422, Some("delivery_location.latitude"));
+    let takeout = mesh
+        .post(
+            "/api/orders",
+            Some(&Mesh::customer_id(62)),
+            &json!({
+                "restaurant_id": restaurant, "order_type": "takeout", "payment_method": "cash",
+                "items": [{"menu_item_id": item, "quantity": 1}],
+                "delivery_location": {"latitude": DOOR.0, "longitude": DOOR.1}
+            }),
+        )
+        .await;
+    takeout.problem(422, Some("delivery_location"));
+    let orders = mesh.get("/api/orders", Some(&Mesh::customer_id(62))).await;
+    assert_eq!(orders.json()["items"].as_array().map(Vec::len), Some(1));
 
     let after = delivery_of(&mesh, id, |_| true).await;
     assert_eq!(after["status"], "assigned", "nothing changed");

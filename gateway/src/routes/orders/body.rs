@@ -14,6 +14,7 @@ use super::access::Party;
 use super::names::{OrderSource, OrderStatus, OrderType, PaymentMethod};
 use crate::money::DecimalText;
 use crate::problem::Problem;
+use crate::routes::drivers::GeoPoint;
 use crate::routes::restaurants::Address;
 use crate::validate::Violations;
 
@@ -184,6 +185,10 @@ pub struct NewOrder {
     pub table_number: Option<String>,
     /// Delivery only, and required there.
     pub delivery_address: Option<Address>,
+    /// Delivery only, optional: the drop-off point. With it, the delivery's
+    /// arrival time counts the ride to the door; without it, a configured
+    /// allowance stands in.
+    pub delivery_location: Option<GeoPoint>,
     /// 1 to 50 lines.
     pub items: Vec<LineInput>,
     /// A coupon of the restaurant.
@@ -281,6 +286,9 @@ impl NewOrder {
         if let Some(address) = &self.delivery_address {
             address.check("delivery_address", &mut v);
         }
+        if let Some(at) = self.delivery_location {
+            at.check("delivery_location", &mut v);
+        }
         check_coupon_code(self.coupon_code.as_deref(), &mut v);
         v.at_most_if_some("notes", self.notes.as_deref(), limits::NOTES);
         v.finish()?;
@@ -320,6 +328,7 @@ impl NewOrder {
             source: source.map_or(0, OrderSource::to_proto),
             table_number: self.table_number.unwrap_or_default(),
             delivery_address: self.delivery_address.map(Address::into_proto),
+            delivery_location: self.delivery_location.map(GeoPoint::to_proto),
             items,
             coupon_code: self.coupon_code.unwrap_or_default(),
             payment_method: self.payment_method.map_or(0, PaymentMethod::to_proto),

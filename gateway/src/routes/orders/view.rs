@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::names::{ActorKind, OrderSource, OrderStatus, OrderType, PaymentMethod};
 use crate::money::Decimal;
 use crate::problem::Problem;
+use crate::routes::drivers::GeoPoint;
 use crate::routes::restaurants::Address;
 use crate::routes::{amount, from_timestamp};
 
@@ -68,6 +69,7 @@ pub struct OrderLineView {
     "status": "pending", "order_type": "delivery", "source": "web", "payment_method": null,
     "table_number": null,
     "delivery_address": {"street": "456 Oak Ave", "city": "New York", "state": "NY", "zip_code": "10002", "country": "US"},
+    "delivery_location": {"latitude": 40.7155, "longitude": -73.9865},
     "items": [{"id": 11, "menu_item_id": 1, "name": "Margherita", "quantity": 2,
                "unit_price": 12.99, "line_total": 25.98, "modifiers": [], "special_instructions": ""}],
     "coupon_code": null, "currency": "USD",
@@ -99,6 +101,8 @@ pub struct OrderView {
     pub table_number: Option<String>,
     /// Where it goes, for delivery.
     pub delivery_address: Option<Address>,
+    /// The drop-off point, for a delivery that gave one.
+    pub delivery_location: Option<GeoPoint>,
     pub items: Vec<OrderLineView>,
     /// The coupon redeemed, if any.
     pub coupon_code: Option<String>,
@@ -186,6 +190,7 @@ impl OrderView {
             payment_method: PaymentMethod::from_proto(o.payment_method),
             table_number: Some(o.table_number).filter(|t| !t.is_empty()),
             delivery_address: o.delivery_address.map(Address::from_proto),
+            delivery_location: o.delivery_location.as_ref().map(GeoPoint::from_proto),
             items,
             coupon_code: Some(o.coupon_code).filter(|c| !c.is_empty()),
             subtotal: money(totals.subtotal.as_ref())?,
@@ -212,7 +217,7 @@ impl OrderView {
     "customer_id": -5, "guest": true,
     "contact": {"name": "Ana Diaz", "phone": "+12125550100", "email": ""},
     "status": "confirmed", "order_type": "takeout", "source": "web", "payment_method": "cash",
-    "table_number": null, "delivery_address": null,
+    "table_number": null, "delivery_address": null, "delivery_location": null,
     "items": [{"id": 12, "menu_item_id": 1, "name": "Margherita", "quantity": 1,
                "unit_price": 12.99, "line_total": 12.99, "modifiers": [], "special_instructions": ""}],
     "coupon_code": null, "currency": "USD",
@@ -291,7 +296,7 @@ pub struct HistoryView {
     "id": 42, "order_number": "K7M2QX", "restaurant_id": 1, "restaurant_name": "Pizza Palace",
     "customer_id": 1, "guest": false, "contact": {"name": "Ana Diaz", "phone": "+12125550100", "email": ""},
     "status": "preparing", "order_type": "takeout", "source": "app", "payment_method": "cash",
-    "table_number": null, "delivery_address": null,
+    "table_number": null, "delivery_address": null, "delivery_location": null,
     "items": [{"id": 11, "menu_item_id": 1, "name": "Margherita", "quantity": 1,
                "unit_price": 12.99, "line_total": 12.99, "modifiers": [], "special_instructions": ""}],
     "coupon_code": null, "currency": "USD", "subtotal": 12.99, "discount": 0.00,
@@ -313,7 +318,7 @@ pub struct OrderPage {
     "id": 42, "order_number": "K7M2QX", "restaurant_id": 1, "restaurant_name": "Pizza Palace",
     "customer_id": 1, "guest": false, "contact": {"name": "Ana Diaz", "phone": "+12125550100", "email": ""},
     "status": "preparing", "order_type": "takeout", "source": "app", "payment_method": "cash",
-    "table_number": null, "delivery_address": null,
+    "table_number": null, "delivery_address": null, "delivery_location": null,
     "items": [{"id": 11, "menu_item_id": 1, "name": "Margherita", "quantity": 1,
                "unit_price": 12.99, "line_total": 12.99, "modifiers": [], "special_instructions": ""}],
     "coupon_code": null, "currency": "USD", "subtotal": 12.99, "discount": 0.00,

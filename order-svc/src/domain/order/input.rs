@@ -7,7 +7,8 @@ use super::{
     Actor, ActorKind, Contact, Order, OrderLine, OrderSource, OrderStatus, OrderType, PaymentMethod,
 };
 use crate::domain::{
-    Address, CouponCode, DomainError, Email, Name, Phone, PostalAddress, Text, Violations,
+    Address, Coordinates, CouponCode, DomainError, Email, Location, Name, Phone, PostalAddress,
+    Text, Violations,
 };
 
 pub use foodmesh_shared::values::{
@@ -112,6 +113,8 @@ pub enum Fulfilment {
     Delivery {
         /// The drop-off address.
         address: Address,
+        /// The drop-off point, when the customer gave it.
+        location: Option<Location>,
     },
 }
 
@@ -126,6 +129,7 @@ impl Fulfilment {
         kind: Option<OrderType>,
         table_number: &str,
         delivery_address: Option<&PostalAddress>,
+        delivery_location: Option<Coordinates>,
     ) -> Result<Self, Violations> {
         let kind = kind.unwrap_or(match delivery_address {
             Some(_) => OrderType::Delivery,
@@ -139,6 +143,9 @@ impl Fulfilment {
         if kind != OrderType::Delivery && delivery_address.is_some() {
             v.add("delivery_address", "is only for delivery orders");
         }
+        if kind != OrderType::Delivery && delivery_location.is_some() {
+            v.add("delivery_location", "is only for delivery orders");
+        }
         let fulfilment = match kind {
             OrderType::DineIn => {
                 let table = if has_table {
@@ -151,9 +158,16 @@ impl Fulfilment {
             }
             OrderType::Takeout => Some(Fulfilment::Takeout),
             OrderType::Delivery => match delivery_address {
-                Some(raw) => v
-                    .nested("delivery_address", Address::parse(raw))
-                    .map(|address| Fulfilment::Delivery { address }),
+                Some(raw) => {
+                    let address = v.nested("delivery_address", Address::parse(raw));
+                    let location = match delivery_location {
+                        Some(at) => v.nested("delivery_location", Location::parse(at)).map(Some),
+                        None => Some(None),
+                    };
+                    address
+                        .zip(location)
+                        .map(|(address, location)| Fulfilment::Delivery { address, location })
+                }
                 None => {
                     v.add("delivery_address", "is required for delivery orders");
                     None
@@ -182,7 +196,15 @@ impl Fulfilment {
     /// The drop-off address, for delivery.
     pub fn delivery_address(&self) -> Option<&PostalAddress> {
         match self {
-            Fulfilment::Delivery { address } => Some(address.parts()),
+            Fulfilment::Delivery { address, .. } => Some(address.parts()),
+            _ => None,
+        }
+    }
+
+    /// The drop-off point, for a delivery that gave one.
+    pub fn delivery_location(&self) -> Option<Coordinates> {
+        match self {
+            Fulfilment::Delivery { location, .. } => location.map(Location::coordinates),
             _ => None,
         }
     }
@@ -301,6 +323,7 @@ impl NewOrder {
             Some(earlier.order_type),
             earlier.table_number.as_deref().unwrap_or_default(),
             earlier.delivery_address.as_ref(),
+            earlier.delivery_location,
         )
         .map_err(|v| corrupt("fulfilment", v.to_string()))?;
         let lines = earlier
@@ -470,28 +493,58 @@ mod tests {
 
     #[test]
     fn without_a_type_an_address_means_delivery_and_none_takeout() {
-        let delivery = Fulfilment::parse(None, "", Some(&address())).expect("delivery");
+        let delivery = Fulfilment::parse(None, "", Some(&address()), None).expect("delivery");
         assert_eq!(delivery.order_type(), OrderType::Delivery);
-        let takeout = Fulfilment::parse(None, "", None).expect("takeout");
+        let takeout = Fulfilment::parse(None, "", None, None).expect("takeout");
         assert_eq!(takeout, Fulfilment::Takeout);
     }
 
     #[test]
     fn each_type_needs_its_own_details_and_no_others() {
-        let Err(v) = Fulfilment::parse(Some(OrderType::DineIn), "", None) else {
+        let Err(v) = Fulfilment::parse(Some(OrderType::DineIn), "", None, None) else {
             panic!("a table is required");
         };
         assert_eq!(fields(&v), ["table_number"]);
-        let Err(v) = Fulfilment::parse(Some(OrderType::Delivery), "", None) else {
+        let Err(v) = Fulfilment::parse(Some(OrderType::Delivery), "", None, None) else {
             panic!("an address is required");
         };
         assert_eq!(fields(&v), ["delivery_address"]);
-        let Err(v) = Fulfilment::parse(Some(OrderType::Takeout), "7", Some(&address())) else {
+        let Err(v) = Fulfilment::parse(
+            Some(OrderType::Takeout),
+            "7",
+            Some(&address()),
+            Some(at(40.7, -74.0)),
+        ) else {
             panic!("a takeout has neither");
         };
-        assert_eq!(fields(&v), ["table_number", "delivery_address"]);
-        let dine_in = Fulfilment::parse(Some(OrderType::DineIn), " 7 ", None).expect("dine-in");
+        assert_eq!(
+            fields(&v),
+            ["table_number", "delivery_address", "delivery_location"]
+        );
+        let dine_in =
+            Fulfilment::parse(Some(OrderType::DineIn), " 7 ", None, None).expect("dine-in");
         assert_eq!(dine_in.table_number(), Some("7"));
+    }
+
+    fn at(latitude: f64, longitude: f64) -> Coordinates {
+        Coordinates {
+            latitude,
+            longitude,
+        }
+    }
+
+    #[test]
+    fn a_delivery_keeps_its_drop_off_point_and_refuses_one_off_the_globe() {
+        let delivery = Fulfilment::parse(None, "", Some(&address()), Some(at(40.71, -73.99)))
+            .expect("delivery");
+        assert_eq!(delivery.delivery_location(), Some(at(40.71, -73.99)));
+        let Err(v) = Fulfilment::parse(None, "", Some(&address()), Some(at(91.0, f64::NAN))) else {
+            panic!("off the globe");
+        };
+        assert_eq!(
+            fields(&v),
+            ["delivery_location.latitude", "delivery_location.longitude"]
+        );
     }
 
     #[test]
