@@ -28,10 +28,12 @@
 //! - [`events`] — outbox, relay and consumer groups over Redis Streams.
 //! - [`work`] — a unit of work: one transaction, the notices sent after
 //!   its commit, and what else waits for that commit.
+//! - [`webhook`] — the HMAC signature on webhooks, both ways.
 //! - [`app`] — bind, register, serve, and shut down in the right order.
 //! - [`shutdown`] — the signal future that starts a graceful stop.
-//! - `testing` (feature `test-util`) — fresh databases, a Consul agent double,
-//!   and readers of a refusal's reason and fields.
+//! - `testing` (feature `test-util`) — fresh databases, doubles of what
+//!   cannot run here (the Consul agent, SMTP, SMS and push providers), and
+//!   readers of a refusal's reason and fields.
 
 pub mod app;
 pub mod cache;
@@ -49,6 +51,7 @@ pub mod status;
 pub mod telemetry;
 pub mod validate;
 pub mod values;
+pub mod webhook;
 pub mod work;
 
 #[cfg(feature = "test-util")]

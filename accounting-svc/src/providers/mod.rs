@@ -3,11 +3,10 @@
 //! provider reports later, so adding a real provider (Stripe, Paystack,
 //! MTN MoMo) is one more module here and one line in [`callback_reader`].
 //! [`sandbox`] is the card provider, [`mobile_money`] the mobile-money
-//! one; [`webhook`] checks the signature on a provider's calls back.
+//! one; their calls back are signed as [`foodmesh_shared::webhook`] says.
 
 pub mod mobile_money;
 pub mod sandbox;
-pub mod webhook;
 
 /// What a provider's call back reports about one of its payments.
 #[derive(Debug, Clone, PartialEq, Eq)]

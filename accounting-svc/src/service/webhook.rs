@@ -5,13 +5,14 @@
 //! nothing — the event id is recorded only with the change it made.
 
 use chrono::{DateTime, Utc};
+use foodmesh_shared::webhook;
 use foodmesh_shared::work::Work;
 
 use super::Accounting;
 use crate::domain::DomainError;
 use crate::domain::payment::{Change, Payment};
 use crate::observe;
-use crate::providers::{self, Decision, webhook};
+use crate::providers::{self, Decision};
 use crate::store;
 
 impl Accounting {

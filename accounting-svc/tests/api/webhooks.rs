@@ -2,9 +2,9 @@
 //! missing or a stale signature and a replay change nothing.
 
 use accounting_svc::SANDBOX_WEBHOOK_SECRET;
-use accounting_svc::providers::webhook::sign;
 use foodmesh_proto::accounting::v1 as pb;
 use foodmesh_proto::order::v1::PaymentMethod;
+use foodmesh_shared::webhook::sign;
 
 use crate::app::{TestApp, card_payment, pending_order, reason, spawn_app};
 

@@ -7,10 +7,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use accounting_svc::SANDBOX_WEBHOOK_SECRET;
-use accounting_svc::providers::webhook::sign;
 use foodmesh_proto::events::v1::Envelope;
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::events::ENVELOPE_FIELD;
+use foodmesh_shared::webhook::sign;
 use prost::Message;
 use redis::AsyncCommands;
 use redis::streams::StreamRangeReply;

@@ -1,5 +1,6 @@
-//! Webhook signatures. A provider signs each call with a secret shared
-//! with the platform (`PAYMENT_WEBHOOK_SECRET_<PROVIDER>`): the header
+//! Webhook signatures, one scheme both ways: payment providers sign their
+//! calls to the platform (checked with `PAYMENT_WEBHOOK_SECRET_<PROVIDER>`)
+//! and the platform signs its push notifications. The header
 //! `FoodMesh-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>` carries the
 //! time of signing and the HMAC of `<t>.<raw body>`, as Stripe's scheme
 //! does. A call is taken only when the HMAC matches (compared in constant
@@ -72,8 +73,7 @@ pub fn verify(
     }
 }
 
-/// The header value a provider sends for `body` at `timestamp`: what the
-/// sandbox providers and the tests sign with.
+/// The header value for `body` signed at `timestamp`.
 pub fn sign(secret: &[u8], timestamp: u64, body: &[u8]) -> String {
     let signature = hex::encode(mac(secret, timestamp, body).finalize().into_bytes());
     format!("t={timestamp},v1={signature}")
