@@ -3,12 +3,18 @@
 //! [`TestStreams`] its own event streams on the real Redis (both removed
 //! when the test ends),
 //! [`consul::ConsulDouble`] stands in for the Consul agent, which cannot
-//! run on development machines, [`valve::Valve`] freezes a service's
+//! run on development machines, [`smtp::SmtpSink`] for a mail relay,
+//! [`twilio::TwilioDouble`] for Twilio's Messaging API,
+//! [`push::PushReceiver`] for a push gateway taking FoodMesh's signed
+//! webhooks, [`valve::Valve`] freezes a service's
 //! socket, [`reason`] and [`fields`] read a refusal the way
 //! [`crate::status::refusal`] builds it, and [`envelope`] and [`deliver`]
 //! put an event on a stream as another service's relay would.
 
 pub mod consul;
+pub mod push;
+pub mod smtp;
+pub mod twilio;
 pub mod valve;
 
 use std::str::FromStr;
