@@ -1,10 +1,8 @@
-//! notification-svc: boots for real — its own database and migrations, gRPC health
-//! and reflection, registration, metrics and a clean stop — ahead of its
-//! business RPCs, which arrive with their own work.
-//!
-//! # Layout
-//! - [`build`] — what `main` and the tests call.
-//! - `migrations/` — the service's own schema.
+//! notification-svc: boots — its own database and migrations, gRPC health
+//! and reflection, registration, metrics and a clean stop — with the rules
+//! of notifications in [`domain`], ahead of what sends them.
+
+pub mod domain;
 
 use foodmesh_shared::db;
 use foodmesh_shared::discovery::Discovery;
