@@ -1,8 +1,12 @@
 //! notification-svc: boots — its own database and migrations, gRPC health
 //! and reflection, registration, metrics and a clean stop — with the rules
-//! of notifications in [`domain`], ahead of what sends them.
+//! of notifications in [`domain`], their statements in [`store`] and the
+//! providers that carry them in [`providers`], ahead of what sends them.
 
 pub mod domain;
+pub mod observe;
+pub mod providers;
+pub mod store;
 
 use foodmesh_shared::db;
 use foodmesh_shared::discovery::Discovery;
