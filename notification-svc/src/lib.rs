@@ -209,11 +209,15 @@ pub async fn build_with(
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
     let bus = EventBus::new(&config);
+    // A delivery event may be read before the order events it follows (the
+    // streams are read apart, and a backlog drains unevenly): it is retried
+    // until they are, for some 13 minutes (200 ms doubling, 12 attempts).
     let consumer = bus
-        .consumer(
+        .consumer_with(
             pool,
             &[ServiceName::Order, ServiceName::Delivery],
             Arc::new(events::router(&notifications)),
+            |config| config.max_attempts = 12,
         )
         .await?;
     app.background("event consumer", |stop| consumer.run(stop));
