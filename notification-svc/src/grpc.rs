@@ -101,6 +101,26 @@ fn recipient_of(
     Some(recipient)
 }
 
+/// Names the first bad email and the first bad phone among a bulk send's
+/// recipients: one of each says enough, thousands would not.
+fn check_addresses(v: &mut Violations, recipients: &[crate::domain::preference::Recipient]) {
+    let bad_email = recipients.iter().position(|r| {
+        !r.email.is_empty() && foodmesh_shared::values::Email::parse(&r.email).is_err()
+    });
+    if let Some(i) = bad_email {
+        v.add(format!("recipients[{i}].email"), "is not an email address");
+    }
+    let bad_phone = recipients.iter().position(|r| {
+        !r.phone.is_empty() && foodmesh_shared::validate::Phone::parse(&r.phone).is_err()
+    });
+    if let Some(i) = bad_phone {
+        v.add(
+            format!("recipients[{i}].phone"),
+            "must be an E.164 number (+ and 8 to 15 digits)",
+        );
+    }
+}
+
 fn values_of(v: &mut Violations, values: &HashMap<String, String>) -> HashMap<String, String> {
     for (key, value) in values {
         if !crate::domain::template::PLACEHOLDERS.contains(&key.as_str()) {
@@ -218,6 +238,7 @@ impl NotificationService for NotificationApi {
             .iter()
             .map(convert::recipient_from_pb)
             .collect();
+        check_addresses(&mut v, &recipients);
         let values = values_of(&mut v, &req.values);
         let request =
             v.finish(|| Some((channel?, category?)))

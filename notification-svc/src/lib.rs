@@ -71,6 +71,10 @@ use crate::providers::twilio::{Twilio, TwilioSettings};
 use crate::providers::{Provider, Providers, log::Log};
 use crate::service::{ChannelRates, Settings};
 
+/// The largest request the API reads: room for a bulk send's most
+/// recipients.
+pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+
 /// The service's schema, embedded so the binary migrates its own database.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
@@ -203,9 +207,10 @@ pub async fn build_with(
     tracing::info!(?providers, rates = ?settings.rate, "notification providers");
     let notifications =
         service::Notifications::new(pool.clone(), providers, settings, config.clock.clone());
-    let server = GrpcServer::new().add_service(NotificationServiceServer::new(
-        grpc::NotificationApi::new(notifications.clone()),
-    ));
+    // A bulk send of 100,000 recipients is some 6 MB on the wire.
+    let api = NotificationServiceServer::new(grpc::NotificationApi::new(notifications.clone()))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
+    let server = GrpcServer::new().add_service(api);
     let discovery = Discovery::from_config(&config.discovery);
     let mut app = Application::bind(&config, server, pool.clone(), discovery).await?;
     let bus = EventBus::new(&config);

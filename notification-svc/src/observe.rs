@@ -11,7 +11,7 @@
 //! - `notification_send_seconds{channel,provider}` — how long a provider
 //!   took over one attempt;
 //! - `notifications_skipped_total{channel,reason}` — recipients of a bulk
-//!   send not written (`opted_out`, `no_address`).
+//!   send not written (`opted_out`, `no_address`, `duplicate`).
 
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub fn describe() {
     );
     metrics::describe_counter!(
         "notifications_skipped_total",
-        "Recipients of a bulk send not written: opted out, or without an address on the channel."
+        "Recipients of a bulk send not written: opted out, without an address on the channel, or named twice."
     );
 }
 

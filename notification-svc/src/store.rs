@@ -655,7 +655,8 @@ pub async fn bulk_job(conn: &mut PgConnection, id: i64) -> Result<BulkJob, Domai
                 count(*) FILTER (WHERE n.status = 'sent')::int4 AS sent,
                 count(*) FILTER (WHERE n.status = 'delivered')::int4 AS delivered,
                 count(*) FILTER (WHERE n.status = 'failed')::int4 AS failed,
-                max(coalesce(n.delivered_at, n.sent_at, n.next_attempt_at)) AS last_at
+                coalesce(max(coalesce(n.delivered_at, n.sent_at, n.next_attempt_at)),
+                         j.created_at) AS last_at
          FROM bulk_jobs j LEFT JOIN notifications n ON n.bulk_job_id = j.id
          WHERE j.id = $1
          GROUP BY j.id",

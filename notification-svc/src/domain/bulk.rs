@@ -41,7 +41,7 @@ impl BulkRequest {
     ) -> Result<Self, Violations> {
         let mut v = Violations::default();
         if let Err(why) = check_kind(kind) {
-            v.add("kind", why);
+            v.add("template_kind", why);
         }
         if recipients.is_empty() {
             v.add("recipients", "must name at least one recipient");

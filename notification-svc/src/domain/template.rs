@@ -88,6 +88,38 @@ impl Template {
         })
     }
 
+    /// Every placeholder the subject and body use, each once.
+    pub fn placeholders(&self) -> Vec<&str> {
+        let mut used = Vec::new();
+        for text in [self.subject.as_str(), self.body.as_str()] {
+            for piece in pieces(text).unwrap_or_default() {
+                if let Piece::Placeholder(name) = piece
+                    && !used.contains(&name)
+                {
+                    used.push(name);
+                }
+            }
+        }
+        used
+    }
+
+    /// # Errors
+    /// A placeholder this template uses that `values` has no value for,
+    /// named `values.<placeholder>`: a message by hand or in bulk must not
+    /// go out with a hole in it.
+    pub fn check_values(&self, values: &HashMap<&str, String>) -> Result<(), Violations> {
+        let mut v = Violations::default();
+        for name in self.placeholders() {
+            if values.get(name).is_none_or(|value| value.trim().is_empty()) {
+                v.add(
+                    format!("values.{name}"),
+                    "is used by the template: give its value",
+                );
+            }
+        }
+        v.finish_with(|| Some(()))
+    }
+
     /// The subject and body with every placeholder filled from `values`
     /// (an absent value writes nothing).
     pub fn render(&self, values: &HashMap<&str, String>) -> (String, String) {
@@ -229,6 +261,24 @@ mod tests {
             panic!("refused");
         };
         assert_eq!(fields(&v), ["body"]);
+    }
+
+    #[test]
+    fn a_template_names_the_values_it_needs() {
+        let t = Template::parse(
+            "news",
+            Channel::Email,
+            "{name}",
+            "Hi {name}, see {link} {link}",
+            true,
+        )
+        .expect("valid");
+        assert_eq!(t.placeholders(), ["name", "link"]);
+        let given = HashMap::from([("name", "Ana".to_owned())]);
+        let Err(v) = t.check_values(&given) else {
+            panic!("link is missing");
+        };
+        assert_eq!(fields(&v), ["values.link"]);
     }
 
     #[test]

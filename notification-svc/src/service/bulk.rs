@@ -1,9 +1,10 @@
 //! Bulk sends: the send is accepted in one transaction — the job, and an
 //! intent for every recipient who wants the category on the channel —
 //! and the channel's sender works through them at its provider's pace.
-//! The rest are counted as skipped, never written.
+//! The rest — opted out, without an address on the channel, or named
+//! twice — are counted as skipped, never written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use foodmesh_shared::work::Work;
 
@@ -15,12 +16,22 @@ use crate::domain::step::first_name;
 use crate::observe;
 use crate::store;
 
+/// Recipients not written, by why.
+#[derive(Debug, Clone, Copy, Default)]
+struct Skipped {
+    opted_out: u32,
+    no_address: u32,
+    /// Named again in the same send: one message each.
+    duplicate: u32,
+}
+
 impl Notifications {
     /// Accepts `request` from `created_by`; the job as it starts.
     ///
     /// # Errors
     /// [`DomainError::NoTemplate`] for a kind without an active template
-    /// on the channel, or the database failed.
+    /// on the channel; `Invalid` for a placeholder the template uses that
+    /// `values` has no value for; or the database failed.
     pub async fn start_bulk(
         &self,
         request: BulkRequest,
@@ -36,19 +47,33 @@ impl Notifications {
                 kind: request.kind.clone(),
                 channel: channel.to_string(),
             })?;
+        let mut values: HashMap<&str, String> = request
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        // Each recipient's own name is filled per message.
+        values.insert("name", "-".to_owned());
+        template
+            .check_values(&values)
+            .map_err(DomainError::Invalid)?;
         let customers: Vec<i64> = request.recipients.iter().map(|r| r.customer_id).collect();
         let stored = store::choices(work.conn(), &customers).await?;
-        let mut opted_out = 0_u32;
-        let mut no_address = 0_u32;
+        let mut skipped = Skipped::default();
+        let mut seen = HashSet::with_capacity(request.recipients.len());
         let mut routed = Vec::with_capacity(request.recipients.len());
         for recipient in &request.recipients {
             let stored = stored.get(&(recipient.customer_id, channel)).copied();
-            if !recipient.choice(channel, stored).wants(request.category) {
-                opted_out += 1;
+            if !seen.insert(recipient.customer_id) {
+                skipped.duplicate += 1;
             } else if let Some(address) = recipient.address(channel) {
-                routed.push((recipient, address));
+                if recipient.choice(channel, stored).wants(request.category) {
+                    routed.push((recipient, address));
+                } else {
+                    skipped.opted_out += 1;
+                }
             } else {
-                no_address += 1;
+                skipped.no_address += 1;
             }
         }
         let total = u32::try_from(request.recipients.len()).unwrap_or(u32::MAX);
@@ -58,16 +83,11 @@ impl Notifications {
             channel,
             request.category,
             total,
-            opted_out + no_address,
+            skipped.opted_out + skipped.no_address + skipped.duplicate,
             created_by,
             self.now(),
         )
         .await?;
-        let mut values: HashMap<&str, String> = request
-            .values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
         let provider = self.providers.of(channel).name().to_owned();
         let intents: Vec<Intent> = routed
             .into_iter()
@@ -92,8 +112,9 @@ impl Notifications {
         store::insert_intents(work.conn(), &intents, self.now()).await?;
         let bells = self.bells.clone();
         work.on_commit(move || {
-            observe::skipped(channel, "opted_out", u64::from(opted_out));
-            observe::skipped(channel, "no_address", u64::from(no_address));
+            observe::skipped(channel, "opted_out", u64::from(skipped.opted_out));
+            observe::skipped(channel, "no_address", u64::from(skipped.no_address));
+            observe::skipped(channel, "duplicate", u64::from(skipped.duplicate));
             Self::ring(&bells, [channel]);
         });
         work.commit().await?.announce(&mut conn).await;

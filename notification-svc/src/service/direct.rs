@@ -44,16 +44,22 @@ impl Notifications {
     ///
     /// # Errors
     /// `Invalid` when the recipient has no address on the channel or has
-    /// opted out of the category there, [`DomainError::NoTemplate`], or
-    /// the database failed.
+    /// opted out of the category there, or a placeholder the template uses
+    /// has no value; [`DomainError::NoTemplate`]; or the database failed.
     pub async fn send_direct(&self, message: DirectMessage) -> Result<Notification, DomainError> {
         let customer = message.recipient.customer_id;
         let channel = message.channel;
+        // The sender's length keeps one sender's keys apart from another's.
         let key = match &message.key {
-            Some(key) => format!("direct:{}:{key}", message.sender),
+            Some(key) => format!("direct:{}:{}:{key}", message.sender.len(), message.sender),
             None => format!("direct:{}", uuid::Uuid::new_v4()),
         };
         let mut conn = self.pool.acquire().await?;
+        // A key already used answers with what it sent, whatever has
+        // changed since (a choice, a template).
+        if let Some(sent) = store::by_key(&mut conn, &key).await? {
+            return Ok(sent);
+        }
         let Some(address) = message.recipient.address(channel) else {
             return Err(DomainError::invalid(
                 "recipient",
@@ -93,6 +99,9 @@ impl Notifications {
         values
             .entry("name")
             .or_insert_with(|| crate::domain::step::first_name(&message.recipient.name));
+        template
+            .check_values(&values)
+            .map_err(DomainError::Invalid)?;
         let (subject, text) = template.render(&values);
         let intent = Intent {
             dedupe_key: key.clone(),

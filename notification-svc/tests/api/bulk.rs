@@ -214,6 +214,34 @@ async fn a_bad_bulk_send_is_refused_and_writes_no_job() {
             },
             "channel",
         ),
+        (
+            pb::StartBulkRequest {
+                template_kind: "Menu News!".to_owned(),
+                ..valid()
+            },
+            "template_kind",
+        ),
+        (
+            pb::StartBulkRequest {
+                recipients: vec![
+                    recipient(7001),
+                    pb::Recipient {
+                        email: "not-an-address".to_owned(),
+                        ..recipient(7002)
+                    },
+                ],
+                ..valid()
+            },
+            "recipients[1].email",
+        ),
+        (
+            // The template writes {link}: without it, a hole.
+            pb::StartBulkRequest {
+                values: HashMap::new(),
+                ..valid()
+            },
+            "values.link",
+        ),
     ];
     for (request, field) in invalid {
         let refused = start(&app, request).await.expect_err("refused");
@@ -238,4 +266,27 @@ async fn a_bad_bulk_send_is_refused_and_writes_no_job() {
     assert_eq!(jobs(&app).await, 0);
     start(&app, valid()).await.expect("the valid send starts");
     assert_eq!(jobs(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_recipient_named_twice_hears_once_and_a_send_with_no_one_to_write_finishes_at_once() {
+    let app = spawn_app().await;
+    email_template(&app, "menu_news").await;
+    let twice = vec![recipient(7101), recipient(7102), recipient(7101)];
+    let job = start(&app, bulk("menu_news", pb::Category::OrderUpdates, twice))
+        .await
+        .expect("started");
+    assert_eq!((job.recipients, job.skipped), (3, 1));
+    let job = finished(&app, job.id).await;
+    assert_eq!(job.sent, 2);
+    app.doubles.smtp.wait_for(2, EVENTUAL).await;
+
+    // Marketing nobody opted in to: every recipient skipped, nothing pending.
+    let nobody = vec![recipient(7201), recipient(7202)];
+    let job = start(&app, bulk("menu_news", pb::Category::Marketing, nobody))
+        .await
+        .expect("started");
+    assert_eq!(job.skipped, 2);
+    assert_eq!(job.pending, 0);
+    assert!(job.finished_at.is_some(), "{job:?}");
 }

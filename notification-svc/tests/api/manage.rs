@@ -347,6 +347,30 @@ async fn a_message_by_hand_sent_again_with_the_same_key_is_sent_once() {
     assert_eq!(log.len(), 1, "{log:#?}");
     assert_eq!(log[0].status(), pb::NotificationStatus::Sent);
     assert_eq!(app.doubles.smtp.messages().len(), 1);
+
+    // The key answers with what it sent, even once the customer opts out;
+    // another sender's key of the same spelling is another message.
+    app.choose(52, pb::Channel::Email, false, false).await;
+    let retried = app
+        .client()
+        .send_notification(pb::SendNotificationRequest {
+            idempotency_key: "table-ready-52".to_owned(),
+            sender: "admin:7".to_owned(),
+            ..by_hand(52, "ana@example.com")
+        })
+        .await
+        .expect("answered from the key");
+    assert_eq!(retried.into_inner().id, log[0].id);
+    let other_sender = app
+        .client()
+        .send_notification(pb::SendNotificationRequest {
+            idempotency_key: "7:table-ready-52".to_owned(),
+            sender: "admin".to_owned(),
+            ..by_hand(52, "ana@example.com")
+        })
+        .await
+        .expect_err("a new message, to someone who opted out");
+    assert_eq!(fields(&other_sender), ["recipient"]);
 }
 
 #[tokio::test]
