@@ -28,7 +28,8 @@ pub struct GatewayConfig {
     /// True when `JWT_SECRET` was unset and [`DEV_SECRET`] is in use.
     pub jwt_secret_is_default: bool,
     /// `BODY_LIMIT_BYTES`, default 65536: larger request bodies get 413
-    /// before any of them is parsed.
+    /// before any of them is parsed. A bulk send alone may be larger, up
+    /// to [`crate::routes::notifications::BULK_BODY_LIMIT_BYTES`].
     pub body_limit_bytes: NonZeroUsize,
     /// `UPSTREAM_TIMEOUT_MS`, default 5000: the deadline of each gRPC call.
     pub upstream_timeout: Duration,

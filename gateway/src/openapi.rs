@@ -27,7 +27,8 @@ const EVENT_STREAM: &str = "text/event-stream";
         title = "FoodMesh API",
         description = "Order food from restaurants: restaurants, menus and coupons; orders, \
             their tracking and live updates; customers; the kitchen's ticket queue; drivers and \
-            deliveries; payments, refunds and invoices. \
+            deliveries; payments, refunds and invoices; notifications to customers by email, SMS \
+            and push, with their delivery log, preferences, templates and bulk sends. \
             Reads of restaurants and menus are public; guests order without an account and \
             get an order access token (`X-Order-Token`); everything else needs a bearer JWT \
             (`customer`, `staff` of a restaurant, `admin`). Amounts are decimals in the \
@@ -46,6 +47,9 @@ const EVENT_STREAM: &str = "text/event-stream";
             tracking."),
         (name = "payments", description = "Paying orders (sandbox cards: `tok_visa` approves, \
             `tok_chargeDeclined` declines), refunds, invoices, providers calling back."),
+        (name = "notifications", description = "Messages to customers by email, SMS and push: \
+            the delivery log, messages by hand and bulk sends, customers' preferences per \
+            channel, and the templates messages are written from."),
         (name = "platform", description = "Liveness, readiness and metrics."),
     ),
     components(schemas(ProblemDetails, FieldError, crate::auth::Role)),
@@ -112,7 +116,7 @@ const PROBLEMS: &[(&str, u16, &str, &str, &str)] = &[
         "NotFound",
         404,
         "restaurant_not_found",
-        "The resource (a restaurant or its parts, an order, a ticket, a customer) does not exist, or is not the caller's to see.",
+        "The resource (a restaurant or its parts, an order, a ticket, a customer, a delivery, a payment, a bulk send, a template) does not exist, or is not the caller's to see.",
         "",
     ),
     (

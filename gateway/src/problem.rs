@@ -284,8 +284,24 @@ impl Problem {
     /// Translates a failed gRPC call to `service` into a problem: the HTTP
     /// status from [`classify`], the code from the status's `ErrorInfo`
     /// reason when it has one, and its `BadRequest` violations renamed to
-    /// REST field names.
+    /// REST field names by [`rest_field`].
     pub fn from_grpc(service: &str, method: &str, status: &tonic::Status) -> Self {
+        Self::from_grpc_naming(service, method, status, &rest_field)
+    }
+
+    /// As [`Problem::from_grpc`], with each violation's field renamed by
+    /// `rest_name` instead of [`rest_field`]: for a route whose body is
+    /// not the gRPC request less its wrappers and `_minor` suffixes, so
+    /// only the route knows the REST name (notification-svc's
+    /// `template.body` is a template body's `body`; its `changes[0]` is
+    /// whichever channel the preferences body named first). A renamed
+    /// `cursor` or `limit` is still a query parameter's 400.
+    pub fn from_grpc_naming(
+        service: &str,
+        method: &str,
+        status: &tonic::Status,
+        rest_name: &dyn Fn(&str) -> String,
+    ) -> Self {
         let (http, default_code) = classify(status.code());
         let details = status.get_error_details();
         let code = reason_of(status).map(|r| r.as_str_name().to_ascii_lowercase());
@@ -295,7 +311,7 @@ impl Problem {
             .map(|br| {
                 br.field_violations
                     .iter()
-                    .map(|v| FieldError::new(rest_field(&v.field), v.description.clone()))
+                    .map(|v| FieldError::new(rest_name(&v.field), v.description.clone()))
                     .collect()
             })
             .unwrap_or_default();
@@ -797,6 +813,33 @@ mod tests {
         assert_eq!(problem.code, "invalid_parameter");
         let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit", "cursor"]);
+    }
+
+    #[test]
+    fn a_route_may_name_the_fields_itself() {
+        let status = tonic::Status::with_error_details(
+            tonic::Code::InvalidArgument,
+            "bad template",
+            ErrorDetails::with_bad_request(vec![
+                FieldViolation::new("template.kind", "must be 1 to 64 of a-z, 0-9 and _"),
+                FieldViolation::new("template.body", "names the unknown placeholder {nope}"),
+            ]),
+        );
+        let unwrapped = |path: &str| path.strip_prefix("template.").unwrap_or(path).to_owned();
+
+        let problem =
+            Problem::from_grpc_naming("notification-svc", "CreateTemplate", &status, &unwrapped);
+
+        assert_eq!(problem.status, 422);
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["kind", "body"]);
+        assert_eq!(
+            problem.detail,
+            "The request has invalid fields: kind, body."
+        );
+        // Whereas the shared table knows `kind` as a coupon's.
+        let shared = Problem::from_grpc("notification-svc", "CreateTemplate", &status);
+        assert_eq!(shared.errors[0].field, "template.discount_type");
     }
 
     #[test]

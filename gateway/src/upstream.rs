@@ -27,6 +27,8 @@ use foodmesh_proto::delivery::v1 as delivery_pb;
 use foodmesh_proto::delivery::v1::delivery_service_client::DeliveryServiceClient;
 use foodmesh_proto::kitchen::v1 as kitchen_pb;
 use foodmesh_proto::kitchen::v1::kitchen_service_client::KitchenServiceClient;
+use foodmesh_proto::notification::v1 as notification_pb;
+use foodmesh_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use foodmesh_proto::order::v1 as order_pb;
 use foodmesh_proto::order::v1::order_service_client::OrderServiceClient;
 use foodmesh_proto::restaurant::v1 as pb;
@@ -79,6 +81,19 @@ impl UpstreamError {
             self.method,
             &self.status,
             &subject,
+        )
+    }
+
+    /// The problem for this failure, each field at fault renamed by
+    /// `rest_name`: what [`Problem::from_grpc_naming`] makes of it. For
+    /// routes whose body the service's request paths do not name as
+    /// [`crate::problem::rest_field`] does.
+    pub fn naming(self, rest_name: &dyn Fn(&str) -> String) -> Problem {
+        Problem::from_grpc_naming(
+            self.service.service_id(),
+            self.method,
+            &self.status,
+            rest_name,
         )
     }
 }
@@ -859,6 +874,58 @@ impl Accounting {
     );
 }
 
+/// notification-svc: the delivery log, messages by hand and in bulk,
+/// customers' preferences, templates.
+#[derive(Debug, Clone)]
+pub struct Notification(UpstreamClient<NotificationServiceClient<TracedChannel>>);
+
+impl Notification {
+    /// A client over `channel`, each call made by `policy`.
+    pub fn new(channel: Channel, policy: CallPolicy) -> Self {
+        let client = NotificationServiceClient::with_interceptor(channel, Propagate);
+        Self(UpstreamClient::new(
+            client,
+            ServiceName::Notification,
+            notification_pb::notification_service_server::SERVICE_NAME,
+            policy,
+        ))
+    }
+
+    rpc!(
+        /// One message by hand, queued (idempotent per sender and key).
+        send_notification, "SendNotification", Write, notification_pb::SendNotificationRequest => notification_pb::Notification
+    );
+    rpc!(
+        /// A page of the delivery log, newest first.
+        list_notifications, "ListNotifications", Read, notification_pb::ListNotificationsRequest => notification_pb::ListNotificationsResponse
+    );
+    rpc!(
+        /// One template to many, accepted at once and sent in the background.
+        start_bulk, "StartBulk", Write, notification_pb::StartBulkRequest => notification_pb::BulkJob
+    );
+    rpc!(
+        get_bulk, "GetBulk", Read, notification_pb::GetBulkRequest => notification_pb::BulkJob
+    );
+    rpc!(
+        /// A customer's choice on every channel.
+        get_preferences, "GetPreferences", Read, notification_pb::GetPreferencesRequest => notification_pb::Preferences
+    );
+    rpc!(
+        /// Changes a customer's choice on some channels, all at once (the
+        /// same change twice leaves the same choice, but it is a write).
+        set_preferences, "SetPreferences", Write, notification_pb::SetPreferencesRequest => notification_pb::Preferences
+    );
+    rpc!(
+        create_template, "CreateTemplate", Write, notification_pb::CreateTemplateRequest => notification_pb::Template
+    );
+    rpc!(
+        update_template, "UpdateTemplate", Write, notification_pb::UpdateTemplateRequest => notification_pb::Template
+    );
+    rpc!(
+        list_templates, "ListTemplates", Read, notification_pb::ListTemplatesRequest => notification_pb::ListTemplatesResponse
+    );
+}
+
 /// How one upstream answered its health check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -913,6 +980,7 @@ pub struct Upstreams {
     pub kitchen: Kitchen,
     pub accounting: Accounting,
     pub delivery: Delivery,
+    pub notification: Notification,
     /// Health checks of all six services.
     pub probes: Probes,
 }
@@ -942,6 +1010,7 @@ impl Upstreams {
             kitchen: Kitchen::new(channel(ServiceName::Kitchen)?, policy),
             accounting: Accounting::new(channel(ServiceName::Accounting)?, policy),
             delivery: Delivery::new(channel(ServiceName::Delivery)?, policy),
+            notification: Notification::new(channel(ServiceName::Notification)?, policy),
             probes: Probes(channels),
         })
     }

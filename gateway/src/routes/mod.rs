@@ -81,6 +81,7 @@ pub mod drivers;
 pub mod kitchen;
 pub mod live;
 pub mod menu;
+pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod platform;
@@ -142,7 +143,7 @@ impl FromRef<AppState> for Arc<Verifier> {
 /// `/docs`, the platform routes, problem+json for unknown routes, and the
 /// layers below, in order. The binary and tests both serve exactly this.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api_routes().split_for_parts();
+    let (api, openapi) = api_routes(state.body_limit_bytes).split_for_parts();
     let openapi = crate::openapi::complete(openapi);
     let body_limit = state.body_limit_bytes;
     let request_timeout = state.request_timeout;
@@ -213,8 +214,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every documented route, registered with axum and the OpenAPI document
-/// in one place. One `routes!` per path.
-fn api_routes() -> OpenApiRouter<AppState> {
+/// in one place. One `routes!` per path. `body_limit` is the stack's limit
+/// on request bodies, which one route raises for itself.
+fn api_routes(body_limit: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(
             restaurants::create_restaurant,
@@ -276,9 +278,36 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::get_payment))
         .routes(routes!(payments::process_payment))
         .routes(routes!(payments::provider_webhook))
+        .routes(routes!(
+            notifications::list_notifications,
+            notifications::send_notification
+        ))
+        .routes(bulk_send_route(body_limit))
+        .routes(routes!(notifications::get_bulk))
+        .routes(routes!(
+            notifications::get_preferences,
+            notifications::set_preferences
+        ))
+        .routes(routes!(
+            notifications::list_templates,
+            notifications::create_template
+        ))
+        .routes(routes!(notifications::update_template))
         .routes(routes!(platform::healthz))
         .routes(routes!(platform::readyz))
         .routes(routes!(platform::metrics))
+}
+
+/// `POST /api/notifications/bulk`, which alone reads bodies of up to
+/// [`notifications::BULK_BODY_LIMIT_BYTES`]: a send names up to 100,000
+/// recipients, and one request carries them all. Its limit is set on the
+/// route, inside the stack's [`DefaultBodyLimit`], so it is the one that
+/// holds there; every other route keeps `body_limit` (and so does this one,
+/// should `body_limit` be the larger).
+fn bulk_send_route(body_limit: usize) -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, send) = routes!(notifications::start_bulk);
+    let limit = DefaultBodyLimit::max(notifications::BULK_BODY_LIMIT_BYTES.max(body_limit));
+    (schemas, paths, send.layer(limit))
 }
 
 async fn unknown_route() -> Problem {
@@ -295,6 +324,18 @@ pub type Created<T> = (StatusCode, [(HeaderName, HeaderValue); 1], Json<T>);
 pub fn created<T>(location: &str, body: T) -> Created<T> {
     (
         StatusCode::CREATED,
+        [middleware::location(location)],
+        Json(body),
+    )
+}
+
+/// A 202 with the `Location` where the accepted work is followed, and its
+/// JSON as it starts.
+pub type Accepted<T> = (StatusCode, [(HeaderName, HeaderValue); 1], Json<T>);
+
+pub fn accepted<T>(location: &str, body: T) -> Accepted<T> {
+    (
+        StatusCode::ACCEPTED,
         [middleware::location(location)],
         Json(body),
     )
@@ -492,6 +533,56 @@ mod tests {
         let (status, _, body) = send(request).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(body["code"], "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn only_a_bulk_send_reads_a_body_over_the_gateways_limit() {
+        let recipients: Vec<String> = (1..=40)
+            .map(|i| format!(r#"{{"customer_id": {i}, "email": "c{i}@example.com"}}"#))
+            .collect();
+        let bulk = format!(
+            r#"{{"template": "menu_news", "channel": "email", "recipients": [{}]}}"#,
+            recipients.join(",")
+        );
+        assert!(bulk.len() > 1024, "over the test app's limit");
+        let post = |path: &str, body: String| {
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, format!("Bearer {}", admin_token()))
+                .body(Body::from(body))
+                .expect("request")
+        };
+
+        let (bulk_status, _, _) = send(post("/api/notifications/bulk", bulk.clone())).await;
+        let (other_status, _, body) = send(post("/api/notifications", bulk)).await;
+
+        // Read whole and sent on; notification-svc is not there to take it.
+        assert_eq!(bulk_status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(other_status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["code"], "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn the_notification_routes_are_documented() {
+        let (_, _, doc) = send(get("/openapi.json")).await;
+        let paths = &doc["paths"];
+        for (path, method) in [
+            ("/api/notifications", "get"),
+            ("/api/notifications", "post"),
+            ("/api/notifications/bulk", "post"),
+            ("/api/notifications/bulk/{id}", "get"),
+            ("/api/notifications/preferences", "get"),
+            ("/api/notifications/preferences", "post"),
+            ("/api/notifications/templates", "get"),
+            ("/api/notifications/templates", "post"),
+            ("/api/notifications/templates/{id}", "put"),
+        ] {
+            assert_eq!(
+                paths[path][method]["tags"][0], "notifications",
+                "{method} {path}"
+            );
+        }
+        assert!(paths["/api/notifications/bulk"]["post"]["responses"]["202"].is_object());
     }
 
     #[tokio::test]
