@@ -11,6 +11,8 @@
 //!   integer overflow, unknown fields, paging out of range.
 //! - `deliveries` — a delivery order to the door with the nearest driver,
 //!   followed live and publicly, and bad input on the delivery routes.
+//! - `notifications` — a card delivery order's whole life, heard once per
+//!   step on the customer's chosen channel over real SMTP.
 //! - `payments` — paying, declines, mobile money's signed calls back,
 //!   cancellation, refunds and who sees which payment.
 //! - `protection` — slow clients, the connection cap, rate limits, circuit
@@ -29,6 +31,8 @@ mod deliveries;
 mod hostile_input;
 #[path = "e2e/menu.rs"]
 mod menu;
+#[path = "e2e/notifications.rs"]
+mod notifications;
 #[path = "e2e/order_input.rs"]
 mod order_input;
 #[path = "e2e/orders.rs"]

@@ -3,64 +3,14 @@
 //! moves, to the customer's door, followed by the order's stream and the
 //! public tracking; and bad input is a clear 4xx that changes nothing.
 
-use gateway::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{EVENTUAL, Mesh, eventually};
+use crate::helpers::{
+    EVENTUAL, Mesh, RESTAURANT, driver, driver_token, eventually, located_restaurant,
+};
 
-/// Union Square, New York: where the test restaurant is.
-const RESTAURANT: (f64, f64) = (40.7359, -73.9911);
 /// Where the test orders are delivered: Grand St, about 2.5 km south.
 const DOOR: (f64, f64) = (40.7155, -73.9865);
-
-fn driver_token(id: i64) -> String {
-    Mesh::token_for(Role::Driver, &id.to_string(), None)
-}
-
-/// A restaurant at [`RESTAURANT`] with one item; their ids.
-async fn located_restaurant(mesh: &Mesh) -> (i64, i64) {
-    let reply = mesh
-        .post(
-            "/api/restaurants",
-            Some(&Mesh::admin()),
-            &json!({
-                "name": "Union Pizza",
-                "address": {"street": "1 Union Sq", "city": "New York", "state": "NY",
-                            "zip_code": "10003", "country": "US"},
-                "location": {"latitude": RESTAURANT.0, "longitude": RESTAURANT.1}
-            }),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
-    let restaurant = reply.json()["id"].as_i64().expect("id");
-    let item = mesh
-        .item(restaurant, &json!({"name": "Margherita", "price": "12.99"}))
-        .await;
-    (restaurant, item)
-}
-
-/// A driver `name` at `(lat, lon)`, available when `available`; their id.
-async fn driver(mesh: &Mesh, name: &str, phone: &str, at: (f64, f64), available: bool) -> i64 {
-    let added = mesh
-        .post(
-            "/api/drivers",
-            Some(&Mesh::admin()),
-            &json!({"name": name, "phone": phone, "vehicle": "scooter",
-                    "location": {"latitude": at.0, "longitude": at.1}}),
-        )
-        .await;
-    assert_eq!(added.status, 201, "{}", added.text);
-    let id = added.json()["id"].as_i64().expect("id");
-    let patched = mesh
-        .patch(
-            &format!("/api/drivers/{id}"),
-            Some(&driver_token(id)),
-            &json!({"available": available}),
-        )
-        .await;
-    assert_eq!(patched.status, 200, "{}", patched.text);
-    id
-}
 
 /// A cash delivery order of `item` by customer `customer`; its id.
 async fn delivery_order(mesh: &Mesh, restaurant: i64, item: i64, customer: i64) -> i64 {

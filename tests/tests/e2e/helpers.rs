@@ -18,13 +18,14 @@ use std::time::Duration;
 
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::config::{DiscoveryConfig, LogFormat, TelemetryConfig};
+use foodmesh_shared::testing::smtp::SmtpSink;
 use foodmesh_shared::testing::valve::Valve;
 use foodmesh_shared::testing::{SpawnedService, TestDb, TestStreams};
 use gateway::GatewayConfig;
 use gateway::auth::Role;
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -91,6 +92,9 @@ pub struct Mesh {
     accounting_addr: Option<std::net::SocketAddr>,
     // Kept running for as long as the mesh lives.
     _delivery: Option<SpawnedService>,
+    _notification: Option<SpawnedService>,
+    // Where notification-svc's email goes.
+    smtp: Option<SmtpSink>,
     redis_url: String,
     gateway_config: GatewayConfig,
     // Each stops when its sender is dropped with the mesh.
@@ -223,6 +227,28 @@ async fn start_accounting_svc(
     .await
 }
 
+/// notification-svc with the mesh's event streams, its email sent over
+/// SMTP to `smtp` and its SMS and push to the log.
+async fn start_notification_svc(prefix: &str, redis_url: &str, smtp: &SmtpSink) -> SpawnedService {
+    let url = smtp.url();
+    let environment = move |k: &str| match k {
+        "NOTIFY_EMAIL_PROVIDER" => Some("smtp".to_owned()),
+        "SMTP_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let providers =
+        notification_svc::providers(&environment).expect("the SMTP sink's settings are whole");
+    let mut settings = notification_svc::service::Settings::default();
+    settings.rate.email = 1000;
+    settings.backoff.base = Duration::from_millis(100);
+    SpawnedService::start_with(
+        ServiceName::Notification,
+        on_mesh(prefix, redis_url, None),
+        |config| notification_svc::build_with(config, settings, providers),
+    )
+    .await
+}
+
 impl Mesh {
     /// Starts restaurant-svc on a fresh database and the gateway pointing
     /// at it; the other five services are unreachable.
@@ -263,8 +289,8 @@ impl Mesh {
         };
         let restaurant_url = valve.as_ref().map_or_else(|| restaurant.url(), Valve::url);
         let mut mesh_entries = vec![(ServiceName::Restaurant, restaurant_url.clone())];
-        let (order, kitchen, accounting, delivery) = match &orders {
-            None => (None, None, None, None),
+        let (order, kitchen, accounting, delivery, notification, smtp) = match &orders {
+            None => (None, None, None, None, None, None),
             Some(options) => {
                 let kitchen = SpawnedService::start_with(
                     ServiceName::Kitchen,
@@ -291,8 +317,18 @@ impl Mesh {
                 mesh_entries.push((ServiceName::Kitchen, kitchen.url()));
                 mesh_entries.push((ServiceName::Order, order.url()));
                 mesh_entries.push((ServiceName::Accounting, accounting.url()));
+                let smtp = SmtpSink::start().await;
+                let notification = start_notification_svc(&prefix, &options.redis_url, &smtp).await;
                 mesh_entries.push((ServiceName::Delivery, delivery.url()));
-                (Some(order), Some(kitchen), Some(accounting), Some(delivery))
+                mesh_entries.push((ServiceName::Notification, notification.url()));
+                (
+                    Some(order),
+                    Some(kitchen),
+                    Some(accounting),
+                    Some(delivery),
+                    Some(notification),
+                    Some(smtp),
+                )
             }
         };
 
@@ -336,6 +372,8 @@ impl Mesh {
             accounting_addr: accounting.as_ref().map(SpawnedService::addr),
             accounting,
             _delivery: delivery,
+            _notification: notification,
+            smtp,
             redis_url: options.redis_url,
             gateway_config,
             more_gateways: std::sync::Mutex::default(),
@@ -368,6 +406,11 @@ impl Mesh {
         if let Some(stop) = self.stop_gateway.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// The SMTP server notification-svc sends email to.
+    pub fn smtp(&self) -> &SmtpSink {
+        self.smtp.as_ref().expect("a mesh with orders")
     }
 
     /// The stream `service` publishes its events to.
@@ -1143,3 +1186,58 @@ pub const SEED_BODY: &str = r#"{
       "longitude": -74.0060
     }
   }"#;
+
+// ---- deliveries -----------------------------------------------------------
+
+/// Union Square, New York: where the delivery tests' restaurant is.
+pub const RESTAURANT: (f64, f64) = (40.7359, -73.9911);
+
+/// A token of driver `id`.
+pub fn driver_token(id: i64) -> String {
+    Mesh::token_for(Role::Driver, &id.to_string(), None)
+}
+
+/// A restaurant at [`RESTAURANT`] with one item; their ids.
+pub async fn located_restaurant(mesh: &Mesh) -> (i64, i64) {
+    let reply = mesh
+        .post(
+            "/api/restaurants",
+            Some(&Mesh::admin()),
+            &json!({
+                "name": "Union Pizza",
+                "address": {"street": "1 Union Sq", "city": "New York", "state": "NY",
+                            "zip_code": "10003", "country": "US"},
+                "location": {"latitude": RESTAURANT.0, "longitude": RESTAURANT.1}
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let restaurant = reply.json()["id"].as_i64().expect("id");
+    let item = mesh
+        .item(restaurant, &json!({"name": "Margherita", "price": "12.99"}))
+        .await;
+    (restaurant, item)
+}
+
+/// A driver `name` at `(lat, lon)`, available when `available`; their id.
+pub async fn driver(mesh: &Mesh, name: &str, phone: &str, at: (f64, f64), available: bool) -> i64 {
+    let added = mesh
+        .post(
+            "/api/drivers",
+            Some(&Mesh::admin()),
+            &json!({"name": name, "phone": phone, "vehicle": "scooter",
+                    "location": {"latitude": at.0, "longitude": at.1}}),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    let id = added.json()["id"].as_i64().expect("id");
+    let patched = mesh
+        .patch(
+            &format!("/api/drivers/{id}"),
+            Some(&driver_token(id)),
+            &json!({"available": available}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    id
+}
