@@ -58,6 +58,9 @@ for class in READ WRITE ORDER GUEST_CHECKOUT TRACKING WEBHOOK; do
     var=RATE_LIMIT_$class
     export "$var=${!var:-1000000/s}"
 done
+# bulk_send measures what notification-svc sustains, not a provider's
+# pace: the email sender (the log provider here) may go as fast as it can.
+export NOTIFY_RATE_EMAIL="${NOTIFY_RATE_EMAIL:-100000}" NOTIFY_BATCH="${NOTIFY_BATCH:-500}"
 target/release/foodmesh up --db-prefix "$PREFIX" --no-demo >"$LOG" 2>&1 &
 MESH_PID=$!
 

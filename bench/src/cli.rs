@@ -30,6 +30,9 @@ pub struct Cli {
     /// Drivers online around the city for `nearest_driver`.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub drivers: u64,
+    /// Recipients of `bulk_send`.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(10..=100_000))]
+    pub recipients: u64,
     /// The mesh's database prefix (`foodmesh up --db-prefix`): `db_ceiling`
     /// writes to `<prefix>_order`.
     #[arg(long, default_value = "bench")]
@@ -91,7 +94,8 @@ pub struct Cli {
 /// What can be measured, in the order a run measures it: the reads, the
 /// order pipeline while the mesh is quiet, the order load, the database
 /// alone once the mesh's backlog has drained, then ordering through a
-/// gateway held to a few requests in flight, unloaded and overloaded.
+/// gateway held to a few requests in flight, unloaded and overloaded, and
+/// last a bulk send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
 pub enum Scenario {
     /// `GET /api/restaurants/{id}/menu` through the gateway.
@@ -127,11 +131,15 @@ pub enum Scenario {
     /// what it sheds.
     #[value(name = "overload")]
     Overload,
+    /// One email template to `--recipients` customers, from acceptance to
+    /// the last message settled.
+    #[value(name = "bulk_send")]
+    BulkSend,
 }
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::MenuRead,
         Scenario::MenuReadGrpc,
         Scenario::OrderToKitchen,
@@ -142,6 +150,7 @@ impl Scenario {
         Scenario::DbCeiling,
         Scenario::OverloadBase,
         Scenario::Overload,
+        Scenario::BulkSend,
     ];
 
     /// Its name in reports and on the command line.
@@ -157,6 +166,7 @@ impl Scenario {
             Scenario::DbCeiling => "db_ceiling",
             Scenario::OverloadBase => "overload_base",
             Scenario::Overload => "overload",
+            Scenario::BulkSend => "bulk_send",
         }
     }
 }

@@ -16,6 +16,8 @@
 //! - [`sse`] — Server-Sent Events parsing; the order of a kitchen ticket.
 //! - [`mesh`] — tokens, the benchmark restaurants, the order body.
 //! - [`scenarios`] — the scenarios that go through the mesh.
+//! - [`delivery`] — drivers' positions and the nearest-driver search.
+//! - [`notify`] — a bulk send, from acceptance to its last message.
 //! - [`ceiling`] — `db_ceiling`, straight against order-svc's database.
 //! - [`memory`] — the mesh processes' resident memory at rest.
 //! - [`cpu`] — the CPU each process spends per call in a measured window.
@@ -31,6 +33,7 @@ pub mod http;
 pub mod load;
 pub mod memory;
 pub mod mesh;
+pub mod notify;
 pub mod report;
 pub mod scenarios;
 pub mod sse;
@@ -200,6 +203,10 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
                 let honour = !cli.ignore_retry_after;
                 let summary = scenarios::overload(&ctx, gateway, &main, workers, honour).await?;
                 record(scenario, workers, summary);
+            }
+            Scenario::BulkSend => {
+                let recipients = usize::try_from(cli.recipients).unwrap_or(10_000);
+                record(scenario, 1, notify::bulk_send(&ctx, recipients).await?);
             }
         }
     }
