@@ -101,6 +101,16 @@ fn recipient_of(
     Some(recipient)
 }
 
+fn check_key(v: &mut Violations, key: &str) {
+    let key = key.trim();
+    if key.chars().count() > MAX_KEY || key.chars().any(char::is_control) {
+        v.add(
+            "idempotency_key",
+            "must be at most 255 printable characters",
+        );
+    }
+}
+
 /// Names the first bad email and the first bad phone among a bulk send's
 /// recipients: one of each says enough, thousands would not.
 fn check_addresses(v: &mut Violations, recipients: &[crate::domain::preference::Recipient]) {
@@ -169,13 +179,8 @@ impl NotificationService for NotificationApi {
                 None
             }
         };
+        check_key(&mut v, &req.idempotency_key);
         let key = req.idempotency_key.trim();
-        if key.chars().count() > MAX_KEY || key.chars().any(char::is_control) {
-            v.add(
-                "idempotency_key",
-                "must be at most 255 printable characters",
-            );
-        }
         let message = v.finish(|| {
             Some(DirectMessage {
                 recipient: recipient?,
@@ -239,6 +244,7 @@ impl NotificationService for NotificationApi {
             .map(convert::recipient_from_pb)
             .collect();
         check_addresses(&mut v, &recipients);
+        check_key(&mut v, &req.idempotency_key);
         let values = values_of(&mut v, &req.values);
         let request =
             v.finish(|| Some((channel?, category?)))
@@ -246,9 +252,10 @@ impl NotificationService for NotificationApi {
                     BulkRequest::parse(&req.template_kind, channel, category, recipients, values)
                         .map_err(DomainError::Invalid)
                 })?;
+        let key = Some(req.idempotency_key.trim()).filter(|k| !k.is_empty());
         let job = self
             .notifications
-            .start_bulk(request, &req.created_by)
+            .start_bulk(request, &req.created_by, key)
             .await?;
         Ok(Response::new(convert::bulk_to_pb(&job)))
     }
@@ -342,6 +349,15 @@ impl NotificationService for NotificationApi {
         let template = v.finish(|| template)?;
         let created = self.notifications.create_template(&template).await?;
         Ok(Response::new(convert::template_to_pb(&created)))
+    }
+
+    async fn get_template(&self, request: Request<pb::GetTemplateRequest>) -> Reply<pb::Template> {
+        let id = request.into_inner().id;
+        let mut v = Violations::default();
+        positive(&mut v, "id", id);
+        v.finish(|| Some(()))?;
+        let found = self.notifications.template(id).await?;
+        Ok(Response::new(convert::template_to_pb(&found)))
     }
 
     async fn update_template(

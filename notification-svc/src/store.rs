@@ -611,34 +611,68 @@ pub async fn notifications(
 
 // ---- bulk sends -----------------------------------------------------------
 
+/// A bulk send to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewBulkJob<'a> {
+    pub kind: &'a str,
+    pub channel: Channel,
+    pub category: Category,
+    pub recipients: u32,
+    pub skipped: u32,
+    pub created_by: &'a str,
+    /// The sender's key, if any.
+    pub idempotency_key: Option<&'a str>,
+}
+
 /// Records a bulk send; its id.
 ///
 /// # Errors
 /// The database failed.
-#[allow(clippy::too_many_arguments)]
 pub async fn insert_bulk_job(
     conn: &mut PgConnection,
-    kind: &str,
-    channel: Channel,
-    category: Category,
-    recipients: u32,
-    skipped: u32,
-    created_by: &str,
+    job: &NewBulkJob<'_>,
     at: DateTime<Utc>,
 ) -> Result<i64, DomainError> {
     let id = sqlx::query_scalar(
         "INSERT INTO bulk_jobs (kind, channel, category, recipients, skipped, created_by,
-                               created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                               idempotency_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
-    .bind(kind)
-    .bind(channel.as_str())
-    .bind(category.as_str())
-    .bind(i32::try_from(recipients).unwrap_or(i32::MAX))
-    .bind(i32::try_from(skipped).unwrap_or(i32::MAX))
-    .bind(created_by)
+    .bind(job.kind)
+    .bind(job.channel.as_str())
+    .bind(job.category.as_str())
+    .bind(i32::try_from(job.recipients).unwrap_or(i32::MAX))
+    .bind(i32::try_from(job.skipped).unwrap_or(i32::MAX))
+    .bind(job.created_by)
+    .bind(job.idempotency_key)
     .bind(at)
     .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+/// The bulk send `created_by` started with `key`, if any, read under a
+/// transaction-scoped lock on the pair: a second start with the same key
+/// waits for the first to commit, then finds it.
+///
+/// # Errors
+/// The database failed.
+pub async fn bulk_job_by_key(
+    conn: &mut PgConnection,
+    created_by: &str,
+    key: &str,
+) -> Result<Option<i64>, DomainError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 7))")
+        .bind(created_by)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    let id = sqlx::query_scalar(
+        "SELECT id FROM bulk_jobs WHERE created_by = $1 AND idempotency_key = $2",
+    )
+    .bind(created_by)
+    .bind(key)
+    .fetch_optional(conn)
     .await?;
     Ok(id)
 }

@@ -14,7 +14,7 @@ use crate::domain::bulk::{BulkJob, BulkRequest};
 use crate::domain::message::Intent;
 use crate::domain::step::first_name;
 use crate::observe;
-use crate::store;
+use crate::store::{self, NewBulkJob};
 
 /// Recipients not written, by why.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,7 +26,9 @@ struct Skipped {
 }
 
 impl Notifications {
-    /// Accepts `request` from `created_by`; the job as it starts.
+    /// Accepts `request` from `created_by`; the job as it starts. With a
+    /// key `created_by` used before, the job that key started, as it is
+    /// now.
     ///
     /// # Errors
     /// [`DomainError::NoTemplate`] for a kind without an active template
@@ -36,10 +38,17 @@ impl Notifications {
         &self,
         request: BulkRequest,
         created_by: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<BulkJob, DomainError> {
         let channel = request.channel;
         let mut conn = self.pool.acquire().await?;
         let mut work = Work::begin(&mut conn).await?;
+        if let Some(key) = idempotency_key
+            && let Some(started) = store::bulk_job_by_key(work.conn(), created_by, key).await?
+        {
+            work.rollback().await?;
+            return store::bulk_job(&mut conn, started).await;
+        }
         let template = store::active_templates(work.conn(), &request.kind)
             .await?
             .remove(&channel)
@@ -77,17 +86,16 @@ impl Notifications {
             }
         }
         let total = u32::try_from(request.recipients.len()).unwrap_or(u32::MAX);
-        let job = store::insert_bulk_job(
-            work.conn(),
-            &request.kind,
+        let new_job = NewBulkJob {
+            kind: &request.kind,
             channel,
-            request.category,
-            total,
-            skipped.opted_out + skipped.no_address + skipped.duplicate,
+            category: request.category,
+            recipients: total,
+            skipped: skipped.opted_out + skipped.no_address + skipped.duplicate,
             created_by,
-            self.now(),
-        )
-        .await?;
+            idempotency_key,
+        };
+        let job = store::insert_bulk_job(work.conn(), &new_job, self.now()).await?;
         let provider = self.providers.of(channel).name().to_owned();
         let intents: Vec<Intent> = routed
             .into_iter()

@@ -53,6 +53,13 @@ impl Notifications {
     }
 
     /// # Errors
+    /// [`DomainError::TemplateNotFound`], or the database failed.
+    pub async fn template(&self, id: i64) -> Result<StoredTemplate, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        store::template(&mut conn, id).await
+    }
+
+    /// # Errors
     /// The database failed.
     pub async fn templates(
         &self,

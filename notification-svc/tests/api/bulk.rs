@@ -53,6 +53,7 @@ fn bulk(
         recipients,
         values: HashMap::from([("link".to_owned(), LINK.to_owned())]),
         created_by: "admin:1".to_owned(),
+        idempotency_key: String::new(),
     }
 }
 
@@ -289,4 +290,41 @@ async fn a_recipient_named_twice_hears_once_and_a_send_with_no_one_to_write_fini
     assert_eq!(job.skipped, 2);
     assert_eq!(job.pending, 0);
     assert!(job.finished_at.is_some(), "{job:?}");
+}
+
+#[tokio::test]
+async fn a_bulk_send_started_again_with_its_key_answers_with_the_first_job() {
+    let app = spawn_app().await;
+    email_template(&app, "menu_news").await;
+    let request = pb::StartBulkRequest {
+        idempotency_key: "news-2026-12".to_owned(),
+        ..bulk(
+            "menu_news",
+            pb::Category::OrderUpdates,
+            vec![recipient(7301), recipient(7302)],
+        )
+    };
+    let (first, again) = tokio::join!(start(&app, request.clone()), start(&app, request.clone()));
+    let (first, again) = (first.expect("started"), again.expect("answered"));
+    assert_eq!(first.id, again.id);
+    finished(&app, first.id).await;
+    let later = start(&app, request).await.expect("answered");
+    assert_eq!(later.id, first.id);
+    assert_eq!(later.sent, 2, "as the job is now");
+    assert_eq!(jobs(&app).await, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.doubles.smtp.messages().len(), 2);
+
+    // Another admin's key of the same spelling is another send.
+    let theirs = pb::StartBulkRequest {
+        idempotency_key: "news-2026-12".to_owned(),
+        created_by: "admin:2".to_owned(),
+        ..bulk(
+            "menu_news",
+            pb::Category::OrderUpdates,
+            vec![recipient(7303)],
+        )
+    };
+    let other = start(&app, theirs).await.expect("started");
+    assert_ne!(other.id, first.id);
 }

@@ -165,7 +165,16 @@ async fn an_update_replaces_only_what_it_sets_and_is_checked_whole() {
         .await
         .expect_err("an unknown placeholder");
     names_only(&refused, "body");
-    assert_eq!(templates_of(&app, "weekend_offer").await, [updated]);
+    assert_eq!(
+        templates_of(&app, "weekend_offer").await,
+        std::slice::from_ref(&updated)
+    );
+    let read = client
+        .get_template(pb::GetTemplateRequest { id: created.id })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(read, updated);
 
     let missing = client
         .update_template(rewrite(999_999, body))
@@ -173,6 +182,11 @@ async fn an_update_replaces_only_what_it_sets_and_is_checked_whole() {
         .expect_err("no such template");
     assert_eq!(missing.code(), Code::NotFound);
     assert_eq!(reason(&missing), "TEMPLATE_NOT_FOUND");
+    let unread = client
+        .get_template(pb::GetTemplateRequest { id: 999_999 })
+        .await
+        .expect_err("no such template");
+    assert_eq!(reason(&unread), "TEMPLATE_NOT_FOUND");
 }
 
 fn on(preferences: &pb::Preferences, channel: pb::Channel) -> pb::ChannelPreference {
