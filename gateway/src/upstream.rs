@@ -919,6 +919,9 @@ impl Notification {
         create_template, "CreateTemplate", Write, notification_pb::CreateTemplateRequest => notification_pb::Template
     );
     rpc!(
+        get_template, "GetTemplate", Read, notification_pb::GetTemplateRequest => notification_pb::Template
+    );
+    rpc!(
         update_template, "UpdateTemplate", Write, notification_pb::UpdateTemplateRequest => notification_pb::Template
     );
     rpc!(

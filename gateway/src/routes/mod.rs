@@ -292,7 +292,10 @@ fn api_routes(body_limit: usize) -> OpenApiRouter<AppState> {
             notifications::list_templates,
             notifications::create_template
         ))
-        .routes(routes!(notifications::update_template))
+        .routes(routes!(
+            notifications::get_template,
+            notifications::update_template
+        ))
         .routes(routes!(platform::healthz))
         .routes(routes!(platform::readyz))
         .routes(routes!(platform::metrics))
@@ -575,6 +578,7 @@ mod tests {
             ("/api/notifications/preferences", "post"),
             ("/api/notifications/templates", "get"),
             ("/api/notifications/templates", "post"),
+            ("/api/notifications/templates/{id}", "get"),
             ("/api/notifications/templates/{id}", "put"),
         ] {
             assert_eq!(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use foodmesh_proto::notification::v1 as pb;
 use foodmesh_shared::validate::Phone;
@@ -17,6 +18,7 @@ use super::names::{Channel, NotificationCategory};
 use crate::auth::Admin;
 use crate::extract::{JsonBody, ResourceId};
 use crate::problem::{FieldError, Problem, ProblemDetails};
+use crate::routes::orders::idempotency_key;
 use crate::routes::{Accepted, AppState, accepted, from_timestamp};
 use crate::upstream::UpstreamError;
 use crate::validate::Violations;
@@ -74,12 +76,13 @@ pub struct NewBulkSend {
 }
 
 impl NewBulkSend {
-    /// notification-svc's request, started by `created_by`.
+    /// notification-svc's request, started by `created_by` with the
+    /// idempotency `key` (empty for none).
     ///
     /// # Errors
     /// 422 naming the first recipients at fault: a customer id of 0, or a
     /// malformed email or phone.
-    fn into_proto(self, created_by: &str) -> Result<pb::StartBulkRequest, Problem> {
+    fn into_proto(self, key: String, created_by: &str) -> Result<pb::StartBulkRequest, Problem> {
         let mut v = Violations::new();
         let mut named = 0;
         for (i, r) in self.recipients.iter().enumerate() {
@@ -132,6 +135,7 @@ impl NewBulkSend {
                 .collect(),
             values: self.values,
             created_by: created_by.to_owned(),
+            idempotency_key: key,
         })
     }
 }
@@ -229,6 +233,11 @@ impl BulkJobView {
     post,
     path = "/api/notifications/bulk",
     tag = "notifications",
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes the request safe to retry: the same key from the same admin \
+                starts one send, and answers with its job as it is now."),
+    ),
     request_body = NewBulkSend,
     responses(
         (status = 202, description = "Accepted; the messages are on their way.",
@@ -254,9 +263,10 @@ impl BulkJobView {
 pub async fn start_bulk(
     State(state): State<AppState>,
     Admin(claims): Admin,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<NewBulkSend>,
 ) -> Result<Accepted<BulkJobView>, Problem> {
-    let request = body.into_proto(&claims.sub)?;
+    let request = body.into_proto(idempotency_key(&headers)?, &claims.sub)?;
     let job = state
         .upstreams
         .notification
@@ -308,7 +318,7 @@ mod tests {
     fn send(json: &str) -> Result<pb::StartBulkRequest, Problem> {
         parse_json::<NewBulkSend>(json.as_bytes())
             .expect("parses")
-            .into_proto("root")
+            .into_proto(String::new(), "root")
     }
 
     #[test]

@@ -224,6 +224,34 @@ pub async fn list_templates(
     }))
 }
 
+/// One template (admins).
+#[utoipa::path(
+    get,
+    path = "/api/notifications/templates/{id}",
+    tag = "notifications",
+    params(("id" = i64, Path, description = "Template id", minimum = 1)),
+    responses(
+        (status = 200, description = "The template.", body = TemplateView),
+        (status = 403, description = "Not an admin.",
+            body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No template `id` (`template_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_template(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ResourceId(id): ResourceId,
+) -> Result<Json<TemplateView>, Problem> {
+    let template = state
+        .upstreams
+        .notification
+        .get_template(pb::GetTemplateRequest { id })
+        .await?;
+    Ok(Json(TemplateView::from_proto(template)?))
+}
+
 /// Changes a template (admins): what is given replaces what is there, and
 /// the result is checked whole.
 #[utoipa::path(
