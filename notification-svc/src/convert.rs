@@ -137,7 +137,7 @@ pub fn preferences_to_pb(customer_id: i64, choices: &[ChannelChoice]) -> pb::Pre
                 channel: channel_to_pb(c.channel).into(),
                 order_updates: c.choice.order_updates,
                 marketing: c.choice.marketing,
-                chosen: c.stored,
+                chosen: c.stored.order_updates.is_some() || c.stored.marketing.is_some(),
             })
             .collect(),
     }

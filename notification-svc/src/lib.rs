@@ -35,7 +35,7 @@
 //! | `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`, `TWILIO_FROM` | — | the account, and the sending number or Messaging Service SID |
 //! | `NOTIFY_PUSH_PROVIDER` | `log` | `log` or `webhook` |
 //! | `PUSH_WEBHOOK_URL`, `PUSH_WEBHOOK_SECRET` | — | the push gateway, and the secret its calls are signed with |
-//! | `NOTIFY_RATE_EMAIL`, `NOTIFY_RATE_SMS`, `NOTIFY_RATE_PUSH` | `50`, `10`, `200` | messages per second each channel's provider is given at most |
+//! | `NOTIFY_RATE_EMAIL`, `NOTIFY_RATE_SMS`, `NOTIFY_RATE_PUSH` | `50`, `10`, `200` | messages per second each process gives a channel's provider at most (replicas each take the rate) |
 //! | `NOTIFY_BATCH` | `64` | messages a sender claims at once |
 //! | `NOTIFY_MAX_ATTEMPTS` | `6` | attempts before a message fails |
 //! | `NOTIFY_RETRY_BASE_MS` | `2000` | the first retry's ceiling; each doubles, up to five minutes, with full jitter |
@@ -216,13 +216,14 @@ pub async fn build_with(
     let bus = EventBus::new(&config);
     // A delivery event may be read before the order events it follows (the
     // streams are read apart, and a backlog drains unevenly): it is retried
-    // until they are, for some 13 minutes (200 ms doubling, 12 attempts).
+    // until they are, for some 13 minutes (200 ms doubling up to 205 s,
+    // 14 attempts).
     let consumer = bus
         .consumer_with(
             pool,
             &[ServiceName::Order, ServiceName::Delivery],
             Arc::new(events::router(&notifications)),
-            |config| config.max_attempts = 12,
+            |config| config.max_attempts = 14,
         )
         .await?;
     app.background("event consumer", |stop| consumer.run(stop));

@@ -15,7 +15,7 @@ use crate::domain::DomainError;
 use crate::domain::bulk::{BulkJob, Progress};
 use crate::domain::channel::{Category, Channel};
 use crate::domain::message::{Intent, Notification, Status};
-use crate::domain::preference::{Choice, Recipient};
+use crate::domain::preference::{Recipient, Stored};
 use crate::domain::step::OrderFacts;
 use crate::domain::template::Template;
 
@@ -273,14 +273,14 @@ pub async fn latest_contact(
 
 // ---- preferences ----------------------------------------------------------
 
-/// The stored choices of each of `customers`, by customer and channel.
+/// What each of `customers` set, by customer and channel.
 ///
 /// # Errors
 /// The database failed.
 pub async fn choices(
     conn: &mut PgConnection,
     customers: &[i64],
-) -> Result<HashMap<(i64, Channel), Choice>, DomainError> {
+) -> Result<HashMap<(i64, Channel), Stored>, DomainError> {
     let rows = sqlx::query(
         "SELECT customer_id, channel, order_updates, marketing FROM preferences
          WHERE customer_id = ANY($1)",
@@ -295,7 +295,7 @@ pub async fn choices(
                 row.try_get("customer_id")?,
                 spelled(row, "channel", Channel::from_db)?,
             ),
-            Choice {
+            Stored {
                 order_updates: row.try_get("order_updates")?,
                 marketing: row.try_get("marketing")?,
             },
@@ -304,7 +304,8 @@ pub async fn choices(
     Ok(found)
 }
 
-/// Records `choice` as `customer`'s on `channel`.
+/// Records what `customer` set on `channel`: the flags `change` gives,
+/// leaving the others as they were, in one statement.
 ///
 /// # Errors
 /// The database failed.
@@ -312,20 +313,21 @@ pub async fn set_choice(
     conn: &mut PgConnection,
     customer: i64,
     channel: Channel,
-    choice: Choice,
+    change: Stored,
     at: DateTime<Utc>,
 ) -> Result<(), DomainError> {
     sqlx::query(
         "INSERT INTO preferences (customer_id, channel, order_updates, marketing, updated_at)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (customer_id, channel) DO UPDATE
-         SET order_updates = EXCLUDED.order_updates, marketing = EXCLUDED.marketing,
+         SET order_updates = COALESCE(EXCLUDED.order_updates, preferences.order_updates),
+             marketing = COALESCE(EXCLUDED.marketing, preferences.marketing),
              updated_at = EXCLUDED.updated_at",
     )
     .bind(customer)
     .bind(channel.as_str())
-    .bind(choice.order_updates)
-    .bind(choice.marketing)
+    .bind(change.order_updates)
+    .bind(change.marketing)
     .bind(at)
     .execute(conn)
     .await?;
@@ -448,6 +450,9 @@ pub async fn claim_due(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
     pub id: i64,
+    /// The attempt's number: its claim's, so the answer of a claim that
+    /// lapsed and was taken again is not recorded over the newer one.
+    pub attempt: u32,
     /// `Queued` (again), `Sent`, `Delivered` or `Failed`.
     pub status: Status,
     pub response: String,
@@ -456,8 +461,9 @@ pub struct Settled {
 }
 
 /// Records the answers of attempts made at `at`, each only while its
-/// message is still `sending` (a message whose lease ran out and was
-/// settled by another is left as it is). Returns the ids recorded.
+/// claim holds: the message still `sending` under the same attempt (one
+/// whose lease ran out and was taken again is left to its new sender).
+/// Returns the ids recorded.
 ///
 /// # Errors
 /// The database failed.
@@ -475,9 +481,9 @@ pub async fn settle(
              next_attempt_at = a.next_at,
              sent_at = CASE WHEN a.status IN ('sent', 'delivered') THEN $5 ELSE n.sent_at END,
              delivered_at = CASE WHEN a.status = 'delivered' THEN $5 ELSE n.delivered_at END
-         FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[])
-              AS a (id, status, response, next_at)
-         WHERE n.id = a.id AND n.status = 'sending'
+         FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $6::int4[])
+              AS a (id, status, response, next_at, attempt)
+         WHERE n.id = a.id AND n.status = 'sending' AND n.attempts = a.attempt
          RETURNING n.id",
     )
     .bind(answers.iter().map(|a| a.id).collect::<Vec<_>>())
@@ -500,9 +506,45 @@ pub async fn settle(
             .collect::<Vec<_>>(),
     )
     .bind(at)
+    .bind(
+        answers
+            .iter()
+            .map(|a| i32::try_from(a.attempt).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(conn)
     .await?;
     Ok(ids)
+}
+
+/// Puts claimed messages that were never tried back in the queue, as they
+/// were before the claim (a stopping sender's).
+///
+/// # Errors
+/// The database failed.
+pub async fn release(
+    conn: &mut PgConnection,
+    untried: &[&Notification],
+) -> Result<(), DomainError> {
+    if untried.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE notifications n
+         SET status = 'queued', attempts = n.attempts - 1, lease_until = NULL
+         FROM unnest($1::int8[], $2::int4[]) AS u (id, attempt)
+         WHERE n.id = u.id AND n.status = 'sending' AND n.attempts = u.attempt",
+    )
+    .bind(untried.iter().map(|n| n.id).collect::<Vec<_>>())
+    .bind(
+        untried
+            .iter()
+            .map(|n| i32::try_from(n.attempts).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Messages of `channel` left `sending` by a sender that is gone (their
@@ -569,6 +611,8 @@ pub struct LogFilter {
 }
 
 /// A page of the log, newest first: ids below `before`, at most `limit`.
+/// Only the filters given are written into the statement, so each shape
+/// of query is planned for the index that serves it.
 ///
 /// # Errors
 /// The database failed.
@@ -578,31 +622,38 @@ pub async fn notifications(
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<Notification>, DomainError> {
-    let rows = sqlx::query(concat!(
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(concat!(
         "SELECT ",
         notification_columns!(),
-        " FROM notifications
-         WHERE ($1::int8 IS NULL OR customer_id = $1)
-           AND ($2::int8 IS NULL OR order_id = $2)
-           AND ($3::text IS NULL OR recipient = $3)
-           AND ($4::text IS NULL OR channel = $4)
-           AND ($5::text IS NULL OR status = $5)
-           AND ($6::text IS NULL OR kind = $6)
-           AND ($7::int8 IS NULL OR bulk_job_id = $7)
-           AND ($8::int8 IS NULL OR id < $8)
-         ORDER BY id DESC LIMIT $9"
-    ))
-    .bind(filter.customer_id)
-    .bind(filter.order_id)
-    .bind(filter.recipient.as_deref())
-    .bind(filter.channel.map(Channel::as_str))
-    .bind(filter.status.map(Status::as_str))
-    .bind(filter.kind.as_deref())
-    .bind(filter.bulk_job_id)
-    .bind(before)
-    .bind(i64::from(limit))
-    .fetch_all(conn)
-    .await?;
+        " FROM notifications WHERE true"
+    ));
+    if let Some(customer) = filter.customer_id {
+        q.push(" AND customer_id = ").push_bind(customer);
+    }
+    if let Some(order) = filter.order_id {
+        q.push(" AND order_id = ").push_bind(order);
+    }
+    if let Some(recipient) = &filter.recipient {
+        q.push(" AND recipient = ").push_bind(recipient.clone());
+    }
+    if let Some(channel) = filter.channel {
+        q.push(" AND channel = ").push_bind(channel.as_str());
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(kind) = &filter.kind {
+        q.push(" AND kind = ").push_bind(kind.clone());
+    }
+    if let Some(job) = filter.bulk_job_id {
+        q.push(" AND bulk_job_id = ").push_bind(job);
+    }
+    if let Some(before) = before {
+        q.push(" AND id < ").push_bind(before);
+    }
+    q.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = q.build().fetch_all(conn).await?;
     Ok(rows
         .iter()
         .map(notification_of)

@@ -19,7 +19,8 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// How often lapsed leases are looked for.
 pub const RECOVER: Duration = Duration::from_secs(5);
 
-/// Runs `channel`'s sender until `stop`, finishing the batch in hand.
+/// Runs `channel`'s sender until `stop`: the attempts under way end and
+/// are recorded, the rest of the batch goes back to the queue.
 pub async fn sender(notifications: Notifications, channel: Channel, stop: CancellationToken) {
     let rate = notifications.settings().rate.of(channel).max(1);
     let batch = notifications.settings().batch.clamp(1, rate);
@@ -32,7 +33,7 @@ pub async fn sender(notifications: Notifications, channel: Channel, stop: Cancel
             recovered = Some(Instant::now());
         }
         let started = Instant::now();
-        let sent = match notifications.send_due(channel, batch).await {
+        let sent = match notifications.send_due(channel, batch, &stop).await {
             Ok(sent) => sent,
             Err(e) => {
                 tracing::warn!(%channel, error = %e, "due messages not sent");

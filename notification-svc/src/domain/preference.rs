@@ -1,10 +1,18 @@
-//! Who hears of what on which channel. A customer's stored choice for a
-//! channel wins; without one, order updates go by email (by SMS when no
-//! email is known) and marketing goes nowhere until they opt in.
+//! Who hears of what on which channel. What a customer set for a channel
+//! wins; a flag they never set follows the default: order updates by email
+//! (by SMS when no email is known), marketing nowhere until they opt in.
 
 use super::channel::{Category, Channel};
 
-/// A customer's choice for one channel.
+/// What a customer chose for one channel: each flag they set, `None` for
+/// one they never did (the default holds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub order_updates: Option<bool>,
+    pub marketing: Option<bool>,
+}
+
+/// The choice in force on one channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Choice {
     pub order_updates: bool,
@@ -47,19 +55,20 @@ impl Recipient {
         }
     }
 
-    /// The choice in force on `channel`: the stored one, or the default.
-    pub fn choice(&self, channel: Channel, stored: Option<Choice>) -> Choice {
-        stored.unwrap_or_else(|| {
-            let has_email = self.address(Channel::Email).is_some();
-            Choice {
-                order_updates: match channel {
-                    Channel::Email => has_email,
-                    Channel::Sms => !has_email,
-                    Channel::Push => false,
-                },
-                marketing: false,
-            }
-        })
+    /// The choice in force on `channel`: each flag as stored, or else its
+    /// default.
+    pub fn choice(&self, channel: Channel, stored: Option<Stored>) -> Choice {
+        let stored = stored.unwrap_or_default();
+        let has_email = self.address(Channel::Email).is_some();
+        let default_updates = match channel {
+            Channel::Email => has_email,
+            Channel::Sms => !has_email,
+            Channel::Push => false,
+        };
+        Choice {
+            order_updates: stored.order_updates.unwrap_or(default_updates),
+            marketing: stored.marketing.unwrap_or(false),
+        }
     }
 
     /// The channels a message of `category` goes on, with their addresses,
@@ -68,7 +77,7 @@ impl Recipient {
     pub fn routes(
         &self,
         category: Category,
-        stored: impl Fn(Channel) -> Option<Choice>,
+        stored: impl Fn(Channel) -> Option<Stored>,
     ) -> Vec<(Channel, String)> {
         Channel::ALL
             .into_iter()
@@ -105,13 +114,13 @@ mod tests {
     #[test]
     fn a_stored_choice_wins_and_a_channel_without_an_address_is_never_used() {
         let both = ana("ana@example.com", "+12125550100");
-        let off = Choice {
-            order_updates: false,
-            marketing: false,
+        let off = Stored {
+            order_updates: Some(false),
+            marketing: Some(false),
         };
-        let on = Choice {
-            order_updates: true,
-            marketing: true,
+        let on = Stored {
+            order_updates: Some(true),
+            marketing: Some(true),
         };
         let routes = both.routes(Category::OrderUpdates, |c| match c {
             Channel::Email => Some(off),
@@ -132,6 +141,30 @@ mod tests {
             guest
                 .routes(Category::OrderUpdates, |_| Some(on))
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_flag_never_set_follows_the_default_as_it_moves() {
+        let marketing_only = Stored {
+            order_updates: None,
+            marketing: Some(true),
+        };
+        let unknown = ana("", "+12125550100");
+        assert_eq!(
+            unknown.choice(Channel::Email, Some(marketing_only)),
+            Choice {
+                order_updates: false,
+                marketing: true
+            }
+        );
+        let with_email = ana("ana@example.com", "+12125550100");
+        assert_eq!(
+            with_email.choice(Channel::Email, Some(marketing_only)),
+            Choice {
+                order_updates: true,
+                marketing: true
+            }
         );
     }
 }

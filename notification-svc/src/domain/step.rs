@@ -29,6 +29,38 @@ impl Step {
         Step::Cancelled,
     ];
 
+    /// The step whose template kind is `kind`, if any.
+    pub fn of_kind(kind: &str) -> Option<Step> {
+        Self::ALL.into_iter().find(|s| s.kind() == kind)
+    }
+
+    /// The placeholders a message of this step fills: the order's, and for
+    /// a cancellation why and what of the payment.
+    pub fn fills(self) -> &'static [&'static str] {
+        const ORDER: &[&str] = &[
+            "name",
+            "order_number",
+            "amount",
+            "restaurant",
+            "eta",
+            "link",
+        ];
+        const CANCELLED: &[&str] = &[
+            "name",
+            "order_number",
+            "amount",
+            "restaurant",
+            "eta",
+            "link",
+            "reason",
+            "refund",
+        ];
+        match self {
+            Step::Cancelled => CANCELLED,
+            _ => ORDER,
+        }
+    }
+
     /// The template kind of the step.
     pub fn kind(self) -> &'static str {
         match self {

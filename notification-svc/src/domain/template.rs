@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::Violations;
 use super::channel::Channel;
+use super::step::Step;
 
 /// Every placeholder a template may use, and what fills it.
 pub const PLACEHOLDERS: [&str; 8] = [
@@ -77,6 +78,23 @@ impl Template {
         } else if let Err(why) = placeholders(body) {
             v.add("body", why);
         }
+        if let Some(step) = Step::of_kind(kind) {
+            for (field, text) in [("subject", subject), ("body", body)] {
+                let unfilled = pieces(text)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find_map(|p| match p {
+                        Piece::Placeholder(name) if !step.fills().contains(&name) => Some(name),
+                        _ => None,
+                    });
+                if let Some(name) = unfilled {
+                    v.add(
+                        field,
+                        format!("uses {{{name}}}, which a message of {kind} has no value for"),
+                    );
+                }
+            }
+        }
         v.finish_with(|| {
             Some(Self {
                 kind: kind.to_owned(),
@@ -101,6 +119,29 @@ impl Template {
             }
         }
         used
+    }
+
+    /// [`Template::render`], refusing a message its values make longer
+    /// than a subject or a body may be.
+    ///
+    /// # Errors
+    /// `values` names the fault: the message would pass [`MAX_SUBJECT`] or
+    /// [`MAX_BODY`] characters.
+    pub fn render_within_limits(
+        &self,
+        values: &HashMap<&str, String>,
+    ) -> Result<(String, String), Violations> {
+        let (subject, body) = self.render(values);
+        if subject.chars().count() > MAX_SUBJECT || body.chars().count() > MAX_BODY {
+            return Err(Violations::one(
+                "values",
+                format!(
+                    "make the message longer than a subject ({MAX_SUBJECT}) or a body \
+                     ({MAX_BODY} characters) may be"
+                ),
+            ));
+        }
+        Ok((subject, body))
     }
 
     /// # Errors
@@ -228,7 +269,7 @@ mod tests {
     #[test]
     fn a_template_fills_its_placeholders_and_writes_doubled_braces() {
         let t = Template::parse(
-            "order_confirmed",
+            "weekly_news",
             Channel::Email,
             "Order {order_number}",
             "Hi {name}, {{ours}} by {eta}. {refund}",
@@ -282,8 +323,26 @@ mod tests {
     }
 
     #[test]
+    fn an_order_step_s_template_may_use_only_what_the_step_fills() {
+        let Err(v) = Template::parse("order_confirmed", Channel::Sms, "", "{refund}", true) else {
+            panic!("a confirmation has no refund");
+        };
+        assert_eq!(fields(&v), ["body"]);
+        Template::parse(
+            "order_cancelled",
+            Channel::Sms,
+            "",
+            "{reason} {refund}",
+            true,
+        )
+        .expect("a cancellation has both");
+        Template::parse("menu_news", Channel::Sms, "", "{refund}", true)
+            .expect("a kind of one's own is filled from the send's values");
+    }
+
+    #[test]
     fn every_order_step_is_a_valid_kind() {
-        for step in super::super::step::Step::ALL {
+        for step in Step::ALL {
             assert_eq!(check_kind(step.kind()), Ok(()));
         }
         assert!(check_kind(&"a".repeat(65)).is_err());

@@ -3,8 +3,9 @@
 //! `smtp://host:port?tls=required` (STARTTLS) or `smtps://user:pass@host`
 //! (implicit TLS), connections pooled. A `2xx` after the message is a
 //! server that took it (`sent` in the log: where it goes next is the mail
-//! system's). A `4xx` or a connection that failed before the message was
-//! given is worth another attempt; a `5xx` is not. The message's key is
+//! system's). A `4xx` reply, or a server that could not be reached, is
+//! worth another attempt; a `5xx` is not, nor is a connection that broke
+//! once open (the server may have taken the message). The message's key is
 //! its `Message-ID`, but mail servers do not drop a resend by it, so an
 //! attempt whose answer was lost is not made again.
 
@@ -78,21 +79,46 @@ impl Provider for Smtp {
                         answer.message().collect::<Vec<_>>().join(" ")
                     ),
                 },
+                // A 4xx reply: the server did not take the message.
                 Err(e) if e.is_transient() => Outcome::Transient {
                     response: e.to_string(),
                 },
                 Err(e) if e.is_permanent() || e.is_client() => Outcome::Permanent {
                     response: e.to_string(),
                 },
-                // Nothing was answered: the connection failed or timed out,
-                // perhaps after the server took the message.
-                Err(e) if e.is_timeout() => Outcome::Permanent {
-                    response: format!("{e}; not sent again, as it may have arrived"),
-                },
-                Err(e) => Outcome::Transient {
+                Err(e) if never_connected(&e) => Outcome::Transient {
                     response: e.to_string(),
+                },
+                // The connection broke or went quiet once open, perhaps after
+                // the server took the message.
+                Err(e) => Outcome::Permanent {
+                    response: format!("{e}; not sent again, as it may have arrived"),
                 },
             }
         })
     }
+}
+
+/// Whether `error` came before any conversation: no server answered the
+/// connection, or its TLS handshake failed (before any command).
+fn never_connected(error: &lettre::transport::smtp::Error) -> bool {
+    use std::io::ErrorKind as K;
+    if error.is_tls() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::AddrNotAvailable
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+            ) || (io.kind() == K::TimedOut
+                && error.to_string().starts_with("Connection error"));
+        }
+        source = cause.source();
+    }
+    false
 }

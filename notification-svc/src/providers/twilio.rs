@@ -2,8 +2,9 @@
 //! shape: `POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`
 //! with HTTP Basic auth (`AccountSid:AuthToken`) and a form of `To`,
 //! `From` and `Body`. A `201` is a message Twilio queued (`sent` in the
-//! log, with its `sid`); `429` and `5xx` are worth another attempt; any
-//! other error (an invalid number, a bad credential) is not. Twilio
+//! log, with its `sid`); `429` and `503` (not taken) are worth another
+//! attempt; any other error is not — an invalid number, a bad credential,
+//! or another `5xx`, after which the message may exist. Twilio
 //! accepts no idempotency key on this call, so an attempt whose answer
 //! was lost is not made again.
 
@@ -127,8 +128,14 @@ fn read_answer(status: u16, body: &str) -> Outcome {
         (Some(code), Some(message)) => format!("{status} code={code}: {message}"),
         _ => format!("{status}: {body}"),
     };
-    if status == 429 || status >= 500 {
+    // 429 and 503 say the message was not taken; another 5xx may come
+    // after Twilio created it.
+    if status == 429 || status == 503 {
         Outcome::Transient { response }
+    } else if status >= 500 {
+        Outcome::Permanent {
+            response: format!("{response}; not sent again, as it may have been taken"),
+        }
     } else {
         Outcome::Permanent { response }
     }
@@ -156,6 +163,8 @@ mod tests {
                 response: "503: <html>".to_owned()
             }
         );
+        let broken = read_answer(500, r#"{"code":20500,"message":"Internal Server Error"}"#);
+        assert!(matches!(broken, Outcome::Permanent { .. }), "{broken:?}");
         let invalid = read_answer(
             400,
             r#"{"code":21211,"message":"Invalid 'To' Phone Number"}"#,

@@ -102,8 +102,10 @@ impl Notifications {
             .enumerate()
             .map(|(i, (recipient, address))| {
                 values.insert("name", first_name(&recipient.name));
-                let (subject, message) = template.render(&values);
-                Intent {
+                let (subject, message) = template
+                    .render_within_limits(&values)
+                    .map_err(DomainError::Invalid)?;
+                Ok(Intent {
                     dedupe_key: format!("bulk:{job}:{i}"),
                     customer_id: recipient.customer_id,
                     order_id: None,
@@ -114,9 +116,9 @@ impl Notifications {
                     subject,
                     message,
                     provider: provider.clone(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, DomainError>>()?;
         store::insert_intents(work.conn(), &intents, self.now()).await?;
         let bells = self.bells.clone();
         work.on_commit(move || {

@@ -102,7 +102,9 @@ impl Notifications {
         template
             .check_values(&values)
             .map_err(DomainError::Invalid)?;
-        let (subject, text) = template.render(&values);
+        let (subject, text) = template
+            .render_within_limits(&values)
+            .map_err(DomainError::Invalid)?;
         let intent = Intent {
             dedupe_key: key.clone(),
             customer_id: customer,

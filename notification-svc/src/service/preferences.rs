@@ -4,16 +4,16 @@
 use super::Notifications;
 use crate::domain::DomainError;
 use crate::domain::channel::Channel;
-use crate::domain::preference::{Choice, Recipient};
+use crate::domain::preference::{Choice, Recipient, Stored};
 use crate::store;
 
-/// A channel's choice in force, and whether the customer made it (else
-/// it is the default).
+/// A channel's choice in force, and what of it the customer set (the
+/// rest is the default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelChoice {
     pub channel: Channel,
     pub choice: Choice,
-    pub stored: bool,
+    pub stored: Stored,
 }
 
 /// A change to one channel's choice: what is given replaces what holds.
@@ -48,14 +48,15 @@ impl Notifications {
                 ChannelChoice {
                     channel,
                     choice: contact.choice(channel, mine),
-                    stored: mine.is_some(),
+                    stored: mine.unwrap_or_default(),
                 }
             })
             .collect())
     }
 
     /// Applies `patches` to customer `customer`'s choices, all at once;
-    /// returns the choices then in force.
+    /// returns the choices then in force. A flag a patch leaves out keeps
+    /// what was set, or goes on following the default.
     ///
     /// # Errors
     /// The database failed.
@@ -64,23 +65,14 @@ impl Notifications {
         customer: i64,
         patches: &[ChoicePatch],
     ) -> Result<Vec<ChannelChoice>, DomainError> {
-        let current = self.preferences(customer).await?;
         let mut conn = self.pool.acquire().await?;
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for patch in patches {
-            let held = current
-                .iter()
-                .find(|c| c.channel == patch.channel)
-                .map(|c| c.choice)
-                .unwrap_or(Choice {
-                    order_updates: false,
-                    marketing: false,
-                });
-            let choice = Choice {
-                order_updates: patch.order_updates.unwrap_or(held.order_updates),
-                marketing: patch.marketing.unwrap_or(held.marketing),
+            let change = Stored {
+                order_updates: patch.order_updates,
+                marketing: patch.marketing,
             };
-            store::set_choice(&mut tx, customer, patch.channel, choice, self.now()).await?;
+            store::set_choice(&mut tx, customer, patch.channel, change, self.now()).await?;
         }
         tx.commit().await?;
         drop(conn);

@@ -399,11 +399,23 @@ async fn a_message_by_hand_is_refused_for_mixed_content_no_template_an_opt_out_o
         values: HashMap::from([("nope".to_owned(), "x".to_owned())]),
         ..by_hand(53, "ana@example.com")
     };
+    // 500 characters, written four times: past a message's 1,600.
+    let swollen = pb::SendNotificationRequest {
+        message: "{link} {link} {link} {link}".to_owned(),
+        values: HashMap::from([("link".to_owned(), "x".repeat(500))]),
+        ..by_hand(53, "ana@example.com")
+    };
+    let unfilled = pb::SendNotificationRequest {
+        message: "Track it at {link}".to_owned(),
+        ..by_hand(53, "ana@example.com")
+    };
     let invalid = [
         (mixed, "message"),
         (by_hand(55, "ana@example.com"), "recipient"),
         (by_hand(53, "ana.example.com"), "recipient.email"),
         (unknown_value, "values.nope"),
+        (swollen, "values"),
+        (unfilled, "values.link"),
     ];
     for (request, field) in invalid {
         let refused = app.client().send_notification(request).await;

@@ -48,7 +48,7 @@ async fn a_provider_answering_errors_is_retried_with_backoff_and_the_attempts_ar
 #[tokio::test]
 async fn a_provider_that_keeps_failing_is_given_up_on_after_the_last_attempt() {
     let app = spawn_app().await;
-    app.doubles.twilio.fail_next(10, 500);
+    app.doubles.twilio.fail_next(10, 503);
     app.publish_order("order.confirmed", &by_phone(92, -6, "+12125550134"))
         .await;
     let log = app
@@ -57,7 +57,7 @@ async fn a_provider_that_keeps_failing_is_given_up_on_after_the_last_attempt() {
     let sms = &log[0];
     assert_eq!(sms.status(), pb::NotificationStatus::Failed);
     assert_eq!(sms.attempts, 4, "the configured most");
-    assert!(sms.provider_response.contains("20500"), "{sms:?}");
+    assert!(sms.provider_response.contains("20503"), "{sms:?}");
     assert!(sms.sent_at.is_none());
     assert_eq!(app.doubles.twilio.requests().len(), 4);
 }

@@ -223,3 +223,46 @@ async fn a_customer_who_chose_push_and_sms_hears_on_both_and_not_by_email() {
     assert!(push_row.delivered_at.is_some());
     assert!(app.doubles.smtp.messages().is_empty());
 }
+
+#[tokio::test]
+async fn a_customer_who_set_only_marketing_still_hears_of_their_orders_by_default() {
+    let app = spawn_app().await;
+    // Before any order, no email is known: email order updates are off by
+    // default then, and setting marketing alone must not fix that.
+    app.client()
+        .set_preferences(pb::SetPreferencesRequest {
+            customer_id: 15,
+            changes: vec![pb::PreferenceChange {
+                channel: pb::Channel::Email.into(),
+                order_updates: None,
+                marketing: Some(true),
+            }],
+        })
+        .await
+        .expect("set");
+    let order = order_of(
+        85,
+        15,
+        ("Jo", "jo@example.com", ""),
+        OrderType::Takeout,
+        PaymentMethod::Cash,
+    );
+    app.publish_order("order.confirmed", &order).await;
+    let mails = app.doubles.smtp.wait_for(1, EVENTUAL).await;
+    assert_eq!(mails[0].to, ["jo@example.com"]);
+    let now = app
+        .client()
+        .get_preferences(pb::GetPreferencesRequest { customer_id: 15 })
+        .await
+        .expect("read")
+        .into_inner();
+    let email = now
+        .channels
+        .iter()
+        .find(|c| c.channel() == pb::Channel::Email)
+        .expect("email");
+    assert!(
+        email.order_updates && email.marketing && email.chosen,
+        "{email:?}"
+    );
+}
