@@ -227,3 +227,115 @@ fn channel_of<'a>(preferences: &'a Value, channel: &str) -> &'a Value {
         .and_then(|all| all.iter().find(|c| c["channel"] == channel))
         .unwrap_or_else(|| panic!("no {channel} in {preferences}"))
 }
+
+#[tokio::test]
+async fn bad_input_on_the_notification_routes_is_a_clear_4xx_that_changes_nothing() {
+    let mesh = Mesh::with_orders().await;
+    let admin = Mesh::admin();
+    let customer = Mesh::customer_id(91);
+
+    let unknown = mesh
+        .post(
+            "/api/notifications/templates",
+            Some(&admin),
+            &json!({"kind": "weekend_offer", "channel": "email", "subject": "Hi",
+                    "body": "Hi {nmae}"}),
+        )
+        .await;
+    let problem = unknown.problem(422, Some("body"));
+    assert!(problem.to_string().contains("{nmae}"), "{problem}");
+    let step = mesh
+        .post(
+            "/api/notifications/templates",
+            Some(&admin),
+            &json!({"kind": "order_confirmed", "channel": "email", "subject": "Hi",
+                    "body": "{refund}"}),
+        )
+        .await;
+    let problem = step.problem(422, Some("body"));
+    assert!(problem.to_string().contains("{refund}"), "{problem}");
+    let taken = mesh
+        .post(
+            "/api/notifications/templates",
+            Some(&admin),
+            &json!({"kind": "order_confirmed", "channel": "email", "subject": "Hi",
+                    "body": "Hi {name}"}),
+        )
+        .await;
+    assert_eq!(taken.problem(409, None)["code"], "template_taken");
+    let templates = mesh
+        .get(
+            "/api/notifications/templates?kind=weekend_offer",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(templates.json()["items"], json!([]), "nothing written");
+
+    let no_channel = mesh
+        .post(
+            "/api/notifications/preferences",
+            Some(&customer),
+            &json!({"fax": {"order_updates": true}}),
+        )
+        .await;
+    no_channel.problem(422, Some("fax"));
+    let someone_else = mesh
+        .post(
+            "/api/notifications/preferences",
+            Some(&customer),
+            &json!({"customer_id": 92, "email": {"marketing": true}}),
+        )
+        .await;
+    someone_else.problem(403, None);
+    let theirs = mesh
+        .get("/api/notifications?customer_id=92", Some(&customer))
+        .await;
+    theirs.problem(403, None);
+    let staff = mesh.get("/api/notifications", Some(&Mesh::staff(1))).await;
+    staff.problem(403, None);
+    let anonymous = mesh.get("/api/notifications", None).await;
+    anonymous.problem(401, None);
+    let mine = mesh
+        .get("/api/notifications/preferences", Some(&customer))
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert!(
+        mine.json()["channels"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|c| c["chosen"] == false)),
+        "{}",
+        mine.text
+    );
+
+    let bulk = mesh
+        .post(
+            "/api/notifications/bulk",
+            Some(&admin),
+            &json!({"template": "order_confirmed", "channel": "email",
+                    "recipients": [{"customer_id": 5, "email": "five@example.com"},
+                                   {"customer_id": 6, "email": "not-an-address"}],
+                    "values": {"order_number": "K7M2QX", "restaurant": "Pizza Palace",
+                               "eta": "soon"}}),
+        )
+        .await;
+    bulk.problem(422, Some("recipients[1].email"));
+    let unfilled = mesh
+        .post(
+            "/api/notifications/bulk",
+            Some(&admin),
+            &json!({"template": "order_confirmed", "channel": "email",
+                    "recipients": [{"customer_id": 5, "email": "five@example.com"}]}),
+        )
+        .await;
+    unfilled.problem(422, Some("values.order_number"));
+    let by_customer = mesh
+        .post(
+            "/api/notifications/bulk",
+            Some(&customer),
+            &json!({"template": "order_confirmed", "channel": "email", "recipients": []}),
+        )
+        .await;
+    by_customer.problem(403, None);
+    let log = mesh.get("/api/notifications", Some(&admin)).await;
+    assert_eq!(log.json()["items"], json!([]), "nothing sent");
+}
