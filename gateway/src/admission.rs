@@ -20,7 +20,7 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use crate::problem::Problem;
-use crate::rate_limit::Client;
+use crate::rate_limit::{Client, PLATFORM_ROUTES};
 
 /// The routes that answer with a live stream.
 pub const STREAM_ROUTES: &[&str] = &[
@@ -144,9 +144,7 @@ pub async fn shed(
     next: Next,
 ) -> Response {
     let route = route_of(&request);
-    if matches!(route, Some("/healthz" | "/readyz" | "/metrics"))
-        || route.is_some_and(|r| STREAM_ROUTES.contains(&r))
-    {
+    if route.is_some_and(|r| PLATFORM_ROUTES.contains(&r) || STREAM_ROUTES.contains(&r)) {
         return next.run(request).await;
     }
     let Ok(permit) = admission.in_flight.clone().try_acquire_owned() else {

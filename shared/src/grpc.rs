@@ -46,7 +46,9 @@ impl GrpcServer {
         let (health, health_service) = tonic_health::server::health_reporter();
         let http = axum::Router::new()
             .route("/metrics", axum::routing::get(render_metrics))
-            .route("/healthz", axum::routing::get(|| async { "ok" }));
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            // The name the original API's clients and load balancers call.
+            .route("/health", axum::routing::get(|| async { "ok" }));
         let mut routes = Routes::from(http).add_service(health_service);
         let v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(foodmesh_proto::FILE_DESCRIPTOR_SET)

@@ -164,6 +164,10 @@ impl RouteClass {
     }
 }
 
+/// The platform's own routes: never rate-limited, nor shed by admission,
+/// so an orchestrator's probes and Prometheus get through an overload.
+pub const PLATFORM_ROUTES: &[&str] = &["/health", "/healthz", "/readyz", "/metrics"];
+
 /// The class of a request, or `None` for the platform routes probes and
 /// scrapers call (never limited). `authenticated` is whether it carries a
 /// valid bearer token.
@@ -174,7 +178,7 @@ pub fn classify(
     authenticated: bool,
 ) -> Option<RouteClass> {
     let path = uri.path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    if PLATFORM_ROUTES.contains(&path) {
         return None;
     }
     if path.starts_with("/api/webhooks/") || path.starts_with("/api/payments/webhooks/") {
@@ -547,6 +551,7 @@ mod tests {
                 Some(Webhook),
             ),
             (Method::GET, "/healthz", false, false, None),
+            (Method::GET, "/health", false, false, None),
             (Method::GET, "/metrics", false, true, None),
         ];
         for (method, path, token, authenticated, expected) in cases {

@@ -296,6 +296,7 @@ fn api_routes(body_limit: usize) -> OpenApiRouter<AppState> {
             notifications::get_template,
             notifications::update_template
         ))
+        .routes(routes!(platform::health))
         .routes(routes!(platform::healthz))
         .routes(routes!(platform::readyz))
         .routes(routes!(platform::metrics))

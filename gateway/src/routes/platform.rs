@@ -18,7 +18,7 @@ use crate::upstream::Health;
 /// How long `/readyz` waits for each service's health answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The answer of `/healthz`.
+/// The answer of `/healthz` and `/health`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "ok"}))]
 pub struct Liveness {
@@ -54,6 +54,18 @@ pub async fn healthz() -> Json<Liveness> {
     Json(Liveness {
         status: "ok".to_owned(),
     })
+}
+
+/// The same as `/healthz`, under the name the original API's clients and
+/// load balancers call.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "platform",
+    responses((status = 200, description = "Alive.", body = Liveness))
+)]
+pub async fn health() -> Json<Liveness> {
+    healthz().await
 }
 
 /// Every service behind the gateway answers its gRPC health check within a

@@ -18,6 +18,20 @@ async fn healthz_answers_ok_without_asking_the_services() {
 }
 
 #[tokio::test]
+async fn health_answers_as_healthz_does_on_the_gateway_and_on_a_service() {
+    let mesh = Mesh::start().await;
+
+    let gateway = mesh.get("/health", None).await;
+    assert_eq!(gateway.status, 200, "{}", gateway.text);
+    assert_eq!(gateway.json()["status"], "ok");
+    let service = reqwest::get(format!("{}/health", mesh.restaurant_url()))
+        .await
+        .expect("restaurant-svc's HTTP answers");
+    assert_eq!(service.status(), 200);
+    assert_eq!(service.text().await.expect("a body"), "ok");
+}
+
+#[tokio::test]
 async fn readyz_names_each_upstream_and_is_503_while_some_are_missing() {
     let mesh = Mesh::start().await;
 
@@ -90,6 +104,7 @@ async fn the_openapi_document_lists_every_route() {
         "PUT /api/kitchen/orders/{id}/status",
         "GET /api/kitchen/stream",
         "GET /api/kitchen/stats",
+        "GET /health",
         "GET /healthz",
         "GET /readyz",
         "GET /metrics",
