@@ -160,6 +160,31 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// For a name people often write as a number (a table's `5`): a string, or
+/// a whole number read as its digits. Use with
+/// `#[serde(default, deserialize_with = "name_or_number")]` on an
+/// `Option<String>`.
+///
+/// # Errors
+/// Anything else (a fraction, a negative number, an object).
+pub fn name_or_number<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Text(String),
+        Number(u64),
+    }
+    let written = Option::<Written>::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom("must be a string or a whole number (\"5\" or 5)"))?;
+    Ok(written.map(|w| match w {
+        Written::Text(text) => text,
+        Written::Number(n) => n.to_string(),
+    }))
+}
+
 /// True for a 24-hour `HH:MM` time (`00:00` to `23:59`).
 pub fn is_clock_time(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -179,6 +204,29 @@ pub fn is_clock_time(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Table {
+        #[serde(default, deserialize_with = "name_or_number")]
+        table_number: Option<String>,
+    }
+
+    #[test]
+    fn a_table_is_read_as_written_or_as_a_whole_number_s_digits() {
+        let read = |json: &str| serde_json::from_str::<Table>(json).map(|t| t.table_number);
+        assert_eq!(
+            read(r#"{"table_number": "5A"}"#).ok(),
+            Some(Some("5A".to_owned()))
+        );
+        assert_eq!(
+            read(r#"{"table_number": 5}"#).ok(),
+            Some(Some("5".to_owned()))
+        );
+        assert_eq!(read(r#"{"table_number": null}"#).ok(), Some(None));
+        assert_eq!(read("{}").ok(), Some(None));
+        assert!(read(r#"{"table_number": 5.5}"#).is_err());
+        assert!(read(r#"{"table_number": -5}"#).is_err());
+    }
 
     #[test]
     fn violations_collect_every_field_at_fault() {

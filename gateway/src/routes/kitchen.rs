@@ -242,7 +242,8 @@ pub struct NewTicket {
     pub order_number: Option<String>,
     /// `table`, `pickup` or `delivery`.
     pub fulfilment: Option<Fulfilment>,
-    /// For table service.
+    /// For table service. `12` is read as `"12"`.
+    #[serde(default, deserialize_with = "crate::validate::name_or_number")]
     pub table_number: Option<String>,
     /// What to make, 1 to 100 items.
     pub items: Option<Vec<TicketItem>>,

@@ -149,6 +149,17 @@ async fn bad_order_bodies_are_4xx_naming_the_field_and_write_nothing() {
         ),
         (with(&base, &json!({"table_number": "7"})), "table_number"),
         (
+            with(
+                &base,
+                &json!({"order_type": "dine_in", "table_number": 7.5}),
+            ),
+            "table_number",
+        ),
+        (
+            with(&base, &json!({"order_type": "dine_in", "table_number": -7})),
+            "table_number",
+        ),
+        (
             with(&base, &json!({"order_type": "delivery"})),
             "delivery_address",
         ),

@@ -1237,7 +1237,7 @@ async fn staff_at_the_front_desk_order_for_guests_and_customers_of_their_restaur
             "/api/orders",
             Some(&desk),
             &json!({
-                "restaurant_id": restaurant, "order_type": "dine_in", "table_number": "12",
+                "restaurant_id": restaurant, "order_type": "dine_in", "table_number": 12,
                 "payment_method": "cash",
                 "guest": {"name": "Walk In", "phone": "+12125550177"},
                 "items": [{"menu_item_id": item, "quantity": 1}]
@@ -1247,7 +1247,10 @@ async fn staff_at_the_front_desk_order_for_guests_and_customers_of_their_restaur
     assert_eq!(for_guest.status, 201, "{}", for_guest.text);
     let order = for_guest.json();
     assert_eq!(order["source"], "frontdesk");
-    assert_eq!(order["table_number"], "12");
+    assert_eq!(
+        order["table_number"], "12",
+        "a number is read as its digits"
+    );
     assert!(order["access_token"].is_string(), "{order}");
     let ticket = mesh
         .ticket_of(restaurant, order["id"].as_i64().expect("id"))

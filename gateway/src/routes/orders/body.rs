@@ -181,7 +181,8 @@ pub struct NewOrder {
     pub order_type: Option<OrderType>,
     /// Where it is placed; default `frontdesk` for staff, else `web`.
     pub source: Option<OrderSource>,
-    /// Dine-in only, and required there.
+    /// Dine-in only, and required there. `5` is read as `"5"`.
+    #[serde(default, deserialize_with = "crate::validate::name_or_number")]
     pub table_number: Option<String>,
     /// Delivery only, and required there.
     pub delivery_address: Option<Address>,
