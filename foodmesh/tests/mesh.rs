@@ -114,6 +114,25 @@ async fn every_service_answers_health_reflection_and_metrics() {
                 .any(|s| s == "grpc.reflection.v1.ServerReflection"),
             "{service}: {services:?}"
         );
+        let own: Vec<&String> = services
+            .iter()
+            .filter(|s| s.starts_with("foodmesh."))
+            .collect();
+        assert_eq!(
+            own.len(),
+            1,
+            "{service} lists one service of its own: {services:?}"
+        );
+        let mut by_name = HealthClient::new(channel(spawned.url()).await);
+        let own_status = by_name
+            .check(HealthCheckRequest {
+                service: own[0].clone(),
+            })
+            .await
+            .expect("health by name answers")
+            .into_inner()
+            .status;
+        assert_eq!(own_status, ServingStatus::Serving as i32, "{service}");
         assert_eq!(code, 200, "{service}");
         assert!(
             metrics.contains("grpc_server_requests_total"),
@@ -125,16 +144,20 @@ async fn every_service_answers_health_reflection_and_metrics() {
 }
 
 #[tokio::test]
-async fn restaurant_svc_lists_its_own_service_through_reflection() {
+async fn restaurant_svc_lists_only_what_it_serves_through_reflection() {
     let spawned = SpawnedService::start(ServiceName::Restaurant, build).await;
 
-    let services = list_services(spawned.url()).await;
+    let mut services = list_services(spawned.url()).await;
+    services.sort();
 
-    assert!(
-        services
-            .iter()
-            .any(|s| s == "foodmesh.restaurant.v1.RestaurantService"),
-        "{services:?}"
+    assert_eq!(
+        services,
+        [
+            "foodmesh.restaurant.v1.RestaurantService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
     );
     spawned.stop().await.expect("stops cleanly");
 }

@@ -3,7 +3,8 @@
 //!
 //! [`GrpcServer`] adds to a service's own tonic services what every service
 //! must have: the standard health service, server reflection (v1 and
-//! v1alpha, for grpcurl of any age), per-method request counts and
+//! v1alpha, for grpcurl of any age) listing what the process serves and
+//! nothing else, per-method request counts and
 //! latencies, trace-context adoption, and `/metrics` + `/healthz` over
 //! HTTP/1.1 on the same port so Prometheus and Consul need one address.
 
@@ -49,26 +50,45 @@ impl GrpcServer {
             .route("/healthz", axum::routing::get(|| async { "ok" }))
             // The name the original API's clients and load balancers call.
             .route("/health", axum::routing::get(|| async { "ok" }));
-        let mut routes = Routes::from(http).add_service(health_service);
-        let v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(foodmesh_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1();
-        let v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(foodmesh_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha();
-        match (v1, v1alpha) {
-            (Ok(v1), Ok(v1alpha)) => routes = routes.add_service(v1).add_service(v1alpha),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, "reflection disabled: bad descriptor set");
-            }
-        }
+        let routes = Routes::from(http).add_service(health_service);
         Self {
             routes,
             health,
             names: Vec::new(),
         }
+    }
+
+    /// Server reflection (v1 and v1alpha) that lists what this process
+    /// serves — its own services, health and reflection — and describes
+    /// them from the contracts' descriptors.
+    fn add_reflection(mut self) -> Self {
+        let advertised: Vec<&str> = self
+            .names
+            .iter()
+            .copied()
+            .chain([
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
+            ])
+            .collect();
+        let builder = || {
+            advertised.iter().fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(foodmesh_proto::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                |builder, name| builder.with_service_name(*name),
+            )
+        };
+        match (builder().build_v1(), builder().build_v1alpha()) {
+            (Ok(v1), Ok(v1alpha)) => {
+                self.routes = self.routes.add_service(v1).add_service(v1alpha);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "reflection disabled: bad descriptor set");
+            }
+        }
+        self
     }
 
     /// Adds one of the service's own tonic services; it is reported SERVING
@@ -117,13 +137,14 @@ impl GrpcServer {
                 .await;
         }
         let upkeep = crate::telemetry::spawn_upkeep();
+        let this = self.add_reflection();
         let result = tonic::transport::Server::builder()
             // Prometheus and probes speak HTTP/1.1 to the same port.
             .accept_http1(true)
             // Outermost, so the metrics see every call, including failures
             // of the layers below.
             .layer(ObserveLayer)
-            .add_routes(self.routes.prepare())
+            .add_routes(this.routes.prepare())
             // Small RPCs must not wait for Nagle: with delayed ACKs on the
             // peer that costs ~40 ms per call. The builder's own setting
             // applies only to listeners it binds, so set it on ours.
