@@ -139,6 +139,16 @@ async fn every_service_answers_health_reflection_and_metrics() {
             "{service}: {metrics}"
         );
         assert!(metrics.contains("grpc_method=\"Check\""), "{service}");
+        let undescribed: Vec<&str> = metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| !metrics.contains(&format!("# HELP {name} ")))
+            .collect();
+        assert!(
+            undescribed.is_empty(),
+            "{service}: metrics without a # HELP line: {undescribed:?}"
+        );
         spawned.stop().await.expect("stops cleanly");
     }
 }

@@ -136,6 +136,7 @@ pub async fn build(config: GatewayConfig) -> anyhow::Result<Gateway> {
     // Installs the recorder if telemetry::init did not (tests), so the
     // metrics recorded from here on are exported.
     foodmesh_shared::telemetry::prometheus();
+    middleware::describe_metrics();
     let discovery = Discovery::from_config(&config.discovery);
     let policy = upstream::CallPolicy {
         timeout: config.upstream_timeout,

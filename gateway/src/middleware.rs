@@ -151,3 +151,79 @@ pub fn location(path: &str) -> (header::HeaderName, HeaderValue) {
     let value = HeaderValue::from_str(path).unwrap_or_else(|_| HeaderValue::from_static("/"));
     (header::LOCATION, value)
 }
+
+/// Help text for every metric the gateway records, so `/metrics` says what
+/// each series is; given once the recorder exists.
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method, route and status."
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Seconds to answer an HTTP request, by method and route."
+    );
+    describe_counter!(
+        "grpc_client_requests_total",
+        "Calls to the services, by service, method and status code."
+    );
+    describe_histogram!(
+        "grpc_client_request_duration_seconds",
+        Unit::Seconds,
+        "Seconds a call to a service took, by service and method."
+    );
+    describe_counter!(
+        "gateway_menu_cache_hits_total",
+        "Menu and currency reads served from the cache, by kind."
+    );
+    describe_counter!(
+        "gateway_menu_cache_misses_total",
+        "Menu and currency reads that went to restaurant-svc, by kind."
+    );
+    describe_counter!(
+        "http_connections_refused_total",
+        "Client connections closed at once: the connection cap was reached."
+    );
+    describe_counter!(
+        "gateway_rate_limited_total",
+        "Requests refused with 429 for their client's budget, by class of route."
+    );
+    describe_gauge!(
+        "gateway_rate_limit_local_only",
+        "1 while Redis does not answer and budgets are kept in this process."
+    );
+    describe_counter!(
+        "gateway_rate_limit_store_errors_total",
+        "Rate-limit checks Redis did not answer."
+    );
+    describe_gauge!(
+        "gateway_circuit_state",
+        "Each upstream's circuit breaker: 0 closed, 1 open, 2 half-open."
+    );
+    describe_counter!(
+        "gateway_circuit_opened_total",
+        "Times an upstream's breaker opened."
+    );
+    describe_counter!(
+        "gateway_circuit_refused_total",
+        "Calls an open breaker refused, by upstream."
+    );
+    describe_counter!(
+        "gateway_retries_total",
+        "Read retries, by upstream and outcome (sent, over_budget)."
+    );
+    describe_counter!(
+        "http_requests_shed_total",
+        "Requests shed with 503 past MAX_IN_FLIGHT."
+    );
+    describe_gauge!(
+        "gateway_live_streams",
+        "Live streams (Server-Sent Events) open now."
+    );
+    describe_counter!(
+        "gateway_streams_refused_total",
+        "Live streams refused, by reason (client, total)."
+    );
+}

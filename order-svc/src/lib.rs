@@ -152,6 +152,7 @@ pub async fn build_with(
     settings: OrderConfig,
 ) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
+    describe_metrics();
     let discovery = Discovery::from_config(&config.discovery);
     let restaurant = restaurant::RestaurantClient::new(discovery.channel(ServiceName::Restaurant)?);
     let bus = EventBus::new(&config);
@@ -201,6 +202,18 @@ pub async fn build_with(
         "order settings"
     );
     Ok(app)
+}
+
+/// Help text for order-svc's business metrics on `/metrics`.
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "orders_created_total",
+        "Orders placed, by where (source) and how they are fulfilled (order_type)."
+    );
+    metrics::describe_counter!(
+        "order_transitions_total",
+        "Orders entering a status, by status (to) and who moved them (actor)."
+    );
 }
 
 #[cfg(test)]

@@ -275,6 +275,23 @@ impl<M: Send + Sync + 'static, P: Send + Sync + 'static> Follower<M, P> {
     }
 }
 
+/// Help text for the caches' metrics on `/metrics`.
+pub fn describe_metrics() {
+    metrics::describe_counter!("menu_cache_hits_total", "Menu reads served from the cache.");
+    metrics::describe_counter!(
+        "menu_cache_misses_total",
+        "Menu reads that went to the database (the cache off, cold or behind a change)."
+    );
+    metrics::describe_counter!(
+        "pricing_cache_hits_total",
+        "Order pricings served from the cache."
+    );
+    metrics::describe_counter!(
+        "pricing_cache_misses_total",
+        "Order pricings that went to the database."
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

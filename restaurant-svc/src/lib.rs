@@ -49,6 +49,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// Postgres is unreachable or a migration fails, or the address is taken.
 pub async fn build(config: ServiceConfig) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
+    cache::describe_metrics();
     let store = store::Store::new(pool.clone());
     let server = GrpcServer::new();
     // Listening before anything is served, so no change is missed.

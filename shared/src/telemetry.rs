@@ -74,6 +74,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
         }
+        describe_runtime_metrics();
         handle
     })
 }
@@ -224,4 +225,43 @@ pub fn current_trace_context() -> std::collections::HashMap<String, String> {
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect()
+}
+
+/// Help text for the metrics this crate records in every process (the gRPC
+/// server's, the pool's, the event bus's), given once the recorder exists.
+fn describe_runtime_metrics() {
+    metrics::describe_counter!(
+        "grpc_server_requests_total",
+        "gRPC calls served, by service, method and status code."
+    );
+    metrics::describe_histogram!(
+        "grpc_server_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Seconds to serve a gRPC call, by service and method."
+    );
+    metrics::describe_gauge!(
+        "db_pool_connections",
+        "Connections in the database pool, by state (idle, in_use)."
+    );
+    metrics::describe_gauge!(
+        "db_pool_max_connections",
+        "The most connections the database pool may open."
+    );
+    metrics::describe_counter!(
+        "events_published_total",
+        "Events the outbox relay published to the stream."
+    );
+    metrics::describe_histogram!(
+        "event_publish_lag_seconds",
+        metrics::Unit::Seconds,
+        "Seconds from an event's commit to its publication on the stream."
+    );
+    metrics::describe_counter!(
+        "events_consumed_total",
+        "Events a consumer group handled, by stream, group and outcome."
+    );
+    metrics::describe_counter!(
+        "events_dead_lettered_total",
+        "Events moved to the dead-letter stream after failing for good."
+    );
 }

@@ -214,6 +214,17 @@ async fn metrics_count_http_requests_by_route_and_grpc_calls_by_method() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert!(reply.header("content-type").starts_with("text/plain"));
     let has = |needle: &str| reply.text.lines().any(|l| l.contains(needle));
+    let undescribed: Vec<&str> = reply
+        .text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| !reply.text.contains(&format!("# HELP {name} ")))
+        .collect();
+    assert!(
+        undescribed.is_empty(),
+        "metrics without a # HELP line: {undescribed:?}"
+    );
     assert!(has("http_requests_total{"), "{}", reply.text);
     assert!(has(r#"route="/api/restaurants/{id}""#), "{}", reply.text);
     assert!(
