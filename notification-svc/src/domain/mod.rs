@@ -48,11 +48,11 @@ pub struct Page {
 }
 
 impl Page {
-    /// The `v1.` prefix marks tokens of this service's own making.
+    /// The `n1.` prefix marks tokens of this service's own making.
     const PAGING: foodmesh_shared::paging::Paging = foodmesh_shared::paging::Paging {
         default_size: 20,
         max_size: 100,
-        token_prefix: "v1.",
+        token_prefix: "n1.",
     };
 
     /// # Errors
@@ -82,5 +82,21 @@ impl Page {
             .then_some(last_id)
             .flatten()
             .map(|id| Self::PAGING.token(foodmesh_shared::paging::encode_id(id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_token_is_this_listing_s_own_and_another_s_is_refused() {
+        let first = Page::parse(2, "").expect("the first page");
+        let token = first.next(2, Some(42)).expect("a full page has a next");
+        let next = Page::parse(2, &token).expect("its own token");
+        assert_eq!(next.cursor(), Some(42));
+        // delivery-svc's listing writes `v1.` tokens.
+        assert!(Page::parse(2, "v1.2a").is_err());
+        assert_eq!(first.next(1, Some(42)), None, "a short page is the last");
     }
 }
