@@ -181,6 +181,16 @@ pub async fn active_templates(
 
 // ---- what is known of orders --------------------------------------------
 
+/// The contact an `orders` row keeps.
+fn recipient_of(row: &PgRow) -> sqlx::Result<Recipient> {
+    Ok(Recipient {
+        customer_id: row.try_get("customer_id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
+    })
+}
+
 /// Keeps `facts` as the order's, unless what is kept came from a later
 /// version of it (`updated_at`).
 ///
@@ -235,12 +245,7 @@ pub async fn order_facts(
     let Some(row) = row else { return Ok(None) };
     Ok(Some(OrderFacts {
         order_id: row.try_get("order_id")?,
-        recipient: Recipient {
-            customer_id: row.try_get("customer_id")?,
-            name: row.try_get("name")?,
-            email: row.try_get("email")?,
-            phone: row.try_get("phone")?,
-        },
+        recipient: recipient_of(&row)?,
         order_number: row.try_get("order_number")?,
         restaurant: row.try_get("restaurant")?,
         amount: row.try_get("amount")?,
@@ -262,13 +267,7 @@ pub async fn latest_contact(
     .bind(customer)
     .fetch_optional(conn)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(Recipient {
-        customer_id: row.try_get("customer_id")?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        phone: row.try_get("phone")?,
-    }))
+    Ok(row.as_ref().map(recipient_of).transpose()?)
 }
 
 // ---- preferences ----------------------------------------------------------
