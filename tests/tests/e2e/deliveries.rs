@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    EVENTUAL, Mesh, RESTAURANT, driver, driver_token, eventually, located_restaurant,
+    EVENTUAL, Mesh, RESTAURANT, delivery_of, driver, driver_token, eventually, located_restaurant,
 };
 
 /// Where the test orders are delivered: Grand St, about 2.5 km south.
@@ -30,26 +30,6 @@ async fn delivery_order(mesh: &Mesh, restaurant: i64, item: i64, customer: i64) 
     assert_eq!(placed.status, 201, "{}", placed.text);
     assert_eq!(placed.json()["delivery_location"]["latitude"], DOOR.0);
     placed.json()["id"].as_i64().expect("id")
-}
-
-/// The delivery of order `order_id` once `ready` holds, as an admin reads it.
-async fn delivery_of(mesh: &Mesh, order_id: i64, ready: impl Fn(&Value) -> bool) -> Value {
-    let ready = &ready;
-    eventually(
-        &format!("the delivery of order {order_id}"),
-        EVENTUAL,
-        || async move {
-            let reply = mesh
-                .get(
-                    &format!("/api/deliveries?order_id={order_id}"),
-                    Some(&Mesh::admin()),
-                )
-                .await;
-            let delivery = reply.json()["items"].get(0).cloned()?;
-            ready(&delivery).then_some(delivery)
-        },
-    )
-    .await
 }
 
 #[tokio::test]

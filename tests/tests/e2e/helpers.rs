@@ -1241,3 +1241,23 @@ pub async fn driver(mesh: &Mesh, name: &str, phone: &str, at: (f64, f64), availa
     assert_eq!(patched.status, 200, "{}", patched.text);
     id
 }
+
+/// The delivery of order `order_id` once `ready` holds, as an admin reads it.
+pub async fn delivery_of(mesh: &Mesh, order_id: i64, ready: impl Fn(&Value) -> bool) -> Value {
+    let ready = &ready;
+    eventually(
+        &format!("the delivery of order {order_id}"),
+        EVENTUAL,
+        || async move {
+            let reply = mesh
+                .get(
+                    &format!("/api/deliveries?order_id={order_id}"),
+                    Some(&Mesh::admin()),
+                )
+                .await;
+            let delivery = reply.json()["items"].get(0).cloned()?;
+            ready(&delivery).then_some(delivery)
+        },
+    )
+    .await
+}

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    EVENTUAL, Mesh, RESTAURANT, driver, driver_token, eventually, located_restaurant,
+    EVENTUAL, Mesh, RESTAURANT, delivery_of, driver, driver_token, eventually, located_restaurant,
 };
 
 /// Where the order goes: Grand St, about 2.5 km south of the restaurant.
@@ -112,17 +112,7 @@ async fn a_card_delivery_order_is_heard_once_per_step_by_email_and_never_by_the_
         .await;
 
     // The nearest driver has it, and takes it to the door.
-    let delivery = eventually("the delivery assigned", EVENTUAL, || async {
-        let reply = mesh
-            .get(
-                &format!("/api/deliveries?order_id={id}"),
-                Some(&Mesh::admin()),
-            )
-            .await;
-        let delivery = reply.json()["items"].get(0).cloned()?;
-        (delivery["status"] == "assigned").then_some(delivery)
-    })
-    .await;
+    let delivery = delivery_of(&mesh, id, |d| d["status"] == "assigned").await;
     assert_eq!(delivery["driver_id"], near);
     let status_path = format!("/api/deliveries/{}/status", delivery["id"]);
     for status in ["picked_up", "delivered"] {
