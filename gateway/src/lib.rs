@@ -53,6 +53,7 @@ pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod request_context;
+pub mod route_hints;
 pub mod routes;
 pub mod serve;
 pub mod upstream;

@@ -4,16 +4,18 @@
 //! bare error response into problem+json, the access span, and the HTTP
 //! metrics.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use foodmesh_shared::grpc::REQUEST_ID;
 
 use crate::problem::Problem;
 use crate::request_context::{self, RequestContext};
+use crate::route_hints::RouteIndex;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -24,7 +26,15 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// (so every problem body names it). On the way out, an error response
 /// without a body of ours (a timeout, a router 405) is rewritten as
 /// problem+json.
-pub async fn request_scope(request: Request, next: Next) -> Response {
+///
+/// A 404 or 405 for a route the API does not serve names, when it can, the
+/// route that was most likely meant ([`RouteIndex::hint`]).
+pub async fn request_scope(
+    State(routes): State<Arc<RouteIndex>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -38,8 +48,15 @@ pub async fn request_scope(request: Request, next: Next) -> Response {
     request_context::scope(
         context,
         REQUEST_ID.scope(request_id, async move {
+            let path = request.uri().path().to_owned();
             let response = next.run(request).await;
-            as_problem_if_bare(response)
+            let hint = match response.status() {
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                    routes.hint(&method, &path)
+                }
+                _ => None,
+            };
+            as_problem_if_bare(response, hint)
         }),
     )
     .await
@@ -48,7 +65,7 @@ pub async fn request_scope(request: Request, next: Next) -> Response {
 /// Replaces the body of a 4xx/5xx response that has no content type or a
 /// plain-text one with a problem for its status, keeping its other headers
 /// (`Allow` on a 405). JSON bodies (ours, `/readyz`) pass untouched.
-fn as_problem_if_bare(response: Response) -> Response {
+fn as_problem_if_bare(response: Response, detail: Option<String>) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -61,7 +78,11 @@ fn as_problem_if_bare(response: Response) -> Response {
         return response;
     }
     let (parts, _body) = response.into_parts();
-    let mut problem = Problem::for_status(status).into_response();
+    let mut problem = Problem::for_status(status);
+    if let Some(detail) = detail {
+        problem = problem.with_detail(detail);
+    }
+    let mut problem = problem.into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().append(name.clone(), value.clone());

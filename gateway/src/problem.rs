@@ -134,6 +134,13 @@ impl Problem {
         }))
     }
 
+    /// The same problem, told in other words.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.0.detail = detail.into();
+        self
+    }
+
     /// Adds the extension member `name`.
     #[must_use]
     pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
@@ -255,7 +262,7 @@ impl Problem {
     /// a body of ours (a timeout, a 405 from the router).
     pub fn for_status(status: StatusCode) -> Self {
         let (code, detail) = match status {
-            StatusCode::NOT_FOUND => ("not_found", "No such resource."),
+            StatusCode::NOT_FOUND => ("not_found", "No such route; see /openapi.json for the API."),
             StatusCode::METHOD_NOT_ALLOWED => (
                 "method_not_allowed",
                 "This resource does not support that method; see the Allow header.",

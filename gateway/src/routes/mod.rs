@@ -112,6 +112,7 @@ use crate::money::Decimal;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::rate_limit::{self, RateLimiter};
+use crate::route_hints::RouteIndex;
 use crate::upstream::Upstreams;
 
 /// What every handler can reach: the upstream clients, the token verifier
@@ -145,6 +146,7 @@ impl FromRef<AppState> for Arc<Verifier> {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_routes(state.body_limit_bytes).split_for_parts();
     let openapi = crate::openapi::complete(openapi);
+    let route_index = Arc::new(RouteIndex::from_openapi(&openapi));
     let body_limit = state.body_limit_bytes;
     let request_timeout = state.request_timeout;
     let body_read_timeout = state.body_read_timeout;
@@ -176,7 +178,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(middleware::record_http_metrics))
         // The request id into gRPC metadata and problem bodies; bare error
         // responses from the layers below become problem+json.
-        .layer(axum::middleware::from_fn(middleware::request_scope))
+        .layer(axum::middleware::from_fn_with_state(
+            route_index,
+            middleware::request_scope,
+        ))
         // Past the cap of requests in flight a request is shed (503) at
         // once, before it costs anything more.
         .layer(axum::middleware::from_fn_with_state(
@@ -314,12 +319,10 @@ fn bulk_send_route(body_limit: usize) -> utoipa_axum::router::UtoipaMethodRouter
     (schemas, paths, send.layer(limit))
 }
 
-async fn unknown_route() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "No such route; see /openapi.json for the API.",
-    )
+/// A bare 404, which [`middleware::request_scope`] turns into a problem
+/// naming the route most likely meant.
+async fn unknown_route() -> StatusCode {
+    StatusCode::NOT_FOUND
 }
 
 /// A 201 with the new resource's `Location` and its JSON.
@@ -498,6 +501,34 @@ mod tests {
         assert!(headers.contains_key(header::ALLOW));
         assert_eq!(body["code"], "method_not_allowed");
         assert!(!body["request_id"].as_str().unwrap_or_default().is_empty());
+    }
+
+    #[tokio::test]
+    async fn another_api_s_spelling_is_told_the_route_that_exists() {
+        let request = Request::post("/api/v1/orders/7/cancel")
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, body) = send(request).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["code"], "not_found");
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("DELETE /api/orders/{id}"), "{detail}");
+
+        let request = Request::put("/api/orders/7/items/3")
+            .body(Body::empty())
+            .expect("request");
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(headers.contains_key(header::ALLOW));
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("PATCH /api/orders/{id}/items/{item_id}"),
+            "{detail}"
+        );
+
+        let (status, _, body) = send(get("/api/v1/restaurants")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["detail"], "Did you mean GET /api/restaurants?");
     }
 
     #[tokio::test]
