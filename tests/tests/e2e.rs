@@ -19,6 +19,7 @@
 //!   breakers and load shedding.
 //! - `resilience` — crashes, a Redis restart, duplicate and poison events.
 //! - `platform` — health, readiness, metrics, OpenAPI and docs.
+//! - `seeds` — the original API's calls, as its documents write them.
 
 #[path = "e2e/helpers.rs"]
 mod helpers;
@@ -47,3 +48,5 @@ mod protection;
 mod resilience;
 #[path = "e2e/restaurants.rs"]
 mod restaurants;
+#[path = "e2e/seeds.rs"]
+mod seeds;
