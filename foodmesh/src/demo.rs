@@ -36,7 +36,7 @@ struct DemoRestaurant {
     currency: &'static str,
     timezone: &'static str,
     delivery_fee_minor: i64,
-    tax_rate_bps: u32,
+    tax_rate_ppm: u32,
     items: &'static [DemoItem],
     extras: &'static [(&'static str, i64)],
 }
@@ -58,7 +58,7 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         currency: "USD",
         timezone: "America/New_York",
         delivery_fee_minor: 299,
-        tax_rate_bps: 888,
+        tax_rate_ppm: 88_750,
         items: &[
             DemoItem {
                 category: "Pizzas",
@@ -107,7 +107,7 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         currency: "USD",
         timezone: "America/Los_Angeles",
         delivery_fee_minor: 399,
-        tax_rate_bps: 863,
+        tax_rate_ppm: 86_300,
         items: &[
             DemoItem {
                 category: "Rolls",
@@ -149,7 +149,7 @@ const RESTAURANTS: &[DemoRestaurant] = &[
         currency: "KES",
         timezone: "Africa/Nairobi",
         delivery_fee_minor: 15000,
-        tax_rate_bps: 1600,
+        tax_rate_ppm: 160_000,
         items: &[
             DemoItem {
                 category: "Mains",
@@ -288,7 +288,7 @@ async fn load_one(
                 timezone: demo.timezone.to_owned(),
                 delivery_fee_minor: demo.delivery_fee_minor,
                 avg_prep_minutes: 20,
-                tax_rate_bps: demo.tax_rate_bps,
+                tax_rate_ppm: demo.tax_rate_ppm,
                 active: Some(true),
             }),
         })

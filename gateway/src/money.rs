@@ -76,13 +76,29 @@ impl DecimalText {
     /// # Errors
     /// The message to show beside the field.
     pub fn basis_points(&self) -> Result<u32, String> {
-        let bps = money::parse_decimal(&self.0, 2).map_err(|e| match e {
-            MoneyError::TooPrecise(_) => "must have at most 2 decimal places".to_owned(),
+        self.percent_in(2)
+    }
+
+    /// A percentage with at most four decimals (New York City's `8.875`) as
+    /// millionths (88,750), within 0..=100 %: tax rates need more precision
+    /// than money.
+    ///
+    /// # Errors
+    /// The message to show beside the field.
+    pub fn millionths(&self) -> Result<u32, String> {
+        self.percent_in(4)
+    }
+
+    /// A percentage as hundredths to the power `places`.
+    fn percent_in(&self, places: u32) -> Result<u32, String> {
+        let scaled = money::parse_decimal(&self.0, places).map_err(|e| match e {
+            MoneyError::TooPrecise(_) => format!("must have at most {places} decimal places"),
             other => other.to_string(),
         })?;
-        u32::try_from(bps)
+        let whole = 100 * 10_i64.pow(places);
+        u32::try_from(scaled)
             .ok()
-            .filter(|b| *b <= 10_000)
+            .filter(|b| i64::from(*b) <= whole)
             .ok_or_else(|| "must be a percentage between 0 and 100".to_owned())
     }
 }
@@ -166,7 +182,17 @@ impl Decimal {
     /// Basis points as a percentage without trailing zeros: 875 → `8.75`,
     /// 1250 → `12.5`, 1000 → `10`.
     pub fn percent_from_bps(bps: i64) -> Self {
-        let text = money::format_minor(bps, 2);
+        Self::percent_in(bps, 2)
+    }
+
+    /// A percentage from millionths (88,750 is `8.875`), as
+    /// [`Decimal::percent_from_bps`] writes it.
+    pub fn percent_from_millionths(millionths: i64) -> Self {
+        Self::percent_in(millionths, 4)
+    }
+
+    fn percent_in(scaled: i64, places: u32) -> Self {
+        let text = money::format_minor(scaled, places);
         let text = match text.split_once('.') {
             Some((whole, fraction)) => match fraction.trim_end_matches('0') {
                 "" => whole.to_owned(),
@@ -312,6 +338,10 @@ mod tests {
         assert!(DecimalText::new("100.01").basis_points().is_err());
         assert!(DecimalText::new("-1").basis_points().is_err());
         assert!(DecimalText::new("8.755").basis_points().is_err());
+        assert_eq!(DecimalText::new("8.875").millionths(), Ok(88_750));
+        assert_eq!(DecimalText::new("100").millionths(), Ok(1_000_000));
+        assert!(DecimalText::new("100.0001").millionths().is_err());
+        assert!(DecimalText::new("8.87501").millionths().is_err());
     }
 
     #[test]
@@ -331,6 +361,8 @@ mod tests {
         assert_eq!(json(Decimal::percent_from_bps(1250)), "12.5");
         assert_eq!(json(Decimal::percent_from_bps(1000)), "10");
         assert_eq!(json(Decimal::percent_from_bps(0)), "0");
+        assert_eq!(json(Decimal::percent_from_millionths(88_750)), "8.875");
+        assert_eq!(json(Decimal::percent_from_millionths(1_000_000)), "100");
     }
 
     #[test]

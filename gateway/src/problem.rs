@@ -428,7 +428,7 @@ pub fn rest_field(proto: &str) -> String {
                 None => (segment, ""),
             };
             let name = match name {
-                "tax_rate_bps" => "tax_rate",
+                "tax_rate_ppm" => "tax_rate",
                 "kind" => "discount_type",
                 "page_token" => "cursor",
                 "page_size" => "limit",
@@ -758,7 +758,7 @@ mod tests {
     fn proto_field_names_become_rest_field_names() {
         assert_eq!(rest_field("price_minor"), "price");
         assert_eq!(rest_field("delivery_fee_minor"), "delivery_fee");
-        assert_eq!(rest_field("restaurant.tax_rate_bps"), "tax_rate");
+        assert_eq!(rest_field("restaurant.tax_rate_ppm"), "tax_rate");
         assert_eq!(rest_field("kind"), "discount_type");
         assert_eq!(rest_field("min_order_minor"), "min_order");
         assert_eq!(

@@ -104,6 +104,14 @@ impl Violations {
             })
     }
 
+    /// A tax rate as millionths, or 0 with a violation.
+    pub fn tax_rate(&mut self, field: &str, value: &DecimalText) -> u32 {
+        value.millionths().unwrap_or_else(|message| {
+            self.add(field, message);
+            0
+        })
+    }
+
     /// A percentage as basis points.
     pub fn percent(&mut self, field: &str, value: &DecimalText) -> u32 {
         value.basis_points().unwrap_or_else(|message| {

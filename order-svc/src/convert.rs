@@ -262,7 +262,7 @@ pub fn order_to_pb(o: &Order) -> pb::Order {
         contact: Some(contact_to_pb(&o.contact)),
         restaurant_name: o.pickup.restaurant_name.clone(),
         currency: o.currency.clone(),
-        tax_rate_bps: o.tax_rate_bps,
+        tax_rate_ppm: o.tax_rate_ppm,
         prep_minutes: o.pickup.prep_minutes,
         restaurant_address: Some(address_to_pb(&o.pickup.address)),
         restaurant_location: o.pickup.location.map(location_to_pb),

@@ -281,7 +281,7 @@ fn priced_from_pb(p: pb::PricedOrder) -> PricedOrder {
             .collect(),
         subtotal_minor: amount(p.subtotal),
         delivery_fee_minor: amount(p.delivery_fee),
-        tax_rate_bps: p.tax_rate_bps,
+        tax_rate_ppm: p.tax_rate_ppm,
         prep_minutes: p.avg_prep_minutes,
         address: p
             .address

@@ -33,7 +33,7 @@ use crate::domain::menu::{
 use crate::domain::pricing::{self, LineProblem, OrderLine};
 use crate::domain::restaurant::{
     Address, Currency, Email, Location, MAX_OPENING_SPANS, OpeningSpan, Phone, PrepMinutes,
-    RestaurantDetails, RestaurantFilter, RestaurantPatch, TaxRateBps, TimeZone,
+    RestaurantDetails, RestaurantFilter, RestaurantPatch, TaxRatePpm, TimeZone,
 };
 use crate::domain::{Amount, DomainError, Finish, Name, Page, Text, Violations};
 use crate::service::Restaurants;
@@ -593,7 +593,7 @@ fn restaurant_details(input: pb::RestaurantInput) -> Result<RestaurantDetails, D
         "avg_prep_minutes",
         PrepMinutes::parse(input.avg_prep_minutes),
     );
-    let tax_rate = v.check("tax_rate_bps", TaxRateBps::parse(input.tax_rate_bps));
+    let tax_rate = v.check("tax_rate_ppm", TaxRatePpm::parse(input.tax_rate_ppm));
     v.finish(|| {
         Some(RestaurantDetails {
             name: name?,
@@ -608,7 +608,7 @@ fn restaurant_details(input: pb::RestaurantInput) -> Result<RestaurantDetails, D
             timezone: timezone?,
             delivery_fee: delivery_fee?,
             avg_prep_minutes: avg_prep?,
-            tax_rate_bps: tax_rate?,
+            tax_rate_ppm: tax_rate?,
             active: input.active.unwrap_or(true),
         })
     })
@@ -650,7 +650,7 @@ fn restaurant_patch(p: pb::RestaurantPatch) -> Result<RestaurantPatch, DomainErr
             "avg_prep_minutes",
             p.avg_prep_minutes.map(PrepMinutes::parse),
         ),
-        tax_rate_bps: v.check_opt("tax_rate_bps", p.tax_rate_bps.map(TaxRateBps::parse)),
+        tax_rate_ppm: v.check_opt("tax_rate_ppm", p.tax_rate_ppm.map(TaxRatePpm::parse)),
         active: p.active,
     };
     v.finish(|| Some(patch))

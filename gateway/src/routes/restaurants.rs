@@ -2,7 +2,7 @@
 //! themselves. The JSON keeps the original API's field names (`cuisine_type`,
 //! `address.zip_code`, `location.latitude`) so its curl examples still work;
 //! money is decimal (`delivery_fee: 2.50`) and the tax rate a percentage
-//! (`tax_rate: 8.75`).
+//! with up to four decimals (`tax_rate: 8.875`).
 
 use axum::Json;
 use axum::extract::State;
@@ -218,7 +218,7 @@ pub struct NewRestaurant {
     /// Typical minutes from confirmation to ready.
     #[serde(default)]
     pub avg_prep_minutes: Option<u32>,
-    /// Sales tax as a percentage (`8.75`); default 0.
+    /// Sales tax as a percentage, up to four decimals (`8.875`); default 0.
     #[serde(default)]
     pub tax_rate: Option<DecimalText>,
     /// Whether it takes orders; default true.
@@ -245,10 +245,10 @@ impl NewRestaurant {
             .delivery_fee
             .as_ref()
             .map_or(0, |fee| v.amount("delivery_fee", fee, &currency));
-        let tax_rate_bps = self
+        let tax_rate_ppm = self
             .tax_rate
             .as_ref()
-            .map_or(0, |rate| v.percent("tax_rate", rate));
+            .map_or(0, |rate| v.tax_rate("tax_rate", rate));
         v.finish()?;
         Ok(pb::CreateRestaurantRequest {
             restaurant: Some(pb::RestaurantInput {
@@ -264,7 +264,7 @@ impl NewRestaurant {
                 timezone: self.timezone.unwrap_or_default(),
                 delivery_fee_minor,
                 avg_prep_minutes: self.avg_prep_minutes.unwrap_or(0),
-                tax_rate_bps,
+                tax_rate_ppm,
                 active: self.active,
             }),
         })
@@ -343,10 +343,10 @@ impl RestaurantPatch {
             .delivery_fee
             .as_ref()
             .map(|fee| v.amount("delivery_fee", fee, &fee_currency));
-        let tax_rate_bps = self
+        let tax_rate_ppm = self
             .tax_rate
             .as_ref()
-            .map(|rate| v.percent("tax_rate", rate));
+            .map(|rate| v.tax_rate("tax_rate", rate));
         v.finish()?;
         let replace_opening_hours = self.opening_hours.is_some();
         Ok(pb::UpdateRestaurantRequest {
@@ -365,7 +365,7 @@ impl RestaurantPatch {
                 timezone: self.timezone,
                 delivery_fee_minor,
                 avg_prep_minutes: self.avg_prep_minutes,
-                tax_rate_bps,
+                tax_rate_ppm,
                 active: self.active,
             }),
         })
@@ -444,7 +444,7 @@ impl RestaurantView {
             timezone: r.timezone,
             delivery_fee,
             avg_prep_minutes: r.avg_prep_minutes,
-            tax_rate: Decimal::percent_from_bps(i64::from(r.tax_rate_bps)),
+            tax_rate: Decimal::percent_from_millionths(i64::from(r.tax_rate_ppm)),
             active: r.active,
             created_at: from_timestamp(r.created_at.as_ref()),
             updated_at: from_timestamp(r.updated_at.as_ref()),
@@ -684,12 +684,17 @@ mod tests {
     fn fees_and_tax_rates_are_read_exactly() {
         let json = SEED.replacen(
             "\"name\"",
-            "\"delivery_fee\": 2.5, \"tax_rate\": \"8.875\", \"currency\": \"usd\", \"name\"",
+            "\"delivery_fee\": 2.5, \"tax_rate\": \"8.87501\", \"currency\": \"usd\", \"name\"",
             1,
         );
         let body: NewRestaurant = parse_json(json.as_bytes()).expect("parses");
-        let problem = body.into_proto().expect_err("8.875 has three places");
+        let problem = body.into_proto().expect_err("8.87501 has five places");
         assert_eq!(problem.errors[0].field, "tax_rate");
+
+        let json = SEED.replacen("\"name\"", "\"tax_rate\": 8.875, \"name\"", 1);
+        let body: NewRestaurant = parse_json(json.as_bytes()).expect("parses");
+        let input = body.into_proto().expect("valid").restaurant.expect("input");
+        assert_eq!(input.tax_rate_ppm, 88_750);
 
         let json = SEED.replacen(
             "\"name\"",
@@ -699,7 +704,7 @@ mod tests {
         let body: NewRestaurant = parse_json(json.as_bytes()).expect("parses");
         let input = body.into_proto().expect("valid").restaurant.expect("input");
         assert_eq!(input.delivery_fee_minor, 250);
-        assert_eq!(input.tax_rate_bps, 875);
+        assert_eq!(input.tax_rate_ppm, 87_500);
         assert_eq!(input.currency, "USD");
     }
 

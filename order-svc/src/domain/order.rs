@@ -100,8 +100,8 @@ pub struct Order {
     /// ISO 4217 code of every amount.
     pub currency: String,
     pub totals: Totals,
-    /// Tax in basis points of the discounted subtotal.
-    pub tax_rate_bps: u32,
+    /// Tax in millionths of the discounted subtotal.
+    pub tax_rate_ppm: u32,
     /// The coupon held, if any.
     pub coupon: Option<AppliedCoupon>,
     /// How the customer pays, when chosen.

@@ -33,8 +33,8 @@ pub struct PricedOrder {
     pub subtotal_minor: i64,
     /// Charged once per delivery order.
     pub delivery_fee_minor: i64,
-    /// Sales tax in basis points.
-    pub tax_rate_bps: u32,
+    /// Sales tax in millionths (88,750 is 8.875 %).
+    pub tax_rate_ppm: u32,
     /// Usual preparation minutes.
     pub prep_minutes: u32,
     /// Where deliveries are picked up.
@@ -81,7 +81,7 @@ pub fn figures(
         priced.subtotal_minor,
         discount,
         delivery_fee,
-        priced.tax_rate_bps,
+        priced.tax_rate_ppm,
     )
 }
 
@@ -161,7 +161,7 @@ mod tests {
             }],
             subtotal_minor: unit * 2,
             delivery_fee_minor: 0,
-            tax_rate_bps: 0,
+            tax_rate_ppm: 0,
             prep_minutes: 20,
             address: PostalAddress::default(),
             location: None,

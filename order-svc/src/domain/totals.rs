@@ -32,7 +32,7 @@ impl Totals {
         subtotal_minor: i64,
         discount_minor: i64,
         delivery_fee_minor: i64,
-        tax_rate_bps: u32,
+        tax_rate_ppm: u32,
     ) -> Result<Self, DomainError> {
         let in_range = |amount: i64| (0..=MAX_MINOR).contains(&amount);
         if !in_range(subtotal_minor) || !in_range(discount_minor) || !in_range(delivery_fee_minor) {
@@ -42,7 +42,7 @@ impl Totals {
         let taxable = subtotal_minor
             .checked_sub(discount_minor)
             .ok_or(DomainError::TotalTooLarge)?;
-        let tax_minor = tax(taxable, tax_rate_bps).ok_or(DomainError::TotalTooLarge)?;
+        let tax_minor = tax(taxable, tax_rate_ppm).ok_or(DomainError::TotalTooLarge)?;
         let total_minor = taxable
             .checked_add(delivery_fee_minor)
             .and_then(|t| t.checked_add(tax_minor))
@@ -58,14 +58,14 @@ impl Totals {
     }
 }
 
-/// `base × bps / 10000`, rounded half up (to the nearest minor unit, a half
+/// `base × ppm / 1,000,000`, rounded half up (to the nearest minor unit, a half
 /// going up); `None` when it does not fit.
-pub fn tax(base_minor: i64, tax_rate_bps: u32) -> Option<i64> {
+pub fn tax(base_minor: i64, tax_rate_ppm: u32) -> Option<i64> {
     if base_minor < 0 {
         return None;
     }
-    let scaled = i128::from(base_minor).checked_mul(i128::from(tax_rate_bps))?;
-    let rounded = scaled.checked_add(5_000)? / 10_000;
+    let scaled = i128::from(base_minor).checked_mul(i128::from(tax_rate_ppm))?;
+    let rounded = scaled.checked_add(500_000)? / 1_000_000;
     i64::try_from(rounded).ok()
 }
 
@@ -135,7 +135,7 @@ mod tests {
     #[test]
     fn the_seed_order_totals_add_up() {
         // Two at 12.99, delivery 2.99, tax 8.88% of 25.98 = 2.307... → 2.31.
-        let t = Totals::compute(2598, 0, 299, 888).expect("fits");
+        let t = Totals::compute(2598, 0, 299, 88_800).expect("fits");
         assert_eq!(t.tax_minor, 231);
         assert_eq!(t.total_minor, 2598 + 299 + 231);
     }
@@ -143,10 +143,10 @@ mod tests {
     #[test]
     fn tax_is_on_the_discounted_subtotal_and_rounds_half_up() {
         // 10% of 1005 = 100.5 → 101; 10% of 1004 = 100.4 → 100.
-        assert_eq!(tax(1005, 1000), Some(101));
-        assert_eq!(tax(1004, 1000), Some(100));
-        assert_eq!(tax(0, 1000), Some(0));
-        let t = Totals::compute(2000, 500, 0, 1000).expect("fits");
+        assert_eq!(tax(1005, 100_000), Some(101));
+        assert_eq!(tax(1004, 100_000), Some(100));
+        assert_eq!(tax(0, 100_000), Some(0));
+        let t = Totals::compute(2000, 500, 0, 100_000).expect("fits");
         assert_eq!((t.tax_minor, t.total_minor), (150, 1650));
     }
 
@@ -166,8 +166,8 @@ mod tests {
             Totals::compute(-1, 0, 0, 0),
             Err(DomainError::TotalTooLarge)
         ));
-        assert!(Totals::compute(MAX_MINOR, 0, 0, 10_000).is_err());
-        assert_eq!(tax(i64::MAX, 10_000), Some(i64::MAX));
+        assert!(Totals::compute(MAX_MINOR, 0, 0, 1_000_000).is_err());
+        assert_eq!(tax(i64::MAX, 1_000_000), Some(i64::MAX));
     }
 
     #[test]

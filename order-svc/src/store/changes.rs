@@ -195,7 +195,7 @@ pub async fn reprice_order(
 ) -> Result<bool, DomainError> {
     let updated = sqlx::query(
         "UPDATE orders SET subtotal_minor = $3, discount_minor = $4, delivery_fee_minor = $5,
-             tax_minor = $6, total_minor = $7, tax_rate_bps = $8, restaurant_name = $9,
+             tax_minor = $6, total_minor = $7, tax_rate_ppm = $8, restaurant_name = $9,
              prep_minutes = $10, version = version + 1, updated_at = $11
          WHERE id = $1 AND version = $2 AND status = 'PENDING'",
     )
@@ -206,7 +206,7 @@ pub async fn reprice_order(
     .bind(totals.delivery_fee_minor)
     .bind(totals.tax_minor)
     .bind(totals.total_minor)
-    .bind(i64::from(priced.tax_rate_bps))
+    .bind(i64::from(priced.tax_rate_ppm))
     .bind(&priced.restaurant_name)
     .bind(i64::from(priced.prep_minutes))
     .bind(at)

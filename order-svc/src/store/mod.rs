@@ -79,7 +79,7 @@ macro_rules! order_columns {
          contact_name, contact_phone, contact_email, order_type, source, status,
          table_number, delivery_street, delivery_city, delivery_state, delivery_zip_code,
          delivery_country, delivery_latitude, delivery_longitude, currency, subtotal_minor, discount_minor, delivery_fee_minor,
-         tax_minor, total_minor, tax_rate_bps, coupon_code, coupon_kind, coupon_value,
+         tax_minor, total_minor, tax_rate_ppm, coupon_code, coupon_kind, coupon_value,
          coupon_min_order_minor, payment_method, notes, pickup_street, pickup_city,
          pickup_state, pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,
          prep_minutes, version, created_at, updated_at, confirmed_at"

@@ -71,7 +71,7 @@ pub async fn insert_new_order(
                  status, table_number, delivery_street, delivery_city, delivery_state,
                  delivery_zip_code, delivery_country, delivery_latitude,
                  delivery_longitude, currency, subtotal_minor,
-                 discount_minor, delivery_fee_minor, tax_minor, total_minor, tax_rate_bps,
+                 discount_minor, delivery_fee_minor, tax_minor, total_minor, tax_rate_ppm,
                  coupon_code, coupon_kind, coupon_value, coupon_min_order_minor,
                  payment_method, notes, pickup_street, pickup_city, pickup_state,
                  pickup_zip_code, pickup_country, pickup_latitude, pickup_longitude,
@@ -104,7 +104,7 @@ pub async fn insert_new_order(
         .push_bind(t.delivery_fee_minor)
         .push_bind(t.tax_minor)
         .push_bind(t.total_minor)
-        .push_bind(i64::from(order.tax_rate_bps))
+        .push_bind(i64::from(order.tax_rate_ppm))
         .push_bind(coupon.map(|c| &c.code))
         .push_bind(coupon.map(|c| c.terms.kind.as_str()))
         .push_bind(coupon.map(|c| c.terms.value))

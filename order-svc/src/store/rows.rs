@@ -107,7 +107,7 @@ impl<'r> FromRow<'r, PgRow> for Order {
                 tax_minor: row.try_get("tax_minor")?,
                 total_minor: row.try_get("total_minor")?,
             },
-            tax_rate_bps: unsigned::<i32>(row, "tax_rate_bps")?,
+            tax_rate_ppm: unsigned::<i32>(row, "tax_rate_ppm")?,
             coupon,
             payment_method: spelled_opt(row, "payment_method", PaymentMethod::from_db)?,
             notes: row.try_get("notes")?,

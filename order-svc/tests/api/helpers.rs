@@ -498,7 +498,7 @@ pub fn restaurant_input() -> rpb::RestaurantInput {
         timezone: "America/New_York".to_owned(),
         delivery_fee_minor: 299,
         avg_prep_minutes: 20,
-        tax_rate_bps: 888,
+        tax_rate_ppm: 88_800,
         active: None,
     }
 }

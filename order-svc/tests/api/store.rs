@@ -32,7 +32,7 @@ fn priced() -> PricedOrder {
         }],
         subtotal_minor: 2598,
         delivery_fee_minor: 0,
-        tax_rate_bps: 0,
+        tax_rate_ppm: 0,
         prep_minutes: 20,
         address: PostalAddress {
             street: "123 Main St".to_owned(),

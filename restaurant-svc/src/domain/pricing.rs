@@ -316,7 +316,7 @@ mod tests {
             timezone: "UTC".to_owned(),
             delivery_fee_minor: 0,
             avg_prep_minutes: 0,
-            tax_rate_bps: 0,
+            tax_rate_ppm: 0,
             active: true,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,

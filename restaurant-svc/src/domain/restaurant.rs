@@ -36,8 +36,8 @@ pub struct Restaurant {
     pub delivery_fee_minor: i64,
     /// How long an order usually takes to prepare.
     pub avg_prep_minutes: u32,
-    /// Sales tax in basis points of the discounted subtotal.
-    pub tax_rate_bps: u32,
+    /// Sales tax in millionths of the discounted subtotal.
+    pub tax_rate_ppm: u32,
     /// Whether it takes orders.
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -79,7 +79,7 @@ pub struct RestaurantDetails {
     /// Charged per delivery order.
     pub delivery_fee: Amount,
     pub avg_prep_minutes: PrepMinutes,
-    pub tax_rate_bps: TaxRateBps,
+    pub tax_rate_ppm: TaxRatePpm,
     /// Whether it takes orders.
     pub active: bool,
 }
@@ -103,7 +103,7 @@ pub struct RestaurantPatch {
     pub timezone: Option<TimeZone>,
     pub delivery_fee: Option<Amount>,
     pub avg_prep_minutes: Option<PrepMinutes>,
-    pub tax_rate_bps: Option<TaxRateBps>,
+    pub tax_rate_ppm: Option<TaxRatePpm>,
     /// Opens or closes the restaurant for orders.
     pub active: Option<bool>,
 }
@@ -123,8 +123,8 @@ pub struct RestaurantFilter {
 /// Usual preparation time: at most ten hours.
 pub type PrepMinutes = UpTo<600>;
 
-/// Sales tax in basis points: at most 100%.
-pub type TaxRateBps = UpTo<10_000>;
+/// Sales tax in millionths (8.875 % is 88,750): at most 100 %.
+pub type TaxRatePpm = UpTo<1_000_000>;
 
 /// The most opening spans a restaurant keeps (several per day is plenty).
 pub const MAX_OPENING_SPANS: usize = 50;

@@ -16,7 +16,7 @@ macro_rules! select_restaurants {
     () => {
         "SELECT id, name, description, phone, email, cuisine_type, street, city, state,
                 zip_code, country, latitude, longitude, currency, timezone,
-                delivery_fee_minor, avg_prep_minutes, tax_rate_bps, active, created_at, updated_at
+                delivery_fee_minor, avg_prep_minutes, tax_rate_ppm, active, created_at, updated_at
          FROM restaurants WHERE deleted_at IS NULL"
     };
 }
@@ -36,7 +36,7 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO restaurants (name, description, phone, email, cuisine_type, street, city,
                  state, zip_code, country, latitude, longitude, currency, timezone,
-                 delivery_fee_minor, avg_prep_minutes, tax_rate_bps, active)
+                 delivery_fee_minor, avg_prep_minutes, tax_rate_ppm, active)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
              RETURNING id",
         )
@@ -56,7 +56,7 @@ impl Store {
         .bind(d.timezone.as_str())
         .bind(d.delivery_fee.minor())
         .bind(i64::from(d.avg_prep_minutes.get()))
-        .bind(i64::from(d.tax_rate_bps.get()))
+        .bind(i64::from(d.tax_rate_ppm.get()))
         .bind(d.active)
         .fetch_one(&mut *tx)
         .await?;
@@ -143,7 +143,7 @@ impl Store {
                  timezone = COALESCE($15, timezone),
                  delivery_fee_minor = COALESCE($16, delivery_fee_minor),
                  avg_prep_minutes = COALESCE($17, avg_prep_minutes),
-                 tax_rate_bps = COALESCE($18, tax_rate_bps),
+                 tax_rate_ppm = COALESCE($18, tax_rate_ppm),
                  active = COALESCE($19, active),
                  updated_at = now()
              WHERE id = $1 AND deleted_at IS NULL",
@@ -165,7 +165,7 @@ impl Store {
         .bind(patch.timezone.as_ref().map(|z| z.as_str()))
         .bind(patch.delivery_fee.map(|a| a.minor()))
         .bind(patch.avg_prep_minutes.map(|m| i64::from(m.get())))
-        .bind(patch.tax_rate_bps.map(|t| i64::from(t.get())))
+        .bind(patch.tax_rate_ppm.map(|t| i64::from(t.get())))
         .bind(patch.active)
         .execute(&mut *tx)
         .await?;

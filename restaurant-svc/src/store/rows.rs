@@ -37,7 +37,7 @@ impl<'r> FromRow<'r, PgRow> for Restaurant {
             timezone: row.try_get("timezone")?,
             delivery_fee_minor: row.try_get("delivery_fee_minor")?,
             avg_prep_minutes: unsigned::<i32>(row, "avg_prep_minutes")?,
-            tax_rate_bps: unsigned::<i32>(row, "tax_rate_bps")?,
+            tax_rate_ppm: unsigned::<i32>(row, "tax_rate_ppm")?,
             active: row.try_get("active")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,

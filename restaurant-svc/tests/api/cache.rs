@@ -697,7 +697,7 @@ async fn a_restaurant_changed_in_sql_reaches_pricing() {
     until_pricing_cached(&mut client, r.id, item.id).await;
 
     sqlx::query(
-        "UPDATE restaurants SET delivery_fee_minor = 499, tax_rate_bps = 700 WHERE id = $1",
+        "UPDATE restaurants SET delivery_fee_minor = 499, tax_rate_ppm = 700 WHERE id = $1",
     )
     .bind(r.id)
     .execute(&pool)
@@ -709,7 +709,7 @@ async fn a_restaurant_changed_in_sql_reaches_pricing() {
         async move {
             let lines = vec![price_line(item.id, 1, &[])];
             let priced = price_order(&mut client, r.id, lines).await.expect("priced");
-            (amount(&priced.delivery_fee) == 499 && priced.tax_rate_bps == 700).then_some(())
+            (amount(&priced.delivery_fee) == 499 && priced.tax_rate_ppm == 700).then_some(())
         }
     })
     .await;

@@ -83,7 +83,7 @@ async fn an_order_is_priced_from_the_current_menu() {
     assert_eq!(amount(&priced.lines[1].line_total), 1050);
     assert_eq!(amount(&priced.subtotal), 3298 + 1050);
     assert_eq!(amount(&priced.delivery_fee), 299);
-    assert_eq!(priced.tax_rate_bps, 888);
+    assert_eq!(priced.tax_rate_ppm, 88_800);
     assert_eq!(priced.currency, "USD");
     assert_eq!(priced.restaurant_name, "Pizza Palace");
     assert_eq!(priced.address.map(|a| a.city), Some("New York".to_owned()));

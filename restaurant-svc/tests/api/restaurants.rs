@@ -74,7 +74,7 @@ async fn every_invalid_restaurant_field_is_named_and_nothing_is_written() {
         closes: "22:00".to_owned(),
     });
     input.delivery_fee_minor = -1;
-    input.tax_rate_bps = 10_001;
+    input.tax_rate_ppm = 1_000_001;
 
     let refused = app
         .client()
@@ -98,7 +98,7 @@ async fn every_invalid_restaurant_field_is_named_and_nothing_is_written() {
             "currency",
             "opening_hours[1].opens",
             "delivery_fee_minor",
-            "tax_rate_bps",
+            "tax_rate_ppm",
         ]
     );
     assert!(app.all_restaurants().await.is_empty());
@@ -154,7 +154,7 @@ async fn an_update_changes_only_the_fields_it_sets() {
     assert_eq!(updated.opening_hours[0].closes, "02:00");
     assert_eq!(updated.phone, created.phone);
     assert_eq!(updated.address, created.address);
-    assert_eq!(updated.tax_rate_bps, created.tax_rate_bps);
+    assert_eq!(updated.tax_rate_ppm, created.tax_rate_ppm);
 }
 
 #[tokio::test]

@@ -96,7 +96,7 @@ async fn delivery_fee_and_tax_follow_the_restaurant_exactly() {
                 "address": {"street": "1 A St", "city": "New York", "state": "NY",
                             "zip_code": "10001", "country": "US"},
                 "delivery_fee": "2.50",
-                "tax_rate": 8.75
+                "tax_rate": 8.875
             }),
         )
         .await
@@ -121,13 +121,14 @@ async fn delivery_fee_and_tax_follow_the_restaurant_exactly() {
         .await;
 
     assert_eq!(reply.status, 201, "{}", reply.text);
-    // 25.98 × 8.75 % = 2.27325 → 2.27 (half up); 25.98 + 2.50 + 2.27 = 30.75.
+    // New York City's rate: 25.98 × 8.875 % = 2.305725 → 2.31 (half up);
+    // 25.98 + 2.50 + 2.31 = 30.79.
     for exact in [
         r#""subtotal":25.98"#,
         r#""delivery_fee":2.50"#,
-        r#""tax":2.27"#,
-        r#""total":30.75"#,
-        r#""tax_rate":8.75"#,
+        r#""tax":2.31"#,
+        r#""total":30.79"#,
+        r#""tax_rate":8.875"#,
     ] {
         assert!(reply.text.contains(exact), "{exact} in {}", reply.text);
     }

@@ -387,7 +387,7 @@ async fn staff_may_patch_their_own_restaurant_but_not_another() {
         .patch(
             &format!("/api/restaurants/{mine}"),
             Some(&staff),
-            &json!({"delivery_fee": "3.5", "tax_rate": 8.875, "name": "Mine, renamed"}),
+            &json!({"delivery_fee": "3.5", "tax_rate": 8.87501, "name": "Mine, renamed"}),
         )
         .await;
     patched.problem(422, Some("tax_rate"));
@@ -395,7 +395,7 @@ async fn staff_may_patch_their_own_restaurant_but_not_another() {
         .patch(
             &format!("/api/restaurants/{mine}"),
             Some(&staff),
-            &json!({"delivery_fee": "3.5", "tax_rate": 8.75, "name": "Mine, renamed"}),
+            &json!({"delivery_fee": "3.5", "tax_rate": 8.875, "name": "Mine, renamed"}),
         )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
@@ -405,7 +405,7 @@ async fn staff_may_patch_their_own_restaurant_but_not_another() {
         patched.text
     );
     assert!(
-        patched.text.contains(r#""tax_rate":8.75"#),
+        patched.text.contains(r#""tax_rate":8.875"#),
         "{}",
         patched.text
     );

@@ -198,7 +198,7 @@ impl OrderView {
             delivery_fee: money(totals.delivery_fee.as_ref())?,
             tax: money(totals.tax.as_ref())?,
             total: money(totals.total.as_ref())?,
-            tax_rate: Decimal::percent_from_bps(i64::from(o.tax_rate_bps)),
+            tax_rate: Decimal::percent_from_millionths(i64::from(o.tax_rate_ppm)),
             notes: o.notes,
             prep_minutes: o.prep_minutes,
             created_at: from_timestamp(o.created_at.as_ref()),
@@ -358,7 +358,7 @@ mod tests {
             order_type: pb::OrderType::Delivery as i32,
             payment_method: pb::PaymentMethod::MobileMoney as i32,
             currency: "USD".to_owned(),
-            tax_rate_bps: 875,
+            tax_rate_ppm: 87_500,
             items: vec![pb::OrderLine {
                 id: 1,
                 quantity: 2,
