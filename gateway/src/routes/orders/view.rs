@@ -84,9 +84,8 @@ pub struct OrderView {
     pub restaurant_id: i64,
     /// Its name when the order was placed.
     pub restaurant_name: String,
-    /// The customer profile: positive for registered customers, negative
-    /// for guest profiles.
-    pub customer_id: i64,
+    /// The registered customer who placed it; null for guest checkout.
+    pub customer_id: Option<i64>,
     /// True for guest checkout (the order has access tokens).
     pub guest: bool,
     pub contact: Option<ContactView>,
@@ -176,7 +175,7 @@ impl OrderView {
             order_number: o.order_number,
             restaurant_id: o.restaurant_id,
             restaurant_name: o.restaurant_name,
-            customer_id: o.customer_id,
+            customer_id: Some(o.customer_id).filter(|_| !o.guest),
             guest: o.guest,
             contact: o.contact.map(|c| ContactView {
                 name: c.name,
@@ -214,7 +213,7 @@ impl OrderView {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": 43, "order_number": "P3RZ8D", "restaurant_id": 1, "restaurant_name": "Pizza Palace",
-    "customer_id": -5, "guest": true,
+    "customer_id": null, "guest": true,
     "contact": {"name": "Ana Diaz", "phone": "+12125550100", "email": ""},
     "status": "confirmed", "order_type": "takeout", "source": "web", "payment_method": "cash",
     "table_number": null, "delivery_address": null, "delivery_location": null,
