@@ -7,13 +7,14 @@
 
 /// Declares a closed set of names a REST body or query uses (a status, a
 /// payment method), with its protobuf counterpart: serialized lower_snake,
-/// read in any case, refused with the list of accepted names, and
+/// read in any case (and in the other spellings `| "alias"` lists),
+/// refused with the list of accepted names, and
 /// converted to and from the contract's enum in one place.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
         $name:ident: $pb:ty {
-            $( $(#[$vmeta:meta])* $variant:ident = $text:literal => $pbvariant:ident ),+ $(,)?
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal $(| $alias:literal)* => $pbvariant:ident ),+ $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -34,10 +35,19 @@ macro_rules! wire_enum {
                 match self { $($name::$variant => $text),+ }
             }
 
-            /// The value named `text`, in any case.
+            /// The value named `text` (or one of its other spellings), in
+            /// any case.
             pub fn parse(text: &str) -> Option<Self> {
                 let text = text.trim();
-                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(text))
+                Self::ALL.iter().copied().find(|v| {
+                    v.as_str().eq_ignore_ascii_case(text)
+                        || v.aliases().iter().any(|a| a.eq_ignore_ascii_case(text))
+                })
+            }
+
+            /// Other spellings read as the value, never written.
+            fn aliases(self) -> &'static [&'static str] {
+                match self { $($name::$variant => &[$($alias),*]),+ }
             }
 
             /// Every accepted name, for messages: `a, b or c`.

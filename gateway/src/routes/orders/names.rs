@@ -58,8 +58,9 @@ wire_enum!(
     /// How the order is paid. Cash orders are confirmed at once; card and
     /// mobile money orders wait in `pending` for their payment.
     PaymentMethod: pb::PaymentMethod {
-        /// A card, through the payment provider.
-        Card = "card" => Card,
+        /// A card, through the payment provider (`credit_card` and
+        /// `debit_card` are read as `card`).
+        Card = "card" | "credit_card" | "debit_card" => Card,
         /// Cash on collection or delivery.
         Cash = "cash" => Cash,
         /// Mobile money, through the payment provider.
@@ -141,5 +142,14 @@ mod tests {
             pb::OrderStatus::OutForDelivery as i32
         );
         assert_eq!(PaymentMethod::names(), "card, cash or mobile_money");
+    }
+
+    #[test]
+    fn a_card_is_read_under_the_names_payments_take_too() {
+        for name in ["card", "credit_card", "Debit_Card"] {
+            assert_eq!(PaymentMethod::parse(name), Some(PaymentMethod::Card));
+        }
+        assert_eq!(PaymentMethod::parse("cheque"), None);
+        assert_eq!(PaymentMethod::Card.as_str(), "card");
     }
 }
