@@ -22,7 +22,7 @@ use crate::domain::customer::{CustomerPatch, parse_saved_addresses};
 use crate::domain::number::{self, OrderNumber, TokenHash};
 use crate::domain::order::{
     self as order_domain, Actor, CustomerRef, Fulfilment, GuestContact, ItemEdit, LineInput,
-    NewOrder, OrderFilter, OrderSource, OrderStatus, check_line_count,
+    NewOrder, OrderFilter, OrderSource, OrderStatus, OrderType, check_line_count,
 };
 use crate::domain::{
     Coordinates, CouponCode, DateRange, DomainError, Email, Finish, IdempotencyKey, Name, Page,
@@ -78,6 +78,11 @@ impl OrderService for OrderApi {
             Some(pb::create_order_request::Customer::Guest(g)) => v
                 .nested("guest", GuestContact::parse(&g.name, &g.phone, &g.email))
                 .map(CustomerRef::Guest),
+            Some(pb::create_order_request::Customer::WalkIn(true)) => Some(CustomerRef::WalkIn),
+            Some(pb::create_order_request::Customer::WalkIn(false)) => {
+                v.add("walk_in", "is true when given");
+                None
+            }
         };
         let order_type = v.check("order_type", convert::order_type_from_pb(req.order_type));
         let address = req.delivery_address.as_ref().map(address_from_pb);
@@ -93,6 +98,16 @@ impl OrderService for OrderApi {
                 location,
             ))
         });
+        if customer == Some(CustomerRef::WalkIn)
+            && fulfilment
+                .as_ref()
+                .is_some_and(|f| f.order_type() == OrderType::Delivery)
+        {
+            v.add(
+                "walk_in",
+                "is for dine-in and takeout; a delivery needs a customer to deliver to",
+            );
+        }
         let source = v.check("source", convert::source_from_pb(req.source));
         let lines = parse_lines(&mut v, &req.items);
         let coupon_code = optional_coupon(&mut v, &req.coupon_code);

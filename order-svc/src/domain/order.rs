@@ -80,7 +80,8 @@ pub struct Order {
     /// Six-character human number.
     pub order_number: String,
     pub restaurant_id: i64,
-    /// The customer profile (negative for guest profiles).
+    /// The customer profile (negative for guest profiles, 0 for a walk-in
+    /// order, which has none).
     pub customer_id: i64,
     /// True for guest checkout.
     pub guest: bool,

@@ -61,11 +61,19 @@ pub struct Announcement {
     pub change: Option<StatusChange>,
 }
 
-/// Refuses an order a CUSTOMER places for another customer.
+/// Refuses an order a CUSTOMER places for another customer, and a walk-in
+/// order anyone but staff or an admin places.
 ///
 /// # Errors
 /// [`DomainError::AccessDenied`].
 pub fn check_orderer(customer: &CustomerRef, actor: &Actor) -> Result<(), DomainError> {
+    if *customer == CustomerRef::WalkIn
+        && !matches!(actor.kind, ActorKind::Staff | ActorKind::Admin)
+    {
+        return Err(DomainError::AccessDenied(
+            "only the restaurant's staff take walk-in orders".to_owned(),
+        ));
+    }
     if let CustomerRef::Registered(id) = customer
         && actor.kind == ActorKind::Customer
         && actor.id != id.to_string()
@@ -141,7 +149,7 @@ pub fn place(placing: &Placing<'_>) -> Result<Placement, DomainError> {
         .collect();
     let guest = match &new.customer {
         CustomerRef::Guest(guest) => Some(guest.contact()),
-        CustomerRef::Registered(_) => None,
+        CustomerRef::Registered(_) | CustomerRef::WalkIn => None,
     };
     let draft = Order {
         id: 0,

@@ -425,7 +425,7 @@ impl Orders {
                 new.restaurant_id,
                 code,
                 number.as_str(),
-                &new.customer.coupon_ref(),
+                &new.customer.coupon_ref(number.as_str()),
                 totals.subtotal_minor,
             )
             .await?;
@@ -490,13 +490,14 @@ impl Orders {
     /// The profile the order is placed from, and who to contact: a guest's
     /// profile is found by phone or made, a registered customer's is made
     /// on their first order. The order's payment method and address are
-    /// remembered on it.
+    /// remembered on it. A walk-in order has neither (profile 0).
     async fn orderer(
         &self,
         work: &mut Work<'_>,
         new: &NewOrder,
     ) -> Result<(i64, Contact), DomainError> {
         let (customer_id, guest) = match &new.customer {
+            CustomerRef::WalkIn => return Ok((0, Contact::default())),
             CustomerRef::Registered(id) => (*id, None),
             CustomerRef::Guest(guest) => {
                 let contact = guest.contact();

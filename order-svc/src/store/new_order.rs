@@ -82,7 +82,8 @@ pub async fn insert_new_order(
     v.push_bind(&order.order_number)
         .push_bind(order.restaurant_id)
         .push_bind(&pickup.restaurant_name)
-        .push_bind(order.customer_id)
+        // A walk-in order (0) has no profile.
+        .push_bind((order.customer_id != 0).then_some(order.customer_id))
         .push_bind(order.guest)
         .push_bind(&order.contact.name)
         .push_bind(&order.contact.phone)

@@ -85,7 +85,8 @@ impl<'r> FromRow<'r, PgRow> for Order {
             id: row.try_get("id")?,
             order_number: row.try_get("order_number")?,
             restaurant_id: row.try_get("restaurant_id")?,
-            customer_id: row.try_get("customer_id")?,
+            // NULL for a walk-in order.
+            customer_id: row.try_get::<Option<i64>, _>("customer_id")?.unwrap_or(0),
             guest: row.try_get("guest")?,
             contact: Contact {
                 name: row.try_get("contact_name")?,

@@ -11,8 +11,8 @@ use tokio::task::JoinSet;
 use tonic::Code;
 
 use crate::helpers::{
-    amount, fields, guest_order, line, oak_ave, paid_by, reason, seed_order, spawn_app,
-    spawn_app_with_restaurant_down, takeout, totals,
+    amount, customer, fields, guest_order, line, oak_ave, paid_by, reason, seed_order, spawn_app,
+    spawn_app_with_restaurant_down, staff, takeout, totals,
 };
 
 #[tokio::test]
@@ -324,4 +324,59 @@ async fn the_order_a_create_answers_is_the_order_as_stored() {
             "{method:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn staff_take_a_walk_in_order_with_no_customer_and_nobody_else_may() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    let walk_in = |order_type: pb::OrderType| pb::CreateOrderRequest {
+        restaurant_id: menu.restaurant_id,
+        customer: Some(pb::create_order_request::Customer::WalkIn(true)),
+        order_type: order_type.into(),
+        table_number: if order_type == pb::OrderType::DineIn {
+            "5".to_owned()
+        } else {
+            String::new()
+        },
+        items: vec![line(menu.pizza, 1)],
+        actor: Some(staff()),
+        ..Default::default()
+    };
+
+    let created = app
+        .create(walk_in(pb::OrderType::DineIn))
+        .await
+        .expect("staff take it");
+    let order = created.order.expect("an order");
+    assert_eq!(order.customer_id, 0);
+    assert!(!order.guest);
+    assert!(created.access_token.is_empty());
+    assert_eq!(app.get(order.id).await.customer_id, 0);
+    assert_eq!(app.count("customers").await, 0, "no profile is made");
+
+    let delivered = pb::CreateOrderRequest {
+        delivery_address: Some(oak_ave()),
+        ..walk_in(pb::OrderType::Delivery)
+    };
+    let refused = app
+        .create(delivered)
+        .await
+        .expect_err("nobody to deliver to");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(fields(&refused), ["walk_in"]);
+
+    let by_a_customer = pb::CreateOrderRequest {
+        actor: Some(customer(7)),
+        ..walk_in(pb::OrderType::Takeout)
+    };
+    let refused = app.create(by_a_customer).await.expect_err("staff only");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let unnamed = pb::CreateOrderRequest {
+        actor: None,
+        ..walk_in(pb::OrderType::Takeout)
+    };
+    let refused = app.create(unnamed).await.expect_err("staff only");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(app.count("orders").await, 1);
 }

@@ -1288,3 +1288,72 @@ async fn staff_at_the_front_desk_order_for_guests_and_customers_of_their_restaur
         .await;
     assert_eq!(theirs.status, 200, "{}", theirs.text);
 }
+
+#[tokio::test]
+async fn a_walk_in_order_needs_nobody_s_details_but_a_delivery_does() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = mesh.restaurant_with_item("12.99").await;
+    let desk = Mesh::staff_named(restaurant, "frank");
+
+    // Table 5, nobody named: a walk-in order.
+    let placed = mesh
+        .post(
+            "/api/orders",
+            Some(&desk),
+            &json!({"restaurant_id": restaurant, "order_type": "dine_in", "table_number": 5,
+                    "payment_method": "cash",
+                    "items": [{"menu_item_id": item, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.json();
+    assert_eq!(order["status"], "confirmed");
+    assert!(order["customer_id"].is_null(), "{order}");
+    assert!(order["contact"].is_null(), "{order}");
+    assert_eq!(order["guest"], false);
+    assert!(order.get("access_token").is_none(), "{order}");
+    let id = order["id"].as_i64().expect("id");
+    let ticket = mesh.ticket_of(restaurant, id).await;
+    assert_eq!(ticket["table_number"], "5");
+    // A takeout at the counter likewise, and it reads back the same.
+    let counter = mesh
+        .post(
+            "/api/orders",
+            Some(&desk),
+            &json!({"restaurant_id": restaurant, "order_type": "takeout",
+                    "items": [{"menu_item_id": item, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(counter.status, 201, "{}", counter.text);
+    let read = mesh
+        .get(
+            &format!("/api/orders/{}", counter.json()["id"]),
+            Some(&desk),
+        )
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert!(read.json()["customer_id"].is_null(), "{}", read.text);
+
+    // A delivery needs someone to deliver to; a customer cannot order as
+    // nobody, and without a token the guest's details are required.
+    let before = all_orders(&mesh).await.len();
+    mesh.post(
+        "/api/orders",
+        Some(&desk),
+        &json!({"restaurant_id": restaurant, "order_type": "delivery",
+                "delivery_address": {"street": "1 A St", "city": "New York", "state": "NY",
+                                     "zip_code": "10001", "country": "US"},
+                "items": [{"menu_item_id": item, "quantity": 1}]}),
+    )
+    .await
+    .problem(422, Some("customer_id"));
+    mesh.post(
+        "/api/orders",
+        None,
+        &json!({"restaurant_id": restaurant, "order_type": "dine_in", "table_number": 5,
+                "items": [{"menu_item_id": item, "quantity": 1}]}),
+    )
+    .await
+    .problem(422, Some("guest"));
+    assert_eq!(all_orders(&mesh).await.len(), before);
+}

@@ -171,7 +171,10 @@ impl LineInput {
 }))]
 pub struct NewOrder {
     /// A registered customer: the subject of a customer token (may be left
-    /// out with one). Staff and admins name the customer they order for.
+    /// out with one). Staff and admins name the customer they order for,
+    /// or, for a dine-in or takeout order, nobody: with neither
+    /// `customer_id` nor `guest` it is a walk-in order, with no customer
+    /// and no contact.
     pub customer_id: Option<i64>,
     /// Guest checkout, without an account: name, phone and email.
     pub guest: Option<GuestInput>,
@@ -205,6 +208,8 @@ pub struct NewOrder {
 pub(super) enum Customer {
     Registered(i64),
     Guest(GuestInput),
+    /// Staff (or an admin) take a dine-in or takeout order for nobody named.
+    WalkIn,
 }
 
 impl NewOrder {
@@ -242,10 +247,13 @@ impl NewOrder {
                 );
                 None
             }
+            (Party::Staff { .. } | Party::Admin { .. }, None, None) if !self.is_delivery() => {
+                Some(Customer::WalkIn)
+            }
             (_, None, None) => {
                 v.add(
                     "customer_id",
-                    "is required: the customer's id, or `guest` details",
+                    "is required for a delivery: the customer's id, or `guest` details",
                 );
                 None
             }
@@ -261,6 +269,15 @@ impl NewOrder {
             v.parsed("guest.phone", Phone::parse(&guest.phone));
         }
         Ok(customer)
+    }
+
+    /// Whether the order is to be delivered: said so, or implied by an
+    /// address.
+    fn is_delivery(&self) -> bool {
+        match self.order_type {
+            Some(kind) => kind == OrderType::Delivery,
+            None => self.delivery_address.is_some(),
+        }
     }
 
     /// Checks everything that needs no currency; returns who it is for.
@@ -324,6 +341,7 @@ impl NewOrder {
                     phone: g.phone.trim().to_owned(),
                     email: g.email,
                 }),
+                Customer::WalkIn => pb::create_order_request::Customer::WalkIn(true),
             }),
             order_type: self.order_type.map_or(0, OrderType::to_proto),
             source: source.map_or(0, OrderSource::to_proto),

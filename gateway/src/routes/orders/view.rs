@@ -84,10 +84,12 @@ pub struct OrderView {
     pub restaurant_id: i64,
     /// Its name when the order was placed.
     pub restaurant_name: String,
-    /// The registered customer who placed it; null for guest checkout.
+    /// The registered customer it is for; null for guest checkout and for
+    /// a walk-in order.
     pub customer_id: Option<i64>,
     /// True for guest checkout (the order has access tokens).
     pub guest: bool,
+    /// Who is told of the order; null for a walk-in order.
     pub contact: Option<ContactView>,
     pub status: OrderStatus,
     /// Dine-in, takeout or delivery.
@@ -175,13 +177,17 @@ impl OrderView {
             order_number: o.order_number,
             restaurant_id: o.restaurant_id,
             restaurant_name: o.restaurant_name,
-            customer_id: Some(o.customer_id).filter(|_| !o.guest),
+            // 0 is a walk-in order's: nobody.
+            customer_id: Some(o.customer_id).filter(|id| !o.guest && *id != 0),
             guest: o.guest,
-            contact: o.contact.map(|c| ContactView {
-                name: c.name,
-                phone: c.phone,
-                email: c.email,
-            }),
+            contact: o
+                .contact
+                .filter(|c| c != &pb::Guest::default())
+                .map(|c| ContactView {
+                    name: c.name,
+                    phone: c.phone,
+                    email: c.email,
+                }),
             status: OrderStatus::from_proto(o.status).ok_or_else(|| unknown("status", o.status))?,
             order_type: OrderType::from_proto(o.order_type)
                 .ok_or_else(|| unknown("order type", o.order_type))?,

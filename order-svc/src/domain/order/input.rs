@@ -22,6 +22,9 @@ pub enum CustomerRef {
     Registered(i64),
     /// A guest, by their contact.
     Guest(GuestContact),
+    /// Nobody named: a dine-in or takeout order staff take at the counter
+    /// or the table. It has no profile and no contact.
+    WalkIn,
 }
 
 impl CustomerRef {
@@ -36,12 +39,14 @@ impl CustomerRef {
         Ok(Self::Registered(id))
     }
 
-    /// The customer's reference for coupon limits: the customer id, or the
-    /// guest's phone.
-    pub fn coupon_ref(&self) -> String {
+    /// The customer's reference for coupon limits: the customer id, the
+    /// guest's phone, or for a walk-in the order itself (`order_number`):
+    /// nobody can be told apart, so a per-customer limit cannot hold.
+    pub fn coupon_ref(&self, order_number: &str) -> String {
         match self {
             CustomerRef::Registered(id) => format!("customer:{id}"),
             CustomerRef::Guest(guest) => format!("phone:{}", guest.phone.as_str()),
+            CustomerRef::WalkIn => format!("walk-in:{order_number}"),
         }
     }
 
@@ -53,6 +58,12 @@ impl CustomerRef {
                 id: id.to_string(),
             },
             CustomerRef::Guest(_) => Actor {
+                kind: ActorKind::Guest,
+                id: String::new(),
+            },
+            // Only staff and admins place walk-in orders, and they always
+            // name themselves; an unnamed one is refused as a guest would be.
+            CustomerRef::WalkIn => Actor {
                 kind: ActorKind::Guest,
                 id: String::new(),
             },
@@ -316,6 +327,8 @@ impl NewOrder {
                 GuestContact::parse(&c.name, &c.phone, &c.email)
                     .map_err(|v| corrupt("contact", v.to_string()))?,
             )
+        } else if earlier.customer_id == 0 {
+            CustomerRef::WalkIn
         } else {
             CustomerRef::Registered(earlier.customer_id)
         };
