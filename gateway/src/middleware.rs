@@ -188,7 +188,7 @@ pub fn describe_metrics() {
     );
     describe_counter!(
         "grpc_client_requests_total",
-        "Calls to the services, by service, method and status code."
+        "Calls to the services, by service, method, status code and outcome (ok, refused, error)."
     );
     describe_histogram!(
         "grpc_client_request_duration_seconds",

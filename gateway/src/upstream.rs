@@ -6,7 +6,7 @@
 //! the server is told about and the gateway enforces, passes the service's
 //! circuit [`Breaker`] (refused at once while it is open), is retried once
 //! on `UNAVAILABLE` only when it is a read (a write might have happened)
-//! and the service's [`RetryBudget`] allows, and is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code}`
+//! and the service's [`RetryBudget`] allows, and is counted as `grpc_client_requests_total{grpc_service,grpc_method,grpc_code,outcome}`
 //! and timed as `grpc_client_request_duration_seconds{grpc_service,grpc_method}`.
 //!
 //! Server streams (live order and kitchen updates, menu changes) are opened
@@ -35,7 +35,7 @@ use foodmesh_proto::restaurant::v1 as pb;
 use foodmesh_proto::restaurant::v1::restaurant_service_client::RestaurantServiceClient;
 use foodmesh_shared::ServiceName;
 use foodmesh_shared::discovery::{Discovery, DiscoveryError};
-use foodmesh_shared::grpc::{Propagate, TracedChannel, code_name};
+use foodmesh_shared::grpc::{Propagate, TracedChannel, code_name, outcome};
 use tonic::Streaming;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
@@ -430,7 +430,8 @@ impl<C: Clone> UpstreamClient<C> {
             "grpc_client_requests_total",
             "grpc_service" => self.grpc_service,
             "grpc_method" => method,
-            "grpc_code" => code_name(code)
+            "grpc_code" => code_name(code),
+            "outcome" => outcome(code)
         )
         .increment(1);
     }

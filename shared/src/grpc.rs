@@ -257,7 +257,12 @@ where
             let [s, m] = labels;
             metrics::counter!(
                 "grpc_server_requests_total",
-                &[s, m, ("grpc_code", code_name(code).to_owned())]
+                &[
+                    s,
+                    m,
+                    ("grpc_code", code_name(code).to_owned()),
+                    ("outcome", outcome(code).to_owned()),
+                ]
             )
             .increment(1);
             result
@@ -286,6 +291,20 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         Unavailable => "UNAVAILABLE",
         DataLoss => "DATA_LOSS",
         Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// What a call's status code says of the server: `ok`; `error`, a fault
+/// of the server or of what it depends on (INTERNAL, UNKNOWN, UNAVAILABLE,
+/// DEADLINE_EXCEEDED, DATA_LOSS); or `refused`, any other code, where the
+/// server worked and said no (a conflict, bad input, a missing order).
+/// Error rates count only `error`: refusals are the service doing its job.
+pub fn outcome(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "ok",
+        Internal | Unknown | Unavailable | DeadlineExceeded | DataLoss => "error",
+        _ => "refused",
     }
 }
 
@@ -337,5 +356,31 @@ mod tests {
             Some(("foodmesh.restaurant.v1.RestaurantService", "GetMenu"))
         );
         assert_eq!(split_path("metrics"), None);
+    }
+
+    #[test]
+    fn only_a_server_s_failures_are_errors_and_its_answers_refusals() {
+        use tonic::Code;
+        assert_eq!(outcome(Code::Ok), "ok");
+        for code in [
+            Code::Internal,
+            Code::Unknown,
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::DataLoss,
+        ] {
+            assert_eq!(outcome(code), "error", "{code:?}");
+        }
+        for code in [
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::FailedPrecondition,
+            Code::PermissionDenied,
+            Code::Aborted,
+            Code::ResourceExhausted,
+        ] {
+            assert_eq!(outcome(code), "refused", "{code:?}");
+        }
     }
 }

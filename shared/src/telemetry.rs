@@ -232,7 +232,7 @@ pub fn current_trace_context() -> std::collections::HashMap<String, String> {
 fn describe_runtime_metrics() {
     metrics::describe_counter!(
         "grpc_server_requests_total",
-        "gRPC calls served, by service, method and status code."
+        "gRPC calls served, by service, method, status code and outcome (ok, refused, error)."
     );
     metrics::describe_histogram!(
         "grpc_server_request_duration_seconds",

@@ -209,6 +209,9 @@ async fn metrics_count_http_requests_by_route_and_grpc_calls_by_method() {
         200
     );
 
+    // A refusal: the service answered, and said no.
+    assert_eq!(mesh.get("/api/restaurants/999999", None).await.status, 404);
+
     let reply = mesh.get("/metrics", None).await;
 
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -234,7 +237,7 @@ async fn metrics_count_http_requests_by_route_and_grpc_calls_by_method() {
     );
     assert!(
         has(
-            r#"grpc_client_requests_total{grpc_service="foodmesh.restaurant.v1.RestaurantService",grpc_method="GetRestaurant",grpc_code="OK"}"#
+            r#"grpc_client_requests_total{grpc_service="foodmesh.restaurant.v1.RestaurantService",grpc_method="GetRestaurant",grpc_code="OK",outcome="ok"}"#
         ),
         "{}",
         reply.text
@@ -244,6 +247,22 @@ async fn metrics_count_http_requests_by_route_and_grpc_calls_by_method() {
         "{}",
         reply.text
     );
+    // Counted as refused on both sides, never as an error.
+    assert!(
+        has(
+            r#"grpc_client_requests_total{grpc_service="foodmesh.restaurant.v1.RestaurantService",grpc_method="GetRestaurant",grpc_code="NOT_FOUND",outcome="refused"}"#
+        ),
+        "{}",
+        reply.text
+    );
+    assert!(
+        has(
+            r#"grpc_server_requests_total{grpc_service="foodmesh.restaurant.v1.RestaurantService",grpc_method="GetRestaurant",grpc_code="NOT_FOUND",outcome="refused"}"#
+        ),
+        "{}",
+        reply.text
+    );
+    assert!(!has(r#"outcome="error""#), "{}", reply.text);
 }
 
 #[tokio::test]
