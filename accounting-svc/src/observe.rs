@@ -5,9 +5,12 @@
 //!   `partially_refunded`, `refunded`);
 //! - `payment_declines_total{method,reason}` — declines by the provider's
 //!   reason (`other` for one outside [`DECLINE_REASONS`]);
-//! - `payment_captured_amount{currency}`, `payment_refund_amount{currency}`
-//!   — each capture and refund, in major units (their `_sum` is the money
-//!   taken and given back);
+//! - `payment_captured_amount{restaurant_id,method,currency}`,
+//!   `payment_refund_amount{restaurant_id,method,currency}` — each capture
+//!   and refund, in major units: their `_sum` is the money taken and given
+//!   back (revenue by restaurant and method), and captured `_sum / _count`
+//!   the average order value, since an order's payment is captured once,
+//!   when it completes;
 //! - `payment_webhooks_total{provider,outcome}` — providers' calls back:
 //!   `accepted`, `signature_invalid`, `replayed`, `refused`.
 //!
@@ -25,11 +28,11 @@ pub fn describe() {
     );
     metrics::describe_histogram!(
         "payment_captured_amount",
-        "Each capture, in major units of its currency."
+        "Each capture, in major units of its currency, by restaurant and method."
     );
     metrics::describe_histogram!(
         "payment_refund_amount",
-        "Each refund, in major units of its currency."
+        "Each refund, in major units of its currency, by restaurant and method."
     );
     metrics::describe_counter!(
         "payment_webhooks_total",
@@ -40,6 +43,7 @@ pub fn describe() {
 /// What one committed change of a payment counts.
 #[derive(Debug, Clone)]
 pub struct PaymentCounted {
+    pub restaurant_id: i64,
     pub method: Method,
     pub status: PaymentStatus,
     pub decline_reason: Option<String>,
@@ -70,7 +74,13 @@ pub fn payment_changed(counted: &PaymentCounted) {
         } else {
             "payment_refund_amount"
         };
-        metrics::histogram!(name, "currency" => counted.currency.clone()).record(major);
+        metrics::histogram!(
+            name,
+            "restaurant_id" => counted.restaurant_id.to_string(),
+            "method" => method,
+            "currency" => counted.currency.clone()
+        )
+        .record(major);
     }
 }
 

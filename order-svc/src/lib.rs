@@ -193,6 +193,10 @@ pub async fn build_with(
     app.background("payment timeout", |stop| {
         tasks::payment_timeout(timer, stop)
     });
+    let counter = orders.clone();
+    app.background("open orders gauge", |stop| {
+        tasks::open_orders_gauge(counter, stop)
+    });
     app.background("coupon releaser", |stop| {
         tasks::coupon_releaser(orders, stop)
     });
@@ -209,6 +213,10 @@ fn describe_metrics() {
     metrics::describe_counter!(
         "orders_created_total",
         "Orders placed, by where (source) and how they are fulfilled (order_type)."
+    );
+    metrics::describe_gauge!(
+        "orders_open",
+        "Orders in each status that is not final (PENDING to OUT_FOR_DELIVERY), counted every 15 s."
     );
     metrics::describe_counter!(
         "order_transitions_total",

@@ -1,9 +1,10 @@
 //! The service's own timers: the payment timeout that cancels unpaid
-//! orders, and the loop that gives coupon redemptions back until
-//! restaurant-svc has them. Both work from the database alone, so any
-//! number of instances may run them side by side, and a restart loses
-//! nothing they had still to do. Both run until told to stop, and stop
-//! between rounds, never in one.
+//! orders, the loop that gives coupon redemptions back until
+//! restaurant-svc has them, and the count of open orders for the
+//! operators. Each works from the database alone, so any number of
+//! instances may run them side by side, and a restart loses nothing they
+//! had still to do. Each runs until told to stop, and stops between
+//! rounds, never in one.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ use crate::service::{Orders, RELEASE_BATCH};
 
 /// How often idempotency keys past their retention are forgotten.
 const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// How often the open orders are counted for `orders_open`.
+const COUNT_OPEN_EVERY: Duration = Duration::from_secs(15);
 
 /// How often the releaser looks for due releases without being woken.
 const RELEASE_POLL: Duration = Duration::from_secs(1);
@@ -36,6 +40,31 @@ pub async fn payment_timeout(orders: Orders, stop: CancellationToken) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
             }
+        }
+    }
+}
+
+/// Keeps the gauge `orders_open{status}` (orders in each status that is
+/// not final) up to date, counting at start and every
+/// [`COUNT_OPEN_EVERY`]. Every instance counts the same database, so the
+/// dashboards take the largest figure, not the sum.
+pub async fn open_orders_gauge(orders: Orders, stop: CancellationToken) {
+    let clock = orders.clock().clone();
+    loop {
+        match orders.open_counts().await {
+            Ok(counts) => {
+                for (status, count) in counts {
+                    metrics::gauge!("orders_open", "status" => status.as_str()).set(count as f64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "counting open orders failed; retrying"),
+        }
+        if stop
+            .run_until_cancelled(clock.sleep(COUNT_OPEN_EVERY))
+            .await
+            .is_none()
+        {
+            return;
         }
     }
 }

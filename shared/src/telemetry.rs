@@ -46,6 +46,13 @@ const WAIT_BUCKETS: &[f64] = &[
 /// Metrics measured in such waits.
 const WAIT_METRICS: &[&str] = &["delivery_assignment_wait_seconds"];
 
+/// Buckets of amounts of money, in major units: a meal's worth, not a
+/// latency's. Few, since these histograms carry a restaurant label.
+const AMOUNT_BUCKETS: &[f64] = &[10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 200.0, 500.0];
+
+/// Metrics measured in money.
+const AMOUNT_METRICS: &[&str] = &["payment_captured_amount", "payment_refund_amount"];
+
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process-wide Prometheus recorder, installed on first use so tests that
@@ -63,6 +70,9 @@ pub fn prometheus() -> &'static PrometheusHandle {
         });
         let builder = WAIT_METRICS.iter().fold(builder, |b, name| {
             b?.set_buckets_for_metric(Matcher::Full((*name).to_owned()), WAIT_BUCKETS)
+        });
+        let builder = AMOUNT_METRICS.iter().fold(builder, |b, name| {
+            b?.set_buckets_for_metric(Matcher::Full((*name).to_owned()), AMOUNT_BUCKETS)
         });
         let recorder = match builder {
             Ok(b) => b.build_recorder(),

@@ -163,6 +163,7 @@ impl Accounting {
         let payment = payment.after(&applied, at);
         self.announce(work, &payment, &applied).await?;
         let counted = observe::PaymentCounted {
+            restaurant_id: payment.restaurant_id,
             method: payment.method,
             status: payment.status,
             decline_reason: match change {

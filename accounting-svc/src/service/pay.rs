@@ -132,6 +132,7 @@ impl Accounting {
             self.announce(work, &payment, &applied).await?;
         }
         let counted = observe::PaymentCounted {
+            restaurant_id: payment.restaurant_id,
             method: new.method,
             status: new.status,
             decline_reason: new.decline_reason.clone(),

@@ -78,7 +78,9 @@ async fn cash_is_held_when_the_order_is_placed_and_taken_once_when_it_completes(
     // Each test runs in a process of its own: these are this test's counts.
     let metrics = foodmesh_shared::telemetry::prometheus().render();
     assert!(
-        metrics.contains(r#"payment_captured_amount_sum{currency="USD"} 25.99"#),
+        metrics.contains(
+            r#"payment_captured_amount_sum{restaurant_id="7",method="cash",currency="USD"} 25.99"#
+        ),
         "{metrics}"
     );
 }

@@ -24,6 +24,29 @@ pub const RELEASE_BATCH: i64 = 20;
 const SWEEP_BATCH: i64 = 100;
 
 impl Orders {
+    /// How many orders are in each status that is not final, every such
+    /// status named (0 when none is).
+    ///
+    /// # Errors
+    /// Only unexpected failures.
+    pub async fn open_counts(&self) -> Result<Vec<(OrderStatus, i64)>, DomainError> {
+        let stored = {
+            let mut conn = self.store.conn().await?;
+            store::open_counts(&mut conn).await?
+        };
+        Ok(OrderStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_final())
+            .map(|status| {
+                let count = stored
+                    .iter()
+                    .find(|(raw, _)| raw == status.as_str())
+                    .map_or(0, |(_, n)| *n);
+                (status, count)
+            })
+            .collect())
+    }
+
     /// Cancels PENDING orders unpaid for longer than the payment timeout
     /// (actor SYSTEM, reason "payment timeout"), releasing their coupons.
     /// Returns how many it cancelled.

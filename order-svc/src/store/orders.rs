@@ -216,6 +216,21 @@ pub async fn expired_pending(
     .await?)
 }
 
+/// How many orders are in each status that is not final; a status with
+/// none is left out.
+///
+/// # Errors
+/// Only unexpected database failures.
+pub async fn open_counts(conn: &mut PgConnection) -> Result<Vec<(String, i64)>, DomainError> {
+    Ok(sqlx::query_as(
+        "SELECT status, count(*) FROM orders
+         WHERE status IN ('PENDING', 'CONFIRMED', 'PREPARING', 'READY', 'OUT_FOR_DELIVERY')
+         GROUP BY status",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Whether an order already has this number.
 ///
 /// # Errors
