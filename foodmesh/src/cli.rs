@@ -52,6 +52,14 @@ pub struct UpArgs {
     /// Do not load the demo restaurants.
     #[arg(long)]
     pub no_demo: bool,
+    /// Where to write every process's metrics address for Prometheus'
+    /// file-based discovery (`prometheus-local.yml` reads the default).
+    #[arg(
+        long,
+        env = "FOODMESH_PROMETHEUS_TARGETS",
+        default_value_os_t = crate::targets::default_path()
+    )]
+    pub prometheus_targets: std::path::PathBuf,
 }
 
 /// Flags of `token`.

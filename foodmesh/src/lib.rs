@@ -18,6 +18,7 @@ pub mod cli;
 pub mod demo;
 pub mod serve;
 pub mod supervisor;
+pub mod targets;
 pub mod token;
 
 /// Runs one parsed command line.

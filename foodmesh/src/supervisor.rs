@@ -167,6 +167,11 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         })
         .collect();
 
+    let targets = crate::targets::list(&args.host, args.gateway_port, &addrs);
+    if let Err(e) = crate::targets::write(&args.prometheus_targets, &targets) {
+        eprintln!("foodmesh: no scrape targets for Prometheus: {e:#}");
+    }
+
     let gateway = format!("http://{}:{}", args.host, args.gateway_port);
     let announce = async {
         if !args.no_demo {
@@ -180,7 +185,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             }
         }
         println!(
-            "\nFoodMesh is up.\n  gateway  {gateway}\n  API docs {gateway}/docs\n  OpenAPI  {gateway}/openapi.json\n  metrics  {gateway}/metrics\n  admin token (24 h):\n    {admin}\n  try: curl -H \"Authorization: Bearer $TOKEN\" {gateway}/api/restaurants\nPress Ctrl-C to stop.\n"
+            "\nFoodMesh is up.\n  gateway  {gateway}\n  API docs {gateway}/docs\n  OpenAPI  {gateway}/openapi.json\n  metrics  {gateway}/metrics\n  scrape targets for Prometheus (prometheus-local.yml):\n    {}\n  try, with an admin token (24 h):\n    TOKEN={admin}\n    curl -H \"Authorization: Bearer $TOKEN\" {gateway}/api/restaurants\nPress Ctrl-C to stop.\n",
+            args.prometheus_targets.display()
         );
         let _ = tokio::io::stdout().flush().await;
     };
@@ -190,6 +196,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
 
     stop_all(supervised).await;
+    crate::targets::remove(&args.prometheus_targets);
     println!("foodmesh: every process stopped");
     Ok(())
 }

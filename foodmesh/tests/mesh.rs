@@ -314,9 +314,16 @@ fn up_command(base: u16, prefix: &str) -> tokio::process::Command {
             &(base + 6).to_string(),
             "--db-prefix",
             prefix,
+            "--prometheus-targets",
         ])
+        .arg(targets_path(prefix))
         .env_remove("CONSUL_HTTP_ADDR");
     command
+}
+
+/// Where the mesh of database prefix `prefix` lists its scrape targets.
+fn targets_path(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{prefix}-targets.json"))
 }
 
 impl Launcher {
@@ -478,6 +485,10 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
             .restaurants
     };
     let (base, gateway) = (up.base, up.gateway());
+    let targets_file = targets_path(&up.prefix);
+    let targets: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&targets_file).unwrap_or_default())
+            .unwrap_or_default();
     let banner = up.seen.clone();
     let pids: Vec<i32> = up.started.iter().map(|(_, pid)| *pid).collect();
 
@@ -489,6 +500,27 @@ async fn foodmesh_up_starts_everything_and_ctrl_c_leaves_nothing_behind() {
         "{banner}"
     );
     assert!(banner.contains("admin token"), "{banner}");
+    // Prometheus' file-based discovery finds all seven processes while the
+    // mesh is up, and nothing once it has stopped.
+    assert!(
+        banner.contains(&targets_file.display().to_string()),
+        "{banner}"
+    );
+    let listed: Vec<&str> = targets
+        .as_array()
+        .map(|groups| {
+            groups
+                .iter()
+                .filter_map(|g| g["targets"][0].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(listed.len(), 7, "{targets}");
+    assert!(
+        listed.contains(&format!("127.0.0.1:{}", base + 6).as_str()),
+        "{targets}"
+    );
+    assert!(!targets_file.exists(), "the list outlived the mesh");
     assert_eq!(health, 200);
     assert!(
         restaurants.iter().any(|r| r.name == "Pizza Palace"),

@@ -152,7 +152,6 @@ pub async fn build_with(
     settings: OrderConfig,
 ) -> anyhow::Result<Application> {
     let pool = db::connect(&config.database_url, config.db_max_connections, &MIGRATOR).await?;
-    describe_metrics();
     let discovery = Discovery::from_config(&config.discovery);
     let restaurant = restaurant::RestaurantClient::new(discovery.channel(ServiceName::Restaurant)?);
     let bus = EventBus::new(&config);
@@ -166,6 +165,9 @@ pub async fn build_with(
     );
 
     let server = GrpcServer::new();
+    // After the recorder exists (the server makes sure it does): help
+    // given before is lost, and the open orders gauge is set at once.
+    describe_metrics();
     let (feed, feed_tasks) = watch::ChangeFeed::connect(store, server.health()).await?;
     let server = server.add_service(OrderServiceServer::new(grpc::OrderApi::new(
         orders.clone(),

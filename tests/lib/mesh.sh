@@ -11,6 +11,7 @@
 #   $gateway      the gateway's URL
 #   $mesh_base    the first port (order-svc's HTTP port is $mesh_base + 0 ...)
 #   $mesh_log     the mesh's output
+#   $mesh_targets its scrape targets, for Prometheus' file-based discovery
 #   $mesh_work    a scratch folder removed on exit
 #   $JWT_SECRET   (exported) the secret the mesh signs and checks tokens with
 #   $run_id       the prefix of its databases and streams
@@ -23,6 +24,7 @@ redis=${REDIS_URL:-redis://127.0.0.1:6379}
 run_id=${MESH_NAME:-mesh}_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 mesh_work=$(mktemp -d "${TMPDIR:-/tmp}/foodmesh-$run_id.XXXXXX")
 mesh_log=$mesh_work/mesh.log
+mesh_targets=$mesh_work/prometheus-targets.json
 mesh_pid=
 MESH_ON_EXIT=${MESH_ON_EXIT:-}
 
@@ -101,6 +103,7 @@ mesh_start() {
   export JWT_SECRET
   env -u CONSUL_HTTP_ADDR -u DATABASE_URL -u LISTEN_ADDR \
     EVENT_STREAM_PREFIX="$run_id" RUST_LOG=warn FOODMESH_PG_URL="$pg" REDIS_URL="$redis" \
+    FOODMESH_PROMETHEUS_TARGETS="$mesh_targets" \
     "$@" \
     "$bin" up --host 127.0.0.1 --base-port "$mesh_base" --gateway-port "$((mesh_base + 6))" \
     --db-prefix "$run_id" >"$mesh_log" 2>&1 &
