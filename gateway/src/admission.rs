@@ -54,6 +54,12 @@ struct Streams {
 
 impl Admission {
     pub fn new(config: AdmissionConfig) -> Arc<Self> {
+        // From zero, so the dashboards show none rather than no data.
+        metrics::counter!("http_requests_shed_total").increment(0);
+        for reason in ["client", "total"] {
+            metrics::counter!("gateway_streams_refused_total", "reason" => reason).increment(0);
+        }
+        metrics::gauge!("gateway_live_streams").set(0.0);
         Arc::new(Self {
             config,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),

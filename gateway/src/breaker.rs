@@ -58,6 +58,9 @@ impl Breaker {
     /// A closed breaker for `upstream` (its service id, the metric label).
     pub fn new(upstream: &'static str, config: BreakerConfig) -> Arc<Self> {
         metrics::gauge!("gateway_circuit_state", "upstream" => upstream).set(0.0);
+        // From zero, so the dashboards show none rather than no data.
+        metrics::counter!("gateway_circuit_opened_total", "upstream" => upstream).increment(0);
+        metrics::counter!("gateway_circuit_refused_total", "upstream" => upstream).increment(0);
         Arc::new(Self {
             upstream,
             config,

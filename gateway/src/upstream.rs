@@ -209,6 +209,15 @@ impl<C: Clone> UpstreamClient<C> {
         grpc_service: &'static str,
         policy: CallPolicy,
     ) -> Self {
+        // From zero, so the dashboards show no retries rather than no data.
+        for outcome in ["sent", "over_budget"] {
+            metrics::counter!(
+                "gateway_retries_total",
+                "upstream" => service.service_id(),
+                "outcome" => outcome
+            )
+            .increment(0);
+        }
         Self {
             client,
             service,

@@ -78,6 +78,17 @@ pub fn attempted(
     }
 }
 
+/// Counts `channel`'s retries and failures through `provider` from zero,
+/// so the dashboards show none rather than no data.
+pub fn sender_started(channel: Channel, provider: &'static str) {
+    let channel = channel.as_str();
+    metrics::counter!("notification_retries_total", "channel" => channel, "provider" => provider)
+        .increment(0);
+    metrics::counter!("notification_failures_total",
+        "channel" => channel.to_owned(), "provider" => provider)
+    .increment(0);
+}
+
 /// Counts `n` messages of `channel` given up on.
 pub fn failed(channel: &str, provider: &'static str, n: u64) {
     metrics::counter!("notification_failures_total",

@@ -22,6 +22,7 @@ pub const RECOVER: Duration = Duration::from_secs(5);
 /// Runs `channel`'s sender until `stop`: the attempts under way end and
 /// are recorded, the rest of the batch goes back to the queue.
 pub async fn sender(notifications: Notifications, channel: Channel, stop: CancellationToken) {
+    crate::observe::sender_started(channel, notifications.providers().of(channel).name());
     let rate = notifications.settings().rate.of(channel).max(1);
     let batch = notifications.settings().batch.clamp(1, rate);
     let mut recovered = None::<Instant>;

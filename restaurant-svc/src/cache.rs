@@ -275,8 +275,17 @@ impl<M: Send + Sync + 'static, P: Send + Sync + 'static> Follower<M, P> {
     }
 }
 
-/// Help text for the caches' metrics on `/metrics`.
+/// Help text for the caches' metrics on `/metrics`, which count from zero:
+/// a dashboard shows a cache not read yet, not no data.
 pub fn describe_metrics() {
+    for name in [
+        "menu_cache_hits_total",
+        "menu_cache_misses_total",
+        "pricing_cache_hits_total",
+        "pricing_cache_misses_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
     metrics::describe_counter!("menu_cache_hits_total", "Menu reads served from the cache.");
     metrics::describe_counter!(
         "menu_cache_misses_total",
