@@ -3,6 +3,7 @@
 #
 #   docker-compose.yml          docker compose / docker-compose config
 #   prometheus.yml              promtool check config + service-discovery
+#   prometheus-local.yml        promtool check config
 #   deploy/k8s/*.yaml           kubernetes-validate --strict (Kubernetes $K8S_VERSION)
 #   deploy/grafana/             JSON and YAML syntax; every dashboard query
 #                               parses as PromQL and uses only the metrics
@@ -128,6 +129,9 @@ echo "docker-compose.yml: valid ($("${COMPOSE[@]}" -f docker-compose.yml config 
 # ───────────────────────────── prometheus ─────────────────────────────
 step "prometheus.yml"
 "$PY" deploy/check_prometheus_config.py --promtool "$PROMTOOL" prometheus.yml
+step "prometheus-local.yml"
+# The targets file exists only while a mesh runs; promtool only warns of it.
+"$PROMTOOL" check config prometheus-local.yml
 
 # ──────────────────────────── kubernetes ────────────────────────────
 step "Kubernetes manifests (deploy/k8s)"
@@ -161,6 +165,8 @@ step "Dockerfile and cross-checks"
 
 step "shell scripts"
 shellcheck deploy/validate.sh deploy/postgres/create-databases.sh
+shellcheck -x -P SCRIPTDIR tests/lib/mesh.sh tests/fuzz/run.sh tests/walkthrough/run.sh \
+  tests/prometheus/run.sh tests/prometheus/load.sh scripts/walkthrough.sh
 echo "shellcheck: clean"
 
 printf '\nall operations files valid (%ss)\n' "$((SECONDS - started))"

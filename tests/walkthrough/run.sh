@@ -10,6 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 MESH_NAME=walkthrough
 # shellcheck source=tests/lib/mesh.sh
 . "$root/tests/lib/mesh.sh"
+# shellcheck disable=SC2119
 mesh_start
 
 if FOODMESH_URL=$gateway FOODMESH_BIN=$bin "$root/scripts/walkthrough.sh"; then
