@@ -417,14 +417,7 @@ impl<C: Clone> UpstreamClient<C> {
     }
 
     fn span(&self, method: &'static str) -> tracing::Span {
-        tracing::info_span!(
-            "grpc.client",
-            otel.name = %format_args!("{}/{method}", self.grpc_service),
-            otel.kind = "client",
-            rpc.system = "grpc",
-            rpc.service = self.grpc_service,
-            rpc.method = method,
-        )
+        foodmesh_shared::grpc::client_span(self.grpc_service, method)
     }
 
     fn record(&self, method: &'static str, started: Instant, error: Option<&tonic::Status>) {

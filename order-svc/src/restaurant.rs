@@ -15,6 +15,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
+use tracing::Instrument;
 
 use crate::domain::order::{DraftLine, LineOption};
 use crate::domain::pricing::{PricedLine, PricedOrder};
@@ -98,7 +99,7 @@ impl RestaurantClient {
                 .collect(),
         };
         let mut client = self.inner.clone();
-        let priced = call(client.price_order(request))
+        let priced = call("PriceOrder", client.price_order(request))
             .await
             .map_err(|s| refusal(s, restaurant_id, naming))?;
         Ok(priced_from_pb(priced))
@@ -118,9 +119,12 @@ impl RestaurantClient {
     ) -> Result<CouponTerms, DomainError> {
         let naming = Naming::Field("coupon_code");
         let mut client = self.inner.clone();
-        let listed = call(client.list_coupons(pb::ListCouponsRequest { restaurant_id }))
-            .await
-            .map_err(|s| refusal(s, restaurant_id, &naming))?;
+        let listed = call(
+            "ListCoupons",
+            client.list_coupons(pb::ListCouponsRequest { restaurant_id }),
+        )
+        .await
+        .map_err(|s| refusal(s, restaurant_id, &naming))?;
         let coupon = listed
             .coupons
             .into_iter()
@@ -161,7 +165,7 @@ impl RestaurantClient {
             subtotal_minor,
         };
         let mut client = self.inner.clone();
-        let redemption = call(client.redeem_coupon(request))
+        let redemption = call("RedeemCoupon", client.redeem_coupon(request))
             .await
             .map_err(|s| refusal(s, restaurant_id, &Naming::Field("coupon_code")))?;
         Ok(redemption.discount.map_or(0, |d| d.amount_minor))
@@ -179,7 +183,7 @@ impl RestaurantClient {
             order_ref: order_ref.to_owned(),
         };
         let mut client = self.inner.clone();
-        match call(client.release_coupon(request)).await {
+        match call("ReleaseCoupon", client.release_coupon(request)).await {
             Ok(_) => Ok(true),
             Err(status) if status.code() == Code::NotFound => Ok(false),
             Err(status) => Err(format!("{:?}: {}", status.code(), status.message())),
@@ -187,11 +191,18 @@ impl RestaurantClient {
     }
 }
 
-/// Runs one call within [`CALL_TIMEOUT`].
+/// Runs one call to `method` within [`CALL_TIMEOUT`], in a client span of
+/// its own.
 async fn call<T>(
+    method: &'static str,
     request: impl Future<Output = Result<tonic::Response<T>, Status>>,
 ) -> Result<T, Status> {
-    match tokio::time::timeout(CALL_TIMEOUT, request).await {
+    let span =
+        foodmesh_shared::grpc::client_span(pb::restaurant_service_server::SERVICE_NAME, method);
+    match tokio::time::timeout(CALL_TIMEOUT, request)
+        .instrument(span)
+        .await
+    {
         Ok(reply) => reply.map(tonic::Response::into_inner),
         Err(_) => Err(Status::deadline_exceeded(
             "restaurant-svc did not answer in time",

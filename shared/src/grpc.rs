@@ -241,7 +241,13 @@ where
         let started = Instant::now();
         let fut = self.inner.call(req).instrument(span);
         Box::pin(async move {
-            let result = fut.await;
+            // The caller's request id goes on with every call and event
+            // this one makes (see [`Propagate`] and the outbox).
+            let result = if request_id.is_empty() {
+                fut.await
+            } else {
+                REQUEST_ID.scope(request_id, fut).await
+            };
             let code = match &result {
                 Ok(resp) => resp
                     .headers()
@@ -314,8 +320,10 @@ pub fn outcome(code: tonic::Code) -> &'static str {
 pub struct Propagate;
 
 tokio::task_local! {
-    /// The request id of the REST call being served, set by the gateway
-    /// around each request so every outgoing gRPC call carries it.
+    /// The request id of the REST call being served: set by the gateway
+    /// around each request, by every service around each call it serves
+    /// and each event it applies, so every gRPC call and event made for
+    /// the request carries it.
     pub static REQUEST_ID: String;
 }
 
@@ -333,12 +341,31 @@ impl tonic::service::Interceptor for Propagate {
             }
         }
         let _ = REQUEST_ID.try_with(|id| {
-            if let Ok(val) = tonic::metadata::MetadataValue::try_from(id.as_str()) {
+            if let Ok(val) = tonic::metadata::MetadataValue::try_from(id.as_str())
+                && !id.is_empty()
+            {
                 md.insert("x-request-id", val);
             }
         });
         Ok(req)
     }
+}
+
+/// The span of one outgoing call to `grpc_service`'s `method`
+/// (OpenTelemetry kind client), with the request id it carries. Instrument
+/// the call's future with it: [`Propagate`] then names it as the callee's
+/// parent, so the trace shows the caller's side of every hop.
+pub fn client_span(grpc_service: &str, method: &str) -> tracing::Span {
+    let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+    tracing::info_span!(
+        "grpc.client",
+        otel.name = %format_args!("{grpc_service}/{method}"),
+        otel.kind = "client",
+        rpc.system = "grpc",
+        rpc.service = %grpc_service,
+        rpc.method = %method,
+        request_id = %request_id,
+    )
 }
 
 /// A channel wrapped with [`Propagate`]: what every generated client takes.

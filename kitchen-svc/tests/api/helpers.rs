@@ -380,6 +380,7 @@ fn order_envelope(
         occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
         trace_context: Default::default(),
         payload: payload.encode_to_vec(),
+        request_id: String::new(),
     }
 }
 

@@ -39,7 +39,9 @@
 
 use std::time::Duration;
 
+use foodmesh_shared::grpc::REQUEST_ID;
 use foodmesh_shared::work::Work;
+use tracing::Instrument;
 
 use super::{Caller, Orders, ReorderChoices, SERVICE};
 use crate::domain::number::{AccessToken, OrderNumber};
@@ -157,13 +159,22 @@ impl Orders {
         // Run to the end whatever becomes of the caller, so the key is
         // never left claimed by a request nobody finishes.
         let orders = self.clone();
-        tokio::spawn(async move {
+        // In the caller's span and under its request id, which a spawned
+        // task would otherwise lose: the calls and events it makes belong
+        // to the request's trace.
+        let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+        let placing = async move {
             let held = Held {
                 idempotency: &idempotency,
                 claim,
             };
             orders.place_holding(&new, &actor, held).await
-        })
+        };
+        tokio::spawn(
+            REQUEST_ID
+                .scope(request_id, placing)
+                .instrument(tracing::Span::current()),
+        )
         .await
         .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("placing an order panicked: {e}")))?
     }

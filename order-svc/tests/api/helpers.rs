@@ -415,6 +415,7 @@ impl TestApp {
             occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
             trace_context: HashMap::new(),
             payload: payload.encode_to_vec(),
+            request_id: String::new(),
         };
         self.deliver(from, &envelope).await;
         envelope

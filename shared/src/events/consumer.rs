@@ -413,6 +413,7 @@ impl Consumer {
             event_type = %envelope.r#type,
             aggregate_id = %envelope.aggregate_id,
             group = %self.config.group,
+            request_id = %envelope.request_id,
             trace_id = tracing::field::Empty,
         );
         let mut headers = http::HeaderMap::new();
@@ -545,9 +546,14 @@ impl Consumer {
             // later is a duplicate, as if they had come one by one.
             let fresh = new.remove(id);
             if fresh {
-                self.handler
+                let handled = self
+                    .handler
                     .handle(work, &incoming.event)
-                    .instrument(span.clone())
+                    .instrument(span.clone());
+                // What the handler publishes or calls carries the request
+                // id the event came with.
+                crate::grpc::REQUEST_ID
+                    .scope(incoming.event.envelope.request_id.clone(), handled)
                     .await?;
             }
             first.push(fresh);

@@ -65,6 +65,9 @@ pub async fn enqueue_all<P: prost::Message>(
     }
     let occurred_at = prost_types::Timestamp::from(SystemTime::now());
     let trace_context = crate::telemetry::current_trace_context();
+    let request_id = crate::grpc::REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_default();
     let mut ids = Vec::with_capacity(events.len());
     let mut streams = Vec::with_capacity(events.len());
     let mut types = Vec::with_capacity(events.len());
@@ -78,6 +81,7 @@ pub async fn enqueue_all<P: prost::Message>(
             occurred_at: Some(occurred_at),
             trace_context: trace_context.clone(),
             payload: event.payload.encode_to_vec(),
+            request_id: request_id.clone(),
         };
         ids.push(id);
         streams.push(event.stream);

@@ -407,6 +407,7 @@ pub fn envelope(event_type: &str, aggregate_id: &str, payload: &impl prost::Mess
         occurred_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
         trace_context: Default::default(),
         payload: payload.encode_to_vec(),
+        request_id: String::new(),
     })
 }
 
