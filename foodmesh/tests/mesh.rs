@@ -1,7 +1,11 @@
 //! The mesh as processes: every service boots for real (health, reflection,
 //! metrics), registers in Consul and leaves it on shutdown, and `foodmesh up`
 //! starts everything, restarts a process that dies, and stops it all
-//! without leaving a process or a port.
+//! without leaving a process or a port. `traces`: one order followed
+//! through every process in the spans they export over OTLP.
+
+#[path = "mesh/traces.rs"]
+mod traces;
 
 use std::time::Duration;
 
@@ -328,6 +332,12 @@ fn targets_path(prefix: &str) -> std::path::PathBuf {
 
 impl Launcher {
     fn start(extra: &[&str]) -> Self {
+        Self::start_with(extra, &[])
+    }
+
+    /// As [`Launcher::start`], with `env` set for the launcher and so for
+    /// every process it starts.
+    fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let base = free_port_run();
         let prefix = format!("test_up_{}", uuid::Uuid::new_v4().simple());
         // The mesh's event streams, under a prefix of their own, go with
@@ -335,6 +345,7 @@ impl Launcher {
         let streams = TestStreams::adopt(prefix.clone());
         let mut child = up_command(base, &prefix)
             .args(extra)
+            .envs(env.iter().copied())
             .env("EVENT_STREAM_PREFIX", streams.prefix())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
