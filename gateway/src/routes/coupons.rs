@@ -218,7 +218,17 @@ pub struct CouponPatch {
     pub max_redemptions: Option<u32>,
 }
 
-/// Adds a coupon. Admins, or the restaurant's staff.
+/// Add a coupon
+///
+/// Adds a discount code to the restaurant and answers 201 with it; `Location` names it. A
+/// `percent` coupon's `value` is a percentage above 0 and at most 100, a `fixed` one's an
+/// amount in the restaurant's currency; limits of 0 mean no limit. Codes are matched
+/// case-insensitively, and one the restaurant already has is 409 `coupon_code_taken`; customers
+/// redeem a coupon with `coupon_code` when they order.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/restaurants/{id}/coupons",
@@ -248,7 +258,14 @@ pub async fn create_coupon(
     ))
 }
 
-/// A restaurant's coupons. Admins, or the restaurant's staff.
+/// List a restaurant's coupons
+///
+/// Answers the restaurant's coupons with their terms and `redemptions`, the uses each holds
+/// now.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}/coupons",
@@ -275,7 +292,14 @@ pub async fn list_coupons(
     Ok(Json(CouponList { items }))
 }
 
-/// One coupon. Admins, or the restaurant's staff.
+/// Read a coupon
+///
+/// Answers one coupon of the restaurant; an id that is not one of its coupons is 404
+/// `coupon_not_found`.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}/coupons/{coupon_id}",
@@ -313,8 +337,14 @@ pub async fn get_coupon(
     Ok(Json(CouponView::from_proto(coupon, &currency)?))
 }
 
-/// Changes a coupon: turn it off, extend it, raise its limit. Admins, or
-/// the restaurant's staff.
+/// Update a coupon
+///
+/// Changes only the fields sent: `active` turns it on or off, `valid_until` extends it,
+/// `max_redemptions` raises (or sets) its total limit, 0 meaning unlimited, and `description`.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     patch,
     path = "/api/restaurants/{id}/coupons/{coupon_id}",

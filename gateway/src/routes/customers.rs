@@ -157,7 +157,15 @@ fn owner_or_admin(claims: &Claims, id: i64) -> Result<(), Problem> {
     }
 }
 
-/// A customer profile. The customer themselves, or an admin.
+/// Read a customer profile
+///
+/// Answers the profile: name, contact, saved addresses, preferred payment method and order
+/// count. Guest profiles, made at guest checkout, have negative ids.
+///
+/// Who may call: the customer themselves (token subject = customer id); admins, for any
+/// profile, guest profiles included.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/customers/{id}",
@@ -180,8 +188,15 @@ pub async fn get_customer(
     Ok(Json(CustomerView::from_proto(customer)))
 }
 
-/// Changes a profile (a registered customer's is made on first use). The
-/// customer themselves, or an admin.
+/// Update a customer profile
+///
+/// Replaces the fields sent (`saved_addresses` as a whole list, at most 10) and keeps the
+/// others; a registered customer's profile is made on first use. A phone number that is another
+/// profile's is 409 `phone_taken`.
+///
+/// Who may call: the customer themselves; admins.
+///
+/// Events: none.
 #[utoipa::path(
     put,
     path = "/api/customers/{id}",
@@ -203,9 +218,14 @@ pub async fn update_customer(
     Ok(Json(CustomerView::from_proto(customer)))
 }
 
-/// A customer's orders, newest first, with the filters of `GET
-/// /api/orders`: the customer themselves, an admin, or staff (only their
-/// restaurant's orders).
+/// List a customer's orders
+///
+/// Answers the customer's orders, newest first, a page at a time, with the filters of
+/// `GET /api/orders`; a `customer_id` parameter other than the path's is 400.
+///
+/// Who may call: the customer themselves; staff (only their restaurant's orders); admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/customers/{id}/orders",

@@ -289,9 +289,17 @@ pub async fn delivery_page(
     })
 }
 
-/// Opens a delivery order's delivery by hand (staff of its restaurant,
-/// admins): deliveries open by themselves when a delivery order is
-/// confirmed, so this answers the one the order has when it has one.
+/// Open a delivery by hand
+///
+/// Opens the delivery of a confirmed delivery order (`order_id`) and answers 201 with it.
+/// Deliveries open by themselves when a delivery order is confirmed, so this answers the one
+/// the order has when it has one; an order that is not a confirmed delivery order is 422, and
+/// one the caller may not see 404.
+///
+/// Who may call: staff of the order's restaurant; admins.
+///
+/// Events: `delivery.created` when it opens one (the nearest free driver is then assigned:
+/// `delivery.assigned`); none when the order already had one.
 #[utoipa::path(
     post,
     path = "/api/deliveries",
@@ -324,8 +332,15 @@ pub async fn create_delivery(
     Ok(created(&format!("/api/deliveries/{}", view.id), view))
 }
 
-/// Deliveries, newest first: staff their restaurant's, admins all, with
-/// the filters `order_id`, `status` and `driver_id`.
+/// List deliveries
+///
+/// Answers deliveries newest first, a page at a time (`limit` 1 to 100, default 20), narrowed
+/// by `order_id`, `status` and `driver_id`.
+///
+/// Who may call: staff (their restaurant's deliveries); admins (all). A driver lists their own
+/// at `GET /api/drivers/{id}/deliveries`.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/deliveries",
@@ -351,7 +366,14 @@ pub async fn list_deliveries(
     Ok(Json(delivery_page(&state, request).await?))
 }
 
-/// One delivery: its driver, staff of its restaurant, or an admin.
+/// Read a delivery
+///
+/// Answers one delivery: its order, status, driver, pickup and drop-off, ready time, arrival
+/// estimate and public `tracking_id`. One the caller may not see is 404 `delivery_not_found`.
+///
+/// Who may call: its driver; staff of its restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/deliveries/{id}",
@@ -392,8 +414,13 @@ pub struct DeliveryHistory {
     pub items: Vec<MoveView>,
 }
 
-/// Every move of a delivery, oldest first: its driver, staff of its
-/// restaurant, or an admin.
+/// Read a delivery's history
+///
+/// Answers every move of the delivery, oldest first: from, to, who, why and when.
+///
+/// Who may call: its driver; staff of its restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/deliveries/{id}/history",
@@ -440,11 +467,16 @@ pub async fn get_delivery_history(
     Ok(Json(DeliveryHistory { items }))
 }
 
-/// Hands a waiting delivery to a driver by hand (staff of its
-/// restaurant, admins): the one named, or without `driver_id` the nearest
-/// free one. A driver who cannot take it (unavailable, or holding as many
-/// deliveries as a driver may) is a 409 `driver_busy`, as is finding no
-/// free driver.
+/// Assign a delivery to a driver
+///
+/// Hands a waiting delivery by hand to the driver named in `driver_id`, or without one to the
+/// nearest free driver. A driver who cannot take it (unavailable, or holding as many deliveries
+/// as a driver may) is 409 `driver_busy`, as is finding no free driver; a delivery that is not
+/// waiting is 409 `invalid_transition`.
+///
+/// Who may call: staff of its restaurant; admins.
+///
+/// Events: `delivery.assigned`.
 #[utoipa::path(
     post,
     path = "/api/deliveries/{id}/assign",
@@ -480,9 +512,18 @@ pub async fn assign_delivery(
     Ok(Json(DeliveryView::from_proto(delivery)?))
 }
 
-/// Moves a delivery on: its driver (or an admin) — `picked_up`, then
-/// `delivered`, or `failed` with a reason. The order follows: out for
-/// delivery, then completed.
+/// Move a delivery
+///
+/// Moves the delivery on: `picked_up` (409 `food_not_ready` until the kitchen has the food
+/// ready), then `delivered`, or `failed` with a `reason`, which cancels the order and releases
+/// its payment. The order follows: `out_for_delivery`, then `completed`. A move out of order is
+/// 409 `invalid_transition`, and another driver's delivery 404.
+///
+/// Who may call: the delivery's driver; admins.
+///
+/// Events: `delivery.picked_up` (order-svc then publishes `order.out_for_delivery`),
+/// `delivery.delivered` (then `order.completed`, and the payment is captured) or
+/// `delivery.failed` (then `order.cancelled`, and the payment is voided or refunded).
 #[utoipa::path(
     put,
     path = "/api/deliveries/{id}/status",
@@ -557,9 +598,15 @@ pub async fn update_delivery_status(
     Ok(Json(DeliveryView::from_proto(delivery)?))
 }
 
-/// Follows a delivery by its public tracking id, without an account:
-/// status, arrival, the driver's first name, and where they are while the
-/// food is with them.
+/// Track a delivery
+///
+/// Follows a delivery by its public tracking id, without an account: status, arrival, the
+/// driver's first name, and where they are while the food is with them. An unknown tracking id
+/// is 404.
+///
+/// Who may call: anyone (public, no token) who has the tracking id.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/deliveries/track/{tracking_id}",
@@ -570,7 +617,6 @@ pub async fn update_delivery_status(
         (status = 404, description = "No delivery has this tracking id (`delivery_not_found`).",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(())
 )]
 pub async fn track_delivery(
     State(state): State<AppState>,
@@ -632,10 +678,15 @@ live::event_stream_schema!(
     [TrackingView]
 );
 
-/// Follows a delivery live as Server-Sent Events, without an account:
-/// first `snapshot` (as `GET /api/deliveries/track/{tracking_id}` shows
-/// it), then `changed` at every move and, while a driver has it, as they
-/// ride (every few seconds). The stream ends after the delivery ends.
+/// Watch a delivery live
+///
+/// Streams a delivery, by its public tracking id, as Server-Sent Events: first `snapshot` (as
+/// `GET /api/deliveries/track/{tracking_id}` shows it), then `changed` at every move and, while
+/// a driver has it, as they ride (every few seconds). The stream ends after the delivery ends.
+///
+/// Who may call: anyone (public, no token) who has the tracking id.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/deliveries/track/{tracking_id}/events",
@@ -649,7 +700,6 @@ live::event_stream_schema!(
         (status = 404, description = "No delivery has this tracking id (`delivery_not_found`).",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(())
 )]
 pub async fn watch_tracking(
     State(state): State<AppState>,

@@ -153,8 +153,15 @@ pub fn driver_not_found(id: i64) -> Problem {
     )
 }
 
-/// Adds a driver (admins). They take no delivery until they say they are
-/// available.
+/// Add a driver
+///
+/// Adds a driver and answers 201 with them; `Location` names them. A phone number belongs to
+/// one driver only (409 `phone_taken`), and a new driver takes no delivery until they say they
+/// are available.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/drivers",
@@ -188,8 +195,14 @@ pub async fn create_driver(
     Ok(created(&format!("/api/drivers/{}", view.id), view))
 }
 
-/// Lists drivers by id (admins); `?available=true` for those taking
-/// deliveries.
+/// List drivers
+///
+/// Answers drivers by id, a page at a time (`limit` 1 to 100, default 20); `available=true`
+/// keeps those taking deliveries.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/drivers",
@@ -236,7 +249,13 @@ pub async fn list_drivers(
     }))
 }
 
-/// One driver: the driver themselves, or an admin.
+/// Read a driver
+///
+/// Answers one driver. Another driver's id is 404 `driver_not_found`, as if it did not exist.
+///
+/// Who may call: drivers (their own); admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/drivers/{id}",
@@ -263,9 +282,15 @@ pub async fn get_driver(
     Ok(Json(DriverView::from_proto(driver)))
 }
 
-/// Says whether the driver takes deliveries: the driver themselves, or an
-/// admin. A driver who becomes available is offered the oldest waiting
-/// delivery near them at once.
+/// Set a driver's availability
+///
+/// Sets `available`: whether the driver takes deliveries. A driver who becomes available is
+/// offered the oldest waiting delivery near them at once.
+///
+/// Who may call: drivers (their own); admins.
+///
+/// Events: none of its own; a driver who becomes available may at once be assigned a waiting
+/// delivery (`delivery.assigned`).
 #[utoipa::path(
     patch,
     path = "/api/drivers/{id}",
@@ -297,9 +322,15 @@ pub async fn update_driver(
     Ok(Json(DriverView::from_proto(driver)))
 }
 
-/// Reports where the driver is (the driver themselves): kept where the
-/// nearest-driver search runs, and shown on their delivery's tracking
-/// while the food is with them. Answers 204.
+/// Report a driver's location
+///
+/// Records where the driver is: kept where the nearest-driver search runs, and shown on their
+/// delivery's tracking while the food is with them. Answers 204; a coordinate off the globe (or
+/// a latitude nearer the poles than 85.05112878°) is 422, named.
+///
+/// Who may call: drivers (their own); admins.
+///
+/// Events: none.
 #[utoipa::path(
     put,
     path = "/api/drivers/{id}/location",
@@ -351,8 +382,14 @@ pub async fn update_location(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The driver's deliveries, newest first: the driver themselves, or an
-/// admin. `?status=` narrows them.
+/// List a driver's deliveries
+///
+/// Answers the driver's deliveries, newest first, a page at a time (`limit` 1 to 100, default
+/// 20); `status` narrows them.
+///
+/// Who may call: drivers (their own); admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/drivers/{id}/deliveries",

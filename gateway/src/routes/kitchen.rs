@@ -330,8 +330,18 @@ impl FromRequestParts<AppState> for KitchenOf {
     }
 }
 
-/// Receives an order into the kitchen by hand. Kitchen staff, or an admin
+/// Receive an order into the kitchen
+///
+/// Queues a ticket for `order_id` by hand (confirmed orders arrive on their own) and answers
+/// 201 with it; an order that already has a ticket gets that ticket back, unchanged. Without
+/// `items` the ticket is made from the order as order-svc has it, each other field given
+/// replacing what the order says; with `items` the body states the whole ticket (`order_number`
+/// and `fulfilment` then required).
+///
+/// Who may call: staff of the restaurant (their own kitchen); admins, naming the restaurant
 /// with `?restaurant_id=`.
+///
+/// Events: `ticket.queued` for a new ticket; none when the order already had one.
 #[utoipa::path(
     post,
     path = "/api/kitchen/orders",
@@ -401,8 +411,16 @@ pub async fn create_ticket(
     Ok(created(&format!("/api/kitchen/orders/{}", view.id), view))
 }
 
-/// The kitchen's tickets, oldest first: the open ones unless `status`
-/// says otherwise. Kitchen staff, or an admin with `?restaurant_id=`.
+/// List the kitchen's tickets
+///
+/// Answers the kitchen's tickets oldest first, a page at a time (`limit` 1 to 500, default
+/// 100): the open ones unless `status` (repeatable) says otherwise. Each ticket names its order
+/// in `order_id`.
+///
+/// Who may call: staff of the restaurant (their own kitchen); admins, naming the restaurant
+/// with `?restaurant_id=`.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/kitchen/orders",
@@ -465,7 +483,15 @@ pub async fn list_tickets(
     Ok(Json(TicketPage { items, next_cursor }))
 }
 
-/// One ticket of the kitchen.
+/// Read a kitchen ticket
+///
+/// Answers one ticket of the kitchen by its ticket id (not the order's). A ticket of another
+/// restaurant is 404, as if it did not exist.
+///
+/// Who may call: staff of the restaurant (their own kitchen); admins, naming the restaurant
+/// with `?restaurant_id=`.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/kitchen/orders/{id}",
@@ -492,11 +518,20 @@ pub async fn get_ticket(
     Ok(Json(TicketView::from_proto(ticket)?))
 }
 
-/// Moves a ticket along: `accepted`, `preparing`, `ready`, `picked_up`, or
-/// `rejected` with a `reason` (the order is then cancelled). The order
-/// follows the ticket (preparing, ready, completed). Any other move is
-/// 409 `invalid_transition`; with `expected_status`, a ticket someone else
-/// moved first is 409 `ticket_status_changed`.
+/// Move a kitchen ticket
+///
+/// Moves a ticket along: `accepted`, `preparing`, `ready`, `picked_up`, or `rejected` with a
+/// `reason` while it is queued or accepted (the order is then cancelled). The order follows the
+/// ticket: `preparing`, `ready`, and `completed` on `picked_up` (dine-in and takeout). Any
+/// other move is 409 `invalid_transition`; with `expected_status`, a ticket someone else moved
+/// first is 409 `ticket_status_changed`.
+///
+/// Who may call: staff of the restaurant (their own kitchen); admins, naming the restaurant
+/// with `?restaurant_id=`.
+///
+/// Events: `ticket.<status>` (`ticket.accepted`, `ticket.preparing`, `ticket.ready`,
+/// `ticket.picked_up` or `ticket.rejected`); order-svc then publishes `order.preparing`,
+/// `order.ready`, `order.completed` or `order.cancelled` to match.
 #[utoipa::path(
     put,
     path = "/api/kitchen/orders/{id}/status",
@@ -566,13 +601,19 @@ live::event_stream_schema!(
     [TicketView, SyncedView]
 );
 
-/// The kitchen's queue live, as Server-Sent Events: first a `snapshot`
-/// event per open ticket and one `synced`, then a `changed` event for
-/// every ticket created or moved (a ticket leaving the open queue comes
-/// once more, so displays can drop it). After a gap the whole queue is
-/// sent again as a new run of `snapshot`s: replace the list with it.
-/// `data` is the ticket as `GET /api/kitchen/orders/{id}` shows it. Try it:
+/// Watch the kitchen queue live
+///
+/// Streams the queue as Server-Sent Events: first a `snapshot` event per open ticket and one
+/// `synced`, then a `changed` event for every ticket created or moved (a ticket leaving the
+/// open queue comes once more, so displays can drop it). After a gap the whole queue is sent
+/// again as a new run of `snapshot`s: replace the list with it. `data` is the ticket as
+/// `GET /api/kitchen/orders/{id}` shows it; try it:
 /// `curl -N -H "Authorization: Bearer $STAFF" $GATEWAY/api/kitchen/stream`.
+///
+/// Who may call: staff of the restaurant (their own kitchen); admins, naming the restaurant
+/// with `?restaurant_id=`.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/kitchen/stream",
@@ -633,8 +674,16 @@ pub async fn watch_queue(
     ))
 }
 
-/// Queue counts and preparation times over a recent window
-/// (`?window_minutes=`, default 1440, at most 10080).
+/// Read kitchen statistics
+///
+/// Answers the queue's counts (queued, accepted, in progress, ready, overdue, prepared) and its
+/// preparation and wait times over a recent window: `window_minutes`, default 1440, at most
+/// 10080.
+///
+/// Who may call: staff of the restaurant (their own kitchen); admins, naming the restaurant
+/// with `?restaurant_id=`.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/kitchen/stats",

@@ -750,4 +750,32 @@ mod tests {
             assert!(create["responses"][code].is_object(), "{code}: {create}");
         }
     }
+
+    #[tokio::test]
+    async fn every_operation_says_in_short_what_it_is_who_may_call_it_and_what_it_sets_off() {
+        let (_, _, doc) = send(get("/openapi.json")).await;
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut faults = Vec::new();
+        for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/")) {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let summary = op["summary"].as_str().unwrap_or_default();
+                let description = op["description"].as_str().unwrap_or_default();
+                let at = format!("{} {path}", method.to_uppercase());
+                if summary.is_empty() || summary.chars().count() > 60 || summary.ends_with('.') {
+                    faults.push(format!("{at}: summary {summary:?}"));
+                }
+                for part in ["Who may call:", "Events:"] {
+                    if !description.contains(part) {
+                        faults.push(format!("{at}: no {part:?} in the description"));
+                    }
+                }
+                // A route anyone may call shows no lock.
+                let public = description.contains("Who may call: anyone");
+                if public && op.get("security").is_some() {
+                    faults.push(format!("{at}: public, yet it names a security scheme"));
+                }
+            }
+        }
+        assert!(faults.is_empty(), "{}", faults.join("\n"));
+    }
 }

@@ -369,14 +369,21 @@ fn paid(payment: pb::Payment) -> Result<Response, Problem> {
     Ok(created(&location, view).into_response())
 }
 
-/// Pays an order: its customer, a guest with the order's access token
-/// (`X-Order-Token`), the restaurant's staff or an admin. The amount is
-/// the order's total. A card is decided at once by the provider (the
-/// sandbox by default, see `source`); cash is held until the order
-/// completes; mobile money waits for the customer's approval, which the
-/// provider reports to `/api/payments/webhooks/{provider}`. An authorized
-/// payment confirms the order and sends it to the kitchen. With an
+/// Pay an order
+///
+/// Pays the order's total; `amount`, when given, must equal it (409 `amount_mismatch`). A card
+/// is decided at once by the provider (the sandbox by default, see `source`): authorized,
+/// declined (402 `payment_declined`, the order stays payable), or `created` to wait for the
+/// customer's confirmation; cash is held until the order completes; mobile money waits for the
+/// customer's approval, which the provider reports to `/api/payments/webhooks/{provider}`. An
+/// authorized payment confirms the order and sends it to the kitchen. With an
 /// `Idempotency-Key`, a retry answers the first payment again.
+///
+/// Who may call: the order's customer; a guest with the order's `X-Order-Token`; staff of the
+/// order's restaurant; admins.
+///
+/// Events: `payment.authorized` (order-svc then publishes `order.confirmed`, and the kitchen
+/// queues the ticket), `payment.declined` when declined, or none while it waits.
 #[utoipa::path(
     post,
     path = "/api/payments",
@@ -415,7 +422,7 @@ fn paid(payment: pb::Payment) -> Result<Response, Problem> {
             `idempotency_key_reused`.",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []))
+    security(("bearer" = []), ("order_token" = []))
 )]
 pub async fn create_payment(
     State(state): State<AppState>,
@@ -495,7 +502,16 @@ async fn open_payment(
     Ok((payment, order))
 }
 
-/// One payment, for whoever may see its order.
+/// Read a payment
+///
+/// Answers one payment: method, status, amount, what was captured and refunded, and the
+/// provider's reference or decline reason. A payment the caller may not see is 404
+/// `payment_not_found`.
+///
+/// Who may call: whoever may see its order: its customer; a guest with the order's
+/// `X-Order-Token`; staff of its restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/payments/{id}",
@@ -506,7 +522,7 @@ async fn open_payment(
         (status = 404, description = "No payment `id` that you may see (`payment_not_found`).",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []))
+    security(("bearer" = []), ("order_token" = []))
 )]
 pub async fn get_payment(
     State(state): State<AppState>,
@@ -517,11 +533,19 @@ pub async fn get_payment(
     Ok(Json(PaymentView::from_proto(payment)?))
 }
 
-/// Moves a payment on: `authorize` confirms a card that waited for the
-/// customer (3-D Secure; whoever may pay the order), `capture` takes the
-/// held money and `void` releases it (the restaurant's staff and admins;
-/// both also happen by themselves when the order completes or is
-/// cancelled).
+/// Authorize, capture or void a payment
+///
+/// Moves a payment on: `authorize` confirms a card payment that waited for the customer (3-D
+/// Secure; only cards are authorized by request); `capture` takes the held money and `void`
+/// releases it, both of which also happen by themselves when the order completes or is
+/// cancelled. A move the payment's status does not allow is 409 `invalid_transition`.
+///
+/// Who may call: `authorize`: whoever may pay the order (its customer, a guest with its
+/// `X-Order-Token`, staff of its restaurant, admins); `capture` and `void`: staff of its
+/// restaurant and admins.
+///
+/// Events: `payment.authorized` (order-svc then publishes `order.confirmed`),
+/// `payment.captured` or `payment.voided`.
 #[utoipa::path(
     put,
     path = "/api/payments/{id}/process",
@@ -536,7 +560,7 @@ pub async fn get_payment(
             (`invalid_transition`).",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []))
+    security(("bearer" = []), ("order_token" = []))
 )]
 pub async fn process_payment(
     State(state): State<AppState>,
@@ -574,11 +598,16 @@ pub async fn process_payment(
     Ok(Json(PaymentView::from_proto(payment)?))
 }
 
-/// Gives back part or all of a captured payment: the restaurant's staff
-/// and admins. Refunds of one payment never add up to more than was
-/// taken, however many arrive at once: one that would is refused with 409
-/// `refund_too_large` and the amount still `refundable`. With an
+/// Refund a payment
+///
+/// Gives back part or all of a captured payment and answers 201 with the refund and the payment
+/// after it. Refunds of one payment never add up to more than was taken, however many arrive at
+/// once: one that would is 409 `refund_too_large`, with the amount still `refundable`. With an
 /// `Idempotency-Key`, a retry answers the first refund again.
+///
+/// Who may call: staff of the order's restaurant; admins.
+///
+/// Events: `payment.refunded`.
 #[utoipa::path(
     post,
     path = "/api/payments/refund",
@@ -663,9 +692,15 @@ pub async fn refund_payment(
     ))
 }
 
-/// Invoices, newest first: admins all (any filter), staff their
-/// restaurant's, customers their own, a guest the one of the order whose
-/// token they hold (`order_id` required).
+/// List invoices
+///
+/// Answers invoices newest first, a page at a time, narrowed by `order_id`, `restaurant_id`,
+/// `status` (`open`, `paid`, `refunded` or `void`), `from` and `to`.
+///
+/// Who may call: admins (all, with any filter); staff (their restaurant's); customers (their
+/// own); a guest with an order's `X-Order-Token` (that order's, `order_id` required).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/payments/invoices",
@@ -676,7 +711,7 @@ pub async fn refund_payment(
         (status = 404, description = "A guest's `order_id` is not their order.",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = []))
+    security(("bearer" = []), ("order_token" = []))
 )]
 pub async fn list_invoices(
     State(state): State<AppState>,
@@ -745,11 +780,19 @@ pub async fn list_invoices(
     Ok(Json(InvoicePage { items, next_cursor }))
 }
 
-/// A payment provider calling back (mobile money's approval on the phone).
-/// No bearer token: the call must be signed with the provider's secret in
-/// `FoodMesh-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw
-/// body>">`, made within five minutes, and not already handled (its `id`).
-/// Anything else is refused and changes nothing.
+/// Receive a payment provider's callback
+///
+/// Takes a payment provider's call back (mobile money's approval on the phone) and answers the
+/// payment after it. The call must be signed with the provider's secret in
+/// `FoodMesh-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, made within
+/// five minutes, and not already handled (its `id`); anything else is refused and changes
+/// nothing.
+///
+/// Who may call: anyone (public, no token); only a call signed with the provider's secret, in
+/// practice the provider's own, is taken.
+///
+/// Events: `payment.authorized` for `payment.succeeded` (order-svc then publishes
+/// `order.confirmed`), or `payment.declined` for `payment.failed`.
 #[utoipa::path(
     post,
     path = "/api/payments/webhooks/{provider}",
@@ -771,7 +814,6 @@ pub async fn list_invoices(
             from the payment's status.",
             body = ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(())
 )]
 pub async fn provider_webhook(
     State(state): State<AppState>,

@@ -42,8 +42,15 @@ pub struct Readiness {
     pub upstreams: BTreeMap<String, String>,
 }
 
-/// The process is alive. It says nothing about the services behind it, so
-/// an orchestrator restarts the gateway only when the gateway itself hangs.
+/// Check that the gateway is alive
+///
+/// Answers `ok` while the process runs. It says nothing about the services behind it, so an
+/// orchestrator restarts the gateway only when the gateway itself hangs; it is never
+/// rate-limited.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/healthz",
@@ -56,8 +63,13 @@ pub async fn healthz() -> Json<Liveness> {
     })
 }
 
-/// The same as `/healthz`, under the name the original API's clients and
-/// load balancers call.
+/// Check that the gateway is alive (original path)
+///
+/// The same as `/healthz`, under the name the original API's clients and load balancers call.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/health",
@@ -68,8 +80,15 @@ pub async fn health() -> Json<Liveness> {
     healthz().await
 }
 
-/// Every service behind the gateway answers its gRPC health check within a
-/// second; 503 otherwise, so a load balancer sends traffic elsewhere.
+/// Check that the gateway is ready
+///
+/// Answers 200 when every service behind the gateway answers its gRPC health check within a
+/// second, 503 otherwise, so a load balancer sends traffic elsewhere; each service's health is
+/// in `upstreams`.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -98,7 +117,13 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     (status, Json(readiness))
 }
 
-/// Prometheus text exposition of every metric this process records.
+/// Read the gateway's metrics
+///
+/// Answers every metric this process records, in the Prometheus text format.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/metrics",

@@ -490,7 +490,16 @@ impl ListQuery {
     }
 }
 
-/// Adds a restaurant. Admins only.
+/// Add a restaurant
+///
+/// Creates a restaurant and answers 201 with it; `Location` names it. Only `name` and `address`
+/// are required; the rest has defaults (`currency` `USD`, `timezone` `UTC`, `delivery_fee` and
+/// `tax_rate` 0, `active` true). Amounts are decimals in the restaurant's `currency`, and
+/// `tax_rate` is a percentage with up to four places (`8.875`).
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/restaurants",
@@ -517,7 +526,16 @@ pub async fn create_restaurant(
     Ok(created(&format!("/api/restaurants/{}", view.id), view))
 }
 
-/// Lists active restaurants, a page at a time. Public.
+/// List restaurants
+///
+/// Answers the active restaurants by id, a page at a time (`cursor`, `limit`), narrowed by
+/// `cuisine_type` and `city` (both case-insensitive); deleted restaurants are never listed.
+/// `include_inactive=true` adds the paused ones (`active` false), for admins only: without a
+/// token it is 401, with another role's token 403.
+///
+/// Who may call: no token needed (public); `include_inactive` is for admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants",
@@ -574,7 +592,14 @@ pub async fn list_restaurants(
     Ok(Json(RestaurantPage { items, next_cursor }))
 }
 
-/// One restaurant. Public.
+/// Read a restaurant
+///
+/// Answers one restaurant: its details, address, location, currency, opening hours, delivery
+/// fee, preparation time and tax rate. A deleted restaurant is 404.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}",
@@ -594,7 +619,15 @@ pub async fn get_restaurant(
     Ok(Json(RestaurantView::from_proto(restaurant)?))
 }
 
-/// Changes some fields of a restaurant. Admins, or the restaurant's staff.
+/// Update a restaurant
+///
+/// Changes only the fields sent; `address` and `opening_hours` are replaced whole, and `active`
+/// opens or closes the restaurant for orders. A `delivery_fee` is read in the restaurant's
+/// currency, or in the body's `currency` when the body changes that too.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     patch,
     path = "/api/restaurants/{id}",
@@ -622,8 +655,14 @@ pub async fn update_restaurant(
     Ok(Json(RestaurantView::from_proto(restaurant)?))
 }
 
-/// Removes a restaurant from listings and ordering (its history stays).
-/// Admins only.
+/// Delete a restaurant
+///
+/// Removes the restaurant from listings and ordering and answers 204; its history stays, for
+/// the orders that refer to it. A restaurant already deleted is 404.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     delete,
     path = "/api/restaurants/{id}",

@@ -24,7 +24,18 @@ use crate::problem::Problem;
 use crate::routes::{AppState, Created, created};
 use crate::validate::Violations;
 
-/// The whole menu: categories, items and option groups. Public.
+/// Read a restaurant's menu
+///
+/// Answers the whole menu: categories, items and option groups, with prices in the restaurant's
+/// currency. The public menu is served from the gateway's cache, which restaurant-svc's change
+/// stream keeps current. `include_unavailable=true` also shows unavailable items and options,
+/// never from the cache, and needs a token of the restaurant's staff or an admin (401 without a
+/// token, 403 with another).
+///
+/// Who may call: no token needed (public); `include_unavailable` is for staff of the restaurant
+/// and admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}/menu",
@@ -64,7 +75,15 @@ pub async fn get_menu(
     Ok(json_response(json))
 }
 
-/// Adds an item to the menu. Admins, or the restaurant's staff.
+/// Add a menu item
+///
+/// Adds an item to the restaurant's menu and answers 201 with it; `Location` names it. `price`
+/// is a decimal in the restaurant's currency, not negative and no finer than its minor unit;
+/// the item is available unless `available` is false.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/restaurants/{id}/menu",
@@ -94,7 +113,13 @@ pub async fn create_menu_item(
     ))
 }
 
-/// One menu item. Public.
+/// Read a menu item
+///
+/// Answers one item of the restaurant's menu, with its price in the restaurant's currency.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}/menu/{item_id}",
@@ -123,8 +148,15 @@ pub async fn get_menu_item(
     Ok(Json(MenuItemView::from_proto(item, &currency)?))
 }
 
-/// Changes a menu item; a new price applies to orders placed from now on.
-/// Admins, or the restaurant's staff.
+/// Update a menu item
+///
+/// Changes only the fields sent: `available` false marks it sold out, `category_id: null` takes
+/// it out of its category and `option_group_ids` replaces the list. A new price applies to
+/// orders placed from now on.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     patch,
     path = "/api/restaurants/{id}/menu/{item_id}",
@@ -150,7 +182,13 @@ pub async fn update_menu_item(
     Ok(Json(MenuItemView::from_proto(item, &currency)?))
 }
 
-/// Removes an item from the menu. Admins, or the restaurant's staff.
+/// Delete a menu item
+///
+/// Removes the item from the restaurant's menu and answers 204.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     delete,
     path = "/api/restaurants/{id}/menu/{item_id}",
@@ -178,7 +216,13 @@ pub async fn delete_menu_item(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The menu's categories in display order. Public.
+/// List a menu's categories
+///
+/// Answers the restaurant's menu categories in display order.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}/categories",
@@ -207,7 +251,14 @@ pub async fn list_categories(
     }))
 }
 
-/// Adds a category. Admins, or the restaurant's staff.
+/// Add a menu category
+///
+/// Adds a category (`name`, and optionally `description` and `position`, by default last) and
+/// answers 201 with it; `Location` names it.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/restaurants/{id}/categories",
@@ -252,7 +303,13 @@ pub async fn create_category(
     ))
 }
 
-/// Changes a category. Admins, or the restaurant's staff.
+/// Update a menu category
+///
+/// Changes only the fields sent: `name`, `description` or `position`.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     patch,
     path = "/api/restaurants/{id}/categories/{category_id}",
@@ -294,7 +351,13 @@ pub async fn update_category(
     Ok(Json(CategoryView::from(category)))
 }
 
-/// Removes a category. Admins, or the restaurant's staff.
+/// Delete a menu category
+///
+/// Removes the category and answers 204; its items stay on the menu, in no category.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     delete,
     path = "/api/restaurants/{id}/categories/{category_id}",
@@ -322,7 +385,16 @@ pub async fn delete_category(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The menu's option groups. Public.
+/// List a menu's option groups
+///
+/// Answers the restaurant's option groups with their options and price deltas.
+/// `include_unavailable=true` also shows unavailable options and needs a token of the
+/// restaurant's staff or an admin (401 without a token, 403 with another).
+///
+/// Who may call: no token needed (public); `include_unavailable` is for staff of the restaurant
+/// and admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/restaurants/{id}/option-groups",
@@ -354,7 +426,16 @@ pub async fn list_option_groups(
     Ok(Json(OptionGroupList { items }))
 }
 
-/// Adds an option group. Admins, or the restaurant's staff.
+/// Add an option group
+///
+/// Adds an option group and answers 201 with it; `Location` names it. `min_select` and
+/// `max_select` (0 = no limit) bound how many options a customer chooses, `min_select` no more
+/// than `max_select`; an option's `price_delta` is a decimal in the restaurant's currency and
+/// may be negative.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/restaurants/{id}/option-groups",
@@ -400,7 +481,14 @@ pub async fn create_option_group(
     ))
 }
 
-/// Changes an option group. Admins, or the restaurant's staff.
+/// Update an option group
+///
+/// Changes only the fields sent; `options`, when sent, replaces the group's options: one with
+/// an `id` keeps that option, one without is added, and those left out are removed.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     patch,
     path = "/api/restaurants/{id}/option-groups/{group_id}",
@@ -448,7 +536,14 @@ pub async fn update_option_group(
     Ok(Json(OptionGroupView::from_proto(group, &currency)?))
 }
 
-/// Removes an option group. Admins, or the restaurant's staff.
+/// Delete an option group
+///
+/// Removes the option group, with its options, from the menu and from every item that offered
+/// it, and answers 204.
+///
+/// Who may call: staff of the restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     delete,
     path = "/api/restaurants/{id}/option-groups/{group_id}",

@@ -222,13 +222,18 @@ impl BulkJobView {
     }
 }
 
-/// Sends one template to many customers (admins). The send is accepted
-/// at once: every recipient who wants the category on the channel and has
-/// an address there is written to the log, the others are counted as
-/// `skipped`, and the messages go out in the background at each
-/// provider's pace. The answer is 202 with the send as it starts;
-/// `Location` is where to follow it. This route alone reads bodies of up
-/// to 16 MiB (100,000 recipients); every other keeps the gateway's limit.
+/// Start a bulk send
+///
+/// Sends one template to many customers. The send is accepted at once: every recipient who
+/// wants the category on the channel and has an address there is written to the log, the others
+/// are counted as `skipped`, and the messages go out in the background at each provider's pace.
+/// The answer is 202 with the send as it starts, `Location` being where to follow it; this
+/// route alone reads bodies of up to 16 MiB (100,000 recipients), every other keeps the
+/// gateway's limit.
+///
+/// Who may call: admins.
+///
+/// Events: none (the messages are queued in notification-svc's log and sent from there).
 #[utoipa::path(
     post,
     path = "/api/notifications/bulk",
@@ -280,9 +285,15 @@ pub async fn start_bulk(
     ))
 }
 
-/// A bulk send and how far it has come (admins): how many of its messages
-/// are pending, sent, delivered and failed, and when the last settled. Its
-/// messages are in the log under `?bulk_job_id=`.
+/// Read a bulk send
+///
+/// Answers a bulk send and how far it has come: how many of its messages are pending, sent,
+/// delivered and failed, and when the last settled. Its messages are in the log under
+/// `?bulk_job_id=`.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/notifications/bulk/{id}",

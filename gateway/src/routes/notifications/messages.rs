@@ -148,10 +148,16 @@ fn log_field(path: &str) -> String {
     name.to_owned()
 }
 
-/// The delivery log, newest first: every message written, by hand, in
-/// bulk or for an order's steps, with where it stands. Admins see every
-/// customer's; a customer sees their own (naming another customer is
-/// 403); staff and drivers none.
+/// List sent notifications
+///
+/// Answers the delivery log, newest first, a page at a time: every message written, by hand, in
+/// bulk or for an order's steps, with where it stands. `order_id`, `recipient`, `channel`,
+/// `status`, `event` (a template kind, or `direct`), `customer_id` and `bulk_job_id` narrow it.
+///
+/// Who may call: admins (every customer's messages); customers (their own: naming another
+/// customer is 403). Staff and drivers are refused (403).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/notifications",
@@ -369,12 +375,17 @@ fn send_field(channel: Channel, path: &str) -> String {
     name.to_owned()
 }
 
-/// Sends one message by hand (admins): a template, or a text of its own,
-/// to a customer at an address on one channel. It is written to the log
-/// `queued` and sent like any other, so the answer is 202 with the
-/// message as written; follow it in the log. The customer's choice for
-/// the category on the channel holds: one who opted out is refused. With
-/// an `Idempotency-Key`, a retry answers the first message again.
+/// Send a notification
+///
+/// Sends one message by hand: a template, or a text of its own, to a customer at an address on
+/// one channel. It is written to the log `queued` and sent like any other, so the answer is 202
+/// with the message as written; follow it in the log. The customer's choice for the category on
+/// the channel holds (one who opted out is refused), and with an `Idempotency-Key` a retry
+/// answers the first message again.
+///
+/// Who may call: admins.
+///
+/// Events: none (the message is queued in notification-svc's log and sent from there).
 #[utoipa::path(
     post,
     path = "/api/notifications",

@@ -164,9 +164,16 @@ fn preference_field(named: &[&str], path: &str) -> String {
     name.to_owned()
 }
 
-/// A customer's choices on every channel: the customer themselves
-/// (`customer_id` may be left out; another's is 403), or an admin for any
-/// customer.
+/// Read notification preferences
+///
+/// Answers a customer's choices on every channel: whether they hear of their orders' steps and
+/// of marketing there. `customer_id` may be left out by a customer (their own) and is required
+/// for an admin (negative for a guest's profile).
+///
+/// Who may call: customers (their own: another's is 403); admins, for any customer. Staff and
+/// drivers are refused (403).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/notifications/preferences",
@@ -199,11 +206,16 @@ pub async fn get_preferences(
     Ok(Json(PreferencesView::from_proto(preferences)?))
 }
 
-/// Changes a customer's choices, channel by channel, all at once: the
-/// customer themselves (`customer_id` may be left out; another's is 403),
-/// or an admin for any customer. A choice made here holds over the
-/// default from then on. Answers the choices then in force on every
-/// channel.
+/// Set notification preferences
+///
+/// Changes a customer's choices, channel by channel, all at once, and answers the choices then
+/// in force on every channel. A choice made here holds over the default from then on;
+/// `customer_id` may be left out by a customer and is required for an admin.
+///
+/// Who may call: customers (their own: another's is 403); admins, for any customer. Staff and
+/// drivers are refused (403).
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/notifications/preferences",

@@ -128,8 +128,15 @@ fn template_field(path: &str) -> String {
     }
 }
 
-/// Adds a template (admins). Messages of its kind on its channel are
-/// written from it once it is active, order steps included.
+/// Add a notification template
+///
+/// Adds a template for a kind and channel, one per pair (409 `template_taken`), and answers 201
+/// with it; `Location` names it. Once it is active, messages of its kind on its channel are
+/// written from it, order steps included; a placeholder it does not know is 422.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     post,
     path = "/api/notifications/templates",
@@ -183,8 +190,13 @@ pub async fn create_template(
     ))
 }
 
-/// Templates by kind and channel (admins), active or not; `?kind=` and
-/// `?channel=` narrow them.
+/// List notification templates
+///
+/// Answers the templates by kind and channel, active or not; `kind` and `channel` narrow them.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/notifications/templates",
@@ -224,7 +236,13 @@ pub async fn list_templates(
     }))
 }
 
-/// One template (admins).
+/// Read a notification template
+///
+/// Answers one template. An unknown id is 404 `template_not_found`.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/notifications/templates/{id}",
@@ -252,8 +270,14 @@ pub async fn get_template(
     Ok(Json(TemplateView::from_proto(template)?))
 }
 
-/// Changes a template (admins): what is given replaces what is there, and
-/// the result is checked whole.
+/// Update a notification template
+///
+/// Changes a template: what is given replaces what is there, and the result is checked whole. A
+/// kind and channel that another template has is 409 `template_taken`.
+///
+/// Who may call: admins.
+///
+/// Events: none.
 #[utoipa::path(
     put,
     path = "/api/notifications/templates/{id}",

@@ -52,13 +52,21 @@ fn created_order(answer: pb::CreateOrderResponse) -> Result<Response, Problem> {
     Ok(response)
 }
 
-/// Places an order. Without a token it is guest checkout (`guest`
-/// required) and the answer carries the order's `access_token`; a
-/// customer token orders for its own customer id; staff order for anyone
-/// at their own restaurant; admins for anyone anywhere. Prices come from
-/// the menu: a stated `unit_price` that differs is refused with 409. With
-/// an `Idempotency-Key`, a retry answers the first order again (201,
-/// `Idempotent-Replayed: true`) and never places a second one.
+/// Place an order
+///
+/// Places an order at `restaurant_id`, priced from the menu: a stated `unit_price` that differs
+/// is 409 `price_mismatch`. Without a token it is guest checkout (`guest` required), and the
+/// answer carries the order's `access_token`. A cash order is confirmed at once; any other
+/// waits `pending` for its payment. With an `Idempotency-Key`, a retry answers the first order
+/// again (201, `Idempotent-Replayed: true`) and never places a second one.
+///
+/// Who may call: a guest, without a token (`guest` required; a `customer_id` without its token
+/// is 401); customers (for themselves only: another `customer_id` is 403); staff (at their own
+/// restaurant, for anyone, or a walk-in dine-in or takeout order for nobody); admins (for
+/// anyone, anywhere).
+///
+/// Events: `order.created` (and `order.confirmed` for cash, after which the kitchen queues its
+/// ticket and a delivery order's delivery opens); a replay causes none.
 #[utoipa::path(
     post,
     path = "/api/orders",
@@ -110,8 +118,16 @@ pub async fn create_order(
     created_order(answer)
 }
 
-/// Lists orders, newest first, a page at a time: admins every order (with
-/// any filter), staff their restaurant's, customers their own.
+/// List orders
+///
+/// Answers orders newest first, a page at a time, narrowed by `status` (repeat it, or separate
+/// with commas), `restaurant_id`, `customer_id`, `from` and `to`. Staff naming another
+/// restaurant, or a customer another customer, is 403.
+///
+/// Who may call: admins (every order, with any filter); staff (their restaurant's orders);
+/// customers (their own). Drivers are refused (403).
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/orders",
@@ -130,8 +146,15 @@ pub async fn list_orders(
     Ok(Json(list_page(&state, filter).await?))
 }
 
-/// One order: for an admin, its restaurant's staff, its customer, or a
-/// guest presenting its access token.
+/// Read an order
+///
+/// Answers one order with its items, figures and status. An order the caller may not see is
+/// 404, exactly like a missing one.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/orders/{id}",
@@ -149,12 +172,21 @@ pub async fn get_order(
     Ok(Json(OrderView::from_proto(order)?))
 }
 
-/// Moves an order along its lifecycle. Staff of its restaurant and admins
-/// make the restaurant's moves; customers (and guests, with the token)
-/// only what the transition table allows them — cancelling while pending,
-/// or within the cancellation window after confirmation. Any other move is
-/// 409 `invalid_transition`; two callers racing the same move get one 200
-/// and one 409.
+/// Change an order's status
+///
+/// Moves the order along its lifecycle: `pending` → `confirmed` → `preparing` → `ready` →
+/// (`out_for_delivery` →) `completed`, or `cancelled` (with a `reason` when the restaurant
+/// cancels an order being prepared). Staff of its restaurant and admins make the restaurant's
+/// moves; customers and guests only cancel, while it is `pending` or within the cancellation
+/// window after confirmation (a guest's other moves are 403). Any other move is 409
+/// `invalid_transition`; of two callers racing the same move, one gets 200 and the other 409.
+///
+/// Who may call: staff of the order's restaurant; admins; its customer, and a guest with the
+/// order's `X-Order-Token` (to cancel only).
+///
+/// Events: `order.<status>` of the new status (`order.confirmed`, `order.preparing`,
+/// `order.ready`, `order.out_for_delivery`, `order.completed` or `order.cancelled`); the
+/// kitchen, the delivery and the payment follow.
 #[utoipa::path(
     put,
     path = "/api/orders/{id}/status",
@@ -202,10 +234,19 @@ pub async fn update_order_status(
     Ok(Json(OrderView::from_proto(order)?))
 }
 
-/// Cancels an order (the same as `PUT /status` with `cancelled`): the
-/// customer or guest while pending or within the cancellation window,
-/// staff and admins until it is ready (with a `reason` once preparing).
-/// The reason may come as the `reason` query parameter or a JSON body.
+/// Cancel an order
+///
+/// Cancels the order, as `PUT /api/orders/{id}/status` with `cancelled` does, and answers the
+/// cancelled order. The customer or guest may cancel while it is `pending` or within the
+/// cancellation window after confirmation; staff and admins until it is ready (with a `reason`
+/// once it is being prepared). The reason may come as the `reason` query parameter or in a JSON
+/// body.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: `order.cancelled`; then the kitchen cancels its ticket, an open delivery is
+/// cancelled, the payment is voided (or refunded, if captured) and any coupon use is released.
 #[utoipa::path(
     delete,
     path = "/api/orders/{id}",
@@ -247,8 +288,17 @@ pub async fn cancel_order(
     Ok(Json(OrderView::from_proto(order)?))
 }
 
-/// Adds a line to a pending order; every line is priced again and the
-/// totals follow. 409 `order_not_editable` once the order left `pending`.
+/// Add an item to an order
+///
+/// Adds a line to a `pending` order; every line is priced again from the menu and the totals
+/// follow (a stated `unit_price` that differs is 409 `price_mismatch`). Answers 201 with the
+/// whole order, `Location` naming the new line. An order that has left `pending` is 409
+/// `order_not_editable`.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: `order.updated` (accounting brings the order's invoice up to date).
 #[utoipa::path(
     post,
     path = "/api/orders/{id}/items",
@@ -304,8 +354,17 @@ pub async fn add_item(
         .into_response())
 }
 
-/// Changes a line of a pending order (quantity, instructions, modifiers);
-/// totals follow.
+/// Change an item of an order
+///
+/// Changes a line of a `pending` order: `quantity`, `special_instructions`, or `modifiers`
+/// (replaced whole). Every line is priced again and the totals follow; a stated `unit_price`
+/// that differs is 409 `price_mismatch`, and an order that has left `pending` is 409
+/// `order_not_editable`.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: `order.updated` (accounting brings the order's invoice up to date).
 #[utoipa::path(
     patch,
     path = "/api/orders/{id}/items/{item_id}",
@@ -366,8 +425,15 @@ pub async fn update_item(
     Ok(Json(OrderView::from_proto(order)?))
 }
 
-/// Removes a line of a pending order (the last line cannot go: cancel the
-/// order instead); totals follow.
+/// Remove an item from an order
+///
+/// Removes a line of a `pending` order, and the totals follow. The last line cannot go (409
+/// `order_needs_a_line`): cancel the order instead.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: `order.updated` (accounting brings the order's invoice up to date).
 #[utoipa::path(
     delete,
     path = "/api/orders/{id}/items/{item_id}",
@@ -398,8 +464,14 @@ pub async fn remove_item(
     Ok(Json(OrderView::from_proto(order)?))
 }
 
-/// Every status change of an order, oldest first: from, to, who, why,
-/// when.
+/// Read an order's status history
+///
+/// Answers every status change of the order, oldest first: from, to, who, why and when.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/orders/{id}/history",
@@ -431,9 +503,16 @@ pub async fn get_history(
     Ok(Json(HistoryView { items }))
 }
 
-/// Public tracking by the six-character order number, with the order's
-/// access token (`X-Order-Token` or `?token=`). An unknown number and a
-/// wrong token are the same 404.
+/// Track an order by its number
+///
+/// Answers the order with this six-character order number (any case) to the holder of its
+/// access token, sent as `X-Order-Token` or `?token=`. An unknown number and a wrong token are
+/// the same 404.
+///
+/// Who may call: whoever holds the order's access token (a guest); a bearer token does not
+/// stand in for it.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/orders/track/{order_number}",
@@ -508,12 +587,18 @@ live::event_stream_schema!(
     [OrderUpdateView]
 );
 
-/// Live updates of one order as Server-Sent Events: first `snapshot` (the
-/// order now), then `status_changed` (with `change`, the history entry)
-/// and `items_changed`, each with the order as `GET /api/orders/{id}`
-/// shows it as `data`. The stream ends after the order is completed or
-/// cancelled. Browsers' `EventSource` cannot send headers: guests pass
-/// `?token=`. Try it: `curl -N -H "X-Order-Token: $T" $GATEWAY/api/orders/42/events`.
+/// Watch an order live
+///
+/// Streams the order's updates as Server-Sent Events: first `snapshot` (the order now), then
+/// `status_changed` (with `change`, the history entry) and `items_changed`, each with the order
+/// as `GET /api/orders/{id}` shows it as `data`. The stream ends after the order is completed
+/// or cancelled. Browsers' `EventSource` cannot send headers, so guests pass `?token=`; try it:
+/// `curl -N -H "X-Order-Token: $T" $GATEWAY/api/orders/42/events`.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`), sent
+/// without a bearer token; staff of the order's restaurant; admins.
+///
+/// Events: none.
 #[utoipa::path(
     get,
     path = "/api/orders/{id}/events",
@@ -584,9 +669,20 @@ pub async fn watch_order(
     ))
 }
 
-/// Orders again what an earlier order had, priced from today's menu, for
-/// the same customer and fulfilment. Same access as reading the order;
-/// `Idempotency-Key` as on create.
+/// Order again
+///
+/// Places a new order with what an earlier order had (its lines, customer and fulfilment),
+/// priced from today's menu; `payment_method` and `source` default to the earlier order's, and
+/// a coupon applies only when `coupon_code` names one. It answers as `POST /api/orders` does (a
+/// guest's answer carries the new order's `access_token`), and an `Idempotency-Key` works as
+/// there.
+///
+/// Who may call: whoever may read the earlier order: its customer; a guest with the order's
+/// `X-Order-Token` (or `?token=`), sent without a bearer token; staff of the order's
+/// restaurant; admins.
+///
+/// Events: as placing an order: `order.created` (and `order.confirmed` for cash, which the
+/// kitchen and the delivery follow); a replay causes none.
 #[utoipa::path(
     post,
     path = "/api/orders/{id}/reorder",

@@ -230,7 +230,7 @@ impl OrderView {
     "tax_rate": 0, "notes": "", "prep_minutes": 20,
     "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:00:00Z",
     "confirmed_at": "2026-11-23T18:00:00Z",
-    "access_token": "ot_3q9Zk2W8m0bV1yR7cXe4TnLp"
+    "access_token": "fmo_6dee33083c5a9c4916b833335b5209f38b82304cea16441cefef998a5e6207fd"
 }))]
 pub struct CreatedOrderView {
     #[serde(flatten)]
