@@ -679,6 +679,10 @@ impl Orders {
         create_order, "CreateOrder", Write, order_pb::CreateOrderRequest => order_pb::CreateOrderResponse
     );
     rpc!(
+        /// Prices an order as placing it would, writing nothing.
+        quote_order, "QuoteOrder", Read, order_pb::QuoteOrderRequest => order_pb::Quote
+    );
+    rpc!(
         /// Places a new order with an earlier order's lines.
         reorder, "Reorder", Write, order_pb::ReorderRequest => order_pb::CreateOrderResponse
     );

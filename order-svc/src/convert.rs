@@ -12,6 +12,8 @@ use crate::domain::order::{
     Actor, ActorKind, Contact, Order, OrderSource, OrderStatus, OrderType, PaymentMethod,
     StatusChange,
 };
+use crate::domain::pricing::Quote;
+use crate::domain::totals::Totals;
 use crate::domain::{Coordinates, PostalAddress};
 
 pub fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
@@ -207,6 +209,51 @@ pub fn contact_to_pb(c: &Contact) -> pb::Guest {
     }
 }
 
+pub fn quote_to_pb(q: &Quote) -> pb::Quote {
+    let currency = q.priced.currency.as_str();
+    let t = q.totals;
+    pb::Quote {
+        restaurant_name: q.priced.restaurant_name.clone(),
+        currency: currency.to_owned(),
+        items: q
+            .priced
+            .lines
+            .iter()
+            .map(|l| pb::OrderLine {
+                id: 0,
+                menu_item_id: l.menu_item_id,
+                name: l.name.clone(),
+                quantity: l.quantity,
+                unit_price: money(l.unit_price_minor, currency),
+                line_total: money(l.line_total_minor, currency),
+                options: l
+                    .options
+                    .iter()
+                    .map(|opt| pb::OrderLineOption {
+                        option_id: opt.option_id,
+                        name: opt.name.clone(),
+                        price_delta: money(opt.price_delta_minor, currency),
+                    })
+                    .collect(),
+                special_instructions: String::new(),
+            })
+            .collect(),
+        totals: Some(totals_to_pb(&t, currency)),
+        tax_rate_ppm: q.priced.tax_rate_ppm,
+        coupon_code: q.coupon_code.clone().unwrap_or_default(),
+    }
+}
+
+fn totals_to_pb(t: &Totals, currency: &str) -> pb::Totals {
+    pb::Totals {
+        subtotal: money(t.subtotal_minor, currency),
+        discount: money(t.discount_minor, currency),
+        delivery_fee: money(t.delivery_fee_minor, currency),
+        tax: money(t.tax_minor, currency),
+        total: money(t.total_minor, currency),
+    }
+}
+
 pub fn order_to_pb(o: &Order) -> pb::Order {
     let currency = o.currency.as_str();
     let t = o.totals;
@@ -248,13 +295,7 @@ pub fn order_to_pb(o: &Order) -> pb::Order {
             .map(|c| c.code.clone())
             .unwrap_or_default(),
         payment_method: payment_to_pb(o.payment_method).into(),
-        totals: Some(pb::Totals {
-            subtotal: money(t.subtotal_minor, currency),
-            discount: money(t.discount_minor, currency),
-            delivery_fee: money(t.delivery_fee_minor, currency),
-            tax: money(t.tax_minor, currency),
-            total: money(t.total_minor, currency),
-        }),
+        totals: Some(totals_to_pb(&t, currency)),
         notes: o.notes.clone(),
         created_at: time_to_pb(o.created_at),
         updated_at: time_to_pb(o.updated_at),

@@ -144,6 +144,29 @@ impl OrderService for OrderApi {
         Ok(Response::new(created_to_pb(created)))
     }
 
+    async fn quote_order(&self, request: Request<pb::QuoteOrderRequest>) -> Reply<pb::Quote> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        if req.restaurant_id <= 0 {
+            v.add("restaurant_id", "is required");
+        }
+        let order_type = v.check("order_type", convert::order_type_from_pb(req.order_type));
+        let lines = parse_lines(&mut v, &req.items);
+        let coupon_code = optional_coupon(&mut v, &req.coupon_code);
+        let (order_type, lines, coupon_code) = v.finish(|| {
+            Some((
+                order_type?.unwrap_or(OrderType::Takeout),
+                lines?,
+                coupon_code?,
+            ))
+        })?;
+        let quote = self
+            .orders
+            .quote(req.restaurant_id, order_type, &lines, coupon_code.as_ref())
+            .await?;
+        Ok(Response::new(convert::quote_to_pb(&quote)))
+    }
+
     async fn reorder(
         &self,
         request: Request<pb::ReorderRequest>,

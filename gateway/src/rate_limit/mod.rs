@@ -194,7 +194,10 @@ pub fn classify(
             return Some(RouteClass::Tracking);
         }
     }
-    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    // Pricing a cart reads: it changes nothing, and a cart asks often.
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || path == "/api/orders/quote"
+    {
         return Some(RouteClass::Read);
     }
     if path == "/api/orders" || path.starts_with("/api/orders/") {

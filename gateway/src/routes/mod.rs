@@ -258,6 +258,7 @@ fn api_routes(body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(coupons::list_coupons, coupons::create_coupon))
         .routes(routes!(coupons::get_coupon, coupons::update_coupon))
         .routes(routes!(orders::create_order, orders::list_orders))
+        .routes(routes!(orders::quote_order))
         .routes(routes!(orders::track_order))
         .routes(routes!(orders::get_order, orders::cancel_order))
         .routes(routes!(orders::update_order_status))

@@ -21,6 +21,16 @@ pub struct PricedLine {
     pub options: Vec<LineOption>,
 }
 
+/// What an order would cost now, written nowhere: the menu's lines and the
+/// figures, with the coupon that applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quote {
+    pub priced: PricedOrder,
+    pub totals: Totals,
+    /// Upper-case.
+    pub coupon_code: Option<String>,
+}
+
 /// A whole order priced by the menu, with the restaurant's figures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PricedOrder {

@@ -46,11 +46,12 @@ use tracing::Instrument;
 use super::{Caller, Orders, ReorderChoices, SERVICE};
 use crate::domain::number::{AccessToken, OrderNumber};
 use crate::domain::order::{
-    Actor, ActorKind, AppliedCoupon, Contact, CustomerRef, DraftLine, NewOrder, Order, OrderStatus,
+    Actor, ActorKind, AppliedCoupon, Contact, CustomerRef, DraftLine, LineInput, NewOrder, Order,
+    OrderStatus, OrderType,
 };
 use crate::domain::placing::{self, Placement, Placing};
-use crate::domain::pricing::check_stated_prices;
-use crate::domain::{DomainError, IdempotencyKey};
+use crate::domain::pricing::{Quote, check_stated_prices};
+use crate::domain::{CouponCode, DomainError, IdempotencyKey};
 use crate::restaurant::Naming;
 use crate::store::{self, Claim, KeyClaim, KeyUse, NewOrderRows, NewOrderWrite};
 
@@ -329,6 +330,49 @@ impl Orders {
         if let Err(e) = released {
             tracing::warn!(error = %e, "idempotency claim left to expire");
         }
+    }
+
+    /// What an order of `lines` would cost at `restaurant_id` now, priced
+    /// and discounted exactly as [`Orders::create`] would, writing nothing
+    /// and redeeming nothing.
+    ///
+    /// # Errors
+    /// As placing the same lines would: [`DomainError::RestaurantNotFound`],
+    /// [`DomainError::RestaurantRefused`] naming the line or the coupon, a
+    /// stated price that differs, or [`DomainError::Unavailable`].
+    pub async fn quote(
+        &self,
+        restaurant_id: i64,
+        order_type: OrderType,
+        lines: &[LineInput],
+        coupon_code: Option<&CouponCode>,
+    ) -> Result<Quote, DomainError> {
+        let drafts: Vec<DraftLine> = lines.iter().map(DraftLine::from_input).collect();
+        let line = |i: usize| format!("items[{i}]");
+        let naming = Naming::Lines {
+            list: "items",
+            line: &line,
+        };
+        let priced = self
+            .restaurant
+            .price(restaurant_id, &drafts, &naming)
+            .await?;
+        check_stated_prices(&drafts, &priced, |i| {
+            format!("items[{i}].stated_unit_price_minor")
+        })?;
+        let coupon = match coupon_code {
+            Some(code) => Some(AppliedCoupon {
+                code: code.as_str().to_owned(),
+                terms: self.restaurant.coupon_terms(restaurant_id, code).await?,
+            }),
+            None => None,
+        };
+        let totals = crate::domain::pricing::figures(&priced, order_type, coupon.as_ref())?;
+        Ok(Quote {
+            priced,
+            totals,
+            coupon_code: coupon.map(|c| c.code),
+        })
     }
 
     /// Steps 2 to 5 of the module's doc.

@@ -119,3 +119,69 @@ async fn a_coupon_below_its_minimum_order_is_refused_and_its_hold_is_released() 
     assert_eq!(app.count("orders").await, 0);
     assert_eq!(app.redemptions(menu.restaurant_id, "BIG").await, 0);
 }
+
+#[tokio::test]
+async fn a_quote_prices_a_cart_as_the_order_would_be_and_writes_and_redeems_nothing() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.a_coupon(ten_percent(&menu, "SAVE10")).await;
+    let seed = seed_order(&menu);
+    let quote = |coupon_code: &str, order_type: pb::OrderType| pb::QuoteOrderRequest {
+        restaurant_id: menu.restaurant_id,
+        order_type: order_type.into(),
+        items: seed.items.clone(),
+        coupon_code: coupon_code.to_owned(),
+    };
+    let figures = |t: Option<&pb::Totals>| {
+        let t = t.expect("totals");
+        let minor = |m: &Option<foodmesh_proto::common::v1::Money>| {
+            m.as_ref().map_or(0, |m| m.amount_minor)
+        };
+        (
+            minor(&t.subtotal),
+            minor(&t.discount),
+            minor(&t.delivery_fee),
+            minor(&t.tax),
+            minor(&t.total),
+        )
+    };
+
+    let quoted = app
+        .client()
+        .quote_order(quote("save10", pb::OrderType::Delivery))
+        .await
+        .expect("priced")
+        .into_inner();
+
+    assert_eq!(quoted.coupon_code, "SAVE10");
+    assert_eq!(quoted.items[0].name, "Margherita");
+    assert_eq!(
+        figures(quoted.totals.as_ref()),
+        (2598, 259, 299, 208, 2598 - 259 + 299 + 208)
+    );
+    assert_eq!(app.redemptions(menu.restaurant_id, "SAVE10").await, 0);
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(app.count("outbox").await, 0);
+    // Placing the same cart costs what the quote said.
+    let placed = app.an_order(with_coupon("SAVE10", seed.clone())).await;
+    assert_eq!(
+        figures(placed.totals.as_ref()),
+        figures(quoted.totals.as_ref())
+    );
+    // A takeout pays no delivery fee; a coupon the restaurant lacks is
+    // refused as placing would refuse it.
+    let takeout = app
+        .client()
+        .quote_order(quote("", pb::OrderType::Takeout))
+        .await
+        .expect("priced")
+        .into_inner();
+    assert_eq!(figures(takeout.totals.as_ref()).2, 0);
+    let refused = app
+        .client()
+        .quote_order(quote("NOPE", pb::OrderType::Takeout))
+        .await
+        .expect_err("no such coupon");
+    assert_eq!(reason(&refused), "COUPON_NOT_FOUND");
+    assert_eq!(fields(&refused), ["coupon_code"]);
+}

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-use crate::helpers::{EVENTUAL, Mesh, Reply, SEED_BODY};
+use crate::helpers::{EVENTUAL, Mesh, Reply, SEED_BODY, with};
 
 /// The "Creating a Restaurant" body of the original API.
 fn seed_restaurant() -> Value {
@@ -1356,4 +1356,76 @@ async fn a_walk_in_order_needs_nobody_s_details_but_a_delivery_does() {
     .await
     .problem(422, Some("guest"));
     assert_eq!(all_orders(&mesh).await.len(), before);
+}
+
+#[tokio::test]
+async fn a_cart_is_priced_by_the_server_exactly_as_its_order_will_be() {
+    let mesh = Mesh::with_orders().await;
+    let restaurant = mesh
+        .post(
+            "/api/restaurants",
+            Some(&Mesh::admin()),
+            &json!({
+                "name": "Taxed Pizza",
+                "address": {"street": "1 A St", "city": "New York", "state": "NY",
+                            "zip_code": "10001", "country": "US"},
+                "delivery_fee": "2.50",
+                "tax_rate": 8.875
+            }),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .expect("id");
+    let item = mesh
+        .item(restaurant, &json!({"name": "Margherita", "price": "12.99"}))
+        .await;
+    let cart = json!({
+        "restaurant_id": restaurant,
+        "items": [{"menu_item_id": item, "quantity": 2}],
+        "delivery_address": {"street": "456 Oak Ave", "city": "New York", "state": "NY",
+                             "zip_code": "10002", "country": "US"},
+        "guest": {"name": "Ana", "phone": "+12125550100"}
+    });
+
+    // Anyone may price a cart; nothing is written.
+    let quote = mesh.post("/api/orders/quote", None, &cart).await;
+    assert_eq!(quote.status, 200, "{}", quote.text);
+    for exact in [
+        r#""subtotal":25.98"#,
+        r#""delivery_fee":2.50"#,
+        r#""tax":2.31"#,
+        r#""total":30.79"#,
+        r#""tax_rate":8.875"#,
+        r#""line_total":25.98"#,
+    ] {
+        assert!(quote.text.contains(exact), "{exact} in {}", quote.text);
+    }
+    assert!(all_orders(&mesh).await.is_empty());
+    // The order placed from the same body costs what the cart said.
+    let placed = mesh.post("/api/orders", None, &cart).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    assert_eq!(placed.json()["total"], quote.json()["total"]);
+    // A takeout cart pays no delivery fee; a bad line is named.
+    let takeout = with(
+        &cart,
+        &json!({"order_type": "takeout", "delivery_address": null}),
+    );
+    let quote = mesh.post("/api/orders/quote", None, &takeout).await;
+    assert!(
+        quote.text.contains(r#""delivery_fee":0.00"#),
+        "{}",
+        quote.text
+    );
+    mesh.post(
+        "/api/orders/quote",
+        None,
+        &with(
+            &cart,
+            &json!({"items": [{"menu_item_id": item, "quantity": 0}]}),
+        ),
+    )
+    .await
+    .problem(422, Some("items[0].quantity"));
+    assert_eq!(all_orders(&mesh).await.len(), 1);
 }

@@ -358,6 +358,70 @@ impl NewOrder {
     }
 }
 
+/// The body of `POST /api/orders/quote`: an order's body, of which only
+/// the fields that decide its price are read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "restaurant_id": 1, "order_type": "delivery",
+    "items": [{"menu_item_id": 1, "quantity": 2, "modifiers": [5]}],
+    "coupon_code": "WELCOME10"
+}))]
+pub struct QuoteInput {
+    pub restaurant_id: i64,
+    /// `dine_in`, `takeout` or `delivery`; default `delivery` when a
+    /// `delivery_address` is given, else `takeout`. Only delivery pays the
+    /// delivery fee.
+    pub order_type: Option<OrderType>,
+    /// Read only to default `order_type`.
+    pub delivery_address: Option<serde_json::Value>,
+    /// 1 to 50 lines, as an order takes them.
+    pub items: Vec<LineInput>,
+    pub coupon_code: Option<String>,
+    /// The order body's other fields are accepted, so a cart sends what it
+    /// will place, and not read: they do not change the price.
+    pub customer_id: Option<serde_json::Value>,
+    pub guest: Option<serde_json::Value>,
+    pub source: Option<serde_json::Value>,
+    pub table_number: Option<serde_json::Value>,
+    pub delivery_location: Option<serde_json::Value>,
+    pub payment_method: Option<serde_json::Value>,
+    pub notes: Option<serde_json::Value>,
+}
+
+impl QuoteInput {
+    /// Checks the body's shape and makes the request; `currency` prices
+    /// any stated `unit_price`.
+    pub(super) fn into_proto(self, currency: &str) -> Result<pb::QuoteOrderRequest, Problem> {
+        let mut v = Violations::new();
+        v.id("restaurant_id", self.restaurant_id);
+        v.parsed("items", values::check_line_count(self.items.len()));
+        for (i, line) in self.items.iter().enumerate() {
+            line.check(&format!("items[{i}]"), &mut v);
+        }
+        check_coupon_code(self.coupon_code.as_deref(), &mut v);
+        v.finish()?;
+        let order_type = match (self.order_type, &self.delivery_address) {
+            (Some(kind), _) => kind,
+            (None, Some(_)) => OrderType::Delivery,
+            (None, None) => OrderType::Takeout,
+        };
+        let mut v = Violations::new();
+        let items = self
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, line)| line.into_proto(&format!("items[{i}]"), currency, &mut v))
+            .collect();
+        v.finish()?;
+        Ok(pb::QuoteOrderRequest {
+            restaurant_id: self.restaurant_id,
+            order_type: order_type.to_proto(),
+            items,
+            coupon_code: self.coupon_code.unwrap_or_default(),
+        })
+    }
+}
+
 /// The body of `PUT /api/orders/{id}/status`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"status": "preparing"}))]

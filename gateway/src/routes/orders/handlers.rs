@@ -10,14 +10,15 @@ use foodmesh_shared::values::limits;
 
 use super::access::{OrderParty, Orderer, Party, open_order};
 use super::body::{
-    CancelInput, LineInput, LinePatch, NewOrder, ReorderInput, StatusChangeInput,
+    CancelInput, LineInput, LinePatch, NewOrder, QuoteInput, ReorderInput, StatusChangeInput,
     check_coupon_code, check_modifiers, check_quantity, check_stated_price, idempotency_key,
     stated_price,
 };
 use super::names::{OrderSource, OrderStatus, PaymentMethod};
 use super::query::{OrderFilter, OrderListQuery, list_page};
 use super::view::{
-    CreatedOrderView, HistoryView, OrderPage, OrderUpdateView, OrderView, StatusChangeView,
+    CreatedOrderView, HistoryView, OrderPage, OrderUpdateView, OrderView, QuoteView,
+    StatusChangeView,
 };
 use crate::auth::{Caller, OrderToken};
 use crate::extract::{JsonBody, OptionalJsonBody, OrderLineId, QueryParams, ResourceId};
@@ -116,6 +117,53 @@ pub async fn create_order(
         .await
         .map_err(|e| e.about(Subject::default().priced_in(&currency)))?;
     created_order(answer)
+}
+
+/// Price a cart
+///
+/// Answers what an order of these lines would cost now: each line priced from the menu, the
+/// coupon's discount, the delivery fee (delivery orders only), the tax and the total, exactly
+/// as placing the order would price it. Nothing is written and no coupon is redeemed. The
+/// body of `POST /api/orders` may be sent as it is; a line or coupon placing would refuse is
+/// refused the same way, naming it.
+///
+/// Who may call: anyone (public, no token).
+///
+/// Events: none.
+#[utoipa::path(
+    post,
+    path = "/api/orders/quote",
+    tag = "orders",
+    request_body = QuoteInput,
+    responses(
+        (status = 200, description = "The priced lines and the order's figures.", body = QuoteView),
+        (status = 404, description = "`restaurant_id` names no restaurant (`restaurant_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn quote_order(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<QuoteInput>,
+) -> Result<Json<QuoteView>, Problem> {
+    let restaurant_id = body.restaurant_id;
+    let currency = if body.items.iter().any(|line| line.unit_price.is_some()) {
+        state
+            .upstreams
+            .restaurants
+            .currency_of(restaurant_id)
+            .await
+            .map_err(|e| e.about(Subject::restaurant_in_body()))?
+    } else {
+        String::new()
+    };
+    let request = body.into_proto(&currency)?;
+    let quote = state
+        .upstreams
+        .orders
+        .quote_order(request)
+        .await
+        .map_err(|e| e.about(Subject::default().priced_in(&currency)))?;
+    Ok(Json(QuoteView::from_proto(restaurant_id, quote)?))
 }
 
 /// List orders

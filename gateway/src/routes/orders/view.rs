@@ -131,6 +131,101 @@ pub struct OrderView {
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
+/// One line of a quote: as the order would have it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "menu_item_id": 1, "name": "Margherita", "quantity": 2,
+    "unit_price": 12.99, "line_total": 25.98, "modifiers": []
+}))]
+pub struct QuotedLineView {
+    pub menu_item_id: i64,
+    /// Its name on the menu now.
+    pub name: String,
+    pub quantity: u32,
+    /// The item's price plus its modifiers'.
+    pub unit_price: Decimal,
+    /// `unit_price` × `quantity`.
+    pub line_total: Decimal,
+    pub modifiers: Vec<ModifierView>,
+}
+
+/// What an order would cost now, priced as placing it would price it.
+/// Every amount is in `currency`, with exactly its places.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "restaurant_id": 1, "restaurant_name": "Pizza Palace", "currency": "USD",
+    "items": [{"menu_item_id": 1, "name": "Margherita", "quantity": 2,
+               "unit_price": 12.99, "line_total": 25.98, "modifiers": []}],
+    "coupon_code": null,
+    "subtotal": 25.98, "discount": 0.00, "delivery_fee": 2.99, "tax": 2.31, "total": 31.28,
+    "tax_rate": 8.875
+}))]
+pub struct QuoteView {
+    pub restaurant_id: i64,
+    pub restaurant_name: String,
+    pub currency: String,
+    pub items: Vec<QuotedLineView>,
+    /// The coupon applied; null for none.
+    pub coupon_code: Option<String>,
+    pub subtotal: Decimal,
+    pub discount: Decimal,
+    /// Delivery orders only.
+    pub delivery_fee: Decimal,
+    pub tax: Decimal,
+    pub total: Decimal,
+    /// The tax percentage applied.
+    pub tax_rate: Decimal,
+}
+
+impl QuoteView {
+    /// The JSON view of order-svc's quote for restaurant `restaurant_id`.
+    ///
+    /// # Errors
+    /// order-svc sent an unknown currency.
+    pub fn from_proto(restaurant_id: i64, q: pb::Quote) -> Result<Self, Problem> {
+        let currency = q.currency.clone();
+        let money = |m: Option<&common::Money>| amount(m, &currency).map(|(d, _)| d);
+        let totals = q.totals.unwrap_or_default();
+        let items = q
+            .items
+            .into_iter()
+            .map(|line| {
+                Ok(QuotedLineView {
+                    menu_item_id: line.menu_item_id,
+                    name: line.name,
+                    quantity: line.quantity,
+                    unit_price: money(line.unit_price.as_ref())?,
+                    line_total: money(line.line_total.as_ref())?,
+                    modifiers: line
+                        .options
+                        .into_iter()
+                        .map(|opt| {
+                            Ok(ModifierView {
+                                option_id: opt.option_id,
+                                name: opt.name,
+                                price_delta: money(opt.price_delta.as_ref())?,
+                            })
+                        })
+                        .collect::<Result<_, Problem>>()?,
+                })
+            })
+            .collect::<Result<_, Problem>>()?;
+        Ok(Self {
+            restaurant_id,
+            restaurant_name: q.restaurant_name,
+            items,
+            coupon_code: Some(q.coupon_code).filter(|c| !c.is_empty()),
+            subtotal: money(totals.subtotal.as_ref())?,
+            discount: money(totals.discount.as_ref())?,
+            delivery_fee: money(totals.delivery_fee.as_ref())?,
+            tax: money(totals.tax.as_ref())?,
+            total: money(totals.total.as_ref())?,
+            tax_rate: Decimal::percent_from_millionths(i64::from(q.tax_rate_ppm)),
+            currency,
+        })
+    }
+}
+
 /// A contract value the gateway does not know: order-svc broke the
 /// contract, so the client gets an opaque 500 and the log says what.
 fn unknown(what: &str, raw: i32) -> Problem {
