@@ -56,6 +56,7 @@ pub mod request_context;
 pub mod route_hints;
 pub mod routes;
 pub mod serve;
+pub mod ui;
 pub mod upstream;
 pub mod validate;
 

@@ -151,7 +151,7 @@ impl FromRef<AppState> for Arc<Verifier> {
 }
 
 /// The gateway's whole HTTP application: the API, `/openapi.json`,
-/// `/docs`, the platform routes, problem+json for unknown routes, and the
+/// `/docs`, the web pages (`/`, `/kitchen`, `/admin`), the platform routes, problem+json for unknown routes, and the
 /// layers below, in order. The binary and tests both serve exactly this.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_routes(state.body_limit_bytes).split_for_parts();
@@ -224,6 +224,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api.with_state(state))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(crate::ui::routes())
         .fallback(unknown_route)
         .layer(stack)
 }
