@@ -166,7 +166,7 @@ step "Dockerfile and cross-checks"
 step "shell scripts"
 shellcheck deploy/validate.sh deploy/postgres/create-databases.sh
 shellcheck -x -P SCRIPTDIR tests/lib/mesh.sh tests/fuzz/run.sh tests/walkthrough/run.sh \
-  tests/prometheus/run.sh tests/prometheus/load.sh scripts/walkthrough.sh
+  tests/prometheus/run.sh tests/prometheus/load.sh tests/browser/run.sh scripts/walkthrough.sh
 echo "shellcheck: clean"
 
 printf '\nall operations files valid (%ss)\n' "$((SECONDS - started))"

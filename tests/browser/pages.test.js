@@ -1,0 +1,172 @@
+// The three pages in a real browser (Debian's Chromium, headless) against a
+// fresh mesh: a guest orders from the storefront and sees the order move
+// when the kitchen display moves its ticket; an admin marks an item
+// unavailable and the storefront stops offering it; the kitchen display
+// alerts on a new ticket. Every request any page makes stays on the
+// gateway's origin. Run by run.sh, which starts the mesh.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const URL = process.env.FOODMESH_URL;
+const BIN = process.env.FOODMESH_BIN;
+const SHOTS = process.env.SCREENSHOTS || "";
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+const WAIT = 30_000;
+
+function token(...args) {
+  return execFileSync(BIN, ["token", ...args], { encoding: "utf8" }).trim();
+}
+
+async function call(method, path, bearer, body) {
+  const answer = await fetch(URL + path, {
+    method,
+    headers: {
+      "Content-Type": "application/json",
+      ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await answer.json().catch(() => null);
+  assert.ok(answer.ok, `${method} ${path}: ${answer.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+let browser;
+let admin;
+let restaurant;
+let pizza;
+let salad;
+const foreign = [];
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  admin = token("--role", "admin", "--subject", "browser");
+  const run = Date.now();
+  restaurant = await call("POST", "/api/restaurants", admin, {
+    name: `Browser Pizza ${run}`,
+    cuisine_type: "Italian",
+    address: { street: "1 Union Sq W", city: "New York", state: "NY", zip_code: "10003", country: "US" },
+    location: { latitude: 40.7359, longitude: -73.9911 },
+    tax_rate: 8.875,
+  });
+  const category = await call("POST", `/api/restaurants/${restaurant.id}/categories`, admin, { name: "Pizzas" });
+  pizza = await call("POST", `/api/restaurants/${restaurant.id}/menu`, admin, {
+    name: "Margherita", price: 12.0, category_id: category.id,
+  });
+  salad = await call("POST", `/api/restaurants/${restaurant.id}/menu`, admin, {
+    name: "Caesar salad", price: 9.5, category_id: category.id,
+  });
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  assert.deepEqual(foreign, [], "requests that left the gateway's origin");
+});
+
+/** A page of its own, at `size`, signed in with `bearer` when given. */
+async function open(path, size, bearer) {
+  const context = await browser.newContext({ viewport: size });
+  if (bearer) {
+    await context.addInitScript((value) => sessionStorage.setItem("foodmesh.token", value), bearer);
+  }
+  const page = await context.newPage();
+  page.on("request", (request) => {
+    const url = request.url();
+    if (!url.startsWith(URL) && !url.startsWith("data:")) foreign.push(url);
+  });
+  page.on("pageerror", (error) => assert.fail(`${path}: ${error.message}`));
+  await page.goto(URL + path);
+  return page;
+}
+
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false });
+}
+
+test("a guest orders from the storefront and sees the order move when the kitchen moves its ticket", async () => {
+  const staff = token("--role", "staff", "--restaurant", String(restaurant.id));
+  const kitchen = await open("/kitchen", DESKTOP, staff);
+  await kitchen.locator("#connection[data-state=live]").waitFor({ timeout: WAIT });
+
+  const store = await open(`/#/r/${restaurant.id}`, PHONE);
+  const item = store.locator(`[data-test=menu-item][data-id="${pizza.id}"]`);
+  await item.locator("[data-test=add-to-cart]").click({ timeout: WAIT });
+  await store.locator("#cart-total[data-state=ready]").waitFor({ timeout: WAIT });
+  await shot(store, "storefront-phone");
+  await store.locator("#go-checkout").click();
+  await store.locator("#order_type-takeout").check();
+  await store.locator('[name="guest.name"]').fill("Bo Chen");
+  await store.locator('[name="guest.phone"]').fill("+12125550199");
+  await store.locator("#payment_method-cash").check();
+  await store.locator("#place-order").click();
+  await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
+  const orderId = /#\/order\/(\d+)/.exec(store.url())?.[1];
+  assert.ok(orderId, store.url());
+
+  const ticket = kitchen.locator(`[data-test=ticket][data-order-id="${orderId}"]`);
+  await ticket.waitFor({ timeout: WAIT });
+  await shot(kitchen, "kitchen-desktop");
+  // queued → accepted → preparing, one tap each.
+  for (const next of ["accepted", "preparing"]) {
+    await ticket.locator("[data-test=advance]").click();
+    await kitchen.locator(`[data-test=ticket][data-order-id="${orderId}"][data-status=${next}]`)
+      .waitFor({ timeout: WAIT });
+  }
+  await store.locator("#order-status[data-status=preparing]").waitFor({ timeout: WAIT });
+  assert.doesNotMatch(await store.locator("main").innerText(), /\b(null|undefined|NaN)\b/);
+  await shot(store, "order-phone");
+  await kitchen.context().close();
+  await store.context().close();
+});
+
+test("an admin marks an item unavailable and the storefront stops offering it", async () => {
+  const page = await open("/admin", DESKTOP, admin);
+  await page.locator("#restaurant").selectOption(String(restaurant.id), { timeout: WAIT });
+  await page.locator("[data-test=nav-menu]").click();
+  const row = page.locator(`[data-test=admin-item][data-id="${salad.id}"]`);
+  await row.waitFor({ timeout: WAIT });
+  await shot(page, "admin-desktop");
+  await row.locator("[data-test=availability]").uncheck();
+  await page.locator(`[data-test=admin-item][data-id="${salad.id}"][data-available=false]`)
+    .waitFor({ timeout: WAIT });
+
+  const store = await open(`/#/r/${restaurant.id}`, DESKTOP);
+  await store.locator(`[data-test=menu-item][data-id="${pizza.id}"]`).waitFor({ timeout: WAIT });
+  const offered = store.locator(
+    `[data-test=menu-item][data-id="${salad.id}"] [data-test=add-to-cart]:not([disabled])`,
+  );
+  assert.equal(await offered.count(), 0, "the unavailable salad can still be added");
+  await shot(store, "storefront-desktop");
+  await page.context().close();
+  await store.context().close();
+});
+
+test("the kitchen display alerts when a ticket arrives", async () => {
+  const staff = token("--role", "staff", "--restaurant", String(restaurant.id));
+  const kitchen = await open("/kitchen", PHONE, staff);
+  await kitchen.locator("#connection[data-state=live]").waitFor({ timeout: WAIT });
+  const before = Number((await kitchen.locator("body").getAttribute("data-alerts")) ?? 0);
+
+  const customer = token("--role", "customer", "--subject", "77");
+  const order = await call("POST", "/api/orders", customer, {
+    restaurant_id: restaurant.id, order_type: "takeout", payment_method: "cash",
+    items: [{ menu_item_id: pizza.id, quantity: 1 }],
+  });
+
+  const card = kitchen.locator(`[data-test=ticket][data-order-id="${order.id}"]`);
+  await card.waitFor({ timeout: WAIT });
+  await kitchen.waitForFunction(
+    (count) => Number(document.body.dataset.alerts ?? 0) > count, before, { timeout: WAIT },
+  );
+  assert.match((await card.getAttribute("class")) ?? "", /\bnew\b/);
+  assert.doesNotMatch(await card.innerText(), /\b(null|undefined|NaN)\b/);
+  await shot(kitchen, "kitchen-phone");
+  await kitchen.context().close();
+});
