@@ -1512,16 +1512,17 @@ async function findTracking(view, section, state, access) {
   if (!section.childElementCount) {
     section.append(el("h3", { id: "tracking-title" }, "Delivery"),
       el("p", { class: "muted", id: "tracking-note" },
-        "Live tracking comes with the “on its way” message we send you."));
+        "Live tracking starts once the restaurant confirms your order."));
   }
-  const role = who()?.role;
-  const mayList = !access.orderToken && (role === "staff" || role === "admin");
-  if (!mayList || order.status === "pending" || TERMINAL.has(order.status) || state.lookingUp) return;
+  if (order.status === "pending" || TERMINAL.has(order.status) || state.lookingUp) return;
   state.lookingUp = true;
   try {
-    const page = await api("GET", `/api/deliveries?order_id=${order.id}`);
-    const found = page.items?.find((d) => d.order_id === order.id)?.tracking_id;
-    if (found && view.alive) startTracking(view, section, state, found);
+    // 404 until the delivery opens; the next update of the order asks again.
+    const delivery = await api("GET", `/api/orders/${order.id}/delivery`, {
+      orderToken: access.orderToken,
+      auth: access.auth !== false,
+    });
+    if (delivery?.tracking_id && view.alive) startTracking(view, section, state, delivery.tracking_id);
   } catch {
     // Tracking is extra: the order page stands without it.
   } finally {

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::drivers::GeoPoint;
 use super::live::{self, EventDoc, Update};
-use super::orders::{Party, open_order};
+use super::orders::{OrderParty, Party, open_order};
 use super::restaurants::Address;
 use super::{AppState, Created, created, from_timestamp};
 use crate::auth::{Caller, Claims, Role};
@@ -635,6 +635,64 @@ pub async fn track_delivery(
             p => p,
         })?;
     Ok(Json(TrackingView::from_proto(d)?))
+}
+
+/// Follow an order's delivery
+///
+/// Answers the public tracking view of the order's delivery (its `tracking_id`, status, arrival
+/// and, while the food is with them, the driver's first name and position), so a customer or
+/// guest can follow it without a staff token. 404 `delivery_not_found` until the delivery is
+/// opened (when the order is confirmed); an order the caller may not see is 404 like a missing
+/// one.
+///
+/// Who may call: its customer; a guest with the order's `X-Order-Token` (or `?token=`); staff
+/// of the order's restaurant; admins.
+///
+/// Events: none.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}/delivery",
+    tag = "deliveries",
+    params(
+        ("id" = i64, Path, description = "Order id", minimum = 1),
+        ("token" = Option<String>, Query, description = "The order's access token, for clients that cannot send `X-Order-Token`"),
+    ),
+    responses(
+        (status = 200, description = "The order's delivery, as tracking shows it.", body = TrackingView),
+        (status = 404, description = "No order `id` that you may see (`order_not_found`), or no \
+            delivery for it yet (`delivery_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn order_delivery(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(id): ResourceId,
+) -> Result<Json<TrackingView>, Problem> {
+    open_order(&state, &party, id).await?;
+    let answer = state
+        .upstreams
+        .delivery
+        .list_deliveries(pb::ListDeliveriesRequest {
+            page: Some(common::PageRequest {
+                page_size: 1,
+                page_token: String::new(),
+            }),
+            order_id: Some(id),
+            status: 0,
+            driver_id: None,
+            restaurant_id: None,
+        })
+        .await?;
+    let delivery = answer.deliveries.into_iter().next().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "delivery_not_found",
+            format!("Order {id} has no delivery yet: it opens when the order is confirmed."),
+        )
+    })?;
+    Ok(Json(TrackingView::from_proto(delivery)?))
 }
 
 impl TrackingView {

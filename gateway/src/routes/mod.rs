@@ -284,6 +284,7 @@ fn api_routes(body_limit: usize) -> OpenApiRouter<AppState> {
             deliveries::list_deliveries
         ))
         .routes(routes!(deliveries::track_delivery))
+        .routes(routes!(deliveries::order_delivery))
         .routes(routes!(deliveries::watch_tracking))
         .routes(routes!(deliveries::get_delivery))
         .routes(routes!(deliveries::get_delivery_history))

@@ -61,6 +61,19 @@ async fn a_cash_delivery_order_reaches_the_door_with_the_nearest_driver_followed
     let tracked = mesh.get(&tracking, None).await;
     assert_eq!(tracked.status, 200, "{}", tracked.text);
     assert_eq!(tracked.json()["status"], "assigned");
+    // The customer finds it from their order; another customer does not.
+    let theirs = mesh
+        .get(&format!("/api/orders/{id}/delivery"), Some(&customer))
+        .await;
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    assert_eq!(theirs.json()["tracking_id"], delivery["tracking_id"]);
+    assert!(theirs.json().get("dropoff_address").is_none());
+    mesh.get(
+        &format!("/api/orders/{id}/delivery"),
+        Some(&Mesh::customer_id(62)),
+    )
+    .await
+    .problem(404, None);
     assert_eq!(
         tracked.json()["driver_first_name"],
         Value::Null,
