@@ -126,6 +126,38 @@ test("a guest orders from the storefront and sees the order move when the kitche
   await store.context().close();
 });
 
+test("a guest pays a delivery order by card and follows its delivery from the order page", async () => {
+  const store = await open(`/#/r/${restaurant.id}`, DESKTOP);
+  await store.locator(`[data-test=menu-item][data-id="${pizza.id}"] [data-test=add-to-cart]`)
+    .click({ timeout: WAIT });
+  await store.locator("#cart-total[data-state=ready]").waitFor({ timeout: WAIT });
+  await store.locator("#go-checkout").click();
+  await store.locator("#order_type-delivery").check();
+  const fields = {
+    "delivery_address.street": "456 Oak Ave",
+    "delivery_address.city": "New York",
+    "delivery_address.state": "NY",
+    "delivery_address.zip_code": "10002",
+    "delivery_address.country": "US",
+    "guest.name": "Cleo Park",
+    "guest.phone": "+12125550188",
+  };
+  for (const [name, value] of Object.entries(fields)) {
+    await store.locator(`[name="${name}"]`).fill(value);
+  }
+  await store.locator("#payment_method-card").check();
+  await store.locator("#place-order").click();
+  // The sandbox approves the prefilled test card: the order is confirmed
+  // and its delivery opens, which the page finds and follows.
+  await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
+  await store.locator("#delivery-tracking[data-tracking-id][data-status]").waitFor({ timeout: WAIT });
+  assert.match(
+    (await store.locator("#delivery-tracking").getAttribute("data-status")) ?? "",
+    /^(pending|assigned)$/,
+  );
+  await store.context().close();
+});
+
 test("an admin marks an item unavailable and the storefront stops offering it", async () => {
   const page = await open("/admin", DESKTOP, admin);
   await page.locator("#restaurant").selectOption(String(restaurant.id), { timeout: WAIT });
