@@ -59,6 +59,36 @@ pub struct OrderLineView {
     pub special_instructions: String,
 }
 
+impl OrderLineView {
+    /// The JSON view of a line from order-svc, its amounts in `currency`.
+    ///
+    /// # Errors
+    /// order-svc sent an unknown currency.
+    fn from_proto(line: pb::OrderLine, currency: &str) -> Result<Self, Problem> {
+        let money = |m: Option<&common::Money>| amount(m, currency).map(|(d, _)| d);
+        Ok(Self {
+            id: line.id,
+            menu_item_id: line.menu_item_id,
+            name: line.name,
+            quantity: line.quantity,
+            unit_price: money(line.unit_price.as_ref())?,
+            line_total: money(line.line_total.as_ref())?,
+            modifiers: line
+                .options
+                .into_iter()
+                .map(|opt| {
+                    Ok(ModifierView {
+                        option_id: opt.option_id,
+                        name: opt.name,
+                        price_delta: money(opt.price_delta.as_ref())?,
+                    })
+                })
+                .collect::<Result<_, Problem>>()?,
+            special_instructions: line.special_instructions,
+        })
+    }
+}
+
 /// An order as the API shows it. Every amount is in `currency`, with
 /// exactly its places.
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,6 +207,19 @@ pub struct QuoteView {
     pub tax_rate: Decimal,
 }
 
+impl From<OrderLineView> for QuotedLineView {
+    fn from(line: OrderLineView) -> Self {
+        Self {
+            menu_item_id: line.menu_item_id,
+            name: line.name,
+            quantity: line.quantity,
+            unit_price: line.unit_price,
+            line_total: line.line_total,
+            modifiers: line.modifiers,
+        }
+    }
+}
+
 impl QuoteView {
     /// The JSON view of order-svc's quote for restaurant `restaurant_id`.
     ///
@@ -189,26 +232,7 @@ impl QuoteView {
         let items = q
             .items
             .into_iter()
-            .map(|line| {
-                Ok(QuotedLineView {
-                    menu_item_id: line.menu_item_id,
-                    name: line.name,
-                    quantity: line.quantity,
-                    unit_price: money(line.unit_price.as_ref())?,
-                    line_total: money(line.line_total.as_ref())?,
-                    modifiers: line
-                        .options
-                        .into_iter()
-                        .map(|opt| {
-                            Ok(ModifierView {
-                                option_id: opt.option_id,
-                                name: opt.name,
-                                price_delta: money(opt.price_delta.as_ref())?,
-                            })
-                        })
-                        .collect::<Result<_, Problem>>()?,
-                })
-            })
+            .map(|line| OrderLineView::from_proto(line, &currency).map(QuotedLineView::from))
             .collect::<Result<_, Problem>>()?;
         Ok(Self {
             restaurant_id,
@@ -244,28 +268,7 @@ impl OrderView {
         let items = o
             .items
             .into_iter()
-            .map(|line| {
-                Ok(OrderLineView {
-                    id: line.id,
-                    menu_item_id: line.menu_item_id,
-                    name: line.name,
-                    quantity: line.quantity,
-                    unit_price: money(line.unit_price.as_ref())?,
-                    line_total: money(line.line_total.as_ref())?,
-                    modifiers: line
-                        .options
-                        .into_iter()
-                        .map(|opt| {
-                            Ok(ModifierView {
-                                option_id: opt.option_id,
-                                name: opt.name,
-                                price_delta: money(opt.price_delta.as_ref())?,
-                            })
-                        })
-                        .collect::<Result<_, Problem>>()?,
-                    special_instructions: line.special_instructions,
-                })
-            })
+            .map(|line| OrderLineView::from_proto(line, &currency))
             .collect::<Result<_, Problem>>()?;
         Ok(Self {
             id: o.id,
