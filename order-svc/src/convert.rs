@@ -9,8 +9,8 @@ use foodmesh_proto::order::v1 as pb;
 
 use crate::domain::customer::Customer;
 use crate::domain::order::{
-    Actor, ActorKind, Contact, Order, OrderSource, OrderStatus, OrderType, PaymentMethod,
-    StatusChange,
+    Actor, ActorKind, Contact, LineOption, Order, OrderSource, OrderStatus, OrderType,
+    PaymentMethod, StatusChange,
 };
 use crate::domain::pricing::Quote;
 use crate::domain::totals::Totals;
@@ -226,15 +226,7 @@ pub fn quote_to_pb(q: &Quote) -> pb::Quote {
                 quantity: l.quantity,
                 unit_price: money(l.unit_price_minor, currency),
                 line_total: money(l.line_total_minor, currency),
-                options: l
-                    .options
-                    .iter()
-                    .map(|opt| pb::OrderLineOption {
-                        option_id: opt.option_id,
-                        name: opt.name.clone(),
-                        price_delta: money(opt.price_delta_minor, currency),
-                    })
-                    .collect(),
+                options: options_to_pb(&l.options, currency),
                 special_instructions: String::new(),
             })
             .collect(),
@@ -242,6 +234,17 @@ pub fn quote_to_pb(q: &Quote) -> pb::Quote {
         tax_rate_ppm: q.priced.tax_rate_ppm,
         coupon_code: q.coupon_code.clone().unwrap_or_default(),
     }
+}
+
+fn options_to_pb(options: &[LineOption], currency: &str) -> Vec<pb::OrderLineOption> {
+    options
+        .iter()
+        .map(|opt| pb::OrderLineOption {
+            option_id: opt.option_id,
+            name: opt.name.clone(),
+            price_delta: money(opt.price_delta_minor, currency),
+        })
+        .collect()
 }
 
 fn totals_to_pb(t: &Totals, currency: &str) -> pb::Totals {
@@ -277,15 +280,7 @@ pub fn order_to_pb(o: &Order) -> pb::Order {
                 quantity: l.quantity,
                 unit_price: money(l.unit_price_minor, currency),
                 line_total: money(l.line_total_minor, currency),
-                options: l
-                    .options
-                    .iter()
-                    .map(|opt| pb::OrderLineOption {
-                        option_id: opt.option_id,
-                        name: opt.name.clone(),
-                        price_delta: money(opt.price_delta_minor, currency),
-                    })
-                    .collect(),
+                options: options_to_pb(&l.options, currency),
                 special_instructions: l.special_instructions.clone(),
             })
             .collect(),
