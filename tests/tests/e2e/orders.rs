@@ -85,9 +85,9 @@ async fn the_seed_order_body_places_an_order_totalling_price_times_quantity() {
     assert!(read.text.contains(r#""total":25.98"#), "{}", read.text);
 }
 
-#[tokio::test]
-async fn delivery_fee_and_tax_follow_the_restaurant_exactly() {
-    let mesh = Mesh::with_orders().await;
+/// A restaurant with a delivery fee of 2.50 and New York City's 8.875 %
+/// tax, with one item at 12.99; their ids.
+async fn taxed_restaurant(mesh: &Mesh) -> (i64, i64) {
     let restaurant = mesh
         .post(
             "/api/restaurants",
@@ -107,6 +107,13 @@ async fn delivery_fee_and_tax_follow_the_restaurant_exactly() {
     let item = mesh
         .item(restaurant, &json!({"name": "Margherita", "price": "12.99"}))
         .await;
+    (restaurant, item)
+}
+
+#[tokio::test]
+async fn delivery_fee_and_tax_follow_the_restaurant_exactly() {
+    let mesh = Mesh::with_orders().await;
+    let (restaurant, item) = taxed_restaurant(&mesh).await;
 
     let reply = mesh
         .post(
@@ -1361,25 +1368,7 @@ async fn a_walk_in_order_needs_nobody_s_details_but_a_delivery_does() {
 #[tokio::test]
 async fn a_cart_is_priced_by_the_server_exactly_as_its_order_will_be() {
     let mesh = Mesh::with_orders().await;
-    let restaurant = mesh
-        .post(
-            "/api/restaurants",
-            Some(&Mesh::admin()),
-            &json!({
-                "name": "Taxed Pizza",
-                "address": {"street": "1 A St", "city": "New York", "state": "NY",
-                            "zip_code": "10001", "country": "US"},
-                "delivery_fee": "2.50",
-                "tax_rate": 8.875
-            }),
-        )
-        .await
-        .json()["id"]
-        .as_i64()
-        .expect("id");
-    let item = mesh
-        .item(restaurant, &json!({"name": "Margherita", "price": "12.99"}))
-        .await;
+    let (restaurant, item) = taxed_restaurant(&mesh).await;
     let cart = json!({
         "restaurant_id": restaurant,
         "items": [{"menu_item_id": item, "quantity": 2}],
