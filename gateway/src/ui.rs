@@ -96,7 +96,8 @@ fn page(name: &str, headers: &HeaderMap) -> Response {
     let tag = TAGS[index].clone();
     let fresh = headers
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|seen| seen.as_bytes() == tag.as_bytes());
+        .and_then(|seen| seen.to_str().ok())
+        .is_some_and(|seen| matches_tag(seen, &tag));
     let common = [
         (header::ETAG, tag),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
@@ -117,6 +118,15 @@ fn page(name: &str, headers: &HeaderMap) -> Response {
         HeaderValue::from_static(asset.content_type),
     )];
     (common, content_type, asset.body).into_response()
+}
+
+/// Whether an `If-None-Match` list names `tag`: `*`, or the tag itself,
+/// weak (`W/"..."`, as a compressing proxy makes it) or strong.
+fn matches_tag(seen: &str, tag: &HeaderValue) -> bool {
+    let tag = tag.to_str().unwrap_or_default();
+    seen.split(',')
+        .map(str::trim)
+        .any(|entry| entry == "*" || entry.strip_prefix("W/").unwrap_or(entry) == tag)
 }
 
 #[cfg(test)]
@@ -158,6 +168,25 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::IF_NONE_MATCH, tag);
         assert_eq!(page("api.js", &headers).status(), StatusCode::NOT_MODIFIED);
+        let tag = first.headers()[header::ETAG]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        for list in [format!("\"other\", W/{tag}"), "*".to_owned()] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::IF_NONE_MATCH,
+                HeaderValue::from_str(&list).expect("a header value"),
+            );
+            assert_eq!(
+                page("api.js", &headers).status(),
+                StatusCode::NOT_MODIFIED,
+                "{list}"
+            );
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
+        assert_eq!(page("api.js", &headers).status(), StatusCode::OK);
     }
 
     #[test]
