@@ -389,9 +389,8 @@ pub struct QuoteInput {
 }
 
 impl QuoteInput {
-    /// Checks the body's shape and makes the request; `currency` prices
-    /// any stated `unit_price`.
-    pub(super) fn into_proto(self, currency: &str) -> Result<pb::QuoteOrderRequest, Problem> {
+    /// Checks everything that needs no currency.
+    pub(super) fn check(&self) -> Result<(), Problem> {
         let mut v = Violations::new();
         v.id("restaurant_id", self.restaurant_id);
         v.parsed("items", values::check_line_count(self.items.len()));
@@ -399,7 +398,12 @@ impl QuoteInput {
             line.check(&format!("items[{i}]"), &mut v);
         }
         check_coupon_code(self.coupon_code.as_deref(), &mut v);
-        v.finish()?;
+        v.finish()
+    }
+
+    /// The request, once [`QuoteInput::check`] passed; `currency` prices
+    /// any stated `unit_price`.
+    pub(super) fn into_proto(self, currency: &str) -> Result<pb::QuoteOrderRequest, Problem> {
         let order_type = match (self.order_type, &self.delivery_address) {
             (Some(kind), _) => kind,
             (None, Some(_)) => OrderType::Delivery,

@@ -122,10 +122,12 @@ pub async fn create_order(
 /// Price a cart
 ///
 /// Answers what an order of these lines would cost now: each line priced from the menu, the
-/// coupon's discount, the delivery fee (delivery orders only), the tax and the total, exactly
-/// as placing the order would price it. Nothing is written and no coupon is redeemed. The
-/// body of `POST /api/orders` may be sent as it is; a line or coupon placing would refuse is
-/// refused the same way, naming it.
+/// coupon's discount by its terms, the delivery fee (delivery orders only), the tax and the
+/// total, as placing the order would price them. Nothing is written and no coupon is
+/// redeemed. The body of `POST /api/orders` may be sent as it is; a line placing would refuse,
+/// or a coupon the restaurant does not have, is refused the same way, naming it. Whether the
+/// coupon may still be used (its dates, limits and minimum order) is decided when the order is
+/// placed.
 ///
 /// Who may call: anyone (public, no token).
 ///
@@ -145,6 +147,7 @@ pub async fn quote_order(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<QuoteInput>,
 ) -> Result<Json<QuoteView>, Problem> {
+    body.check()?;
     let restaurant_id = body.restaurant_id;
     let currency = if body.items.iter().any(|line| line.unit_price.is_some()) {
         state
