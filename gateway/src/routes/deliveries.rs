@@ -670,7 +670,14 @@ pub async fn order_delivery(
     OrderParty(party): OrderParty,
     ResourceId(id): ResourceId,
 ) -> Result<Json<TrackingView>, Problem> {
-    open_order(&state, &party, id).await?;
+    let order = open_order(&state, &party, id).await?;
+    if order.order_type() != foodmesh_proto::order::v1::OrderType::Delivery {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "delivery_not_found",
+            format!("Order {id} is not delivered: it has no delivery."),
+        ));
+    }
     let answer = state
         .upstreams
         .delivery
@@ -692,7 +699,15 @@ pub async fn order_delivery(
             format!("Order {id} has no delivery yet: it opens when the order is confirmed."),
         )
     })?;
-    Ok(Json(TrackingView::from_proto(delivery)?))
+    // Tracking is what fills in the driver's name and position.
+    let tracked = state
+        .upstreams
+        .delivery
+        .track_delivery(pb::TrackDeliveryRequest {
+            tracking_id: delivery.tracking_id,
+        })
+        .await?;
+    Ok(Json(TrackingView::from_proto(tracked)?))
 }
 
 impl TrackingView {

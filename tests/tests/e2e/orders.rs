@@ -1322,6 +1322,11 @@ async fn a_walk_in_order_needs_nobody_s_details_but_a_delivery_does() {
     let id = order["id"].as_i64().expect("id");
     let ticket = mesh.ticket_of(restaurant, id).await;
     assert_eq!(ticket["table_number"], "5");
+    // A table's order is not delivered: it has no delivery to follow.
+    let delivery = mesh
+        .get(&format!("/api/orders/{id}/delivery"), Some(&desk))
+        .await;
+    assert_eq!(delivery.problem(404, None)["code"], "delivery_not_found");
     // A takeout at the counter likewise, and it reads back the same.
     let counter = mesh
         .post(
@@ -1416,5 +1421,17 @@ async fn a_cart_is_priced_by_the_server_exactly_as_its_order_will_be() {
     )
     .await
     .problem(422, Some("items[0].quantity"));
+    // The body is checked before anything is looked up.
+    mesh.post(
+        "/api/orders/quote",
+        None,
+        &with(
+            &cart,
+            &json!({"restaurant_id": 0,
+                    "items": [{"menu_item_id": item, "quantity": 1, "unit_price": "12.99"}]}),
+        ),
+    )
+    .await
+    .problem(422, Some("restaurant_id"));
     assert_eq!(all_orders(&mesh).await.len(), 1);
 }
