@@ -18,6 +18,10 @@ struct Route {
     methods: Vec<Method>,
 }
 
+/// How an order is changed, for a `PUT` or `PATCH` on the order itself.
+const ORDER_EDITS: &str = "An order is changed through its items (POST /api/orders/{id}/items, \
+    PATCH or DELETE /api/orders/{id}/items/{item_id}) and its status (PUT /api/orders/{id}/status).";
+
 /// Calls other APIs of this kind spell differently, with what this one
 /// calls them. `{}` segments match any one segment.
 const RENAMED: &[(&str, &str, &str)] = &[
@@ -26,18 +30,8 @@ const RENAMED: &[(&str, &str, &str)] = &[
         "/api/orders/{}/cancel",
         "An order is cancelled with DELETE /api/orders/{id} (an optional body gives the `reason`).",
     ),
-    (
-        "PUT",
-        "/api/orders/{}",
-        "An order is changed through its items (POST /api/orders/{id}/items, PATCH or DELETE \
-         /api/orders/{id}/items/{item_id}) and its status (PUT /api/orders/{id}/status).",
-    ),
-    (
-        "PATCH",
-        "/api/orders/{}",
-        "An order is changed through its items (POST /api/orders/{id}/items, PATCH or DELETE \
-         /api/orders/{id}/items/{item_id}) and its status (PUT /api/orders/{id}/status).",
-    ),
+    ("PUT", "/api/orders/{}", ORDER_EDITS),
+    ("PATCH", "/api/orders/{}", ORDER_EDITS),
     (
         "PUT",
         "/api/orders/{}/items/{}",
