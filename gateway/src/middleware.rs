@@ -50,13 +50,13 @@ pub async fn request_scope(
         REQUEST_ID.scope(request_id, async move {
             let path = request.uri().path().to_owned();
             let response = next.run(request).await;
-            let hint = match response.status() {
+            // Worked out only for a bare 404 or 405 that becomes a problem.
+            as_problem_if_bare(response, |status| match status {
                 StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
                     routes.hint(&method, &path)
                 }
                 _ => None,
-            };
-            as_problem_if_bare(response, hint)
+            })
         }),
     )
     .await
@@ -65,7 +65,10 @@ pub async fn request_scope(
 /// Replaces the body of a 4xx/5xx response that has no content type or a
 /// plain-text one with a problem for its status, keeping its other headers
 /// (`Allow` on a 405). JSON bodies (ours, `/readyz`) pass untouched.
-fn as_problem_if_bare(response: Response, detail: Option<String>) -> Response {
+fn as_problem_if_bare(
+    response: Response,
+    detail: impl FnOnce(StatusCode) -> Option<String>,
+) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -79,7 +82,7 @@ fn as_problem_if_bare(response: Response, detail: Option<String>) -> Response {
     }
     let (parts, _body) = response.into_parts();
     let mut problem = Problem::for_status(status);
-    if let Some(detail) = detail {
+    if let Some(detail) = detail(status) {
         problem = problem.with_detail(detail);
     }
     let mut problem = problem.into_response();
