@@ -367,25 +367,21 @@ function showNotFound() {
 
 const RESTAURANT_PAGE = 12;
 
-async function showRestaurants(params) {
-  const view = beginView();
-  const filters = { cuisine_type: params.get("cuisine_type") ?? "", city: params.get("city") ?? "" };
-  const list = el("div", { class: "grid", id: "restaurants", "aria-live": "off" });
-  const empty = el("p", { class: "muted", "data-test": "no-restaurants", hidden: true },
-    "No restaurant matches. Try another cuisine or city.");
-  const more = el("button", { type: "button", id: "more-restaurants", hidden: true }, "More restaurants");
-  mount(heading("Restaurants"), searchForm(view, filters), list, empty, more);
-
+/**
+ * A listing read a page at a time: the first page now, the next one each
+ * time `more` is pressed (hidden on the last page); `render` makes each
+ * item's node for `list`, and `empty` shows when there is none at all.
+ */
+async function pages(view, { path, query, auth = true, list, empty, more, render }) {
   let cursor = null;
   async function loadPage() {
-    const query = new URLSearchParams({ limit: String(RESTAURANT_PAGE) });
-    for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
-    if (cursor) query.set("cursor", cursor);
+    const asked = new URLSearchParams(query);
+    if (cursor) asked.set("cursor", cursor);
     busy(more, "Loading…");
     try {
-      const page = await api("GET", `/api/restaurants?${query}`, { auth: false });
+      const page = await api("GET", `${path}?${asked}`, { auth });
       if (!view.alive) return;
-      list.append(...page.items.map(restaurantCard));
+      list.append(...page.items.map(render));
       cursor = page.next_cursor;
       more.hidden = !cursor;
       empty.hidden = list.children.length > 0;
@@ -397,6 +393,20 @@ async function showRestaurants(params) {
   }
   more.addEventListener("click", loadPage);
   await loadPage();
+}
+
+async function showRestaurants(params) {
+  const view = beginView();
+  const filters = { cuisine_type: params.get("cuisine_type") ?? "", city: params.get("city") ?? "" };
+  const list = el("div", { class: "grid", id: "restaurants", "aria-live": "off" });
+  const empty = el("p", { class: "muted", "data-test": "no-restaurants", hidden: true },
+    "No restaurant matches. Try another cuisine or city.");
+  const more = el("button", { type: "button", id: "more-restaurants", hidden: true }, "More restaurants");
+  mount(heading("Restaurants"), searchForm(view, filters), list, empty, more);
+
+  const query = new URLSearchParams({ limit: String(RESTAURANT_PAGE) });
+  for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
+  await pages(view, { path: "/api/restaurants", query, auth: false, list, empty, more, render: restaurantCard });
 }
 
 function searchForm(view, filters) {
@@ -1592,26 +1602,11 @@ async function showHistory() {
   const empty = el("p", { class: "muted", hidden: true }, "No orders yet. ", el("a", { href: "#/" }, "Find a restaurant"), ".");
   const more = el("button", { type: "button", id: "more-orders", hidden: true }, "Older orders");
   mount(heading("Your orders"), list, empty, more, tabOrders);
-  let cursor = null;
-  async function loadPage() {
-    const query = new URLSearchParams({ limit: "10" });
-    if (cursor) query.set("cursor", cursor);
-    busy(more, "Loading…");
-    try {
-      const page = await api("GET", `/api/customers/${encodeURIComponent(me.sub)}/orders?${query}`);
-      if (!view.alive) return;
-      list.append(...page.items.map(historyEntry));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      empty.hidden = list.children.length > 0;
-    } catch (error) {
-      if (view.alive) sayError(error);
-    } finally {
-      done(more);
-    }
-  }
-  more.addEventListener("click", loadPage);
-  await loadPage();
+  await pages(view, {
+    path: `/api/customers/${encodeURIComponent(me.sub)}/orders`,
+    query: new URLSearchParams({ limit: "10" }),
+    list, empty, more, render: historyEntry,
+  });
 }
 
 function historyEntry(order) {
