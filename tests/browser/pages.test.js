@@ -169,7 +169,10 @@ test("an admin marks an item unavailable and the storefront stops offering it", 
   await page.locator(`[data-test=admin-item][data-id="${salad.id}"][data-available=false]`)
     .waitFor({ timeout: WAIT });
 
-  const store = await open(`/#/r/${restaurant.id}`, DESKTOP);
+  // Found by its cuisine and city among the restaurants, then opened.
+  const store = await open("/#/?cuisine_type=Italian&city=New%20York", DESKTOP);
+  await store.locator(`[data-test=restaurant][data-id="${restaurant.id}"]`).waitFor({ timeout: WAIT });
+  await store.goto(`${URL}/#/r/${restaurant.id}`);
   await store.locator(`[data-test=menu-item][data-id="${pizza.id}"]`).waitFor({ timeout: WAIT });
   const offered = store.locator(
     `[data-test=menu-item][data-id="${salad.id}"] [data-test=add-to-cart]:not([disabled])`,
