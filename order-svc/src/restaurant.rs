@@ -130,16 +130,39 @@ impl RestaurantClient {
             .into_iter()
             .find(|c| c.code.eq_ignore_ascii_case(code.as_str()))
             .ok_or_else(|| coupon_not_found(code))?;
-        let kind = match coupon.kind() {
-            pb::DiscountKind::Percent => DiscountKind::Percent,
-            pb::DiscountKind::Fixed => DiscountKind::Fixed,
-            pb::DiscountKind::Unspecified => return Err(coupon_not_found(code)),
+        terms_from_pb(&coupon).ok_or_else(|| coupon_not_found(code))
+    }
+
+    /// The terms of the restaurant's coupon with this code once
+    /// restaurant-svc has judged that it may be used on an order of
+    /// `subtotal_minor` now, by anyone: nothing is redeemed, and the rules
+    /// about one customer are left to the redemption.
+    ///
+    /// # Errors
+    /// [`DomainError::RestaurantRefused`] with the coupon's reason
+    /// (`COUPON_NOT_FOUND`, `COUPON_EXPIRED`, ...) naming `coupon_code`,
+    /// [`DomainError::RestaurantNotFound`], or [`DomainError::Unavailable`].
+    pub async fn check_coupon(
+        &self,
+        restaurant_id: i64,
+        code: &CouponCode,
+        subtotal_minor: i64,
+    ) -> Result<CouponTerms, DomainError> {
+        let naming = Naming::Field("coupon_code");
+        let request = pb::CheckCouponRequest {
+            restaurant_id,
+            code: code.as_str().to_owned(),
+            subtotal_minor,
         };
-        Ok(CouponTerms {
-            kind,
-            value: coupon.value,
-            min_order_minor: coupon.min_order.map_or(0, |m| m.amount_minor),
-        })
+        let mut client = self.inner.clone();
+        let checked = call("CheckCoupon", client.check_coupon(request))
+            .await
+            .map_err(|s| refusal(s, restaurant_id, &naming))?;
+        checked
+            .coupon
+            .as_ref()
+            .and_then(terms_from_pb)
+            .ok_or_else(|| coupon_not_found(code))
     }
 
     /// Redeems a coupon for the order numbered `order_ref`; returns the
@@ -208,6 +231,20 @@ async fn call<T>(
             "restaurant-svc did not answer in time",
         )),
     }
+}
+
+/// `None` for a kind this service does not know.
+fn terms_from_pb(coupon: &pb::Coupon) -> Option<CouponTerms> {
+    let kind = match coupon.kind() {
+        pb::DiscountKind::Percent => DiscountKind::Percent,
+        pb::DiscountKind::Fixed => DiscountKind::Fixed,
+        pb::DiscountKind::Unspecified => return None,
+    };
+    Some(CouponTerms {
+        kind,
+        value: coupon.value,
+        min_order_minor: coupon.min_order.as_ref().map_or(0, |m| m.amount_minor),
+    })
 }
 
 fn coupon_not_found(code: &CouponCode) -> DomainError {

@@ -487,6 +487,29 @@ impl RestaurantService for RestaurantApi {
         Ok(Response::new(redemption_to_pb(redemption)))
     }
 
+    async fn check_coupon(
+        &self,
+        request: Request<pb::CheckCouponRequest>,
+    ) -> Reply<pb::CouponCheck> {
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let code = v.check("code", CouponCode::parse(&req.code));
+        let subtotal = v.check("subtotal_minor", Amount::parse(req.subtotal_minor));
+        let (code, subtotal) = v.finish(|| Some((code?, subtotal?)))?;
+        let (coupon, discount) = self
+            .restaurants
+            .check_coupon(req.restaurant_id, &code, subtotal)
+            .await?;
+        let currency = coupon.currency.clone();
+        Ok(Response::new(pb::CouponCheck {
+            coupon: Some(coupon_to_pb(coupon)),
+            discount: Some(common::Money {
+                amount_minor: discount,
+                currency,
+            }),
+        }))
+    }
+
     async fn release_coupon(
         &self,
         request: Request<pb::ReleaseCouponRequest>,

@@ -17,14 +17,16 @@ use chrono::{DateTime, Utc};
 use foodmesh_shared::clock::Clock;
 
 use crate::cache::MenuCache;
-use crate::domain::coupon::{Coupon, CouponPatch, NewCoupon, RedeemRequest, Redemption};
+use crate::domain::coupon::{
+    Coupon, CouponCode, CouponPatch, NewCoupon, RedeemRequest, Redemption,
+};
 use crate::domain::menu::{
     Category, CategoryPatch, Menu, MenuItem, MenuItemPatch, NewCategory, NewMenuItem,
     NewOptionGroup, OptionGroup, OptionGroupPatch,
 };
 use crate::domain::pricing::{OrderLine, PricedLines, PricingInputs};
 use crate::domain::restaurant::{Restaurant, RestaurantDetails, RestaurantFilter, RestaurantPatch};
-use crate::domain::{DomainError, Page};
+use crate::domain::{Amount, DomainError, Page};
 use crate::store::Store;
 
 /// The use cases over the store and the menu cache; cheap to clone. `M` is
@@ -285,6 +287,18 @@ impl<M> Restaurants<M> {
     ) -> Result<Redemption, DomainError> {
         self.store
             .redeem_coupon(restaurant_id, request, self.clock.now())
+            .await
+    }
+
+    /// Judged as of now, as [`Self::redeem_coupon`] would.
+    pub(crate) async fn check_coupon(
+        &self,
+        restaurant_id: i64,
+        code: &CouponCode,
+        subtotal: Amount,
+    ) -> Result<(Coupon, i64), DomainError> {
+        self.store
+            .check_coupon(restaurant_id, code, subtotal, self.clock.now())
             .await
     }
 

@@ -363,7 +363,10 @@ impl Orders {
         let coupon = match coupon_code {
             Some(code) => Some(AppliedCoupon {
                 code: code.as_str().to_owned(),
-                terms: self.restaurant.coupon_terms(restaurant_id, code).await?,
+                terms: self
+                    .restaurant
+                    .check_coupon(restaurant_id, code, priced.subtotal_minor)
+                    .await?,
             }),
             None => None,
         };

@@ -185,3 +185,44 @@ async fn a_quote_prices_a_cart_as_the_order_would_be_and_writes_and_redeems_noth
     assert_eq!(reason(&refused), "COUPON_NOT_FOUND");
     assert_eq!(fields(&refused), ["coupon_code"]);
 }
+
+#[tokio::test]
+async fn a_quote_refuses_a_coupon_that_placing_would_refuse() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    app.a_coupon(rpb::CreateCouponRequest {
+        min_order_minor: 5000,
+        ..ten_percent(&menu, "BIG")
+    })
+    .await;
+    app.a_coupon(rpb::CreateCouponRequest {
+        max_redemptions: 1,
+        ..ten_percent(&menu, "ONCE")
+    })
+    .await;
+    app.an_order(with_coupon("ONCE", takeout(&menu, 1))).await;
+    let quote = |coupon_code: &str| pb::QuoteOrderRequest {
+        restaurant_id: menu.restaurant_id,
+        order_type: pb::OrderType::Takeout.into(),
+        items: vec![line(menu.lemonade, 1)],
+        coupon_code: coupon_code.to_owned(),
+    };
+
+    let below = app
+        .client()
+        .quote_order(quote("BIG"))
+        .await
+        .expect_err("under the minimum");
+    let used_up = app
+        .client()
+        .quote_order(quote("ONCE"))
+        .await
+        .expect_err("used up");
+
+    assert_eq!(below.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&below), "COUPON_MIN_ORDER_NOT_MET");
+    assert_eq!(fields(&below), ["coupon_code"]);
+    assert_eq!(reason(&used_up), "COUPON_EXHAUSTED");
+    assert_eq!(fields(&used_up), ["coupon_code"]);
+    assert_eq!(app.redemptions(menu.restaurant_id, "ONCE").await, 1);
+}

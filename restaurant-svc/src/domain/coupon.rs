@@ -190,6 +190,20 @@ pub struct Usage {
     pub customer_seen: bool,
 }
 
+impl Usage {
+    /// The usage as seen before anyone is named: only the coupon-wide count
+    /// is judged, and the rules about one customer pass, left to the
+    /// redemption that knows who redeems.
+    pub fn anyone(held: i64) -> Self {
+        Self {
+            held,
+            held_by_customer: 0,
+            customers: 0,
+            customer_seen: true,
+        }
+    }
+}
+
 /// Why a coupon may not be used now; each has a stable reason for clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
 use super::{Store, live_restaurant_currency};
-use crate::domain::DomainError;
 use crate::domain::coupon::{
-    Coupon, CouponPatch, DiscountKind, NewCoupon, RedeemRequest, Redemption, Usage,
+    Coupon, CouponCode, CouponPatch, DiscountKind, NewCoupon, RedeemRequest, Redemption, Usage,
 };
+use crate::domain::{Amount, DomainError};
 
 // Written once here and narrowed by its callers.
 macro_rules! select_coupons {
@@ -211,6 +211,36 @@ impl Store {
             .ok_or_else(|| DomainError::RedemptionNotFound(order_ref.to_owned()))?;
         tx.commit().await?;
         Ok(redemption)
+    }
+
+    /// Whether the coupon with `code` may be used on an order of `subtotal`
+    /// at `now`, by anyone ([`Usage::anyone`]), and the discount it would
+    /// give. Reads only: the answer may change before a redemption.
+    ///
+    /// # Errors
+    /// [`DomainError::RestaurantNotFound`], [`DomainError::CouponNotFound`]
+    /// or [`DomainError::CouponRefused`].
+    pub async fn check_coupon(
+        &self,
+        restaurant_id: i64,
+        code: &CouponCode,
+        subtotal: Amount,
+        now: DateTime<Utc>,
+    ) -> Result<(Coupon, i64), DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        live_restaurant_currency(&mut conn, restaurant_id).await?;
+        let coupon: Coupon = sqlx::query_as(concat!(
+            select_coupons!(),
+            " WHERE c.restaurant_id = $1 AND c.code = $2"
+        ))
+        .bind(restaurant_id)
+        .bind(code.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| DomainError::CouponNotFound(code.as_str().to_owned()))?;
+        let discount =
+            coupon.redeem(now, subtotal, Usage::anyone(i64::from(coupon.redemptions)))?;
+        Ok((coupon, discount))
     }
 
     /// Gives an order's redemption back, freeing its slot. Releasing twice

@@ -337,7 +337,75 @@ async fn a_coupon_is_refused_outside_its_window_below_its_minimum_or_when_switch
             .expect_err("the coupon is refused");
         assert_eq!(refused.code(), Code::FailedPrecondition);
         assert_eq!(reason(&refused), expected, "{code}");
+        let unchecked = client
+            .check_coupon(check(r.id, code, 2000))
+            .await
+            .expect_err("a check refuses as a redemption does");
+        assert_eq!(unchecked.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&unchecked), expected, "{code} checked");
     }
+}
+
+fn check(restaurant_id: i64, code: &str, subtotal_minor: i64) -> pb::CheckCouponRequest {
+    pb::CheckCouponRequest {
+        restaurant_id,
+        code: code.to_owned(),
+        subtotal_minor,
+    }
+}
+
+#[tokio::test]
+async fn a_check_judges_the_coupon_wide_limits_and_takes_nothing() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    app.a_coupon(pb::CreateCouponRequest {
+        max_redemptions: 2,
+        max_per_customer: 1,
+        ..coupon(r.id, "TWICE")
+    })
+    .await;
+    let mut client = app.client();
+    client
+        .redeem_coupon(redeem(r.id, "TWICE", "order-1", "alice"))
+        .await
+        .expect("alice's first");
+
+    // Alice may not use it again, but a check does not know who asks: the
+    // redemption judges her.
+    let checked = client
+        .check_coupon(check(r.id, "twice", 2599))
+        .await
+        .expect("one redemption is left")
+        .into_inner();
+    let held_after_check = held(&app, r.id).await;
+    client
+        .redeem_coupon(redeem(r.id, "TWICE", "order-2", "bob"))
+        .await
+        .expect("bob takes the last");
+    let exhausted = client
+        .check_coupon(check(r.id, "TWICE", 2599))
+        .await
+        .expect_err("used up");
+    let unknown = client
+        .check_coupon(check(r.id, "NOPE", 2599))
+        .await
+        .expect_err("no such coupon");
+    let invalid = client
+        .check_coupon(check(r.id, "", -1))
+        .await
+        .expect_err("nothing to check");
+
+    assert_eq!(checked.discount.as_ref().map(|m| m.amount_minor), Some(259));
+    assert_eq!(
+        checked.coupon.as_ref().map(|c| c.code.as_str()),
+        Some("TWICE")
+    );
+    assert_eq!(held_after_check, 1);
+    assert_eq!(reason(&exhausted), "COUPON_EXHAUSTED");
+    assert_eq!(unknown.code(), Code::NotFound);
+    assert_eq!(reason(&unknown), "COUPON_NOT_FOUND");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    assert_eq!(fields(&invalid), ["code", "subtotal_minor"]);
 }
 
 #[tokio::test]

@@ -122,12 +122,13 @@ pub async fn create_order(
 /// Price a cart
 ///
 /// Answers what an order of these lines would cost now: each line priced from the menu, the
-/// coupon's discount by its terms, the delivery fee (delivery orders only), the tax and the
-/// total, as placing the order would price them. Nothing is written and no coupon is
-/// redeemed. The body of `POST /api/orders` may be sent as it is; a line placing would refuse,
-/// or a coupon the restaurant does not have, is refused the same way, naming it. Whether the
-/// coupon may still be used (its dates, limits and minimum order) is decided when the order is
-/// placed.
+/// coupon's discount, the delivery fee (delivery orders only), the tax and the total, as
+/// placing the order would price them. Nothing is written and no coupon is redeemed. The body
+/// of `POST /api/orders` may be sent as it is; a line placing would refuse is refused the same
+/// way, naming it, and so is a coupon that is unknown, switched off, outside its dates, used up,
+/// or whose minimum order the subtotal does not reach (`coupon_min_order_not_met`). Only the
+/// limits about one customer (uses per customer, first customers only) wait for the order to
+/// be placed, as the quote does not know who will place it.
 ///
 /// Who may call: anyone (public, no token).
 ///
