@@ -203,6 +203,18 @@ impl AccountingService for AccountingApi {
         Ok(Response::new(convert::payment_record(&record)))
     }
 
+    async fn list_payments(
+        &self,
+        request: Request<pb::ListPaymentsRequest>,
+    ) -> Reply<pb::ListPaymentsResponse> {
+        let order_id = positive(request.into_inner().order_id)
+            .map_err(|e| DomainError::invalid("order_id", e))?;
+        let records = self.accounting.payments_of_order(order_id).await?;
+        Ok(Response::new(pb::ListPaymentsResponse {
+            payments: records.iter().map(convert::payment_record).collect(),
+        }))
+    }
+
     async fn list_invoices(
         &self,
         request: Request<pb::ListInvoicesRequest>,

@@ -872,6 +872,10 @@ impl Accounting {
         get_payment, "GetPayment", Read, accounting_pb::GetPaymentRequest => accounting_pb::Payment
     );
     rpc!(
+        /// Every payment of one order, newest first.
+        list_payments, "ListPayments", Read, accounting_pb::ListPaymentsRequest => accounting_pb::ListPaymentsResponse
+    );
+    rpc!(
         /// A page of invoices.
         list_invoices, "ListInvoices", Read, accounting_pb::ListInvoicesRequest => accounting_pb::ListInvoicesResponse
     );

@@ -6,6 +6,10 @@ use crate::domain::payment::PaymentRecord;
 use crate::domain::{DomainError, Page};
 use crate::store::{self, invoices};
 
+/// The most payments of one order answered: an order has one live payment
+/// and, before it, only the attempts its customer made.
+pub const PAYMENTS_PER_ORDER: i64 = 50;
+
 impl Accounting {
     /// Payment `id` with what its provider said.
     ///
@@ -16,6 +20,19 @@ impl Accounting {
         store::payment_record(&mut conn, id)
             .await?
             .ok_or(DomainError::PaymentNotFound(id))
+    }
+
+    /// The payments of order `order_id`, newest first, at most
+    /// [`PAYMENTS_PER_ORDER`].
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn payments_of_order(
+        &self,
+        order_id: i64,
+    ) -> Result<Vec<PaymentRecord>, DomainError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(store::payments_of_order(&mut conn, order_id, PAYMENTS_PER_ORDER).await?)
     }
 
     /// One page of the invoices `filter` asks for, newest first, and the

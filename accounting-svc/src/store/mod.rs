@@ -161,16 +161,38 @@ pub async fn payment_record(
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    row.as_ref()
-        .map(|row| {
-            Ok(PaymentRecord {
-                payment: payment_of(row)?,
-                provider: row.try_get("provider")?,
-                provider_reference: row.try_get("provider_reference")?,
-                decline_reason: row.try_get("decline_reason")?,
-            })
-        })
-        .transpose()
+    row.as_ref().map(record_of).transpose()
+}
+
+/// The newest `limit` payments of order `order_id`, newest first.
+///
+/// # Errors
+/// The database failed.
+pub async fn payments_of_order(
+    conn: &mut PgConnection,
+    order_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<PaymentRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, order_id, restaurant_id, method, status, currency,
+                amount_minor, captured_minor, refunded_minor, created_at, updated_at,
+                provider, provider_reference, decline_reason
+         FROM payments WHERE order_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(order_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(record_of).collect()
+}
+
+fn record_of(row: &sqlx::postgres::PgRow) -> sqlx::Result<PaymentRecord> {
+    Ok(PaymentRecord {
+        payment: payment_of(row)?,
+        provider: row.try_get("provider")?,
+        provider_reference: row.try_get("provider_reference")?,
+        decline_reason: row.try_get("decline_reason")?,
+    })
 }
 
 /// The payment `provider` knows as `reference`.

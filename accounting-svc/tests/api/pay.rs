@@ -84,6 +84,24 @@ async fn a_declined_card_leaves_the_order_payable_with_another() {
         "{again:?}"
     );
     assert_eq!(events(&pool).await.len(), 2);
+
+    // The order's payments: the live one first, then the declined attempt.
+    let listed: Vec<_> = accounting
+        .payments_of_order(1)
+        .await
+        .expect("the order's payments")
+        .iter()
+        .map(|r| (r.payment.id, r.payment.status))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (paid.payment.id, PaymentStatus::Authorized),
+            (declined.payment.id, PaymentStatus::Declined)
+        ]
+    );
+    let none = accounting.payments_of_order(2).await.expect("no payments");
+    assert!(none.is_empty());
 }
 
 #[tokio::test]

@@ -294,6 +294,7 @@ fn api_routes(body_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(payments::list_invoices))
         .routes(routes!(payments::refund_payment))
         .routes(routes!(payments::get_payment))
+        .routes(routes!(payments::list_order_payments))
         .routes(routes!(payments::process_payment))
         .routes(routes!(payments::provider_webhook))
         .routes(routes!(

@@ -66,7 +66,7 @@ wire_enum!(
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": 12, "order_id": 42, "payment_method": "card", "status": "authorized",
-    "amount": 25.98, "captured": 0.00, "refunded": 0.00, "currency": "USD",
+    "amount": 25.98, "captured": 0.00, "refunded": 0.00, "refundable": 0.00, "currency": "USD",
     "provider": "sandbox_card", "provider_reference": null, "decline_reason": null,
     "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:00:00Z"
 }))]
@@ -81,6 +81,8 @@ pub struct PaymentView {
     pub captured: Decimal,
     /// What was given back.
     pub refunded: Decimal,
+    /// What a refund may still give back: captured less refunded.
+    pub refundable: Decimal,
     /// ISO 4217 code of every amount.
     pub currency: String,
     /// Who decides: `sandbox_card`, `cash`, `sandbox_mobile_money`.
@@ -106,6 +108,11 @@ impl PaymentView {
             .as_ref()
             .map(|m| m.currency.clone())
             .unwrap_or_default();
+        let minor = |m: &Option<common::Money>| m.as_ref().map_or(0, |m| m.amount_minor);
+        let refundable = common::Money {
+            amount_minor: (minor(&p.captured) - minor(&p.refunded)).max(0),
+            currency: currency.clone(),
+        };
         Ok(Self {
             id: p.id,
             order_id: p.order_id,
@@ -114,6 +121,7 @@ impl PaymentView {
             amount: amount(p.amount.as_ref(), &currency)?.0,
             captured: amount(p.captured.as_ref(), &currency)?.0,
             refunded: amount(p.refunded.as_ref(), &currency)?.0,
+            refundable: amount(Some(&refundable), &currency)?.0,
             currency,
             provider: p.provider,
             provider_reference: Some(p.provider_reference).filter(|r| !r.is_empty()),
@@ -531,6 +539,53 @@ pub async fn get_payment(
 ) -> Result<Json<PaymentView>, Problem> {
     let (payment, _) = open_payment(&state, &party, id).await?;
     Ok(Json(PaymentView::from_proto(payment)?))
+}
+
+/// List an order's payments
+///
+/// Answers every payment of one order, newest first (at most 50): the live one, if any, and
+/// the declined or voided attempts before it. How staff find the payment to refund.
+///
+/// Who may call: whoever may see the order: its customer; a guest with the order's
+/// `X-Order-Token`; staff of its restaurant; admins. Anyone else gets 404 `order_not_found`.
+///
+/// Events: none.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}/payments",
+    tag = "payments",
+    params(("id" = i64, Path, description = "Order id", minimum = 1)),
+    responses(
+        (status = 200, description = "The order's payments, newest first.", body = PaymentList),
+        (status = 404, description = "No order `id` that you may see (`order_not_found`).",
+            body = ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []), ("order_token" = []))
+)]
+pub async fn list_order_payments(
+    State(state): State<AppState>,
+    OrderParty(party): OrderParty,
+    ResourceId(order_id): ResourceId,
+) -> Result<Json<PaymentList>, Problem> {
+    open_order(&state, &party, order_id).await?;
+    let listed = state
+        .upstreams
+        .accounting
+        .list_payments(pb::ListPaymentsRequest { order_id })
+        .await
+        .map_err(accounting_problem)?;
+    let items = listed
+        .payments
+        .into_iter()
+        .map(PaymentView::from_proto)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(PaymentList { items }))
+}
+
+/// An order's payments, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentList {
+    pub items: Vec<PaymentView>,
 }
 
 /// Authorize, capture or void a payment

@@ -118,6 +118,24 @@ async fn a_declined_card_leaves_the_order_pending_and_the_approving_card_sends_i
     assert_eq!(invoices.status, 200, "{}", invoices.text);
     assert_eq!(invoices.json()["items"][0]["total"], json!(12.99));
     assert_eq!(invoices.json()["items"][0]["status"], "open");
+    // Both attempts are the order's, the live one first.
+    let listed = mesh
+        .get(&format!("/api/orders/{id}/payments"), Some(&customer))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let statuses: Vec<_> = listed.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| (p["id"].clone(), p["status"].clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (payment["id"].clone(), json!("authorized")),
+            (problem["payment_id"].clone(), json!("declined"))
+        ]
+    );
 }
 
 #[tokio::test]
@@ -359,6 +377,7 @@ async fn fifty_refunds_at_once_never_give_back_more_than_was_taken() {
         .get(&format!("/api/payments/{payment_id}"), Some(&staff))
         .await;
     assert_eq!(after.json()["refunded"], json!(12.5));
+    assert_eq!(after.json()["refundable"], json!(0.49));
     assert_eq!(after.json()["status"], "partially_refunded");
 }
 
@@ -376,6 +395,7 @@ async fn a_payment_is_seen_only_by_those_who_may_see_its_order() {
         .await;
     assert_eq!(paid.status, 201, "{}", paid.text);
     let path = format!("/api/payments/{}", paid.json()["id"]);
+    let of_order = format!("/api/orders/{id}/payments");
     for (token, status) in [
         (Mesh::customer_id(37), 200),
         (Mesh::staff(restaurant), 200),
@@ -385,6 +405,11 @@ async fn a_payment_is_seen_only_by_those_who_may_see_its_order() {
     ] {
         let reply = mesh.get(&path, Some(&token)).await;
         assert_eq!(reply.status, status, "{}", reply.text);
+        let listed = mesh.get(&of_order, Some(&token)).await;
+        assert_eq!(listed.status, status, "{}", listed.text);
+        if status == 200 {
+            assert_eq!(listed.json()["items"][0]["id"], paid.json()["id"]);
+        }
     }
     let stranger = mesh
         .post(
