@@ -2078,20 +2078,54 @@ function renderRefunds(body) {
     const raw = value(orderForm, "order_id");
     if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw fieldProblem("order_id", "Type the order's id, a positive number.");
     orderInfo.replaceChildren(loading());
-    const [found, invoices] = await Promise.all([
+    const [found, invoices, payments] = await Promise.all([
       api("GET", `/api/orders/${raw}`),
       api("GET", `/api/payments/invoices?${new URLSearchParams({ order_id: raw })}`).catch((error) => ({ error })),
+      api("GET", `/api/orders/${raw}/payments`).catch((error) => ({ error })),
     ]).catch((error) => {
       orderInfo.replaceChildren();
       throw error;
     });
     order = found;
-    drawOrder(invoices);
-    checkMatch();
+    drawOrder(invoices, payments);
+    // The payment to refund is the one that took money, else the live one.
+    const live = payments.items?.find((p) => minor(p.refundable, p.currency) > 0)
+      ?? payments.items?.find((p) => p.status !== "declined" && p.status !== "voided");
+    if (live) choosePayment(live);
+    else checkMatch();
     return null;
   });
 
-  function drawOrder(invoices) {
+  function choosePayment(p) {
+    payment = p;
+    key = newKey();
+    paymentForm.elements.namedItem("payment_id").value = String(p.id);
+    say(paymentStatus);
+    drawPayment(true);
+    checkMatch();
+  }
+
+  function paymentsList(payments) {
+    if (payments.error) return el("div", { class: "notice error" }, `Payments could not be read: ${describe(payments.error)}`);
+    if (!payments.items.length) return el("p", { class: "muted" }, "No payment for this order yet.");
+    return el(
+      "ul",
+      { class: "plain", "data-test": "order-payments" },
+      payments.items.map((p) => {
+        const pick = el("button", { type: "button", "data-test": "choose-payment", "data-id": String(p.id) }, "Show");
+        pick.addEventListener("click", () => choosePayment(p));
+        return el(
+          "li",
+          { class: "row" },
+          `Payment #${p.id}: ${p.payment_method}, ${PAYMENT_STATUSES[p.status] ?? p.status}, ${price(p.amount, p.currency)}`
+            + (minor(p.refundable, p.currency) > 0 ? `, ${price(p.refundable, p.currency)} refundable` : ""),
+          pick,
+        );
+      }),
+    );
+  }
+
+  function drawOrder(invoices, payments) {
     const cur = order.currency;
     orderInfo.replaceChildren(
       el(
@@ -2114,12 +2148,8 @@ function renderRefunds(body) {
               ),
             )
           : el("p", { class: "muted" }, "No invoice for this order yet."),
-      el(
-        "p",
-        { class: "notice info" },
-        "The API names no payment for an order or an invoice: type the payment's id below ",
-        "(it is given when the order is paid: the payment's receipt, or /api/payments/<id>).",
-      ),
+      el("h4", {}, "Payments"),
+      paymentsList(payments),
     );
   }
 
@@ -2146,7 +2176,7 @@ function renderRefunds(body) {
     return null;
   });
 
-  const refundable = (p) => Math.max(0, minor(p.captured, p.currency) - minor(p.refunded, p.currency));
+  const refundable = (p) => minor(p.refundable, p.currency);
 
   function drawPayment(prefill) {
     const p = payment;
