@@ -262,12 +262,15 @@ function onEvent(name, data) {
       pending ??= new Map();
       if (data && OPEN.has(data.status)) keepHighest(pending, data);
     } else if (name === "synced") {
-      swapIn(pending ?? new Map());
+      const arrived = swapIn(pending ?? new Map());
       pending = null;
+      const resynced = initiallySynced;
       initiallySynced = true;
       fresh = true;
       setConnection("live");
       render();
+      // Tickets that came while the stream was down are as new as any other.
+      if (resynced && arrived.length) newTickets(arrived);
     } else if (name === "changed") {
       if (data) apply(data, { alert: initiallySynced });
     }
@@ -282,16 +285,22 @@ function keepHighest(map, ticket) {
   if (!known || known.version < ticket.version) map.set(ticket.id, ticket);
 }
 
-/** A complete snapshot run becomes the list, keeping any newer copy we hold. */
+/**
+ * A complete snapshot run becomes the list, keeping any newer copy we hold.
+ * Answers the tickets in it this display had not shown, oldest first.
+ */
 function swapIn(run) {
   const next = new Map();
+  const arrived = [];
   for (const [id, ticket] of run) {
     const dropped = gone.get(id);
     if (dropped !== undefined && dropped >= ticket.version) continue;
     const held = tickets.get(id);
     next.set(id, held && held.version > ticket.version ? held : ticket);
+    if (!held && dropped === undefined) arrived.push(ticket);
   }
   tickets = next;
+  return arrived.sort(oldestFirst);
 }
 
 /**
@@ -665,19 +674,31 @@ let soundOn = false;
 let lastDing = 0;
 
 function newTicket(ticket) {
+  newTickets([ticket]);
+}
+
+/** One alert (a ding, a highlight, a spoken line) for tickets that came together. */
+function newTickets(list) {
   document.body.dataset.alerts = String(Number(document.body.dataset.alerts || 0) + 1);
   for (const card of cards.values()) card.classList.remove("new");
-  const card = cards.get(ticket.id);
-  if (card) {
-    // Restarts the highlight even if the class was just removed.
-    void card.offsetWidth;
-    card.classList.add("new");
+  for (const ticket of list) {
+    const card = cards.get(ticket.id);
+    if (card) {
+      // Restarts the highlight even if the class was just removed.
+      void card.offsetWidth;
+      card.classList.add("new");
+    }
   }
+  announce(list.length === 1 ? `New ticket ${ticketSummary(list[0])}.`
+    : `${list.length} new tickets: ${list.map(ticketSummary).join("; ")}.`);
+  ding();
+}
+
+function ticketSummary(ticket) {
   const number = ticket.order_number || `#${ticket.order_id}`;
   const items = ticket.items.reduce((n, item) => n + item.quantity, 0);
   const where = fulfilmentText(ticket);
-  announce(`New ticket ${number}${where ? `, ${where}` : ""}, ${items} item${items === 1 ? "" : "s"}.`);
-  ding();
+  return `${number}${where ? `, ${where}` : ""}, ${items} item${items === 1 ? "" : "s"}`;
 }
 
 function announce(text) {

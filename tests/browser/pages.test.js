@@ -1,9 +1,11 @@
 // The three pages in a real browser (Debian's Chromium, headless) against a
 // fresh mesh: a guest orders from the storefront and sees the order move
-// when the kitchen display moves its ticket; an admin marks an item
-// unavailable and the storefront stops offering it; the kitchen display
-// alerts on a new ticket. Every request any page makes stays on the
-// gateway's origin. Run by run.sh, which starts the mesh.
+// when the kitchen display moves its ticket; a guest pays a delivery by
+// card and follows it; an admin marks an item unavailable and the
+// storefront stops offering it; the kitchen display alerts on a new
+// ticket, and recovers by itself when its
+// stream drops, alerting on what came meanwhile. Every request any page
+// makes stays on the gateway's origin. Run by run.sh, which starts the mesh.
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -13,6 +15,7 @@ import { chromium } from "playwright-core";
 
 const URL = process.env.FOODMESH_URL;
 const BIN = process.env.FOODMESH_BIN;
+const MESH_PID = process.env.MESH_PID;
 const SHOTS = process.env.SCREENSHOTS || "";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PHONE = { width: 390, height: 844 };
@@ -35,6 +38,17 @@ async function call(method, path, bearer, body) {
   const json = await answer.json().catch(() => null);
   assert.ok(answer.ok, `${method} ${path}: ${answer.status} ${JSON.stringify(json)}`);
   return json;
+}
+
+/** Asks until `probe` answers something truthy, or fails after WAIT. */
+async function until(what, probe) {
+  const end = Date.now() + WAIT;
+  for (;;) {
+    const found = await probe().catch(() => null);
+    if (found) return found;
+    assert.ok(Date.now() < end, `gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 let browser;
@@ -203,5 +217,40 @@ test("the kitchen display alerts when a ticket arrives", async () => {
   assert.match((await card.getAttribute("class")) ?? "", /\bnew\b/);
   assert.doesNotMatch(await card.innerText(), /\b(null|undefined|NaN)\b/);
   await shot(kitchen, "kitchen-phone");
+  await kitchen.context().close();
+});
+
+test("the kitchen display recovers by itself when its stream drops, and alerts on what came meanwhile", async () => {
+  const staff = token("--role", "staff", "--restaurant", String(restaurant.id));
+  const kitchen = await open("/kitchen", DESKTOP, staff);
+  await kitchen.locator("#connection[data-state=live]").waitFor({ timeout: WAIT });
+  const before = Number((await kitchen.locator("body").getAttribute("data-alerts")) ?? 0);
+
+  // The gateway dies under the open stream (`foodmesh up` restarts it);
+  // the display's reconnects are held off until the order is in.
+  await kitchen.route("**/api/kitchen/stream*", (route) => route.abort("connectionrefused"));
+  execFileSync("pkill", ["-KILL", "-P", MESH_PID, "-f", "serve gateway"]);
+  await kitchen.locator("#connection[data-state=reconnecting]").waitFor({ timeout: WAIT });
+  await kitchen.locator("#stale-banner:not([hidden])").waitFor({ timeout: WAIT });
+  await until("the gateway back", async () => (await fetch(`${URL}/health`)).ok);
+  const customer = token("--role", "customer", "--subject", "78");
+  const order = await call("POST", "/api/orders", customer, {
+    restaurant_id: restaurant.id, order_type: "takeout", payment_method: "cash",
+    items: [{ menu_item_id: pizza.id, quantity: 2 }],
+  });
+  await until("the ticket queued", async () => {
+    const listed = await call("GET", "/api/kitchen/orders", staff);
+    return listed.items.some((t) => t.order_id === order.id);
+  });
+
+  await kitchen.unroute("**/api/kitchen/stream*");
+  const card = kitchen.locator(`[data-test=ticket][data-order-id="${order.id}"]`);
+  await card.waitFor({ timeout: WAIT });
+  await kitchen.locator("#connection[data-state=live]").waitFor({ timeout: WAIT });
+  await kitchen.waitForFunction(
+    (count) => Number(document.body.dataset.alerts ?? 0) > count, before, { timeout: WAIT },
+  );
+  assert.match((await card.getAttribute("class")) ?? "", /\bnew\b/);
+  assert.equal(await kitchen.locator("#stale-banner").isHidden(), true);
   await kitchen.context().close();
 });

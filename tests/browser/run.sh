@@ -7,7 +7,9 @@
 # package-lock.json into tests/browser/node_modules) and chromium.
 #
 #   SCREENSHOTS=docs/screenshots bash tests/browser/run.sh
-# also refreshes the README's screenshots.
+# also refreshes the README's screenshots, and
+#   BROWSER_TESTS='kitchen' bash tests/browser/run.sh
+# runs only the tests whose names match that pattern.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,4 +36,5 @@ MESH_NAME=browser
 mesh_start
 
 cd "$here"
-FOODMESH_URL=$gateway FOODMESH_BIN=$bin node --test --test-concurrency=1 pages.test.js
+FOODMESH_URL=$gateway FOODMESH_BIN=$bin MESH_PID=$mesh_pid node --test --test-concurrency=1 \
+  ${BROWSER_TESTS:+"--test-name-pattern=$BROWSER_TESTS"} pages.test.js

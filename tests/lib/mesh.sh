@@ -11,6 +11,7 @@
 #   $gateway      the gateway's URL
 #   $mesh_base    the first port (order-svc's HTTP port is $mesh_base + 0 ...)
 #   $mesh_log     the mesh's output
+#   $mesh_pid     the `foodmesh up` supervisor (its processes are children)
 #   $mesh_targets its scrape targets, for Prometheus' file-based discovery
 #   $mesh_work    a scratch folder removed on exit
 #   $JWT_SECRET   (exported) the secret the mesh signs and checks tokens with
