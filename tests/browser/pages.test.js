@@ -1,13 +1,16 @@
 // The three pages in a real browser (Debian's Chromium, headless) against a
 // fresh mesh: a guest orders from the storefront and sees the order move
 // when the kitchen display moves its ticket; a guest pays a delivery by
-// card and follows it; an admin marks an item unavailable and the
-// storefront stops offering it; the kitchen display alerts on a new
-// ticket, and recovers by itself when its
+// card and follows it; a signed-in customer pays by mobile money and
+// reorders from their history; an admin marks an item unavailable and the
+// storefront stops offering it; an admin on a phone builds a menu and a
+// coupon that a guest then orders with, and refunds that order; the
+// kitchen display alerts on a new ticket, and recovers by itself when its
 // stream drops, alerting on what came meanwhile. Every request any page
 // makes stays on the gateway's origin. Run by run.sh, which starts the mesh.
 
 import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +19,7 @@ import { chromium } from "playwright-core";
 const URL = process.env.FOODMESH_URL;
 const BIN = process.env.FOODMESH_BIN;
 const MESH_PID = process.env.MESH_PID;
+const WEBHOOK_SECRET = process.env.SANDBOX_WEBHOOK_SECRET || "whsec_foodmesh_sandbox";
 const SHOTS = process.env.SCREENSHOTS || "";
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PHONE = { width: 390, height: 844 };
@@ -172,6 +176,60 @@ test("a guest pays a delivery order by card and follows its delivery from the or
   await store.context().close();
 });
 
+test("a signed-in customer pays by mobile money, then reorders from their history", async () => {
+  const customer = token("--role", "customer", "--subject", "4242");
+  const store = await open(`/#/r/${restaurant.id}`, PHONE);
+  await store.locator("#sign-in").click({ timeout: WAIT });
+  await store.locator("#sign-in-token").fill(customer);
+  await store.locator("#sign-in-panel button[type=submit]").click();
+  await store.locator("#who[data-role=customer][data-sub='4242']").waitFor({ timeout: WAIT });
+
+  await store.locator(`[data-test=menu-item][data-id="${pizza.id}"] [data-test=add-to-cart]`)
+    .click({ timeout: WAIT });
+  await store.locator("#cart-total[data-state=ready]").waitFor({ timeout: WAIT });
+  await store.locator("#go-checkout").click();
+  await store.locator("#ordering-as").waitFor({ timeout: WAIT });
+  await store.locator("#order_type-takeout").check();
+  await store.locator("#payment_method-mobile_money").check();
+  await store.locator("#place-order").click();
+  // The provider waits for the customer's approval on their phone.
+  await store.locator("[data-test=payment-state][data-status=created]").waitFor({ timeout: WAIT });
+  await store.locator("#order-status[data-status=pending]").waitFor({ timeout: WAIT });
+  const orderId = /#\/order\/(\d+)/.exec(store.url())?.[1];
+  assert.ok(orderId, store.url());
+
+  // The provider calls back, signed, once the customer approved.
+  const [payment] = (await call("GET", `/api/orders/${orderId}/payments`, customer)).items;
+  assert.equal(payment.payment_method, "mobile_money");
+  const body = JSON.stringify({
+    id: `evt_browser_${orderId}`, type: "payment.succeeded", reference: payment.provider_reference,
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac("sha256", WEBHOOK_SECRET).update(`${t}.${body}`).digest("hex");
+  const answer = await fetch(`${URL}/api/payments/webhooks/sandbox_mobile_money`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "FoodMesh-Signature": `t=${t},v1=${v1}` },
+    body,
+  });
+  assert.equal(answer.status, 200, await answer.text());
+  await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
+
+  await store.locator("#nav-orders").click();
+  const entry = store.locator(`[data-test=history-order][data-id="${orderId}"]`);
+  await entry.waitFor({ timeout: WAIT });
+  await shot(store, "history-phone");
+  await entry.locator("[data-test=reorder]").click();
+  await store.waitForURL((url) => /#\/order\/\d+$/.test(url.hash) && !url.hash.endsWith(`/${orderId}`),
+    { timeout: WAIT });
+  await store.locator("#order-status[data-status]").waitFor({ timeout: WAIT });
+  const again = /#\/order\/(\d+)/.exec(store.url())?.[1];
+  const reordered = await call("GET", `/api/orders/${again}`, customer);
+  assert.equal(reordered.customer_id, 4242);
+  assert.deepEqual(reordered.items.map((i) => [i.menu_item_id, i.quantity]), [[pizza.id, 1]]);
+  assert.doesNotMatch(await store.locator("main").innerText(), /\b(null|undefined|NaN)\b/);
+  await store.context().close();
+});
+
 test("an admin marks an item unavailable and the storefront stops offering it", async () => {
   const page = await open("/admin", DESKTOP, admin);
   await page.locator("#restaurant").selectOption(String(restaurant.id), { timeout: WAIT });
@@ -195,6 +253,96 @@ test("an admin marks an item unavailable and the storefront stops offering it", 
   await shot(store, "storefront-desktop");
   await page.context().close();
   await store.context().close();
+});
+
+test("an admin on a phone builds a menu and a coupon, a guest orders with them, and the admin refunds", async () => {
+  const page = await open("/admin", PHONE, admin);
+  await page.locator("#restaurant").selectOption(String(restaurant.id), { timeout: WAIT });
+  await page.locator("[data-test=nav-menu]").click();
+  await page.locator(`[data-test=admin-item][data-id="${pizza.id}"]`).waitFor({ timeout: WAIT });
+
+  // A category, an option group, then an item in both.
+  const addCategory = page.locator("details.add", { hasText: "Add a category" });
+  await addCategory.locator("summary").click();
+  await addCategory.getByLabel("Name").fill("Baked");
+  await addCategory.getByRole("button", { name: "Add category" }).click();
+  await page.locator(".category-row input[name=name]").and(page.locator("[value=Baked]"))
+    .waitFor({ timeout: WAIT });
+
+  const addGroup = page.locator("details.add", { hasText: "Add an option group" });
+  await addGroup.locator("summary").click();
+  await addGroup.getByLabel("Group name").fill("Size");
+  await addGroup.getByLabel("Fewest to choose").fill("1");
+  await addGroup.getByLabel("Most to choose").fill("1");
+  await addGroup.getByLabel("Option name").fill("Small");
+  await addGroup.getByRole("button", { name: "Add an option" }).click();
+  await addGroup.getByLabel("Option name").nth(1).fill("Large");
+  await addGroup.locator(".option-delta").nth(1).fill("3.00");
+  await addGroup.getByRole("button", { name: "Add option group" }).click();
+  await page.locator("[data-test=admin-option-group]", { hasText: "Size" }).waitFor({ timeout: WAIT });
+
+  const addItem = page.locator("details.add", { hasText: "Add an item" });
+  await addItem.locator("summary").click();
+  await addItem.getByLabel("Name", { exact: true }).fill("Calzone");
+  await addItem.locator("[name=price]").fill("11.00");
+  await addItem.locator("[name=category_id]").selectOption({ label: "Baked" });
+  await addItem.getByLabel("Size").check();
+  await addItem.getByRole("button", { name: "Add item" }).click();
+  const calzone = page.locator("[data-test=admin-item]", { hasText: "Calzone" });
+  await calzone.waitFor({ timeout: WAIT });
+  const calzoneId = await calzone.getAttribute("data-id");
+
+  await page.locator("[data-test=nav-coupons]").click();
+  const coupon = page.locator("form.coupon-form");
+  await coupon.locator("[name=code]").fill("BROWSER10", { timeout: WAIT });
+  await coupon.locator("[name=value]").fill("10");
+  await coupon.getByRole("button", { name: "Add coupon" }).click();
+  await page.locator("[data-test=admin-coupon]", { hasText: "BROWSER10" }).waitFor({ timeout: WAIT });
+  await shot(page, "admin-phone");
+
+  // The guest picks the large calzone and types the coupon.
+  const store = await open(`/#/r/${restaurant.id}`, PHONE);
+  const item = store.locator(`[data-test=menu-item][data-id="${calzoneId}"]`);
+  await item.locator("[data-test=choose-options]").click({ timeout: WAIT });
+  await item.getByLabel(/Large/).check();
+  await item.locator("[data-test=add-to-cart]").click();
+  await store.locator("#cart-total[data-state=ready]").waitFor({ timeout: WAIT });
+  await store.locator("#go-checkout").click();
+  await store.locator("#order_type-takeout").check();
+  await store.locator('[name="coupon_code"]').fill("browser10");
+  // 10 % of 14.00 comes off.
+  await store.locator(".cart .discount", { hasText: "1.40" }).waitFor({ timeout: WAIT });
+  await store.locator('[name="guest.name"]').fill("Dee Ortiz");
+  await store.locator('[name="guest.phone"]').fill("+12125550177");
+  await store.locator("#payment_method-card").check();
+  await store.locator("#place-order").click();
+  await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
+  const orderId = /#\/order\/(\d+)/.exec(store.url())?.[1];
+  const order = await call("GET", `/api/orders/${orderId}`, admin);
+  assert.equal(order.coupon_code, "BROWSER10");
+  assert.equal(order.discount, 1.4);
+  assert.deepEqual(order.items[0].modifiers.map((m) => m.name), ["Large"]);
+  await store.context().close();
+
+  // Completed, its payment is captured, and the admin gives 1.00 back.
+  for (const status of ["preparing", "ready", "completed"]) {
+    await call("PUT", `/api/orders/${orderId}/status`, admin, { status });
+  }
+  await until("the payment captured", async () =>
+    (await call("GET", `/api/orders/${orderId}/payments`, admin)).items[0].status === "captured");
+  await page.goto(`${URL}/admin#refunds/${orderId}`);
+  const refundable = page.locator("[data-test=refundable]");
+  await refundable.waitFor({ timeout: WAIT });
+  assert.match(await refundable.innerText(), new RegExp(order.total.toFixed(2).replace(".", "\\.")));
+  await page.locator(".refund-form [name=amount]").fill("1.00");
+  await page.locator(".refund-form [name=reason]").fill("cold");
+  await page.locator("#refund").click();
+  const left = (order.total - 1).toFixed(2);
+  await page.locator("[data-test=refundable]", { hasText: left }).waitFor({ timeout: WAIT });
+  const [payment] = (await call("GET", `/api/orders/${orderId}/payments`, admin)).items;
+  assert.equal(payment.refunded, 1);
+  assert.equal(payment.status, "partially_refunded");
+  await page.context().close();
 });
 
 test("the kitchen display alerts when a ticket arrives", async () => {
