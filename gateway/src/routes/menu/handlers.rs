@@ -66,9 +66,10 @@ pub async fn get_menu(
         Ok::<_, Problem>((MenuView::render(menu)?, currency))
     };
     let json = if include_unavailable {
-        // Staff views are not cached: few ask, and they must see at once
-        // what they just changed.
-        read(false).await?.0
+        // Staff views are cached nowhere, neither here nor in the
+        // restaurant-svc replica that answers: few ask, and they must see
+        // at once what they just changed, whichever replica took the write.
+        read(true).await?.0
     } else {
         restaurants.menus().public_menu(id, read).await?
     };
