@@ -88,12 +88,16 @@ after(async () => {
   assert.deepEqual(foreign, [], "requests that left the gateway's origin");
 });
 
-/** A page of its own, at `size`, signed in with `bearer` when given. */
-async function open(path, size, bearer) {
+/**
+ * A page of its own, at `size`, signed in with `bearer` when given; `init`
+ * runs in the page before its own scripts.
+ */
+async function open(path, size, bearer, { init } = {}) {
   const context = await browser.newContext({ viewport: size });
   if (bearer) {
     await context.addInitScript((value) => sessionStorage.setItem("foodmesh.token", value), bearer);
   }
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   page.on("request", (request) => {
     const url = request.url();
@@ -345,11 +349,29 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
   await page.context().close();
 });
 
+/** Records each tone the page's Web Audio graph starts, in `window.tones`. */
+function listenForTones() {
+  window.tones = [];
+  const start = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    window.tones.push(this.frequency.value);
+    return start.apply(this, args);
+  };
+}
+
 test("the kitchen display alerts when a ticket arrives", async () => {
   const staff = token("--role", "staff", "--restaurant", String(restaurant.id));
-  const kitchen = await open("/kitchen", PHONE, staff);
+  const kitchen = await open("/kitchen", PHONE, staff, { init: listenForTones });
   await kitchen.locator("#connection[data-state=live]").waitFor({ timeout: WAIT });
   const before = Number((await kitchen.locator("body").getAttribute("data-alerts")) ?? 0);
+  // Sound needs a tap first, as browsers allow audio only after one; the
+  // tap plays the alert once so the kitchen hears it is on.
+  await kitchen.locator("#sound").click();
+  await kitchen.locator("#sound[aria-pressed=true]").waitFor({ timeout: WAIT });
+  await kitchen.waitForFunction(() => window.tones.length > 0, null, { timeout: WAIT });
+  // Past the display's 0.8 s guard against a burst of dings.
+  await kitchen.waitForTimeout(900);
+  const tonesBefore = await kitchen.evaluate(() => window.tones.length);
 
   const customer = token("--role", "customer", "--subject", "77");
   const order = await call("POST", "/api/orders", customer, {
@@ -363,6 +385,8 @@ test("the kitchen display alerts when a ticket arrives", async () => {
     (count) => Number(document.body.dataset.alerts ?? 0) > count, before, { timeout: WAIT },
   );
   assert.match((await card.getAttribute("class")) ?? "", /\bnew\b/);
+  // The two-tone ding: A5 then E6.
+  assert.deepEqual(await kitchen.evaluate((n) => window.tones.slice(n), tonesBefore), [880, 1318.5]);
   assert.doesNotMatch(await card.innerText(), /\b(null|undefined|NaN)\b/);
   await shot(kitchen, "kitchen-phone");
   await kitchen.context().close();
