@@ -6,8 +6,10 @@
 // storefront stops offering it; an admin on a phone builds a menu and a
 // coupon that a guest then orders with, and refunds that order; the
 // kitchen display alerts on a new ticket, and recovers by itself when its
-// stream drops, alerting on what came meanwhile. Every request any page
-// makes stays on the gateway's origin. Run by run.sh, which starts the mesh.
+// stream drops, alerting on what came meanwhile. A guest also orders with
+// the keyboard alone, and every page is checked, as drawn, for what
+// assistive technology needs. Every request any page makes stays on the
+// gateway's origin. Run by run.sh, which starts the mesh.
 
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -110,6 +112,53 @@ async function open(path, size, bearer, { init } = {}) {
 
 async function shot(page, name) {
   if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false });
+  await audit(page, name);
+}
+
+/**
+ * What a screen reader or a keyboard needs of the page as it is drawn now:
+ * every visible control and button has a name, images have alt text, no
+ * id is used twice, and nothing reorders the Tab key.
+ */
+async function audit(page, where) {
+  const problems = await page.evaluate(() => {
+    const found = [];
+    const shown = (n) => n.getClientRects().length > 0;
+    const nameOf = (n) => [
+      n.getAttribute("aria-label") ?? "",
+      ...(n.getAttribute("aria-labelledby") ?? "").split(/\s+/).filter(Boolean)
+        .map((id) => document.getElementById(id)?.textContent ?? ""),
+      ...[...(n.labels ?? [])].map((label) => label.textContent),
+      n.getAttribute("title") ?? "",
+      n.matches("button, a") ? n.textContent : "",
+    ].join(" ").trim();
+    const what = (n) => `${n.tagName.toLowerCase()}${n.id ? `#${n.id}` : ""}${n.name ? `[name=${n.name}]` : ""}`;
+    for (const n of document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]")) {
+      if (shown(n) && !nameOf(n)) found.push(`no accessible name: ${what(n)}`);
+    }
+    for (const n of document.querySelectorAll("img:not([alt])")) found.push(`no alt text: ${n.src}`);
+    for (const n of document.querySelectorAll("[tabindex]")) {
+      if (Number(n.getAttribute("tabindex")) > 0) found.push(`positive tabindex: ${what(n)}`);
+    }
+    const ids = new Set();
+    for (const n of document.querySelectorAll("[id]")) {
+      if (ids.has(n.id)) found.push(`id used twice: ${n.id}`);
+      ids.add(n.id);
+    }
+    if (!document.documentElement.lang) found.push("no lang on <html>");
+    if (!document.querySelector("main")) found.push("no <main>");
+    return found;
+  });
+  assert.deepEqual(problems, [], `${where}: what assistive technology needs`);
+}
+
+/** Presses Tab until `selector` has the focus (at most 150 times). */
+async function tabTo(page, selector) {
+  for (let i = 0; i < 150; i += 1) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+    await page.keyboard.press("Tab");
+  }
+  assert.fail(`Tab never reached ${selector}`);
 }
 
 test("a guest orders from the storefront and sees the order move when the kitchen moves its ticket", async () => {
@@ -145,6 +194,37 @@ test("a guest orders from the storefront and sees the order move when the kitche
   assert.doesNotMatch(await store.locator("main").innerText(), /\b(null|undefined|NaN)\b/);
   await shot(store, "order-phone");
   await kitchen.context().close();
+  await store.context().close();
+});
+
+/** Tabs into the radio group `name` and moves with the arrows to `value`. */
+async function chooseByKeys(page, name, value) {
+  await tabTo(page, `[name=${name}]`);
+  const chosen = page.locator(`#${name}-${value}`);
+  for (let i = 0; i < 5 && !(await chosen.isChecked()); i += 1) await page.keyboard.press("ArrowRight");
+  assert.equal(await chosen.isChecked(), true, `${name}: ${value} not reached with the arrow keys`);
+}
+
+test("a guest orders with the keyboard alone", async () => {
+  const store = await open(`/#/r/${restaurant.id}`, DESKTOP);
+  await store.locator(`[data-test=menu-item][data-id="${pizza.id}"]`).waitFor({ timeout: WAIT });
+  await tabTo(store, `[data-test=menu-item][data-id="${pizza.id}"] [data-test=add-to-cart]`);
+  await store.keyboard.press("Enter");
+  await store.locator("#cart-total[data-state=ready]").waitFor({ timeout: WAIT });
+  await tabTo(store, "#go-checkout");
+  await store.keyboard.press("Enter");
+  await store.locator("#place-order").waitFor({ timeout: WAIT });
+  await audit(store, "checkout");
+  await chooseByKeys(store, "order_type", "takeout");
+  await tabTo(store, '[name="guest.name"]');
+  await store.keyboard.type("Eli Ward");
+  await tabTo(store, '[name="guest.phone"]');
+  await store.keyboard.type("+12125550166");
+  await chooseByKeys(store, "payment_method", "cash");
+  await tabTo(store, "#place-order");
+  await store.keyboard.press("Enter");
+  await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
+  await audit(store, "order page");
   await store.context().close();
 });
 
@@ -346,6 +426,14 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
   const [payment] = (await call("GET", `/api/orders/${orderId}/payments`, admin)).items;
   assert.equal(payment.refunded, 1);
   assert.equal(payment.status, "partially_refunded");
+  await audit(page, "admin refunds");
+  await page.locator("[data-test=nav-restaurant]").click();
+  await page.locator("input[name=name]").and(page.locator(`[value="${restaurant.name}"]`))
+    .waitFor({ timeout: WAIT });
+  await audit(page, "admin restaurant");
+  await page.locator("[data-test=nav-orders]").click();
+  await page.locator(`[data-test=nav-orders][aria-current=page]`).waitFor({ timeout: WAIT });
+  await audit(page, "admin orders");
   await page.context().close();
 });
 
