@@ -270,6 +270,20 @@ impl OrderService for OrderApi {
                 ),
             }
         }
+        let mut order_types = Vec::with_capacity(req.order_types.len());
+        for (i, raw) in req.order_types.iter().enumerate() {
+            match convert::order_type_from_pb(*raw) {
+                Ok(Some(kind)) => order_types.push(kind),
+                _ => v.add(
+                    format_args!("order_types[{i}]"),
+                    "must be a known order type",
+                ),
+            }
+        }
+        let order_number = match req.order_number.trim() {
+            "" => None,
+            raw => v.check("order_number", OrderNumber::parse(raw)),
+        };
         if req.restaurant_id < 0 {
             v.add("restaurant_id", "must be a restaurant id, or 0 for any");
         }
@@ -287,6 +301,8 @@ impl OrderService for OrderApi {
                     restaurant_id: (req.restaurant_id != 0).then_some(req.restaurant_id),
                     customer_id: (req.customer_id != 0).then_some(req.customer_id),
                     created: created?,
+                    order_types,
+                    order_number,
                 },
                 page?,
             ))

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::input::*;
 pub use self::kinds::*;
+use super::number::OrderNumber;
 use super::totals::{CouponTerms, Totals};
 use super::{Coordinates, DateRange, PostalAddress};
 
@@ -160,4 +161,8 @@ pub struct OrderFilter {
     pub customer_id: Option<i64>,
     /// Created in this window.
     pub created: DateRange,
+    /// Any of these types.
+    pub order_types: Vec<OrderType>,
+    /// The order with this number.
+    pub order_number: Option<OrderNumber>,
 }

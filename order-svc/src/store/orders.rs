@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
-use crate::domain::number::TokenHash;
+use crate::domain::number::{OrderNumber, TokenHash};
 use crate::domain::order::{Order, OrderFilter, OrderLine, StatusChange};
 use crate::domain::{DomainError, Page};
 
@@ -105,6 +105,7 @@ pub async fn orders(
         .iter()
         .map(|s| s.as_str().to_owned())
         .collect();
+    let order_types: Vec<&str> = filter.order_types.iter().map(|t| t.as_str()).collect();
     let mut rows: Vec<Order> = sqlx::query_as(concat!(
         select_orders!(),
         " WHERE ($1::BIGINT IS NULL OR id < $1)
@@ -113,6 +114,8 @@ pub async fn orders(
             AND ($4::BIGINT IS NULL OR customer_id = $4)
             AND ($5::TIMESTAMPTZ IS NULL OR created_at >= $5)
             AND ($6::TIMESTAMPTZ IS NULL OR created_at < $6)
+            AND (cardinality($8::TEXT[]) = 0 OR order_type = ANY($8))
+            AND ($9::TEXT IS NULL OR order_number = $9)
           ORDER BY id DESC LIMIT $7"
     ))
     .bind(page.before_id())
@@ -123,6 +126,8 @@ pub async fn orders(
     .bind(filter.created.to)
     // One more than the page, to learn whether another page follows.
     .bind(i64::from(page.size()) + 1)
+    .bind(&order_types)
+    .bind(filter.order_number.as_ref().map(OrderNumber::as_str))
     .fetch_all(&mut *conn)
     .await?;
     let size = page.size() as usize;

@@ -21,6 +21,49 @@ async fn ids(app: &TestApp, request: pb::ListOrdersRequest) -> Vec<i64> {
 }
 
 #[tokio::test]
+async fn orders_are_found_by_type_and_by_number_in_any_case() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    let carried = app.an_order(takeout(&menu, 1)).await;
+    let delivered = app.an_order(seed_order(&menu)).await;
+    let by_types = |types: &[pb::OrderType]| pb::ListOrdersRequest {
+        order_types: types.iter().map(|&t| t.into()).collect(),
+        ..Default::default()
+    };
+
+    let deliveries = ids(&app, by_types(&[pb::OrderType::Delivery])).await;
+    let either = ids(
+        &app,
+        by_types(&[pb::OrderType::Takeout, pb::OrderType::Delivery]),
+    )
+    .await;
+    let dine_in = ids(&app, by_types(&[pb::OrderType::DineIn])).await;
+    let numbered = ids(
+        &app,
+        pb::ListOrdersRequest {
+            order_number: format!(" {} ", carried.order_number.to_lowercase()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let unknown_number = ids(
+        &app,
+        pb::ListOrdersRequest {
+            order_number: "ZZZZZZ".to_owned(),
+            order_types: vec![pb::OrderType::Takeout.into()],
+            ..Default::default()
+        },
+    )
+    .await;
+
+    assert_eq!(deliveries, [delivered.id]);
+    assert_eq!(either, [delivered.id, carried.id]);
+    assert!(dine_in.is_empty());
+    assert_eq!(numbered, [carried.id]);
+    assert!(unknown_number.is_empty());
+}
+
+#[tokio::test]
 async fn orders_are_listed_newest_first_with_filters() {
     let app = spawn_app().await;
     let menu = app.a_menu().await;

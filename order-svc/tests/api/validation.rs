@@ -303,5 +303,14 @@ async fn bad_input_on_every_other_rpc_names_the_field() {
         .await,
         &["statuses[0]"],
     );
+    assert_invalid(
+        c.list_orders(pb::ListOrdersRequest {
+            order_types: vec![pb::OrderType::Takeout.into(), 0],
+            order_number: "K7M".to_owned(),
+            ..Default::default()
+        })
+        .await,
+        &["order_types[1]", "order_number"],
+    );
     nothing_written(&app).await;
 }

@@ -908,7 +908,7 @@ async fn a_stated_price_that_differs_from_the_menu_is_a_409_naming_the_line() {
 }
 
 #[tokio::test]
-async fn lists_filter_by_status_restaurant_customer_and_dates_a_page_at_a_time() {
+async fn lists_filter_by_status_type_number_restaurant_customer_and_dates_a_page_at_a_time() {
     let mesh = Mesh::with_orders().await;
     let (first, pizza) = mesh.restaurant_with_item("10.00").await;
     let (second, pasta) = mesh.restaurant_with_item("11.00").await;
@@ -968,6 +968,37 @@ async fn lists_filter_by_status_restaurant_customer_and_dates_a_page_at_a_time()
         [c, b, a]
     );
     assert!(ids(&mesh.get("/api/orders?to=2000-01-01", Some(&admin)).await).is_empty());
+    assert_eq!(
+        ids(&mesh
+            .get("/api/orders?order_type=takeout,dine_in", Some(&admin))
+            .await),
+        [c, b, a]
+    );
+    assert!(
+        ids(&mesh
+            .get("/api/orders?order_type=delivery", Some(&admin))
+            .await)
+        .is_empty()
+    );
+    let number = mesh
+        .get(&format!("/api/orders/{b}"), Some(&admin))
+        .await
+        .json()["order_number"]
+        .as_str()
+        .expect("a number")
+        .to_lowercase();
+    assert_eq!(
+        ids(&mesh
+            .get(&format!("/api/orders?order_number={number}"), Some(&admin))
+            .await),
+        [b]
+    );
+    mesh.get("/api/orders?order_type=boat", Some(&admin))
+        .await
+        .problem(400, Some("order_type"));
+    mesh.get("/api/orders?order_number=K7M", Some(&admin))
+        .await
+        .problem(400, Some("order_number"));
 
     let page = mesh.get("/api/orders?limit=2", Some(&admin)).await;
     assert_eq!(ids(&page), [c, b]);

@@ -172,9 +172,9 @@ pub async fn quote_order(
 
 /// List orders
 ///
-/// Answers orders newest first, a page at a time, narrowed by `status` (repeat it, or separate
-/// with commas), `restaurant_id`, `customer_id`, `from` and `to`. Staff naming another
-/// restaurant, or a customer another customer, is 403.
+/// Answers orders newest first, a page at a time, narrowed by `status` and `order_type` (repeat
+/// them, or separate with commas), `restaurant_id`, `customer_id`, `order_number`, `from` and
+/// `to`. Staff naming another restaurant, or a customer another customer, is 403.
 ///
 /// Who may call: admins (every order, with any filter); staff (their restaurant's orders);
 /// customers (their own). Drivers are refused (403).
