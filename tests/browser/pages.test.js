@@ -432,7 +432,12 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
     .waitFor({ timeout: WAIT });
   await audit(page, "admin restaurant");
   await page.locator("[data-test=nav-orders]").click();
-  await page.locator(`[data-test=nav-orders][aria-current=page]`).waitFor({ timeout: WAIT });
+  const filters = page.locator("form.orders-filter");
+  await filters.locator("[name=order_number]").fill(order.order_number.toLowerCase(), { timeout: WAIT });
+  await filters.locator("[name=order_type]").selectOption("takeout");
+  await filters.getByRole("button", { name: "Show orders" }).click();
+  await page.locator(`[data-test=admin-order][data-id="${orderId}"]`).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator("[data-test=admin-order]").count(), 1);
   await audit(page, "admin orders");
   await page.context().close();
 });
