@@ -1688,7 +1688,7 @@ async function renderCoupons(body) {
         { class: "form-grid" },
         text("Valid until", "valid_until", localInput(c.valid_until), {
           attrs: { type: "datetime-local" },
-          hint: "Your local time. An end can be moved but not removed.",
+          hint: "Your local time. Empty: no end.",
         }),
         whole("Total uses allowed", "max_redemptions", c.max_redemptions, { hint: "0: unlimited." }),
       ),
@@ -1705,8 +1705,7 @@ async function renderCoupons(body) {
       if (changed(form, "description")) patch.description = value(form, "description");
       if (changed(form, "valid_until")) {
         const until = value(form, "valid_until");
-        if (!until) throw fieldProblem("valid_until", "An end date cannot be removed; choose a later one instead.");
-        patch.valid_until = instant(until);
+        patch.valid_until = until ? instant(until) : null;
       }
       if (changed(form, "max_redemptions")) patch.max_redemptions = wholeOr(value(form, "max_redemptions")) ?? 0;
       if (!Object.keys(patch).length) return { kind: "info", text: "Nothing changed." };

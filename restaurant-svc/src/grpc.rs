@@ -451,7 +451,15 @@ impl RestaurantService for RestaurantApi {
         let patch = CouponPatch {
             active: req.active,
             description: v.check_opt("description", req.description.as_deref().map(Text::parse)),
-            valid_until: v.check_opt("valid_until", req.valid_until.map(time_from_pb)),
+            valid_until: if req.clear_valid_until {
+                if req.valid_until.is_some() {
+                    v.add("valid_until", "cannot be set and cleared at once");
+                }
+                Some(None)
+            } else {
+                v.check_opt("valid_until", req.valid_until.map(time_from_pb))
+                    .map(Some)
+            },
             max_redemptions: req.max_redemptions,
         };
         let patch = v.finish(|| Some(patch))?;

@@ -381,8 +381,22 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
   await coupon.locator("[name=code]").fill("BROWSER10", { timeout: WAIT });
   await coupon.locator("[name=value]").fill("10");
   await coupon.getByRole("button", { name: "Add coupon" }).click();
-  await page.locator("[data-test=admin-coupon]", { hasText: "BROWSER10" }).waitFor({ timeout: WAIT });
+  const row = page.locator("[data-test=admin-coupon]", { hasText: "BROWSER10" });
+  await row.waitFor({ timeout: WAIT });
   await shot(page, "admin-phone");
+  // An end is given to the coupon, then taken away again.
+  const couponId = await row.getAttribute("data-id");
+  const couponPath = `/api/restaurants/${restaurant.id}/coupons/${couponId}`;
+  for (const until of ["2099-12-31T23:30", ""]) {
+    await page.locator("[data-test=admin-coupon]", { hasText: "BROWSER10" })
+      .getByRole("button", { name: "Edit BROWSER10" }).click();
+    const edit = page.locator("[data-test=admin-coupon] form.coupon-form");
+    await edit.locator("[name=valid_until]").fill(until);
+    await edit.getByRole("button", { name: "Save coupon" }).click();
+    await edit.waitFor({ state: "detached", timeout: WAIT });
+    const saved = await call("GET", couponPath, admin);
+    assert.equal(saved.valid_until === null, until === "", JSON.stringify(saved));
+  }
 
   // The guest picks the large calzone and types the coupon.
   const store = await open(`/#/r/${restaurant.id}`, PHONE);

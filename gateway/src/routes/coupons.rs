@@ -15,7 +15,7 @@ use crate::auth::Manager;
 use crate::extract::{JsonBody, NestedId, RestaurantId};
 use crate::money::{Decimal, DecimalText};
 use crate::problem::Problem;
-use crate::validate::Violations;
+use crate::validate::{Violations, nullable};
 
 /// How a coupon discounts an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -213,7 +213,10 @@ pub struct CouponPatch {
     /// Turn it on or off.
     pub active: Option<bool>,
     pub description: Option<String>,
-    pub valid_until: Option<DateTime<Utc>>,
+    /// A new end, or null for none.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub valid_until: Option<Option<DateTime<Utc>>>,
     /// New total limit; 0 means unlimited.
     pub max_redemptions: Option<u32>,
 }
@@ -339,8 +342,9 @@ pub async fn get_coupon(
 
 /// Update a coupon
 ///
-/// Changes only the fields sent: `active` turns it on or off, `valid_until` extends it,
-/// `max_redemptions` raises (or sets) its total limit, 0 meaning unlimited, and `description`.
+/// Changes only the fields sent: `active` turns it on or off, `valid_until` moves its end (null:
+/// no end), `max_redemptions` raises (or sets) its total limit, 0 meaning unlimited, and
+/// `description`. An end before its start is 422 naming `valid_until`.
 ///
 /// Who may call: staff of the restaurant; admins.
 ///
@@ -378,7 +382,8 @@ pub async fn update_coupon(
             coupon_id: ids.id,
             active: body.active,
             description: body.description,
-            valid_until: body.valid_until.map(to_timestamp),
+            valid_until: body.valid_until.flatten().map(to_timestamp),
+            clear_valid_until: body.valid_until == Some(None),
             max_redemptions: body.max_redemptions,
         })
         .await?;

@@ -148,7 +148,9 @@ pub struct CouponPatch {
     /// Switches it on or off.
     pub active: Option<bool>,
     pub description: Option<Text<{ limits::COUPON_DESCRIPTION }>>,
-    pub valid_until: Option<DateTime<Utc>>,
+    /// A new end (`Some(Some)`), no end any more (`Some(None)`), or
+    /// unchanged.
+    pub valid_until: Option<Option<DateTime<Utc>>>,
     /// New overall limit; 0 means unlimited.
     pub max_redemptions: Option<u32>,
 }
@@ -160,8 +162,11 @@ impl CouponPatch {
     /// [`DomainError::Invalid`] naming `valid_until` when it would end
     /// before it starts.
     pub fn window(&self, stored: &Coupon) -> Result<ValidityWindow, DomainError> {
-        ValidityWindow::parse(stored.valid_from, self.valid_until.or(stored.valid_until))
-            .map_err(|why| DomainError::invalid("valid_until", why))
+        ValidityWindow::parse(
+            stored.valid_from,
+            self.valid_until.unwrap_or(stored.valid_until),
+        )
+        .map_err(|why| DomainError::invalid("valid_until", why))
     }
 }
 

@@ -346,6 +346,56 @@ async fn a_coupon_is_refused_outside_its_window_below_its_minimum_or_when_switch
     }
 }
 
+#[tokio::test]
+async fn a_coupon_s_end_is_moved_kept_or_taken_away() {
+    let app = spawn_app().await;
+    let r = app.a_restaurant().await;
+    let until = |seconds: i64| prost_types::Timestamp { seconds, nanos: 0 };
+    let c = app
+        .a_coupon(pb::CreateCouponRequest {
+            valid_until: Some(until(4_102_444_800)),
+            ..coupon(r.id, "ENDS")
+        })
+        .await;
+    let mut client = app.client();
+    let patch = |valid_until, clear_valid_until| pb::UpdateCouponRequest {
+        restaurant_id: r.id,
+        coupon_id: c.id,
+        valid_until,
+        clear_valid_until,
+        ..Default::default()
+    };
+
+    let moved = client
+        .update_coupon(patch(Some(until(4_133_980_800)), false))
+        .await
+        .expect("moved")
+        .into_inner();
+    let kept = client
+        .update_coupon(pb::UpdateCouponRequest {
+            active: Some(false),
+            ..patch(None, false)
+        })
+        .await
+        .expect("kept")
+        .into_inner();
+    let both = client
+        .update_coupon(patch(Some(until(4_133_980_800)), true))
+        .await
+        .expect_err("set and cleared");
+    let cleared = client
+        .update_coupon(patch(None, true))
+        .await
+        .expect("no end")
+        .into_inner();
+
+    assert_eq!(moved.valid_until.map(|t| t.seconds), Some(4_133_980_800));
+    assert_eq!(kept.valid_until.map(|t| t.seconds), Some(4_133_980_800));
+    assert_eq!(both.code(), Code::InvalidArgument);
+    assert_eq!(fields(&both), ["valid_until"]);
+    assert_eq!(cleared.valid_until, None);
+}
+
 fn check(restaurant_id: i64, code: &str, subtotal_minor: i64) -> pb::CheckCouponRequest {
     pb::CheckCouponRequest {
         restaurant_id,

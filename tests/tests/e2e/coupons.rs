@@ -68,6 +68,18 @@ async fn a_coupon_is_created_listed_and_switched_off_by_staff() {
     assert_eq!(off.status, 200, "{}", off.text);
     assert_eq!(off.json()["active"], false);
     assert_eq!(off.json()["max_redemptions"], 60);
+    // The end is kept when not sent, and a null takes it away.
+    assert_eq!(off.json()["valid_until"], "2099-12-31T23:59:59Z");
+    let endless = mesh
+        .patch(
+            &format!("{path}/{coupon_id}"),
+            Some(&staff),
+            &json!({"valid_until": null}),
+        )
+        .await;
+    assert_eq!(endless.status, 200, "{}", endless.text);
+    assert_eq!(endless.json()["valid_until"], serde_json::Value::Null);
+    assert_eq!(endless.json()["active"], false);
 }
 
 #[tokio::test]
