@@ -59,6 +59,8 @@ const busy = new Set();
 const cards = new Map();
 /** The ticket the reject dialog is about, or null. */
 let rejecting = null;
+/** How far the platform's clock is ahead of this device's, in ms (from `synced`). */
+let clockOffset = 0;
 let ageTimer = null;
 let wakeLock = null;
 
@@ -262,6 +264,8 @@ function onEvent(name, data) {
       pending ??= new Map();
       if (data && OPEN.has(data.status)) keepHighest(pending, data);
     } else if (name === "synced") {
+      const serverTime = Date.parse(data?.server_time ?? "");
+      if (!Number.isNaN(serverTime)) clockOffset = serverTime - Date.now();
       const arrived = swapIn(pending ?? new Map());
       pending = null;
       const resynced = initiallySynced;
@@ -526,9 +530,12 @@ function fill(card, ticket) {
   if (focused) card.querySelector(`[data-test="${focused}"]:not(:disabled)`)?.focus();
 }
 
-/** Minutes on each card, and its warn/bad color against `ready_by`. */
+/**
+ * Minutes on each card, and its warn/bad color against `ready_by`, by the
+ * platform's clock: a tablet's own may be minutes off.
+ */
 function updateAges() {
-  const now = Date.now();
+  const now = Date.now() + clockOffset;
   for (const [id, card] of cards) {
     const ticket = tickets.get(id);
     if (!ticket) continue;

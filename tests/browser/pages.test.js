@@ -92,14 +92,16 @@ after(async () => {
 
 /**
  * A page of its own, at `size`, signed in with `bearer` when given; `init`
- * runs in the page before its own scripts.
+ * runs in the page before its own scripts; `clockOffMs` sets the device's
+ * clock that far from the true time.
  */
-async function open(path, size, bearer, { init } = {}) {
+async function open(path, size, bearer, { init, clockOffMs } = {}) {
   const context = await browser.newContext({ viewport: size });
   if (bearer) {
     await context.addInitScript((value) => sessionStorage.setItem("foodmesh.token", value), bearer);
   }
   if (init) await context.addInitScript(init);
+  if (clockOffMs) await context.clock.setSystemTime(Date.now() + clockOffMs);
   const page = await context.newPage();
   page.on("request", (request) => {
     const url = request.url();
@@ -468,7 +470,8 @@ function listenForTones() {
 
 test("the kitchen display alerts when a ticket arrives", async () => {
   const staff = token("--role", "staff", "--restaurant", String(restaurant.id));
-  const kitchen = await open("/kitchen", PHONE, staff, { init: listenForTones });
+  // A tablet whose clock runs two hours fast.
+  const kitchen = await open("/kitchen", PHONE, staff, { init: listenForTones, clockOffMs: 2 * 3600_000 });
   await kitchen.locator("#connection[data-state=live]").waitFor({ timeout: WAIT });
   const before = Number((await kitchen.locator("body").getAttribute("data-alerts")) ?? 0);
   // Sound needs a tap first, as browsers allow audio only after one; the
@@ -494,6 +497,9 @@ test("the kitchen display alerts when a ticket arrives", async () => {
   assert.match((await card.getAttribute("class")) ?? "", /\bnew\b/);
   // The two-tone ding: A5 then E6.
   assert.deepEqual(await kitchen.evaluate((n) => window.tones.slice(n), tonesBefore), [880, 1318.5]);
+  // Its age is by the platform's clock, not the tablet's.
+  assert.equal(await card.locator(".age").innerText(), "<1 min");
+  assert.equal(await card.getAttribute("data-late"), "ok");
   assert.doesNotMatch(await card.innerText(), /\b(null|undefined|NaN)\b/);
   await shot(kitchen, "kitchen-phone");
   await kitchen.context().close();

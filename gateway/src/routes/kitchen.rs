@@ -190,10 +190,14 @@ pub struct TicketPage {
 /// The `data` of the kitchen stream's `synced` event: the snapshot is
 /// complete.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"restaurant_id": 1}))]
+#[schema(example = json!({"restaurant_id": 1, "server_time": "2026-11-23T18:00:00.250Z"}))]
 pub struct SyncedView {
     /// The restaurant whose queue is streamed.
     pub restaurant_id: i64,
+    /// The time now, by the platform's clock: a display measures tickets'
+    /// ages against it rather than against its own clock, which may be
+    /// wrong.
+    pub server_time: DateTime<Utc>,
 }
 
 /// What the kitchen display's stats panel shows.
@@ -625,7 +629,7 @@ live::event_stream_schema!(
             comment comes every 15 s. A failure after the stream opened (the service \
             restarting) comes as a last `problem` event: connect again.\n\n\
             ```\nevent: snapshot\nid: 1\ndata: {\"id\":7,\"order_id\":42,\"status\":\"queued\",...}\n\n\
-            event: synced\nid: 2\ndata: {\"restaurant_id\":1}\n\n\
+            event: synced\nid: 2\ndata: {\"restaurant_id\":1,\"server_time\":\"2026-11-23T18:00:00.250Z\"}\n\n\
             event: changed\nid: 3\ndata: {\"id\":7,\"order_id\":42,\"status\":\"accepted\",...}\n```",
             content_type = "text/event-stream", body = KitchenEvent),
         (status = 400, description = "`restaurant_id` is not a positive integer, or an admin \
@@ -661,8 +665,11 @@ pub async fn watch_queue(
                 Ok(pb::TicketUpdateKind::Snapshot) => KITCHEN_SNAPSHOT.name,
                 Ok(pb::TicketUpdateKind::Changed) => KITCHEN_CHANGED.name,
                 Ok(pb::TicketUpdateKind::Synced) => {
-                    return Update::json(KITCHEN_SYNCED.name, &SyncedView { restaurant_id })
-                        .map(Some);
+                    let synced = SyncedView {
+                        restaurant_id,
+                        server_time: Utc::now(),
+                    };
+                    return Update::json(KITCHEN_SYNCED.name, &synced).map(Some);
                 }
                 Ok(pb::TicketUpdateKind::Unspecified) | Err(_) => return Ok(None),
             };

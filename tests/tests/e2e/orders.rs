@@ -150,6 +150,12 @@ async fn a_cash_pickup_order_goes_from_pending_to_completed_through_rest_calls_a
     let mut kitchen = mesh.events("/api/kitchen/stream", Some(&staff)).await;
     let synced = kitchen.until("synced", EVENTUAL, |_| true).await;
     assert_eq!(synced.json()["restaurant_id"], restaurant);
+    let server_time = synced.json()["server_time"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("the server's time");
+    let skew = chrono::Utc::now().signed_duration_since(server_time);
+    assert!(skew.num_seconds().abs() < 60, "{skew}");
 
     // A customer orders cash, for pickup: confirmed at once.
     let customer = Mesh::customer_id(21);
