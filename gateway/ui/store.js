@@ -294,7 +294,8 @@ function beginView() {
 }
 
 function mount(...nodes) {
-  app.replaceChildren(...nodes);
+  // replaceChildren would print a null as the text "null".
+  app.replaceChildren(...nodes.filter((node) => node !== null && node !== undefined && node !== false));
 }
 
 /** The page's heading, focusable so navigation can move focus to it. */

@@ -120,7 +120,8 @@ async function shot(page, name) {
 /**
  * What a screen reader or a keyboard needs of the page as it is drawn now:
  * every visible control and button has a name, images have alt text, no
- * id is used twice, and nothing reorders the Tab key.
+ * id is used twice, and nothing reorders the Tab key; and no "null",
+ * "undefined" or "NaN" leaked into the text.
  */
 async function audit(page, where) {
   const problems = await page.evaluate(() => {
@@ -147,6 +148,8 @@ async function audit(page, where) {
       if (ids.has(n.id)) found.push(`id used twice: ${n.id}`);
       ids.add(n.id);
     }
+    const slip = /\b(null|undefined|NaN)\b/.exec(document.body.innerText);
+    if (slip) found.push(`"${slip[0]}" printed`);
     if (!document.documentElement.lang) found.push("no lang on <html>");
     if (!document.querySelector("main")) found.push("no <main>");
     return found;
@@ -385,6 +388,7 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
   await coupon.getByRole("button", { name: "Add coupon" }).click();
   const row = page.locator("[data-test=admin-coupon]", { hasText: "BROWSER10" });
   await row.waitFor({ timeout: WAIT });
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, "admin-phone");
   // An end is given to the coupon, then taken away again.
   const couponId = await row.getAttribute("data-id");
