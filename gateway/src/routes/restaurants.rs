@@ -474,7 +474,7 @@ pub struct ListQuery {
     pub cuisine_type: Option<String>,
     /// Only this city (case-insensitive).
     pub city: Option<String>,
-    /// Include inactive (deleted or paused) restaurants; admins only.
+    /// Include paused restaurants (`active: false`); admins only. Deleted ones are never listed.
     pub include_inactive: Option<bool>,
 }
 
