@@ -1,6 +1,7 @@
 //! The value types and limits the gateway and the services hold each other
 //! to, each defined once so they cannot drift apart: postal addresses and
-//! map points, email addresses, coupon codes, and the lines of an order.
+//! map points, email addresses, order numbers, coupon codes, and the lines
+//! of an order.
 //! The gateway checks a request with the same parser the service that owns
 //! the value uses, so a refusal reads the same whichever of them makes it.
 
@@ -147,6 +148,52 @@ impl Email {
     }
 
     /// The address, or empty.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The characters of an order number: digits and capitals without the ones
+/// people confuse (0/O, 1/I/L).
+pub const ORDER_NUMBER_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+
+/// How many characters an order number has: 31⁶ ≈ 887 million numbers.
+pub const ORDER_NUMBER_LENGTH: usize = 6;
+
+/// A human order number, e.g. `K7M2QX`, read out at the counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderNumber(String);
+
+impl OrderNumber {
+    /// A number whose every character is `draw(n)`, an index below `n`
+    /// into the alphabet: the caller brings the randomness.
+    pub fn drawn(mut draw: impl FnMut(usize) -> usize) -> Self {
+        let n = ORDER_NUMBER_ALPHABET.len();
+        Self(
+            (0..ORDER_NUMBER_LENGTH)
+                .map(|_| char::from(ORDER_NUMBER_ALPHABET[draw(n) % n]))
+                .collect(),
+        )
+    }
+
+    /// A number as typed by a person: any case, surrounding spaces ignored.
+    ///
+    /// # Errors
+    /// Not six characters of the alphabet.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim().to_ascii_uppercase();
+        let shaped = text.len() == ORDER_NUMBER_LENGTH
+            && text.bytes().all(|b| ORDER_NUMBER_ALPHABET.contains(&b));
+        if !shaped {
+            return Err(format!(
+                "must be {ORDER_NUMBER_LENGTH} characters of {}",
+                String::from_utf8_lossy(ORDER_NUMBER_ALPHABET)
+            ));
+        }
+        Ok(Self(text))
+    }
+
+    /// The number in capitals.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -305,6 +352,28 @@ mod tests {
 
     fn fields(v: &Violations) -> Vec<&str> {
         v.iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn typed_order_numbers_are_read_in_any_case() {
+        assert_eq!(
+            OrderNumber::parse(" k7m2qx ").map(|n| n.0),
+            Ok("K7M2QX".to_owned())
+        );
+        for bad in ["", "K7M2Q", "K7M2QXX", "K7M2Q0", "K7-2QX"] {
+            assert!(OrderNumber::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_drawn_order_number_takes_each_character_from_the_alphabet() {
+        let mut next = 0;
+        let drawn = OrderNumber::drawn(|n| {
+            next += 7;
+            next % n
+        });
+        assert_eq!(drawn.as_str(), "9GQX6D");
+        assert_eq!(OrderNumber::parse(drawn.as_str()), Ok(drawn));
     }
 
     #[test]

@@ -5,45 +5,14 @@
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-/// The characters of an order number: digits and capitals without the ones
-/// people confuse (0/O, 1/I/L).
-pub const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+pub use foodmesh_shared::values::{
+    ORDER_NUMBER_ALPHABET as ALPHABET, ORDER_NUMBER_LENGTH as LENGTH, OrderNumber,
+};
 
-/// How many characters an order number has: 31⁶ ≈ 887 million numbers.
-pub const LENGTH: usize = 6;
-
-/// A human order number, e.g. `K7M2QX`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct OrderNumber(String);
-
-impl OrderNumber {
-    /// A random number. Uniqueness is the store's to enforce; a collision
-    /// is retried with another draw.
-    pub fn generate(rng: &mut impl Rng) -> Self {
-        let text = (0..LENGTH)
-            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-            .collect();
-        Self(text)
-    }
-
-    /// A number as typed by a person: any case, surrounding spaces ignored.
-    ///
-    /// # Errors
-    /// Not six characters of the alphabet.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let text = raw.trim().to_ascii_uppercase();
-        if text.len() != LENGTH || !text.bytes().all(|b| ALPHABET.contains(&b)) {
-            return Err(format!(
-                "must be {LENGTH} characters of {}",
-                String::from_utf8_lossy(ALPHABET)
-            ));
-        }
-        Ok(Self(text))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+/// A random order number. Uniqueness is the store's to enforce; a collision
+/// is retried with another draw.
+pub fn generate(rng: &mut impl Rng) -> OrderNumber {
+    OrderNumber::drawn(|n| rng.random_range(0..n))
 }
 
 /// A guest order's access token: 256 random bits, shown once.
@@ -116,7 +85,7 @@ mod tests {
     fn order_numbers_are_six_unambiguous_characters() {
         let mut rng = rand::rng();
         for _ in 0..1000 {
-            let n = OrderNumber::generate(&mut rng);
+            let n = generate(&mut rng);
             assert_eq!(n.as_str().len(), LENGTH);
             assert!(
                 n.as_str().bytes().all(|b| ALPHABET.contains(&b)),
@@ -133,23 +102,10 @@ mod tests {
     #[test]
     fn order_numbers_rarely_repeat() {
         let mut rng = rand::rng();
-        let drawn: HashSet<_> = (0..10_000)
-            .map(|_| OrderNumber::generate(&mut rng))
-            .collect();
+        let drawn: HashSet<_> = (0..10_000).map(|_| generate(&mut rng)).collect();
         // 10 000 draws from 887 million: a repeat is a ~5% event; two would
         // mean a broken generator.
         assert!(drawn.len() >= 9_998, "{}", drawn.len());
-    }
-
-    #[test]
-    fn typed_order_numbers_are_read_in_any_case() {
-        assert_eq!(
-            OrderNumber::parse(" k7m2qx ").map(|n| n.0),
-            Ok("K7M2QX".to_owned())
-        );
-        for bad in ["", "K7M2Q", "K7M2QXX", "K7M2Q0", "K7-2QX"] {
-            assert!(OrderNumber::parse(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

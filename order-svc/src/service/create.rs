@@ -44,7 +44,7 @@ use foodmesh_shared::work::Work;
 use tracing::Instrument;
 
 use super::{Caller, Orders, ReorderChoices, SERVICE};
-use crate::domain::number::{AccessToken, OrderNumber};
+use crate::domain::number::{self, AccessToken, OrderNumber};
 use crate::domain::order::{
     Actor, ActorKind, AppliedCoupon, Contact, CustomerRef, DraftLine, LineInput, NewOrder, Order,
     OrderStatus, OrderType,
@@ -419,7 +419,7 @@ impl Orders {
         })?;
 
         for _ in 0..NUMBER_DRAWS {
-            let number = OrderNumber::generate(&mut rand::rng());
+            let number = number::generate(&mut rand::rng());
             if coupon.is_some() {
                 // A coupon is redeemed under the number before the order is
                 // written, so the number must be free and held first;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::order::v1 as pb;
-use foodmesh_shared::values::pages;
+use foodmesh_shared::values::{OrderNumber, pages};
 use utoipa::IntoParams;
 
 use super::access::Party;
@@ -50,7 +50,7 @@ pub struct OrderFilter {
     restaurant_id: Option<i64>,
     customer_id: Option<i64>,
     order_types: Vec<OrderType>,
-    order_number: String,
+    order_number: Option<OrderNumber>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     cursor: String,
@@ -87,16 +87,13 @@ impl OrderFilter {
                 order_types.push(kind);
             }
         }
-        let order_number = query
-            .text("order_number")
-            .map(|t| t.trim().to_owned())
-            .unwrap_or_default();
-        if !order_number.is_empty() && !is_order_number(&order_number) {
-            return Err(Problem::invalid_parameter(
-                "order_number",
-                "must be an order's six letters and digits, e.g. K7M2QX",
-            ));
-        }
+        let order_number = match query.text("order_number") {
+            Some(raw) => Some(
+                OrderNumber::parse(&raw)
+                    .map_err(|why| Problem::invalid_parameter("order_number", why))?,
+            ),
+            None => None,
+        };
         let limit = query.positive("limit")?.unwrap_or(0);
         if limit > pages::ORDERS {
             return Err(Problem::invalid_parameter(
@@ -184,15 +181,12 @@ impl OrderFilter {
                 .into_iter()
                 .map(OrderType::to_proto)
                 .collect(),
-            order_number: self.order_number,
+            order_number: self
+                .order_number
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default(),
         }
     }
-}
-
-/// Six letters and digits: the shape of an order number. Which ones
-/// order-svc draws from is its own affair; it refuses the rest.
-fn is_order_number(text: &str) -> bool {
-    text.len() == 6 && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// One page of orders matching `filter`.
