@@ -1704,6 +1704,10 @@ async function renderCoupons(body) {
       const patch = {};
       if (changed(form, "description")) patch.description = value(form, "description");
       if (changed(form, "valid_until")) {
+        // An unfinished date reads as empty: only a field really emptied means no end.
+        if (form.elements.namedItem("valid_until").validity.badInput) {
+          throw fieldProblem("valid_until", "Finish the date and time, or clear the field for no end.");
+        }
         const until = value(form, "valid_until");
         patch.valid_until = until ? instant(until) : null;
       }
@@ -1784,6 +1788,8 @@ function renderOrders(body) {
   let filter = null;
   let cursor = null;
   let loaded = [];
+  /** Counts the searches, so a page answered for an older one is dropped. */
+  let search = 0;
 
   const statusBoxes = ORDER_STATUSES.map(([v, caption]) => {
     const input = el("input", { type: "checkbox", name: "status", value: v, id: uid(`status-${v}`) });
@@ -1836,7 +1842,10 @@ function renderOrders(body) {
     }
     if (filter.type) query.set("order_type", filter.type);
     if (cursor) query.set("cursor", cursor);
+    const asked = search;
     const answer = await api("GET", `/api/orders?${query}`);
+    // A newer search started meanwhile: this page belongs to the old one.
+    if (asked !== search) return;
     loaded.push(...answer.items);
     cursor = answer.next_cursor ?? null;
     draw();
@@ -1885,6 +1894,7 @@ function renderOrders(body) {
       limit: value(form, "limit") || "50",
       statuses: [...form.querySelectorAll('input[name="status"]:checked')].map((c) => c.value),
     };
+    search += 1;
     cursor = null;
     loaded = [];
     table.replaceChildren(loading());
@@ -2045,6 +2055,8 @@ const refundsView = { orderForm: null };
 function renderRefunds(body) {
   let order = null;
   let payment = null;
+  /** The found order's payments (`{items}` or `{error}`), kept current after each refund. */
+  let orderPayments = null;
   let key = newKey();
 
   // The order and its invoice ------------------------------------------------
@@ -2074,7 +2086,8 @@ function renderRefunds(body) {
       throw error;
     });
     order = found;
-    drawOrder(invoices, payments);
+    orderPayments = payments;
+    drawOrder(invoices);
     // The payment to refund is the one that took money, else the live one.
     const live = payments.items?.find((p) => minor(p.refundable, p.currency) > 0)
       ?? payments.items?.find((p) => p.status !== "declined" && p.status !== "voided");
@@ -2092,7 +2105,19 @@ function renderRefunds(body) {
     checkMatch();
   }
 
-  function paymentsList(payments) {
+  /** Puts `p` as it is now in place of its older copy in the order's list. */
+  function remember(p) {
+    const items = orderPayments?.items;
+    const at = items?.findIndex((q) => q.id === p.id) ?? -1;
+    if (at < 0) return;
+    items[at] = p;
+    paymentsHolder.replaceChildren(paymentsList());
+  }
+
+  const paymentsHolder = el("div");
+
+  function paymentsList() {
+    const payments = orderPayments;
     if (payments.error) return el("div", { class: "notice error" }, `Payments could not be read: ${describe(payments.error)}`);
     if (!payments.items.length) return el("p", { class: "muted" }, "No payment for this order yet.");
     return el(
@@ -2112,7 +2137,7 @@ function renderRefunds(body) {
     );
   }
 
-  function drawOrder(invoices, payments) {
+  function drawOrder(invoices) {
     const cur = order.currency;
     orderInfo.replaceChildren(
       el(
@@ -2136,8 +2161,9 @@ function renderRefunds(body) {
             )
           : el("p", { class: "muted" }, "No invoice for this order yet."),
       el("h4", {}, "Payments"),
-      paymentsList(payments),
+      paymentsHolder,
     );
+    paymentsHolder.replaceChildren(paymentsList());
   }
 
   // The payment ---------------------------------------------------------------
@@ -2233,6 +2259,7 @@ function renderRefunds(body) {
         if (error.status === 409) {
           try {
             payment = await api("GET", `/api/payments/${payment.id}`);
+            remember(payment);
             drawPayment(false);
           } catch {
             // The refusal is what matters here.
@@ -2243,6 +2270,7 @@ function renderRefunds(body) {
     }
     key = newKey();
     payment = refund.payment;
+    remember(payment);
     drawPayment(true);
     const left = refundable(payment);
     return `Refunded ${price(refund.amount, refund.currency)} (refund #${refund.id}). The payment is now ${PAYMENT_STATUSES[payment.status] ?? payment.status}; ${price(fromMinor(left, payment.currency), payment.currency)} is left to refund.`;

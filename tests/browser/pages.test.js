@@ -443,6 +443,9 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
   await page.locator("#refund").click();
   const left = (order.total - 1).toFixed(2);
   await page.locator("[data-test=refundable]", { hasText: left }).waitFor({ timeout: WAIT });
+  // The order's list of payments shows the payment as it is now.
+  await page.locator("[data-test=order-payments]", { hasText: `${left} refundable` })
+    .waitFor({ timeout: WAIT });
   const [payment] = (await call("GET", `/api/orders/${orderId}/payments`, admin)).items;
   assert.equal(payment.refunded, 1);
   assert.equal(payment.status, "partially_refunded");
