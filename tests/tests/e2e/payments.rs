@@ -431,4 +431,39 @@ async fn a_payment_is_seen_only_by_those_who_may_see_its_order() {
         .get("/api/payments/invoices", Some(&Mesh::customer_id(38)))
         .await;
     assert_eq!(theirs.json()["items"], json!([]));
+
+    // A guest sees their order's payments with its token, and only then.
+    let placed = mesh
+        .post(
+            "/api/orders",
+            None,
+            &json!({"restaurant_id": restaurant, "order_type": "takeout",
+                    "guest": {"name": "Ada Guest", "phone": "+12125550142"},
+                    "items": [{"menu_item_id": item, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let guest_order = placed.json()["id"].as_i64().expect("id");
+    let token = placed.json()["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let guest_paid = mesh
+        .send(
+            Method::POST,
+            "/api/payments",
+            None,
+            &[("x-order-token", &token)],
+            Some(&json!({"order_id": guest_order, "payment_method": "card"})),
+        )
+        .await;
+    assert_eq!(guest_paid.status, 201, "{}", guest_paid.text);
+    let listed_path = format!("/api/orders/{guest_order}/payments");
+    let listed = mesh.get_as_guest(&listed_path, &token).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.json()["items"][0]["id"], guest_paid.json()["id"]);
+    mesh.get_as_guest(&listed_path, "fmo_not_the_token")
+        .await
+        .problem(404, None);
+    mesh.get(&listed_path, None).await.problem(401, None);
 }
