@@ -104,6 +104,9 @@ pub enum Scenario {
     /// `RestaurantService/GetMenu` straight to restaurant-svc.
     #[value(name = "menu_read_grpc")]
     MenuReadGrpc,
+    /// `POST /api/orders/quote` through the gateway: a cart with a coupon.
+    #[value(name = "cart_quote")]
+    CartQuote,
     /// From an order's 201 to its ticket on the kitchen stream.
     #[value(name = "order_to_kitchen")]
     OrderToKitchen,
@@ -139,9 +142,10 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::MenuRead,
         Scenario::MenuReadGrpc,
+        Scenario::CartQuote,
         Scenario::OrderToKitchen,
         Scenario::CardOrderToKitchen,
         Scenario::DriverLocation,
@@ -158,6 +162,7 @@ impl Scenario {
         match self {
             Scenario::MenuRead => "menu_read",
             Scenario::MenuReadGrpc => "menu_read_grpc",
+            Scenario::CartQuote => "cart_quote",
             Scenario::OrderToKitchen => "order_to_kitchen",
             Scenario::CardOrderToKitchen => "card_order_to_kitchen",
             Scenario::DriverLocation => "driver_location",

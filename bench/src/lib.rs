@@ -137,6 +137,13 @@ pub async fn run(cli: Cli, command: String) -> anyhow::Result<Report> {
                 let summary = scenarios::menu_read_grpc(&ctx, &cli.restaurant_grpc, &main).await?;
                 record(scenario, concurrency, summary);
             }
+            Scenario::CartQuote => {
+                mesh::create_coupon(&mut setup, &admin, &main)
+                    .await
+                    .context("creating the benchmark coupon")?;
+                let summary = scenarios::cart_quote(&ctx, &main).await?;
+                record(scenario, concurrency, summary);
+            }
             Scenario::OrderToKitchen => {
                 let workers = usize::from(cli.kitchen_concurrency);
                 let summary = scenarios::order_to_kitchen(&ctx, &kitchen, workers).await?;

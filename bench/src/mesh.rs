@@ -147,6 +147,39 @@ pub async fn create_restaurant(
     Ok(Restaurant { id, items })
 }
 
+/// The code of the coupon [`create_coupon`] gives the main restaurant.
+pub const COUPON: &str = "BENCH10";
+
+/// Gives `restaurant` the [`COUPON`]: 10 % off, no limits.
+///
+/// # Errors
+/// The gateway refused it; the answer is in the error.
+pub async fn create_coupon(
+    conn: &mut Conn,
+    admin: &Bearer,
+    restaurant: &Restaurant,
+) -> anyhow::Result<i64> {
+    let body = json!({"code": COUPON, "discount_type": "percent", "value": 10});
+    let path = format!("/api/restaurants/{}/coupons", restaurant.id);
+    post_created(conn, admin, &path, &body).await
+}
+
+/// A cart as a storefront prices it: the body it will place, with the
+/// [`COUPON`].
+///
+/// # Errors
+/// As [`order_body_paid_by`].
+pub fn quote_body(restaurant: &Restaurant, lines: usize) -> anyhow::Result<Bytes> {
+    let order = order_body_paid_by(restaurant, lines, 1, "card")?;
+    let mut body: Value = serde_json::from_slice(&order)?;
+    body["coupon_code"] = json!(COUPON);
+    if let Some(fields) = body.as_object_mut() {
+        // A guest's cart: no customer is named before checkout.
+        fields.remove("customer_id");
+    }
+    Ok(Bytes::from(serde_json::to_vec(&body)?))
+}
+
 async fn post_created(
     conn: &mut Conn,
     bearer: &Bearer,
@@ -276,6 +309,16 @@ mod tests {
         assert_eq!(items[0]["quantity"], 2);
         assert_eq!(items[2]["quantity"], 1);
         assert!(text.contains(r#""unit_price":12.99"#), "{text}");
+    }
+
+    #[test]
+    fn a_quoted_cart_is_a_guest_s_order_body_with_the_coupon() {
+        let body = quote_body(&restaurant(), 2).expect("body");
+        let cart: Value = serde_json::from_slice(&body).expect("json");
+
+        assert_eq!(cart["coupon_code"], COUPON);
+        assert_eq!(cart.get("customer_id"), None);
+        assert_eq!(cart["items"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

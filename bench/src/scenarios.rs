@@ -4,6 +4,8 @@
 //! - `menu_read` — `GET /api/restaurants/{id}/menu` through the gateway.
 //! - `menu_read_grpc` — `RestaurantService/GetMenu` straight to
 //!   restaurant-svc: the same read without the gateway.
+//! - `cart_quote` — `POST /api/orders/quote`: a cart with a coupon priced
+//!   as its order would be, nothing written.
 //! - `order_create` — `POST /api/orders`, cash, a fresh idempotency key
 //!   each time; every 2xx counts.
 //! - `order_to_kitchen` — an order placed, then the time from its 201 to
@@ -73,6 +75,45 @@ pub(crate) fn http_outcome(result: Result<Reply, HttpError>) -> Outcome {
         Ok(reply) => Outcome::failed(reply.status.as_u16().to_string(), reply.excerpt()),
         Err(e) => Outcome::failed(e.key(), e.to_string()),
     }
+}
+
+// ----------------------------------------------------------- cart_quote --
+
+struct CartQuote {
+    conn: Conn,
+    body: Bytes,
+}
+
+impl Call for CartQuote {
+    async fn call(&mut self) -> Outcome {
+        let request = match self.conn.gateway().request(
+            Method::POST,
+            "/api/orders/quote",
+            None,
+            Some(self.body.clone()),
+        ) {
+            Ok(request) => request,
+            Err(e) => return Outcome::failed("request", e.to_string()),
+        };
+        http_outcome(self.conn.send(request).await)
+    }
+}
+
+/// `cart_quote`: a guest's cart priced through the gateway, as a storefront
+/// asks on every change to it: the lines priced by restaurant-svc, the
+/// coupon checked there, the figures worked out, nothing written.
+///
+/// # Errors
+/// The body could not be made, or the run failed.
+pub async fn cart_quote(ctx: &Context, restaurant: &Restaurant) -> anyhow::Result<Summary> {
+    let body = mesh::quote_body(restaurant, ctx.lines)?;
+    let calls = (0..ctx.plan.concurrency)
+        .map(|_| CartQuote {
+            conn: ctx.conn(),
+            body: body.clone(),
+        })
+        .collect();
+    Ok(load::drive(&ctx.plan, calls).await?.summary())
 }
 
 // ------------------------------------------------------------ menu_read --
