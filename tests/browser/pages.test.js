@@ -413,7 +413,12 @@ test("an admin on a phone builds a menu and a coupon, a guest orders with them, 
   await store.locator("#cart-total[data-state=ready]").waitFor({ timeout: WAIT });
   await store.locator("#go-checkout").click();
   await store.locator("#order_type-takeout").check();
+  // A code the restaurant does not have is refused beside the field, as
+  // placing the order would refuse it; then the right one applies.
+  await store.locator('[name="coupon_code"]').fill("NOPE10");
+  await store.locator('[name="coupon_code"][aria-invalid=true]').waitFor({ timeout: WAIT });
   await store.locator('[name="coupon_code"]').fill("browser10");
+  await store.locator('[name="coupon_code"]:not([aria-invalid])').waitFor({ timeout: WAIT });
   // 10 % of 14.00 comes off.
   await store.locator(".cart .discount", { hasText: "1.40" }).waitFor({ timeout: WAIT });
   await store.locator('[name="guest.name"]').fill("Dee Ortiz");
