@@ -304,6 +304,9 @@ pub fn order_to_pb(o: &Order) -> pb::Order {
         restaurant_location: o.pickup.location.map(location_to_pb),
         confirmed_at: o.confirmed_at.and_then(time_to_pb),
         delivery_location: o.delivery_location.map(location_to_pb),
+        // The API's own view adds it: it depends on this instance's
+        // window, and no event consumer needs it.
+        customer_cancel_until: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::time::Duration;
 
 use foodmesh_proto::common::v1 as common;
 use foodmesh_proto::common::v1::ErrorReason as R;
@@ -19,6 +20,7 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::convert::{self, address_from_pb, time_from_pb};
 use crate::domain::customer::{CustomerPatch, parse_saved_addresses};
+use crate::domain::lifecycle;
 use crate::domain::number::{self, OrderNumber, TokenHash};
 use crate::domain::order::{
     self as order_domain, Actor, CustomerRef, Fulfilment, GuestContact, ItemEdit, LineInput,
@@ -47,6 +49,14 @@ impl OrderApi {
     /// Serves the use cases of `orders`, and live updates from `feed`.
     pub fn new(orders: Orders, feed: ChangeFeed) -> Self {
         Self { orders, feed }
+    }
+
+    fn cancel_window(&self) -> Duration {
+        self.orders.config().cancel_window
+    }
+
+    fn view(&self, order: &order_domain::Order) -> pb::Order {
+        order_view(order, self.cancel_window())
     }
 }
 
@@ -141,7 +151,7 @@ impl OrderService for OrderApi {
             fingerprint,
         });
         let created = self.orders.create(new, actor, idempotency).await?;
-        Ok(Response::new(created_to_pb(created)))
+        Ok(Response::new(created_to_pb(created, self.cancel_window())))
     }
 
     async fn quote_order(&self, request: Request<pb::QuoteOrderRequest>) -> Reply<pb::Quote> {
@@ -232,7 +242,7 @@ impl OrderService for OrderApi {
             .orders
             .reorder(req.order_id, caller, choices, idempotency)
             .await?;
-        Ok(Response::new(created_to_pb(created)))
+        Ok(Response::new(created_to_pb(created, self.cancel_window())))
     }
 
     async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> Reply<pb::Order> {
@@ -246,7 +256,7 @@ impl OrderService for OrderApi {
             token: token.as_ref(),
         };
         let order = self.orders.get(req.id, caller).await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     async fn list_orders(
@@ -309,7 +319,7 @@ impl OrderService for OrderApi {
         })?;
         let (orders, next) = self.orders.list(&filter, page).await?;
         Ok(Response::new(pb::ListOrdersResponse {
-            orders: orders.iter().map(convert::order_to_pb).collect(),
+            orders: orders.iter().map(|o| self.view(o)).collect(),
             page: Some(common::PageResponse {
                 next_page_token: next.unwrap_or_default(),
             }),
@@ -334,7 +344,7 @@ impl OrderService for OrderApi {
             .orders
             .change_status(req.id, to, &actor, reason.as_str(), None)
             .await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     async fn cancel_order(&self, request: Request<pb::CancelOrderRequest>) -> Reply<pb::Order> {
@@ -355,7 +365,7 @@ impl OrderService for OrderApi {
                 token.as_ref(),
             )
             .await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     async fn add_item(&self, request: Request<pb::AddItemRequest>) -> Reply<pb::Order> {
@@ -375,7 +385,7 @@ impl OrderService for OrderApi {
             .orders
             .edit_items(req.order_id, &ItemEdit::Add(line), token.as_ref())
             .await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     async fn update_item(&self, request: Request<pb::UpdateItemRequest>) -> Reply<pb::Order> {
@@ -413,7 +423,7 @@ impl OrderService for OrderApi {
             .orders
             .edit_items(req.order_id, &edit, token.as_ref())
             .await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     async fn remove_item(&self, request: Request<pb::RemoveItemRequest>) -> Reply<pb::Order> {
@@ -430,7 +440,7 @@ impl OrderService for OrderApi {
             .orders
             .edit_items(req.order_id, &edit, token.as_ref())
             .await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     async fn get_history(
@@ -462,7 +472,7 @@ impl OrderService for OrderApi {
         }
         let (number, token) = v.finish(|| Some((number?, token?)))?;
         let order = self.orders.track(&number, &token).await?;
-        Ok(Response::new(convert::order_to_pb(&order)))
+        Ok(Response::new(self.view(&order)))
     }
 
     type WatchOrderStream = Pin<Box<dyn Stream<Item = Result<pb::OrderUpdate, Status>> + Send>>;
@@ -477,7 +487,12 @@ impl OrderService for OrderApi {
         v.finish(|| Some(()))?;
         let token = token(&req.access_token);
         let updates = self.feed.watch(req.order_id, token.as_ref()).await?;
-        let stream = updates.map(|update| update.map(update_to_pb).map_err(Status::from));
+        let window = self.cancel_window();
+        let stream = updates.map(move |update| {
+            update
+                .map(|update| update_to_pb(update, window))
+                .map_err(Status::from)
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -693,9 +708,23 @@ fn required_actor(v: &mut Violations, actor: Option<&common::Actor>) -> Option<A
 
 // ----- domain → proto ----------------------------------------------------------
 
-fn created_to_pb(created: crate::service::Created) -> pb::CreateOrderResponse {
+/// An order as the API shows it: as its events carry it, and with the
+/// customer's cancellation deadline, which depends on this instance's
+/// window.
+fn order_view(order: &order_domain::Order, cancel_window: Duration) -> pb::Order {
+    let mut view = convert::order_to_pb(order);
+    view.customer_cancel_until =
+        lifecycle::customer_cancel_until(order.status, order.confirmed_at, cancel_window)
+            .and_then(convert::time_to_pb);
+    view
+}
+
+fn created_to_pb(
+    created: crate::service::Created,
+    cancel_window: Duration,
+) -> pb::CreateOrderResponse {
     pb::CreateOrderResponse {
-        order: Some(convert::order_to_pb(&created.order)),
+        order: Some(order_view(&created.order, cancel_window)),
         access_token: created
             .access_token
             .map(|t| t.as_str().to_owned())
@@ -704,14 +733,14 @@ fn created_to_pb(created: crate::service::Created) -> pb::CreateOrderResponse {
     }
 }
 
-fn update_to_pb(update: Update) -> pb::OrderUpdate {
+fn update_to_pb(update: Update, cancel_window: Duration) -> pb::OrderUpdate {
     let kind = match update.kind {
         UpdateKind::Snapshot => pb::OrderUpdateKind::Snapshot,
         UpdateKind::StatusChanged => pb::OrderUpdateKind::StatusChanged,
         UpdateKind::ItemsChanged => pb::OrderUpdateKind::ItemsChanged,
     };
     pb::OrderUpdate {
-        order: Some(convert::order_to_pb(&update.order)),
+        order: Some(order_view(&update.order, cancel_window)),
         change: update.change.as_ref().map(convert::change_to_pb),
         kind: kind.into(),
     }

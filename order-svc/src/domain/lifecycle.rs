@@ -95,6 +95,21 @@ pub fn check(
     Ok(())
 }
 
+/// Until when the customer (or guest) may still cancel, as [`check`]
+/// judges it: the end of the window for a confirmed order, `None` for any
+/// other status — a pending order may go at any time, a later one only by
+/// the restaurant.
+pub fn customer_cancel_until(
+    status: OrderStatus,
+    confirmed_at: Option<DateTime<Utc>>,
+    window: Duration,
+) -> Option<DateTime<Utc>> {
+    if status != OrderStatus::Confirmed {
+        return None;
+    }
+    confirmed_at?.checked_add_signed(chrono::Duration::from_std(window).ok()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +258,29 @@ mod tests {
         }
         assert!(allowed(&s, OrderStatus::Cancelled, ActorKind::Staff));
         assert!(!allowed(&s, OrderStatus::Cancelled, ActorKind::Driver));
+    }
+
+    #[test]
+    fn the_customers_deadline_is_the_last_moment_the_window_lets_them_cancel() {
+        let mut s = at(OrderStatus::Confirmed, OrderType::Delivery);
+        let until = customer_cancel_until(s.status, s.confirmed_at, s.cancel_window);
+        assert_eq!(until, Some(s.now + chrono::Duration::seconds(120)));
+        let Some(until) = until else { return };
+        s.now = until;
+        assert!(allowed(&s, OrderStatus::Cancelled, ActorKind::Guest));
+        s.now = until + chrono::Duration::milliseconds(1);
+        assert!(!allowed(&s, OrderStatus::Cancelled, ActorKind::Guest));
+        for status in [
+            OrderStatus::Pending,
+            OrderStatus::Preparing,
+            OrderStatus::Ready,
+            OrderStatus::Cancelled,
+        ] {
+            assert_eq!(
+                customer_cancel_until(status, s.confirmed_at, s.cancel_window),
+                None
+            );
+        }
     }
 
     #[test]

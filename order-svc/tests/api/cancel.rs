@@ -78,6 +78,39 @@ async fn a_customer_cancels_a_confirmed_order_only_within_the_window() {
 }
 
 #[tokio::test]
+async fn an_order_says_until_when_its_customer_may_cancel_it() {
+    let app = spawn_app().await;
+    let menu = app.a_menu().await;
+    let pending = app.an_order(takeout(&menu, 5)).await;
+    let confirmed = app
+        .an_order(paid_by(pb::PaymentMethod::Cash, takeout(&menu, 5)))
+        .await;
+    let window = i64::try_from(OrderConfig::default().cancel_window.as_secs()).expect("minutes");
+
+    let confirmed_at = confirmed
+        .confirmed_at
+        .expect("a cash order is confirmed at once");
+    let until = confirmed
+        .customer_cancel_until
+        .expect("a deadline once confirmed");
+    assert_eq!(
+        (until.seconds, until.nanos),
+        (confirmed_at.seconds + window, confirmed_at.nanos)
+    );
+    assert_eq!(
+        app.get(confirmed.id).await.customer_cancel_until,
+        Some(until)
+    );
+    // A pending order may go until it is confirmed, a cancelled one not at all.
+    assert_eq!(pending.customer_cancel_until, None);
+    let cancelled = app
+        .cancel(confirmed.id, customer(5), "", "")
+        .await
+        .expect("within the window");
+    assert_eq!(cancelled.customer_cancel_until, None);
+}
+
+#[tokio::test]
 async fn the_restaurant_cancels_an_order_being_prepared_only_with_a_reason() {
     let app = spawn_app().await;
     let menu = app.a_menu().await;

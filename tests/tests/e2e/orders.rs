@@ -176,6 +176,15 @@ async fn a_cash_pickup_order_goes_from_pending_to_completed_through_rest_calls_a
     let order = placed.json();
     let id = order["id"].as_i64().expect("id");
     assert!(placed.text.contains(r#""total":19.00"#), "{}", placed.text);
+    // The customer may cancel for two minutes (order-svc's default window).
+    let at = |field: &str| {
+        order[field]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .unwrap_or_else(|| panic!("{field} in {order}"))
+    };
+    let window = at("customer_cancel_until") - at("confirmed_at");
+    assert_eq!(window.num_seconds(), 120, "{order}");
 
     let mut watch = mesh
         .events(&format!("/api/orders/{id}/events"), Some(&customer))
@@ -213,6 +222,7 @@ async fn a_cash_pickup_order_goes_from_pending_to_completed_through_rest_calls_a
         .json();
     assert_eq!(preparing["change"]["from"], "confirmed");
     assert_eq!(preparing["change"]["to"], "preparing");
+    assert!(preparing["customer_cancel_until"].is_null(), "{preparing}");
     let ready = mesh
         .put(&ticket_path, Some(&staff), &json!({"status": "ready"}))
         .await;

@@ -105,7 +105,8 @@ impl OrderLineView {
     "coupon_code": null, "currency": "USD",
     "subtotal": 25.98, "discount": 0.00, "delivery_fee": 0.00, "tax": 0.00, "total": 25.98,
     "tax_rate": 0, "notes": "", "prep_minutes": 20,
-    "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:00:00Z", "confirmed_at": null
+    "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:00:00Z", "confirmed_at": null,
+    "customer_cancel_until": null
 }))]
 pub struct OrderView {
     pub id: i64,
@@ -159,6 +160,10 @@ pub struct OrderView {
     pub updated_at: Option<DateTime<Utc>>,
     /// When it was confirmed, once it was.
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// Until when the customer (or guest) may still cancel a confirmed
+    /// order; null for any other status: a pending order may be cancelled
+    /// until it is confirmed, a later one only by the restaurant.
+    pub customer_cancel_until: Option<DateTime<Utc>>,
 }
 
 /// One line of a quote: as the order would have it.
@@ -307,6 +312,7 @@ impl OrderView {
             created_at: from_timestamp(o.created_at.as_ref()),
             updated_at: from_timestamp(o.updated_at.as_ref()),
             confirmed_at: from_timestamp(o.confirmed_at.as_ref()),
+            customer_cancel_until: from_timestamp(o.customer_cancel_until.as_ref()),
             currency,
         })
     }
@@ -327,7 +333,7 @@ impl OrderView {
     "subtotal": 12.99, "discount": 0.00, "delivery_fee": 0.00, "tax": 0.00, "total": 12.99,
     "tax_rate": 0, "notes": "", "prep_minutes": 20,
     "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:00:00Z",
-    "confirmed_at": "2026-11-23T18:00:00Z",
+    "confirmed_at": "2026-11-23T18:00:00Z", "customer_cancel_until": "2026-11-23T18:02:00Z",
     "access_token": "fmo_6dee33083c5a9c4916b833335b5209f38b82304cea16441cefef998a5e6207fd"
 }))]
 pub struct CreatedOrderView {
@@ -405,7 +411,7 @@ pub struct HistoryView {
     "coupon_code": null, "currency": "USD", "subtotal": 12.99, "discount": 0.00,
     "delivery_fee": 0.00, "tax": 0.00, "total": 12.99, "tax_rate": 0, "notes": "", "prep_minutes": 20,
     "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:04:00Z",
-    "confirmed_at": "2026-11-23T18:00:00Z"
+    "confirmed_at": "2026-11-23T18:00:00Z", "customer_cancel_until": null
 }], "next_cursor": "NDI"}))]
 pub struct OrderPage {
     pub items: Vec<OrderView>,
@@ -427,7 +433,7 @@ pub struct OrderPage {
     "coupon_code": null, "currency": "USD", "subtotal": 12.99, "discount": 0.00,
     "delivery_fee": 0.00, "tax": 0.00, "total": 12.99, "tax_rate": 0, "notes": "", "prep_minutes": 20,
     "created_at": "2026-11-23T18:00:00Z", "updated_at": "2026-11-23T18:04:00Z",
-    "confirmed_at": "2026-11-23T18:00:00Z",
+    "confirmed_at": "2026-11-23T18:00:00Z", "customer_cancel_until": null,
     "change": {"from": "confirmed", "to": "preparing", "actor": {"kind": "system", "id": "kitchen-svc"},
                "reason": "", "at": "2026-11-23T18:04:00Z"}
 }))]
