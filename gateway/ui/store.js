@@ -1351,15 +1351,30 @@ function orderLines(order) {
     el("tbody", {}, rows));
 }
 
-/** Cancel while the order may still be cancelled; reorder once it is over. */
+/** Cancel while the customer may still cancel; reorder once it is over. */
 function drawActions(view, box, state, access) {
   const order = state.order;
-  if (box.dataset.for === `${order.id}:${order.status}`) return; // keep an open confirmation
-  box.dataset.for = `${order.id}:${order.status}`;
+  const key = `${order.id}:${order.status}`;
+  if (box.dataset.for === key) return; // keep an open confirmation
+  box.dataset.for = key;
+  clearTimeout(box.closing);
   const nodes = [];
-  // A customer may cancel while pending, or shortly after confirmation: the
-  // window is the server's to judge, which answers 409 past it.
-  if (order.status === "pending" || order.status === "confirmed") nodes.push(cancelControl(view, box, state, access));
+  // A pending order may be cancelled until it is confirmed; a confirmed one
+  // until the deadline the server gives, which it judges (409 past it).
+  const until = order.status === "confirmed" && order.customer_cancel_until
+    ? new Date(order.customer_cancel_until) : null;
+  if (order.status === "pending" || (order.status === "confirmed" && !(until <= Date.now()))) {
+    const cancel = cancelControl(view, box, state, access, until);
+    nodes.push(cancel);
+    if (until) {
+      box.closing = setTimeout(() => {
+        if (!view.alive || box.dataset.for !== key) return;
+        cancel.replaceWith(cancelClosed());
+      }, until - Date.now());
+    }
+  } else if (order.status === "confirmed") {
+    nodes.push(cancelClosed());
+  }
   if (TERMINAL.has(order.status)) {
     const again = el("button", { type: "button", id: "reorder", "data-test": "reorder" }, "Order this again");
     again.addEventListener("click", () => reorder(order.id, again));
@@ -1368,20 +1383,33 @@ function drawActions(view, box, state, access) {
   box.replaceChildren(...nodes);
 }
 
-function cancelControl(view, box, state, access) {
-  const start = el("button", { type: "button", class: "danger", id: "cancel-order" }, "Cancel order");
+function cancelClosed() {
+  return el("p", { class: "muted", id: "cancel-closed" },
+    "The time to cancel online has passed: the kitchen is on it. Call the restaurant if something is wrong.");
+}
+
+function cancelControl(view, box, state, access, until) {
+  const start = el("button", { type: "button", class: "danger", id: "cancel-order",
+    "aria-describedby": until ? "cancel-until" : null }, "Cancel order");
+  const deadline = until
+    ? el("span", { class: "muted", id: "cancel-until" }, `until ${new Intl.DateTimeFormat(undefined,
+      { timeStyle: "short" }).format(until)}`)
+    : null;
   const yes = el("button", { type: "button", class: "danger", id: "confirm-cancel" }, "Yes, cancel it");
   const no = el("button", { type: "button" }, "Keep my order");
   const ask = el("div", { class: "row", hidden: true, role: "group", "aria-label": "Cancel this order?" },
     el("span", {}, "Cancel this order?"), yes, no);
+  const asking = (open) => {
+    ask.hidden = !open;
+    start.hidden = open;
+    if (deadline) deadline.hidden = open;
+  };
   start.addEventListener("click", () => {
-    start.hidden = true;
-    ask.hidden = false;
+    asking(true);
     no.focus();
   });
   no.addEventListener("click", () => {
-    ask.hidden = true;
-    start.hidden = false;
+    asking(false);
     start.focus();
   });
   yes.addEventListener("click", async () => {
@@ -1398,7 +1426,7 @@ function cancelControl(view, box, state, access) {
       sayError(error);
     }
   });
-  return el("div", { class: "cancel" }, start, ask);
+  return el("div", { class: "cancel" }, start, deadline, ask);
 }
 
 async function reorder(orderId, button) {

@@ -95,13 +95,15 @@ after(async () => {
  * runs in the page before its own scripts; `clockOffMs` sets the device's
  * clock that far from the true time.
  */
-async function open(path, size, bearer, { init, clockOffMs } = {}) {
+async function open(path, size, bearer, { init, clockOffMs, fakeClock } = {}) {
   const context = await browser.newContext({ viewport: size });
   if (bearer) {
     await context.addInitScript((value) => sessionStorage.setItem("foodmesh.token", value), bearer);
   }
   if (init) await context.addInitScript(init);
   if (clockOffMs) await context.clock.setSystemTime(Date.now() + clockOffMs);
+  // Timers the test may fast-forward; time still flows on its own.
+  if (fakeClock) await context.clock.install();
   const page = await context.newPage();
   page.on("request", (request) => {
     const url = request.url();
@@ -210,8 +212,8 @@ async function chooseByKeys(page, name, value) {
   assert.equal(await chosen.isChecked(), true, `${name}: ${value} not reached with the arrow keys`);
 }
 
-test("a guest orders with the keyboard alone", async () => {
-  const store = await open(`/#/r/${restaurant.id}`, DESKTOP);
+test("a guest orders with the keyboard alone, and may cancel only while the window is open", async () => {
+  const store = await open(`/#/r/${restaurant.id}`, DESKTOP, undefined, { fakeClock: true });
   await store.locator(`[data-test=menu-item][data-id="${pizza.id}"]`).waitFor({ timeout: WAIT });
   await tabTo(store, `[data-test=menu-item][data-id="${pizza.id}"] [data-test=add-to-cart]`);
   await store.keyboard.press("Enter");
@@ -230,6 +232,14 @@ test("a guest orders with the keyboard alone", async () => {
   await store.keyboard.press("Enter");
   await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
   await audit(store, "order page");
+  // The server gives the deadline (two minutes after confirmation here);
+  // once it passes, the page stops offering what the server would refuse.
+  await store.locator("#cancel-until").waitFor({ timeout: WAIT });
+  await store.locator("#cancel-order").waitFor({ timeout: WAIT });
+  await store.clock.fastForward("02:01");
+  await store.locator("#cancel-closed").waitFor({ timeout: WAIT });
+  assert.equal(await store.locator("#cancel-order").count(), 0);
+  await audit(store, "order page past the cancel window");
   await store.context().close();
 });
 
