@@ -117,6 +117,9 @@ impl Telemetry {
     }
 }
 
+/// The spans exported over OTLP, whatever `RUST_LOG` says.
+const TRACE_FILTER: &str = "info";
+
 /// Installs logging, tracing and metrics for a process named `service`.
 ///
 /// Safe to call more than once in one process (tests): later calls keep the
@@ -143,7 +146,15 @@ pub fn init(service: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry
     let tracer = provider.tracer(service.to_owned());
     opentelemetry::global::set_tracer_provider(provider.clone());
 
-    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = || EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Exported traces keep their own floor, so quieting the logs
+    // (`RUST_LOG=warn`) does not switch off the spans an operator follows.
+    // Without an exporter, spans only give log lines their trace id, and
+    // follow the logs: quiet logs then cost no spans at all.
+    let traces = match config.otlp_endpoint {
+        Some(_) => EnvFilter::new(TRACE_FILTER),
+        None => logs(),
+    };
     let fmt = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -161,9 +172,8 @@ pub fn init(service: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry
     let otel = tracing_opentelemetry::layer().with_tracer(tracer);
     // A second init in one process (tests) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(otel)
+        .with(fmt.with_filter(logs()))
+        .with(otel.with_filter(traces))
         .try_init();
     prometheus();
     match &config.otlp_endpoint {

@@ -180,7 +180,8 @@ async fn one_order_is_followed_through_every_process_by_its_traces_and_request_i
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "200"),
-            ("RUST_LOG", "info"),
+            // Quiet logs: exported traces keep their own floor.
+            ("RUST_LOG", "warn"),
         ],
     );
     assert!(up.ready().await, "the mesh is up: {}", up.seen);
