@@ -236,7 +236,7 @@ pub fn order_facts(event: &OrderEvent) -> Option<(OrderFacts, DateTime<Utc>)> {
 
 /// What an order step's message says beyond the order: the arrival (for
 /// a confirmation: when the kitchen expects it ready, `at` being when the
-/// event happened), the link to the order, and why it was cancelled with
+/// event happened), the link to the order's page, and why it was cancelled with
 /// what becomes of the payment.
 pub fn order_details(event: &OrderEvent, at: DateTime<Utc>, public_url: &str) -> StepDetails {
     let Some(order) = event.order.as_ref() else {
@@ -251,11 +251,9 @@ pub fn order_details(event: &OrderEvent, at: DateTime<Utc>, public_url: &str) ->
     let total = amount(order.totals.as_ref().and_then(|t| t.total.as_ref()));
     StepDetails {
         eta: eta_in_words((ready_by - at).num_minutes()),
-        link: format!(
-            "{}/api/orders/{}",
-            public_url.trim_end_matches('/'),
-            order.id
-        ),
+        // The storefront's order page: a signed-in customer sees it live,
+        // and a guest in the tab that placed it (which holds its token).
+        link: format!("{}/#/order/{}", public_url.trim_end_matches('/'), order.id),
         reason: event
             .change
             .as_ref()

@@ -40,7 +40,7 @@
 //! | `NOTIFY_MAX_ATTEMPTS` | `6` | attempts before a message fails |
 //! | `NOTIFY_RETRY_BASE_MS` | `2000` | the first retry's ceiling; each doubles, up to five minutes, with full jitter |
 //! | `NOTIFY_LEASE_SECONDS` | `120` | how long a claimed message may stay unanswered before it counts as interrupted |
-//! | `PUBLIC_URL` | `http://localhost:8000` | where the links in messages point |
+//! | `PUBLIC_URL` | `http://localhost:8000` | where the links in messages point: the storefront's order page (`/#/order/{id}`) and the public delivery tracking |
 
 pub mod convert;
 pub mod domain;

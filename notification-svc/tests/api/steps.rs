@@ -50,6 +50,13 @@ async fn a_delivery_order_s_steps_arrive_once_by_email_and_never_by_an_opted_out
         assert!(n.provider_response.starts_with("250"), "{n:?}");
         assert!(n.sent_at.is_some());
     }
+    let received = mails
+        .iter()
+        .find(|m| m.body().contains("has your order"))
+        .expect("the order-received mail");
+    // The link opens the storefront's page of the order, not the API.
+    let body = received.body();
+    assert!(body.contains("/#/order/41"), "{body}");
     let out = mails
         .iter()
         .find(|m| {
