@@ -121,16 +121,40 @@ pub async fn update_template(
     Ok(template_of(&row)?)
 }
 
+/// The columns of a template, by id.
+macro_rules! select_template {
+    () => {
+        "SELECT id, kind, channel, subject, body, active, updated_at FROM templates WHERE id = $1"
+    };
+}
+
 /// # Errors
 /// [`DomainError::TemplateNotFound`], or the database failed.
 pub async fn template(conn: &mut PgConnection, id: i64) -> Result<StoredTemplate, DomainError> {
-    let row = sqlx::query(
-        "SELECT id, kind, channel, subject, body, active, updated_at FROM templates WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(DomainError::TemplateNotFound(id))?;
+    template_by(conn, id, select_template!()).await
+}
+
+/// As [`template`], locking the row until the transaction ends.
+///
+/// # Errors
+/// [`DomainError::TemplateNotFound`], or the database failed.
+pub async fn template_for_update(
+    conn: &mut PgConnection,
+    id: i64,
+) -> Result<StoredTemplate, DomainError> {
+    template_by(conn, id, concat!(select_template!(), " FOR UPDATE")).await
+}
+
+async fn template_by(
+    conn: &mut PgConnection,
+    id: i64,
+    sql: &'static str,
+) -> Result<StoredTemplate, DomainError> {
+    let row = sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::TemplateNotFound(id))?;
     Ok(template_of(&row)?)
 }
 

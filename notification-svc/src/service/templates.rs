@@ -28,7 +28,9 @@ impl Notifications {
         store::insert_template(&mut conn, template, self.now()).await
     }
 
-    /// Applies `patch` to template `id`, checking the result whole.
+    /// Applies `patch` to template `id`, checking the result whole. The
+    /// row stays locked from the read to the write, so two admins editing
+    /// different fields at once both keep their change.
     ///
     /// # Errors
     /// [`DomainError::TemplateNotFound`], [`DomainError::Invalid`] naming
@@ -39,8 +41,8 @@ impl Notifications {
         id: i64,
         patch: TemplatePatch,
     ) -> Result<StoredTemplate, DomainError> {
-        let mut conn = self.pool.acquire().await?;
-        let (_, current, _) = store::template(&mut conn, id).await?;
+        let mut tx = self.pool.begin().await?;
+        let (_, current, _) = store::template_for_update(&mut tx, id).await?;
         let template = Template::parse(
             patch.kind.as_deref().unwrap_or(&current.kind),
             patch.channel.unwrap_or(current.channel),
@@ -49,7 +51,9 @@ impl Notifications {
             patch.active.unwrap_or(current.active),
         )
         .map_err(DomainError::Invalid)?;
-        store::update_template(&mut conn, id, &template, self.now()).await
+        let stored = store::update_template(&mut tx, id, &template, self.now()).await?;
+        tx.commit().await?;
+        Ok(stored)
     }
 
     /// # Errors

@@ -189,6 +189,63 @@ async fn an_update_replaces_only_what_it_sets_and_is_checked_whole() {
     assert_eq!(reason(&unread), "TEMPLATE_NOT_FOUND");
 }
 
+#[tokio::test]
+async fn two_admins_editing_one_template_at_once_both_keep_their_change() {
+    let app = spawn_app().await;
+    let created = template("weekend_offer", pb::Channel::Email, "Hi {name}: {link}");
+    let created = create(&app, created).await.expect("created");
+    // One admin's edit of the body holds the row, as a slow transaction
+    // would, while another changes the subject.
+    let mut first = app.pool.begin().await.expect("a transaction");
+    sqlx::query("SELECT id FROM templates WHERE id = $1 FOR UPDATE")
+        .bind(created.id)
+        .execute(&mut *first)
+        .await
+        .expect("locked");
+    let mut client = app.client();
+    let second = tokio::spawn(async move {
+        client
+            .update_template(pb::UpdateTemplateRequest {
+                id: created.id,
+                subject: Some("This weekend, {name}".to_owned()),
+                ..Default::default()
+            })
+            .await
+    });
+    let deadline = Instant::now() + EVENTUAL;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("counted");
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second edit never reached the row"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sqlx::query("UPDATE templates SET body = 'Two for one, {name}: {link}' WHERE id = $1")
+        .bind(created.id)
+        .execute(&mut *first)
+        .await
+        .expect("the body changed");
+    first.commit().await.expect("committed");
+
+    let updated = second
+        .await
+        .expect("joined")
+        .expect("the subject changed")
+        .into_inner();
+    assert_eq!(updated.subject, "This weekend, {name}");
+    assert_eq!(updated.body, "Two for one, {name}: {link}");
+}
+
 fn on(preferences: &pb::Preferences, channel: pb::Channel) -> pb::ChannelPreference {
     *preferences
         .channels
