@@ -236,7 +236,7 @@ pub fn describe_metrics() {
     );
     describe_counter!(
         "gateway_retries_total",
-        "Read retries, by upstream and outcome (sent, over_budget)."
+        "Read retries, by upstream and outcome: sent, over_budget (the retry budget stopped it), breaker_open (the breaker the first failure opened refused it)."
     );
     describe_counter!(
         "http_requests_shed_total",

@@ -43,7 +43,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::Instrument;
 
-use crate::breaker::{Breaker, BreakerConfig, Refused};
+use crate::breaker::{Breaker, BreakerConfig, Refused, Ticket};
 use crate::menu_cache::MenuCache;
 use crate::problem::{CIRCUIT_OPEN, Problem, Subject};
 
@@ -210,7 +210,7 @@ impl<C: Clone> UpstreamClient<C> {
         policy: CallPolicy,
     ) -> Self {
         // From zero, so the dashboards show no retries rather than no data.
-        for outcome in ["sent", "over_budget"] {
+        for outcome in ["sent", "over_budget", "breaker_open"] {
             metrics::counter!(
                 "gateway_retries_total",
                 "upstream" => service.service_id(),
@@ -271,8 +271,13 @@ impl<C: Clone> UpstreamClient<C> {
         };
         let mut attempt = 1;
         loop {
-            match self.attempt(method, message.clone(), &send).await {
-                Err(failure) if failure.may_retry() && attempt < attempts && self.retry() => {
+            match self
+                .attempt(method, message.clone(), &send, attempt > 1)
+                .await
+            {
+                Err(failure)
+                    if failure.may_retry() && attempt < attempts && self.budget_allows() =>
+                {
                     tracing::debug!(method, "upstream unavailable; retrying the read once");
                     attempt += 1;
                     // A moment for the balancer to drop a dead instance.
@@ -289,19 +294,20 @@ impl<C: Clone> UpstreamClient<C> {
         }
     }
 
+    /// One call of `method`; `retry` when an earlier attempt failed.
     async fn attempt<Req, Resp, F, Fut>(
         &self,
         method: &'static str,
         message: Req,
         send: &F,
+        retry: bool,
     ) -> Result<Resp, Failure>
     where
         F: Fn(C, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
         let ticket = self
-            .breaker
-            .admit()
+            .admit(retry)
             .map_err(|refused| Failure::Refused(self.refusal(refused)))?;
         let mut request = tonic::Request::new(message);
         // Tells the server how long the caller waits, so it can give up too.
@@ -352,7 +358,7 @@ impl<C: Clone> UpstreamClient<C> {
     {
         let mut attempt = 1;
         loop {
-            let ticket = match self.breaker.admit() {
+            let ticket = match self.admit(attempt > 1) {
                 Ok(ticket) => ticket,
                 Err(refused) => {
                     return Err(UpstreamError {
@@ -386,7 +392,9 @@ impl<C: Clone> UpstreamClient<C> {
             }
             match result {
                 Err(status)
-                    if status.code() == tonic::Code::Unavailable && attempt < 2 && self.retry() =>
+                    if status.code() == tonic::Code::Unavailable
+                        && attempt < 2
+                        && self.budget_allows() =>
                 {
                     tracing::debug!(method, "upstream unavailable; retrying the watch once");
                     attempt += 1;
@@ -403,17 +411,37 @@ impl<C: Clone> UpstreamClient<C> {
         }
     }
 
-    /// Whether the retry budget lets a retry go now; counted either way.
-    fn retry(&self) -> bool {
+    /// Whether the retry budget lets a retry go now; one it stops is
+    /// counted `over_budget`.
+    fn budget_allows(&self) -> bool {
         let allowed = self.retries.allows();
-        let outcome = if allowed { "sent" } else { "over_budget" };
+        if !allowed {
+            self.count_retry("over_budget");
+        }
+        allowed
+    }
+
+    /// The breaker's leave for an attempt. A retry is counted `sent` only
+    /// once it goes; the breaker the first failure opened may refuse it
+    /// (`breaker_open`).
+    fn admit(&self, retry: bool) -> Result<Ticket, Refused> {
+        let admitted = self.breaker.admit();
+        if retry {
+            self.count_retry(match admitted {
+                Ok(_) => "sent",
+                Err(_) => "breaker_open",
+            });
+        }
+        admitted
+    }
+
+    fn count_retry(&self, outcome: &'static str) {
         metrics::counter!(
             "gateway_retries_total",
             "upstream" => self.service.service_id(),
             "outcome" => outcome
         )
         .increment(1);
-        allowed
     }
 
     fn span(&self, method: &'static str) -> tracing::Span {
@@ -1183,6 +1211,45 @@ mod tests {
         assert_eq!(refused.status.code(), tonic::Code::Unavailable);
         let problem = Problem::from(refused);
         assert_eq!(problem.status, 503);
+    }
+
+    /// The value of `gateway_retries_total` for `upstream` and `outcome`.
+    fn retries(upstream: &str, outcome: &str) -> u64 {
+        let series =
+            format!("gateway_retries_total{{upstream=\"{upstream}\",outcome=\"{outcome}\"}} ");
+        foodmesh_shared::telemetry::prometheus()
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix(&series)?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn a_retry_the_opened_breaker_refuses_is_not_counted_as_sent() {
+        // An upstream no other test uses, so its counts are this test's.
+        let client = UpstreamClient::new(
+            (),
+            ServiceName::Notification,
+            "test.Service",
+            CallPolicy {
+                timeout: DEADLINE,
+                breaker: BreakerConfig {
+                    failures: 1,
+                    open_for: Duration::from_secs(60),
+                },
+            },
+        );
+        let upstream = ServiceName::Notification.service_id();
+        let before = (retries(upstream, "sent"), retries(upstream, "breaker_open"));
+
+        // The first failure opens the breaker, which then stops the retry.
+        let reached = attempts(&client, Idempotency::Read, tonic::Code::Unavailable).await;
+
+        assert_eq!(reached, 1);
+        assert_eq!(
+            (retries(upstream, "sent"), retries(upstream, "breaker_open")),
+            (before.0, before.1 + 1)
+        );
     }
 
     #[test]
