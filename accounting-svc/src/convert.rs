@@ -3,7 +3,7 @@
 //! order-svc shows. Written once, so a payment reads the same on the wire
 //! whichever way it leaves.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use foodmesh_proto::accounting::v1 as pb;
 use foodmesh_proto::common::v1::Money;
 use foodmesh_proto::events::v1::PaymentEvent;
@@ -13,17 +13,7 @@ use crate::domain::invoice::{Invoice, InvoiceLine, OrderFacts};
 use crate::domain::payment::{Method, Payment, PaymentRecord, PaymentStatus};
 use crate::domain::{DomainError, Violations};
 
-pub(crate) fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-/// The time `stamp` names, if it is one.
-pub(crate) fn time_of(stamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(stamp.seconds, u32::try_from(stamp.nanos).ok()?)
-}
+pub(crate) use foodmesh_shared::timestamp::{from_pb as time_of, to_pb as timestamp};
 
 fn money(amount_minor: i64, currency: &str) -> Option<Money> {
     Some(Money {

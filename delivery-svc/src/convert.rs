@@ -11,16 +11,7 @@ use foodmesh_shared::values::{Coordinates, PostalAddress};
 use crate::domain::delivery::{Delivery, DeliveryStatus, NewDelivery};
 use crate::domain::driver::Driver;
 
-pub(crate) fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-pub(crate) fn time_of(stamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(stamp.seconds, u32::try_from(stamp.nanos).ok()?)
-}
+pub(crate) use foodmesh_shared::timestamp::{from_pb as time_of, to_pb as timestamp};
 
 fn address(a: &PostalAddress) -> common::Address {
     common::Address {

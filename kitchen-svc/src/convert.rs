@@ -46,10 +46,7 @@ pub(crate) fn fulfilment_from_pb(raw: i32) -> Result<Option<FulfilmentKind>, Str
 // ----- domain → proto ------------------------------------------------------
 
 fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+    Some(foodmesh_shared::timestamp::to_pb(at))
 }
 
 fn status_to_pb(status: TicketStatus) -> pb::TicketStatus {

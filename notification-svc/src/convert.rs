@@ -15,16 +15,7 @@ use crate::domain::template::Template;
 use crate::service::preferences::ChannelChoice;
 use crate::store::StoredTemplate;
 
-pub(crate) fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-pub(crate) fn time_of(stamp: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp(stamp.seconds, u32::try_from(stamp.nanos).ok()?)
-}
+pub(crate) use foodmesh_shared::timestamp::{from_pb as time_of, to_pb as timestamp};
 
 pub fn channel_to_pb(c: Channel) -> pb::Channel {
     match c {

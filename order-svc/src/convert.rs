@@ -24,10 +24,7 @@ pub fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
 }
 
 pub fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+    Some(foodmesh_shared::timestamp::to_pb(at))
 }
 
 /// A time from the wire.
@@ -35,10 +32,7 @@ pub fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
 /// # Errors
 /// Out of range or with negative nanoseconds.
 pub fn time_from_pb(at: prost_types::Timestamp) -> Result<DateTime<Utc>, String> {
-    u32::try_from(at.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
-        .ok_or_else(|| "must be a valid timestamp".to_owned())
+    foodmesh_shared::timestamp::from_pb(&at).ok_or_else(|| "must be a valid timestamp".to_owned())
 }
 
 pub fn address_to_pb(a: &PostalAddress) -> common::Address {

@@ -45,10 +45,7 @@ pub(crate) fn option_inputs(options: &[pb::OptionInput]) -> Vec<OptionInput> {
 }
 
 pub(crate) fn time_from_pb(at: prost_types::Timestamp) -> Result<DateTime<Utc>, String> {
-    u32::try_from(at.nanos)
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
-        .ok_or_else(|| "must be a valid timestamp".to_owned())
+    foodmesh_shared::timestamp::from_pb(&at).ok_or_else(|| "must be a valid timestamp".to_owned())
 }
 
 // ----- domain → proto ------------------------------------------------------
@@ -61,10 +58,7 @@ fn money(amount_minor: i64, currency: &str) -> Option<common::Money> {
 }
 
 fn time_to_pb(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+    Some(foodmesh_shared::timestamp::to_pb(at))
 }
 
 fn address_to_pb(address: PostalAddress) -> Option<common::Address> {

@@ -8,6 +8,7 @@
 //! - [`clock`] — the time services decide by, which tests can move.
 //! - [`telemetry`] — logs with trace ids, OTLP traces, the Prometheus recorder.
 //! - [`money`] — ISO 4217 minor units and exact decimal text.
+//! - [`timestamp`] — protobuf timestamps to and from chrono times.
 //! - [`validate`] — parsing input into valid values (names, texts, phones,
 //!   emails) and collecting every bad field by its path in the request.
 //! - [`values`] — the value types and limits the gateway and the services
@@ -49,6 +50,7 @@ pub mod paging;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod timestamp;
 pub mod validate;
 pub mod values;
 pub mod webhook;

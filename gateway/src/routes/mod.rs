@@ -364,17 +364,11 @@ pub fn accepted<T>(location: &str, body: T) -> Accepted<T> {
 
 /// A protobuf timestamp as RFC 3339 time.
 pub fn from_timestamp(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    let ts = ts?;
-    DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).unwrap_or(0))
+    ts.and_then(foodmesh_shared::timestamp::from_pb)
 }
 
 /// RFC 3339 time as a protobuf timestamp.
-pub fn to_timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use foodmesh_shared::timestamp::to_pb as to_timestamp;
 
 /// An amount from a service as a REST decimal with its currency. A missing
 /// amount is zero in `currency`, the restaurant's.
