@@ -166,6 +166,20 @@ impl TestApp {
         self.crashed = Some((service.crash().await, prefix));
     }
 
+    /// The service's use cases over its database and the doubles, outside
+    /// any running process: to drive a sender by hand while crashed.
+    pub fn notifications(&self) -> notification_svc::service::Notifications {
+        let environment = self.doubles.environment();
+        let providers = notification_svc::providers(&|k| environment.get(k).cloned())
+            .expect("the doubles' settings are whole");
+        notification_svc::service::Notifications::new(
+            self.pool.clone(),
+            providers,
+            self.settings.clone(),
+            foodmesh_shared::clock::Clock::system(),
+        )
+    }
+
     pub async fn restart(&mut self) {
         let (db, prefix) = self.crashed.take().expect("a crashed service");
         let service = start(&self.doubles, &self.settings, Some(db), Some(prefix)).await;

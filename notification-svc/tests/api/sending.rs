@@ -1,7 +1,8 @@
 //! Sending: a provider answering errors is retried with backoff, one that
-//! refuses is not, one that is down holds back no other channel, and a
+//! refuses is not, one that is down holds back no other channel, a
 //! sender killed between the provider taking a message and the answer
-//! being recorded sends nothing twice.
+//! being recorded sends nothing twice, and a stopping sender puts back
+//! what it has not tried.
 
 use std::time::Duration;
 
@@ -9,6 +10,62 @@ use foodmesh_proto::notification::v1 as pb;
 use foodmesh_proto::order::v1::{OrderType, PaymentMethod};
 
 use crate::app::{EVENTUAL, order_of, settled, spawn_app};
+
+#[tokio::test]
+async fn a_stopping_sender_puts_back_what_it_has_not_tried_and_a_restart_sends_it_once() {
+    use notification_svc::domain::channel::{Category, Channel};
+    use notification_svc::domain::preference::Recipient;
+    use notification_svc::domain::template::Template;
+    use notification_svc::service::direct::{Content, DirectMessage};
+
+    let mut app = spawn_app().await;
+    app.crash().await;
+    let notifications = app.notifications();
+    let text =
+        Template::parse("direct", Channel::Email, "News", "Hi {name}", true).expect("a valid text");
+    for customer in 1..=3 {
+        notifications
+            .send_direct(DirectMessage {
+                recipient: Recipient {
+                    customer_id: customer,
+                    name: format!("Customer {customer}"),
+                    email: format!("c{customer}@example.com"),
+                    phone: String::new(),
+                },
+                channel: Channel::Email,
+                category: Category::OrderUpdates,
+                content: Content::Text(text.clone(), std::collections::HashMap::new()),
+                key: None,
+                sender: "admin".to_owned(),
+            })
+            .await
+            .expect("queued");
+    }
+
+    // Stopped before its first attempt: it claims the batch, tries none
+    // and puts every one back as it was.
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    let claimed = notifications
+        .send_due(Channel::Email, 10, &stop)
+        .await
+        .expect("the database answers");
+    assert_eq!(claimed, 3);
+    let rows: Vec<(String, i32, bool)> = sqlx::query_as(
+        "SELECT status, attempts, lease_until IS NULL FROM notifications ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("read");
+    assert_eq!(rows, vec![("queued".to_owned(), 0, true); 3]);
+    assert!(app.doubles.smtp.messages().is_empty());
+
+    // The next sender sends each once.
+    app.restart().await;
+    app.doubles.smtp.wait_for(3, EVENTUAL).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.doubles.smtp.messages().len(), 3);
+}
 
 fn by_phone(id: i64, customer: i64, phone: &str) -> foodmesh_proto::order::v1::Order {
     order_of(
