@@ -167,6 +167,19 @@ async fn a_card_delivery_order_is_heard_once_per_step_by_email_and_never_by_the_
         assert_eq!(n["recipient"], "cleo@example.com", "{n}");
         assert_eq!(n["provider"], "smtp", "{n}");
         assert_eq!(n["attempts"], 1, "{n}");
+        // What the provider answered is for the platform's admins.
+        assert!(n["provider_response"].is_null(), "{n}");
+    }
+    let as_admin = mesh
+        .get(
+            &format!("/api/notifications?order_id={id}"),
+            Some(&Mesh::admin()),
+        )
+        .await;
+    assert_eq!(as_admin.status, 200, "{}", as_admin.text);
+    for n in as_admin.json()["items"].as_array().into_iter().flatten() {
+        let answer = n["provider_response"].as_str().unwrap_or_default();
+        assert!(answer.starts_with("250"), "{n}");
     }
     for mail in &mails {
         assert_eq!(mail.to, ["cleo@example.com"]);

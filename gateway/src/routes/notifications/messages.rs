@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::names::{Channel, NotificationCategory, NotificationStatus};
 use super::{channel_param, customer_scope, query_problem};
-use crate::auth::{Admin, Caller};
+use crate::auth::{Admin, Caller, Role};
 use crate::extract::{JsonBody, QueryParams};
 use crate::problem::{Problem, ProblemDetails};
 use crate::routes::orders::idempotency_key;
@@ -55,7 +55,8 @@ pub struct NotificationView {
     /// Who carries it: `smtp`, `twilio`, `push_webhook` (or `log` where
     /// messages are only written to the log).
     pub provider: String,
-    /// The provider's last answer, as it gave it; null before any.
+    /// The provider's last answer, as it gave it; null before any, and
+    /// for a customer reading their own log (it is the platform's to read).
     pub provider_response: Option<String>,
     pub status: NotificationStatus,
     /// Attempts made so far.
@@ -155,7 +156,7 @@ fn log_field(path: &str) -> String {
 /// `status`, `event` (a template kind, or `direct`), `customer_id` and `bulk_job_id` narrow it.
 ///
 /// Who may call: admins (every customer's messages); customers (their own: naming another
-/// customer is 403). Staff and drivers are refused (403).
+/// customer is 403; `provider_response` is null for them). Staff and drivers are refused (403).
 ///
 /// Events: none.
 #[utoipa::path(
@@ -219,12 +220,18 @@ pub async fn list_notifications(
         })
         .await
         .map_err(|e| query_problem(e.naming(&log_field)))?;
+    let mut items = answer
+        .notifications
+        .into_iter()
+        .map(NotificationView::from_proto)
+        .collect::<Result<Vec<_>, _>>()?;
+    if claims.role == Role::Customer {
+        for view in &mut items {
+            view.provider_response = None;
+        }
+    }
     Ok(Json(NotificationPage {
-        items: answer
-            .notifications
-            .into_iter()
-            .map(NotificationView::from_proto)
-            .collect::<Result<_, _>>()?,
+        items,
         next_cursor: answer
             .page
             .map(|p| p.next_page_token)
