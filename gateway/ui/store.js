@@ -1392,7 +1392,7 @@ function cancelControl(view, box, state, access, until) {
   const start = el("button", { type: "button", class: "danger", id: "cancel-order",
     "aria-describedby": until ? "cancel-until" : null }, "Cancel order");
   const deadline = until
-    ? el("span", { class: "muted", id: "cancel-until" }, `until ${new Intl.DateTimeFormat(undefined,
+    ? el("span", { class: "muted", id: "cancel-until" }, `Possible until ${new Intl.DateTimeFormat(undefined,
       { timeStyle: "short" }).format(until)}`)
     : null;
   const yes = el("button", { type: "button", class: "danger", id: "confirm-cancel" }, "Yes, cancel it");
