@@ -24,6 +24,26 @@ export function claims(value = token()) {
   }
 }
 
+/** How far the platform's clock is ahead of this device's, in ms. */
+let clockOffset = 0;
+
+/**
+ * The platform's time now, as its answers' `Date` headers tell it: the
+ * deadlines it gives (an order's cancel window) are judged by its clock,
+ * not by a phone's that may be minutes off.
+ */
+export function serverNow() {
+  return Date.now() + clockOffset;
+}
+
+function noteServerTime(answer) {
+  const date = Date.parse(answer.headers.get("Date") ?? "");
+  if (Number.isNaN(date)) return;
+  // `Date` is in whole seconds: a skew within that grain is left alone.
+  const skew = date - Date.now();
+  clockOffset = Math.abs(skew) > 2000 ? skew : 0;
+}
+
 /** A refusal or failure of the API: its problem document's fields. */
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -55,6 +75,7 @@ export async function api(method, path, { body, orderToken, headers = {}, auth =
     headers: sent,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  noteServerTime(answer);
   const text = await answer.text();
   const json = text ? JSON.parse(text) : null;
   if (!answer.ok) throw new ApiError(answer.status, json);

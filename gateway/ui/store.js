@@ -3,7 +3,7 @@
 // history. One ES module, no build step; the URL hash is the route:
 // #/ (restaurants), #/r/{id} (menu), #/checkout, #/order/{id}, #/orders.
 
-import { api, ApiError, claims, el, follow, money, setToken, token } from "./api.js";
+import { api, ApiError, claims, el, follow, money, serverNow, setToken, token } from "./api.js";
 
 // ---------------------------------------------------------------------------
 // Session storage: the cart, the checkout choices, guests' order tokens.
@@ -1360,17 +1360,23 @@ function drawActions(view, box, state, access) {
   clearTimeout(box.closing);
   const nodes = [];
   // A pending order may be cancelled until it is confirmed; a confirmed one
-  // until the deadline the server gives, which it judges (409 past it).
+  // until the deadline the server gives, which it judges (409 past it). With
+  // no deadline given, the server is left to judge.
   const until = order.status === "confirmed" && order.customer_cancel_until
     ? new Date(order.customer_cancel_until) : null;
-  if (order.status === "pending" || (order.status === "confirmed" && !(until <= Date.now()))) {
+  if (order.status === "pending" || (order.status === "confirmed" && (until === null || until > serverNow()))) {
     const cancel = cancelControl(view, box, state, access, until);
     nodes.push(cancel);
-    if (until) {
+    // A timer past 2³¹ ms fires at once; a window that long needs none.
+    const left = until === null ? Infinity : until - serverNow();
+    if (left < 2 ** 31) {
       box.closing = setTimeout(() => {
         if (!view.alive || box.dataset.for !== key) return;
-        cancel.replaceWith(cancelClosed());
-      }, until - Date.now());
+        const closed = cancelClosed();
+        const hadFocus = cancel.contains(document.activeElement);
+        cancel.replaceWith(closed);
+        if (hadFocus) closed.focus();
+      }, left);
     }
   } else if (order.status === "confirmed") {
     nodes.push(cancelClosed());
@@ -1384,7 +1390,7 @@ function drawActions(view, box, state, access) {
 }
 
 function cancelClosed() {
-  return el("p", { class: "muted", id: "cancel-closed" },
+  return el("p", { class: "muted", id: "cancel-closed", role: "status", tabindex: "-1" },
     "The time to cancel online has passed: the kitchen is on it. Call the restaurant if something is wrong.");
 }
 
