@@ -15,7 +15,9 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Level;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -117,8 +119,8 @@ impl Telemetry {
     }
 }
 
-/// The spans exported over OTLP, whatever `RUST_LOG` says.
-const TRACE_FILTER: &str = "info";
+/// The least a span exported over OTLP may be, whatever `RUST_LOG` says.
+const TRACE_FLOOR: Level = Level::INFO;
 
 /// Installs logging, tracing and metrics for a process named `service`.
 ///
@@ -147,14 +149,20 @@ pub fn init(service: &str, config: &TelemetryConfig) -> anyhow::Result<Telemetry
     opentelemetry::global::set_tracer_provider(provider.clone());
 
     let logs = || EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    // Exported traces keep their own floor, so quieting the logs
-    // (`RUST_LOG=warn`) does not switch off the spans an operator follows.
-    // Without an exporter, spans only give log lines their trace id, and
-    // follow the logs: quiet logs then cost no spans at all.
-    let traces = match config.otlp_endpoint {
-        Some(_) => EnvFilter::new(TRACE_FILTER),
-        None => logs(),
-    };
+    // Exported spans keep a floor of their own, so quieting the logs
+    // (`RUST_LOG=warn`) does not switch off the spans an operator follows;
+    // events, which the exporter attaches to spans, follow the logs. Without
+    // an exporter, spans only give log lines their trace id and follow the
+    // logs too: quiet logs then cost no spans at all.
+    let exporting = config.otlp_endpoint.is_some();
+    let traces = logs().or(filter_fn(move |meta| {
+        exporting && meta.is_span() && *meta.level() <= TRACE_FLOOR
+    })
+    .with_max_level_hint(if exporting {
+        LevelFilter::from_level(TRACE_FLOOR)
+    } else {
+        LevelFilter::OFF
+    }));
     let fmt = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
