@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 pub fn to_pb(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
-        // Below 10⁹, so it always fits.
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+        // chrono counts a leap second's nanoseconds past 10⁹; protobuf time
+        // has no leap seconds, so it stays at the end of the second.
+        nanos: i32::try_from(at.timestamp_subsec_nanos().min(999_999_999)).unwrap_or(0),
     }
 }
 
@@ -31,6 +32,14 @@ mod tests {
         let stamp = to_pb(at);
         assert_eq!((stamp.seconds, stamp.nanos), (1_795_000_000, 123_456_789));
         assert_eq!(from_pb(&stamp), Some(at));
+    }
+
+    #[test]
+    fn a_leap_second_stays_within_its_second_on_the_wire() {
+        let leap = DateTime::from_timestamp(1_483_228_799, 1_500_000_000).expect("a leap second");
+        let stamp = to_pb(leap);
+        assert_eq!((stamp.seconds, stamp.nanos), (1_483_228_799, 999_999_999));
+        assert!(from_pb(&stamp).is_some());
     }
 
     #[test]
