@@ -177,7 +177,12 @@ async fn a_card_delivery_order_is_heard_once_per_step_by_email_and_never_by_the_
         )
         .await;
     assert_eq!(as_admin.status, 200, "{}", as_admin.text);
-    for n in as_admin.json()["items"].as_array().into_iter().flatten() {
+    let seen = as_admin.json()["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(seen.len(), log.len(), "{}", as_admin.text);
+    for n in &seen {
         let answer = n["provider_response"].as_str().unwrap_or_default();
         assert!(answer.starts_with("250"), "{n}");
     }

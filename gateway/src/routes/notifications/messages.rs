@@ -225,7 +225,7 @@ pub async fn list_notifications(
         .into_iter()
         .map(NotificationView::from_proto)
         .collect::<Result<Vec<_>, _>>()?;
-    if claims.role == Role::Customer {
+    if claims.role != Role::Admin {
         for view in &mut items {
             view.provider_response = None;
         }
@@ -409,7 +409,7 @@ fn send_field(channel: Channel, path: &str) -> String {
         ("template" = (summary = "A template, by email", value = json!({
             "customer_id": 7, "channel": "email", "recipient": "ana@example.com",
             "name": "Ana Diaz", "template": "order_ready",
-            "values": {"order_number": "FM-1042", "link": "https://foodmesh.example/api/orders/42"}}))),
+            "values": {"order_number": "FM-1042", "link": "https://foodmesh.example/#/order/42"}}))),
     )),
     responses(
         (status = 202, description = "Written to the log, queued for sending.",
