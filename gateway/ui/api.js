@@ -28,20 +28,25 @@ export function claims(value = token()) {
 let clockOffset = 0;
 
 /**
- * The platform's time now, as its answers' `Date` headers tell it: the
- * deadlines it gives (an order's cancel window) are judged by its clock,
- * not by a phone's that may be minutes off.
+ * The platform's time now, as it last told it: the deadlines and ages it
+ * gives (an order's cancel window, a ticket's age) are judged by its
+ * clock, not by a phone's or a tablet's that may be minutes off.
  */
 export function serverNow() {
   return Date.now() + clockOffset;
 }
 
+/** Learns the platform's time `at` (ms) from what it sent just now, such as a stream's `server_time`. */
+export function learnServerTime(at) {
+  if (Number.isFinite(at)) clockOffset = at - Date.now();
+}
+
 function noteServerTime(answer) {
   const date = Date.parse(answer.headers.get("Date") ?? "");
   if (Number.isNaN(date)) return;
-  // `Date` is in whole seconds: a skew within that grain is left alone.
-  const skew = date - Date.now();
-  clockOffset = Math.abs(skew) > 2000 ? skew : 0;
+  // `Date` is in whole seconds: it corrects the estimate only where they
+  // disagree by more than that grain, so a finer one (a stream's) stays.
+  if (Math.abs(date - serverNow()) > 2000) learnServerTime(date);
 }
 
 /** A refusal or failure of the API: its problem document's fields. */

@@ -2,7 +2,7 @@
 // GET /api/kitchen/stream, moved along with one tap
 // (PUT /api/kitchen/orders/{id}/status). Plain ES module, no build step.
 
-import { api, ApiError, follow, token, setToken, claims, el } from "/ui/api.js";
+import { api, ApiError, follow, token, setToken, claims, el, learnServerTime, serverNow } from "/ui/api.js";
 
 /** The nodes given, without the nulls a condition left. */
 const present = (...nodes) => nodes.filter((node) => node !== null && node !== undefined && node !== false);
@@ -59,8 +59,6 @@ const busy = new Set();
 const cards = new Map();
 /** The ticket the reject dialog is about, or null. */
 let rejecting = null;
-/** How far the platform's clock is ahead of this device's, in ms (from `synced`). */
-let clockOffset = 0;
 let ageTimer = null;
 let wakeLock = null;
 
@@ -264,8 +262,7 @@ function onEvent(name, data) {
       pending ??= new Map();
       if (data && OPEN.has(data.status)) keepHighest(pending, data);
     } else if (name === "synced") {
-      const serverTime = Date.parse(data?.server_time ?? "");
-      if (!Number.isNaN(serverTime)) clockOffset = serverTime - Date.now();
+      learnServerTime(Date.parse(data?.server_time ?? ""));
       const arrived = swapIn(pending ?? new Map());
       pending = null;
       const resynced = initiallySynced;
@@ -535,7 +532,7 @@ function fill(card, ticket) {
  * platform's clock: a tablet's own may be minutes off.
  */
 function updateAges() {
-  const now = Date.now() + clockOffset;
+  const now = serverNow();
   for (const [id, card] of cards) {
     const ticket = tickets.get(id);
     if (!ticket) continue;
