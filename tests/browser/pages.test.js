@@ -246,7 +246,7 @@ test("a guest orders with the keyboard alone, and may cancel only while the wind
   await store.context().close();
 });
 
-test("a guest pays a delivery order by card and follows its delivery from the order page", async () => {
+test("a guest pays a delivery order with the sandbox's card numbers and follows its delivery", async () => {
   const store = await open(`/#/r/${restaurant.id}`, DESKTOP);
   await store.locator(`[data-test=menu-item][data-id="${pizza.id}"] [data-test=add-to-cart]`)
     .click({ timeout: WAIT });
@@ -266,9 +266,17 @@ test("a guest pays a delivery order by card and follows its delivery from the or
     await store.locator(`[name="${name}"]`).fill(value);
   }
   await store.locator("#payment_method-card").check();
+  // The sandbox's test card numbers work as its tokens do: this one is
+  // declined, and the order waits for another.
+  await store.locator("[data-test=card-source]").fill("4000 0000 0000 0002");
   await store.locator("#place-order").click();
-  // The sandbox approves the prefilled test card: the order is confirmed
-  // and its delivery opens, which the page finds and follows.
+  await store.locator("[data-test=payment-problem][data-code=payment_declined]").waitFor({ timeout: WAIT });
+  await store.locator("#order-status[data-status=pending]").waitFor({ timeout: WAIT });
+  await audit(store, "order page after a decline");
+  await store.locator('#pay-form [name="source"]').fill("4242 4242 4242 4242");
+  await store.locator("#pay").click();
+  // Approved: the order is confirmed and its delivery opens, which the
+  // page finds and follows.
   await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
   await store.locator("#delivery-tracking[data-tracking-id][data-status]").waitFor({ timeout: WAIT });
   assert.match(
