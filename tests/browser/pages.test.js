@@ -273,8 +273,13 @@ test("a guest pays a delivery order with the sandbox's card numbers and follows 
   await store.locator("[data-test=payment-problem][data-code=payment_declined]").waitFor({ timeout: WAIT });
   await store.locator("#order-status[data-status=pending]").waitFor({ timeout: WAIT });
   await audit(store, "order page after a decline");
-  await store.locator('#pay-form [name="source"]').fill("4242 4242 4242 4242");
+  // This one asks the customer to confirm (3-D Secure) before it is
+  // approved.
+  await store.locator('#pay-form [name="source"]').fill("4000 0027 6000 3184");
   await store.locator("#pay").click();
+  await store.locator("#confirm-payment:visible").waitFor({ timeout: WAIT });
+  await audit(store, "order page asking to confirm a payment");
+  await store.locator("#confirm-payment").click();
   // Approved: the order is confirmed and its delivery opens, which the
   // page finds and follows.
   await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
