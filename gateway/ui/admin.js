@@ -1599,7 +1599,7 @@ async function renderCoupons(body) {
   let coupons = [];
   const currency = () => coupons[0]?.currency ?? state.restaurant?.currency ?? "USD";
 
-  const listTitle = el("h3", { tabindex: "-1" }, "Coupons");
+  const listTitle = el("h3", { tabindex: "-1" }, "The restaurant's coupons");
   const listStatus = slot();
   const list = el("div", {}, loading());
   const createStatus = slot();
