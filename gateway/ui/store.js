@@ -6,12 +6,16 @@
 import { api, ApiError, claims, el, follow, money, serverNow, setToken, token } from "./api.js";
 
 // ---------------------------------------------------------------------------
-// Session storage: the cart, the checkout choices, guests' order tokens.
+// Session storage: the cart and the checkout choices, for this tab. A
+// guest's orders (with their access tokens) are kept on the device instead,
+// for GUEST_ORDER_DAYS, so the link in a message about one opens it in any
+// tab of this browser.
 
 const CART = "foodmesh.cart";
 const CHECKOUT = "foodmesh.checkout";
 const ATTEMPTS = "foodmesh.attempts";
 const GUEST_ORDERS = "foodmesh.guestOrders";
+const GUEST_ORDER_DAYS = 30;
 const orderTokenKey = (orderId) => `foodmesh.orderToken.${orderId}`;
 
 function load(key, fallback) {
@@ -56,14 +60,30 @@ function patchCheckout(patch) {
   save(CHECKOUT, { ...getCheckout(), ...patch });
 }
 
-/** The access token of a guest's order placed (or opened) in this tab. */
-const orderTokenOf = (orderId) => sessionStorage.getItem(orderTokenKey(orderId)) ?? "";
+/** A guest's orders kept on this device (the newest 20), dropping those past their days. */
+function guestOrders() {
+  let kept;
+  try {
+    kept = JSON.parse(localStorage.getItem(GUEST_ORDERS)) ?? [];
+  } catch {
+    kept = [];
+  }
+  const live = (Array.isArray(kept) ? kept : []).filter((o) => o?.token && o.until > Date.now());
+  if (live.length !== kept.length) localStorage.setItem(GUEST_ORDERS, JSON.stringify(live));
+  return live;
+}
+
+/** The access token of a guest's order: opened by a link in this tab, or placed on this device. */
+function orderTokenOf(orderId) {
+  return sessionStorage.getItem(orderTokenKey(orderId))
+    ?? guestOrders().find((o) => o.id === orderId)?.token ?? "";
+}
 
 function rememberGuestOrder(order) {
-  sessionStorage.setItem(orderTokenKey(order.id), order.access_token);
-  const known = load(GUEST_ORDERS, []).filter((o) => o.id !== order.id);
-  known.unshift({ id: order.id, number: order.order_number, restaurant: order.restaurant_name });
-  save(GUEST_ORDERS, known.slice(0, 20));
+  const known = guestOrders().filter((o) => o.id !== order.id);
+  known.unshift({ id: order.id, number: order.order_number, restaurant: order.restaurant_name,
+    token: order.access_token, until: Date.now() + GUEST_ORDER_DAYS * 86_400_000 });
+  localStorage.setItem(GUEST_ORDERS, JSON.stringify(known.slice(0, 20)));
 }
 
 /** How to call the API about an order: a guest's token alone, else the bearer. */
@@ -1217,7 +1237,8 @@ async function showOrder(id, params) {
   const access = orderAccess(id);
   if (!access.orderToken && !token()) {
     mount(heading(`Order ${id}`),
-      el("p", { class: "notice info" }, "Open this order from the tab you placed it in, or sign in as its customer."));
+      el("p", { class: "notice info" }, "Open this order on the device you placed it on (or with the "
+        + "link that has its token), or sign in as its customer."));
     return;
   }
   mount(heading(`Order ${id}`), el("p", { class: "muted" }, "Loading the order…"));
@@ -1619,24 +1640,24 @@ function trackingView(t) {
 async function showHistory() {
   const view = beginView();
   const me = who();
-  const guestOrders = load(GUEST_ORDERS, []);
-  const tabOrders = guestOrders.length
-    ? el("section", { class: "card", "aria-labelledby": "tab-orders" },
-      el("h3", { id: "tab-orders" }, "Placed in this tab"),
-      el("ul", { class: "plain" }, guestOrders.map((o) =>
+  const placed = guestOrders();
+  const deviceOrders = placed.length
+    ? el("section", { class: "card", "aria-labelledby": "device-orders" },
+      el("h3", { id: "device-orders" }, "Placed as a guest on this device"),
+      el("ul", { class: "plain" }, placed.map((o) =>
         el("li", {}, el("a", { href: `#/order/${o.id}` }, `Order ${o.number}`), ` · ${o.restaurant}`))))
     : null;
   if (!isCustomer()) {
     mount(heading("Your orders"),
       el("p", { class: "notice info" }, me ? `Order history is for customers; you are signed in as ${me.role}.`
         : "Sign in with a customer token to see your order history."),
-      tabOrders);
+      deviceOrders);
     return;
   }
   const list = el("ul", { class: "history", id: "order-history" });
   const empty = el("p", { class: "muted", hidden: true }, "No orders yet. ", el("a", { href: "#/" }, "Find a restaurant"), ".");
   const more = el("button", { type: "button", id: "more-orders", hidden: true }, "Older orders");
-  mount(heading("Your orders"), list, empty, more, tabOrders);
+  mount(heading("Your orders"), list, empty, more, deviceOrders);
   await pages(view, {
     path: `/api/customers/${encodeURIComponent(me.sub)}/orders`,
     query: new URLSearchParams({ limit: "10" }),

@@ -200,6 +200,12 @@ test("a guest orders from the storefront and sees the order move when the kitche
   await store.locator("#order-status[data-status=preparing]").waitFor({ timeout: WAIT });
   assert.doesNotMatch(await store.locator("main").innerText(), /\b(null|undefined|NaN)\b/);
   await shot(store, "order-phone");
+  // The link in the guest's messages opens in a new tab of the same
+  // browser, which has no session of its own: the order is still theirs.
+  const linked = await store.context().newPage();
+  linked.on("pageerror", (error) => assert.fail(`the linked order page: ${error.message}`));
+  await linked.goto(`${URL}/#/order/${orderId}`);
+  await linked.locator("#order-status[data-status=preparing]").waitFor({ timeout: WAIT });
   await kitchen.context().close();
   await store.context().close();
 });
