@@ -1583,14 +1583,24 @@ async function findTracking(view, section, state, access) {
   if (order.status === "pending" || TERMINAL.has(order.status) || state.lookingUp) return;
   state.lookingUp = true;
   try {
-    // 404 until the delivery opens; the next update of the order asks again.
     const delivery = await api("GET", `/api/orders/${order.id}/delivery`, {
       orderToken: access.orderToken,
       auth: access.auth !== false,
     });
     if (delivery?.tracking_id && view.alive) startTracking(view, section, state, delivery.tracking_id);
-  } catch {
-    // Tracking is extra: the order page stands without it.
+  } catch (error) {
+    // Tracking is extra: the order page stands without it. A 404 is a
+    // delivery not open yet: delivery-svc opens it moments after the
+    // confirmation, and the order may not change again for a while, so
+    // ask again shortly (1 s, 2 s, … up to every 15 s).
+    if (view.alive && error instanceof ApiError && error.status === 404 && !state.lookupTimer) {
+      if (state.lookupDelay === undefined) view.cleanups.push(() => clearTimeout(state.lookupTimer));
+      state.lookupDelay = Math.min((state.lookupDelay ?? 500) * 2, 15_000);
+      state.lookupTimer = setTimeout(() => {
+        state.lookupTimer = null;
+        if (view.alive) findTracking(view, section, state, access);
+      }, state.lookupDelay);
+    }
   } finally {
     state.lookingUp = false;
   }

@@ -272,6 +272,16 @@ test("a guest pays a delivery order with the sandbox's card numbers and follows 
     await store.locator(`[name="${name}"]`).fill(value);
   }
   await store.locator("#payment_method-card").check();
+  // The page's first look for the delivery comes before delivery-svc has
+  // opened it, as it may when a confirmation and the look race: the page
+  // asks again by itself.
+  let early = true;
+  await store.route("**/api/orders/*/delivery", (route) => {
+    if (!early) return route.continue();
+    early = false;
+    return route.fulfill({ status: 404, contentType: "application/problem+json",
+      body: JSON.stringify({ status: 404, code: "not_found", detail: "No delivery for this order yet." }) });
+  });
   // The sandbox's test card numbers work as its tokens do: this one is
   // declined, and the order waits for another.
   await store.locator("[data-test=card-source]").fill("4000 0000 0000 0002");
@@ -290,6 +300,7 @@ test("a guest pays a delivery order with the sandbox's card numbers and follows 
   // page finds and follows.
   await store.locator("#order-status[data-status=confirmed]").waitFor({ timeout: WAIT });
   await store.locator("#delivery-tracking[data-tracking-id][data-status]").waitFor({ timeout: WAIT });
+  assert.equal(early, false, "the first look was answered 404");
   assert.match(
     (await store.locator("#delivery-tracking").getAttribute("data-status")) ?? "",
     /^(pending|assigned)$/,
