@@ -113,15 +113,20 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     }
 }
 
+/// The service's providers, pointed at `doubles`.
+fn providers_of(doubles: &Doubles) -> notification_svc::providers::Providers {
+    let environment = doubles.environment();
+    notification_svc::providers(&|k| environment.get(k).cloned())
+        .expect("the doubles' settings are whole")
+}
+
 async fn start(
     doubles: &Doubles,
     settings: &Settings,
     db: Option<foodmesh_shared::testing::TestDb>,
     prefix: Option<String>,
 ) -> SpawnedService {
-    let environment = doubles.environment();
-    let providers = notification_svc::providers(&|k| environment.get(k).cloned())
-        .expect("the doubles' settings are whole");
+    let providers = providers_of(doubles);
     let settings = settings.clone();
     let build = move |config| notification_svc::build_with(config, settings, providers);
     match db {
@@ -169,12 +174,9 @@ impl TestApp {
     /// The service's use cases over its database and the doubles, outside
     /// any running process: to drive a sender by hand while crashed.
     pub fn notifications(&self) -> notification_svc::service::Notifications {
-        let environment = self.doubles.environment();
-        let providers = notification_svc::providers(&|k| environment.get(k).cloned())
-            .expect("the doubles' settings are whole");
         notification_svc::service::Notifications::new(
             self.pool.clone(),
-            providers,
+            providers_of(&self.doubles),
             self.settings.clone(),
             foodmesh_shared::clock::Clock::system(),
         )
