@@ -243,7 +243,7 @@ pub fn order_details(event: &OrderEvent, at: DateTime<Utc>, public_url: &str) ->
     StepDetails {
         eta: eta_in_words((ready_by - at).num_minutes()),
         // The storefront's order page: a signed-in customer sees it live,
-        // and a guest in the tab that placed it (which holds its token).
+        // and a guest on the device that placed it (which keeps its token).
         link: format!("{}/#/order/{}", public_url.trim_end_matches('/'), order.id),
         reason: event
             .change
