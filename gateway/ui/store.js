@@ -18,9 +18,9 @@ const GUEST_ORDERS = "foodmesh.guestOrders";
 const GUEST_ORDER_DAYS = 30;
 const orderTokenKey = (orderId) => `foodmesh.orderToken.${orderId}`;
 
-function load(key, fallback) {
+function load(key, fallback, storage = sessionStorage) {
   try {
-    return JSON.parse(sessionStorage.getItem(key)) ?? fallback;
+    return JSON.parse(storage.getItem(key)) ?? fallback;
   } catch {
     return fallback;
   }
@@ -62,12 +62,7 @@ function patchCheckout(patch) {
 
 /** A guest's orders kept on this device (the newest 20), dropping those past their days. */
 function guestOrders() {
-  let kept;
-  try {
-    kept = JSON.parse(localStorage.getItem(GUEST_ORDERS)) ?? [];
-  } catch {
-    kept = [];
-  }
+  const kept = load(GUEST_ORDERS, [], localStorage);
   const live = (Array.isArray(kept) ? kept : []).filter((o) => o?.token && o.until > Date.now());
   if (live.length !== kept.length) localStorage.setItem(GUEST_ORDERS, JSON.stringify(live));
   return live;
